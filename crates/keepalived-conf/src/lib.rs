@@ -1,0 +1,1 @@
+//! keepalived.conf lexer, typed model and validation.

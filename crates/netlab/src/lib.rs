@@ -1,0 +1,1 @@
+//! Kernel lab and namespace topologies.

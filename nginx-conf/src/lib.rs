@@ -1,0 +1,1 @@
+//! nginx configuration grammar, crossplane-compatible JSON and a typed model.
