@@ -1,0 +1,131 @@
+//! Property tests: decoding never panics on arbitrary bytes; encode → decode round-trips.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use proptest::prelude::*;
+use vrrp::{
+    decode, Addresses, AdvertInterval, Advertisement, Auth, Endpoints, V3Ipv4Checksum, Version,
+};
+
+fn endpoints_v4() -> impl Strategy<Value = Endpoints> {
+    (any::<u32>(), any::<u32>(), any::<bool>()).prop_map(|(s, d, pseudo)| Endpoints::V4 {
+        source: Ipv4Addr::from(s),
+        destination: Ipv4Addr::from(d),
+        v3_checksum: if pseudo {
+            V3Ipv4Checksum::WithPseudoHeader
+        } else {
+            V3Ipv4Checksum::MessageOnly
+        },
+    })
+}
+
+fn endpoints_v6() -> impl Strategy<Value = Endpoints> {
+    (any::<u128>(), any::<u128>()).prop_map(|(s, d)| Endpoints::V6 {
+        source: Ipv6Addr::from(s),
+        destination: Ipv6Addr::from(d),
+    })
+}
+
+fn any_endpoints() -> impl Strategy<Value = Endpoints> {
+    prop_oneof![endpoints_v4(), endpoints_v6()]
+}
+
+/// A valid advert together with endpoints it can be sent between.
+fn advert_and_endpoints() -> impl Strategy<Value = (Advertisement, Endpoints)> {
+    let v2 = (
+        1u8..=255,
+        any::<u8>(),
+        1u16..=255,
+        proptest::option::of(any::<[u8; 8]>()),
+        proptest::collection::vec(any::<u32>(), 0..20),
+        endpoints_v4(),
+    )
+        .prop_map(|(vrid, priority, secs, pass, ips, ep)| {
+            let advert = Advertisement {
+                version: Version::V2,
+                vrid,
+                priority,
+                interval: AdvertInterval::from_secs(secs).unwrap(),
+                auth: pass.map_or(Auth::None, Auth::Pass),
+                addresses: Addresses::V4(ips.into_iter().map(Ipv4Addr::from).collect()),
+            };
+            (advert, ep)
+        });
+    let v3_4 = (
+        1u8..=255,
+        any::<u8>(),
+        1u16..=4095,
+        proptest::collection::vec(any::<u32>(), 0..20),
+        endpoints_v4(),
+    )
+        .prop_map(|(vrid, priority, centis, ips, ep)| {
+            let advert = Advertisement {
+                version: Version::V3,
+                vrid,
+                priority,
+                interval: AdvertInterval::from_centis(centis).unwrap(),
+                auth: Auth::None,
+                addresses: Addresses::V4(ips.into_iter().map(Ipv4Addr::from).collect()),
+            };
+            (advert, ep)
+        });
+    let v3_6 = (
+        1u8..=255,
+        any::<u8>(),
+        1u16..=4095,
+        proptest::collection::vec(any::<u128>(), 0..8),
+        endpoints_v6(),
+    )
+        .prop_map(|(vrid, priority, centis, ips, ep)| {
+            let advert = Advertisement {
+                version: Version::V3,
+                vrid,
+                priority,
+                interval: AdvertInterval::from_centis(centis).unwrap(),
+                auth: Auth::None,
+                addresses: Addresses::V6(ips.into_iter().map(Ipv6Addr::from).collect()),
+            };
+            (advert, ep)
+        });
+    prop_oneof![v2, v3_4, v3_6]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200), ep in any_endpoints()) {
+        let _ = decode(&bytes, &ep);
+    }
+
+    #[test]
+    fn decode_never_panics_on_plausible_headers(
+        first in prop_oneof![Just(0x21u8), Just(0x31u8)],
+        rest in proptest::collection::vec(any::<u8>(), 0..120),
+        ep in any_endpoints(),
+    ) {
+        let mut bytes = vec![first];
+        bytes.extend(rest);
+        let _ = decode(&bytes, &ep);
+    }
+
+    #[test]
+    fn encode_then_decode_round_trips((advert, ep) in advert_and_endpoints()) {
+        let bytes = advert.encode(&ep).unwrap();
+        prop_assert_eq!(bytes.len(), advert.encoded_len());
+        prop_assert_eq!(decode(&bytes, &ep).unwrap(), advert);
+    }
+
+    #[test]
+    fn any_single_bit_flip_is_detected_or_changes_the_advert(
+        (advert, ep) in advert_and_endpoints(),
+        bit in any::<usize>(),
+    ) {
+        let mut bytes = advert.encode(&ep).unwrap();
+        let bit = bit % (bytes.len() * 8);
+        bytes[bit / 8] ^= 1 << (bit % 8);
+        // The checksum catches every single-bit error, so the flipped message never
+        // decodes to the original advert.
+        prop_assert_ne!(decode(&bytes, &ep).ok(), Some(advert));
+    }
+}
