@@ -102,7 +102,7 @@ mod tests {
         );
         assert_eq!(
             skew_time(Version::V3, 100, cs(4095)),
-            Duration::from_micros(24_960_937)
+            Duration::from_micros(24_953_906)
         );
     }
 
