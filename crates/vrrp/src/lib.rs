@@ -6,12 +6,16 @@
 
 pub mod checksum;
 pub mod decode;
+pub mod machine;
 pub mod packet;
 pub mod receive;
 pub mod timing;
 
 pub use checksum::V3Ipv4Checksum;
 pub use decode::{decode, DecodeError};
+pub use machine::{
+    effective_priority, Action, Config, Input, Machine, Notify, Received, State, Timer,
+};
 pub use packet::{Addresses, AdvertInterval, Advertisement, Auth, EncodeError, Endpoints, Version};
 pub use receive::{check_advert, check_ttl, receive, DropReason, Expectations};
 pub use timing::{master_down_interval, skew_time, Instant};
