@@ -9,6 +9,7 @@ pub const APT: &[&str] = &[
     "kmod",            // modprobe inside the lab
     "xz-utils",        // unpacking the kernel image
     "iproute2",        // namespace topologies
+    "iputils-ping",    // reachability checks in topology tests
     "ipvsadm",         // oracle for ipvsadm-rs
     "keepalived",      // oracle for keepalived-conf and vrrpd
     "nginx-light",     // oracle for nginx-conf and l7proxy
