@@ -14,7 +14,8 @@ pub mod timing;
 pub use checksum::V3Ipv4Checksum;
 pub use decode::{decode, DecodeError};
 pub use machine::{
-    effective_priority, Action, Config, Input, Machine, Notify, Received, State, Timer,
+    effective_priority, Action, Config, InitialState, Input, Machine, Notify, Received, State,
+    Timer,
 };
 pub use packet::{Addresses, AdvertInterval, Advertisement, Auth, EncodeError, Endpoints, Version};
 pub use receive::{check_advert, check_ttl, receive, DropReason, Expectations};

@@ -39,11 +39,25 @@ pub struct Config {
     /// Adverts missed before the master is declared down: 3 in the RFCs (keepalived's
     /// `down_timer_adverts`).
     pub down_timer_adverts: u32,
+    /// keepalived's `state MASTER|BACKUP`.
+    pub initial_state: InitialState,
+}
+
+/// keepalived's configured initial `state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InitialState {
+    /// Start in Backup and wait a full Master_Down_Interval (RFC 5798 §6.4.1).
+    Backup,
+    /// An owner (priority 255) becomes Master at once (RFC 5798 §6.4.1); any other priority
+    /// starts in Backup but waits only one advert interval plus the minimum skew
+    /// (`interval / 256`) before taking over, as keepalived 2.2.7 does.
+    Master,
 }
 
 impl Config {
     /// A configuration with the RFC / keepalived defaults: preempt on, no preempt delay,
-    /// adverts answered, three adverts to declare the master down.
+    /// adverts answered, three adverts to declare the master down, and the initial state
+    /// keepalived derives when `state` is omitted (Master for the owner, else Backup).
     pub fn new(
         version: Version,
         priority: u8,
@@ -59,6 +73,11 @@ impl Config {
             primary_address,
             lower_prio_no_advert: false,
             down_timer_adverts: 3,
+            initial_state: if priority == PRIORITY_OWNER {
+                InitialState::Master
+            } else {
+                InitialState::Backup
+            },
         }
     }
 }
@@ -294,7 +313,7 @@ impl Machine {
         out
     }
 
-    /// RFC 5798 §6.4.1: the owner becomes Master at once, others Backup.
+    /// RFC 5798 §6.4.1 Startup, with keepalived's initial `state`.
     fn on_startup(&mut self, now: Instant, out: &mut Vec<Action>) {
         if self.state != State::Initialize {
             return;
@@ -304,14 +323,25 @@ impl Machine {
             out.push(Action::Notify(Notify::Fault));
             return;
         }
-        self.enter_from_init(now, out);
+        match (self.config.initial_state, self.priority == PRIORITY_OWNER) {
+            (InitialState::Master, true) => self.become_master(now, out),
+            (InitialState::Master, false) => {
+                // One interval + the minimum skew instead of Master_Down_Interval.
+                let interval = self.config.advert_interval;
+                let short = interval.as_duration()
+                    + skew_time(self.config.version, PRIORITY_OWNER, interval);
+                self.become_backup(now, Some(short), out);
+            }
+            (InitialState::Backup, _) => self.become_backup(now, None, out),
+        }
     }
 
+    /// Recovery from Fault: the owner is Master at once, others Backup.
     fn enter_from_init(&mut self, now: Instant, out: &mut Vec<Action>) {
         if self.priority == PRIORITY_OWNER {
             self.become_master(now, out);
         } else {
-            self.become_backup(now, out);
+            self.become_backup(now, None, out);
         }
     }
 
@@ -473,13 +503,14 @@ impl Machine {
         }
     }
 
-    /// Backup with Master_Down_Timer = Master_Down_Interval (RFC 5798 §6.4.1).
-    fn become_backup(&mut self, now: Instant, out: &mut Vec<Action>) {
+    /// Backup with Master_Down_Timer = Master_Down_Interval (RFC 5798 §6.4.1) unless a
+    /// shorter first wait is given.
+    fn become_backup(&mut self, now: Instant, wait: Option<Duration>, out: &mut Vec<Action>) {
         self.master_adver_interval = self.config.advert_interval;
         self.state = State::Backup;
         self.preempt_after = None;
         self.master = None;
-        let down = self.master_down_interval();
+        let down = wait.unwrap_or_else(|| self.master_down_interval());
         out.push(self.arm(now, Timer::MasterDown, down));
         out.push(Action::Notify(Notify::Backup));
     }

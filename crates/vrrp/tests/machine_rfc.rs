@@ -5,8 +5,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use vrrp::{
-    effective_priority, Action, AdvertInterval, Config, Input, Instant, Machine, Notify, Received,
-    State, Timer, Version,
+    effective_priority, Action, AdvertInterval, Config, InitialState, Input, Instant, Machine,
+    Notify, Received, State, Timer, Version,
 };
 
 const OURS: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
@@ -465,4 +465,40 @@ fn keepalived_two_owners_the_local_one_drops_to_254_and_yields() {
     m.handle(t(10), advert(LOWER_IP, 255, 100));
     assert_eq!(m.priority(), 254);
     assert_eq!(m.state(), State::Backup);
+}
+
+#[test]
+fn rfc5798_6_4_1_owner_configured_state_backup_waits_like_keepalived() {
+    // keepalived starts an owner configured with `state BACKUP` in Backup.
+    let mut c = config(Version::V2, 255);
+    c.initial_state = InitialState::Backup;
+    let mut m = Machine::new(c);
+    let a = m.handle(t(0), Input::Startup);
+    assert_eq!(
+        a,
+        [
+            armed(Timer::MasterDown, t(0), us(3_003_906)),
+            Action::Notify(Notify::Backup)
+        ]
+    );
+}
+
+#[test]
+fn keepalived_state_master_non_owner_waits_one_interval_plus_minimum_skew() {
+    let mut c = config(Version::V3, 150);
+    c.advert_interval = cs(10);
+    c.initial_state = InitialState::Master;
+    let mut m = Machine::new(c);
+    let a = m.handle(t(0), Input::Startup);
+    // 0.1 s + 0.1 s / 256.
+    assert_eq!(
+        a,
+        [
+            armed(Timer::MasterDown, t(0), us(100_390)),
+            Action::Notify(Notify::Backup)
+        ]
+    );
+    // An advert from a live master puts the full Master_Down_Interval back.
+    let a = m.handle(t(50), advert(HIGHER_IP, 200, 10));
+    assert_eq!(a, [armed(Timer::MasterDown, t(50), us(300_000 + 41_406))]);
 }
