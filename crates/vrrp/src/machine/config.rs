@@ -41,9 +41,10 @@ pub struct Config {
 pub enum InitialState {
     /// Start in Backup and wait a full Master_Down_Interval (RFC 5798 §6.4.1).
     Backup,
-    /// An owner (priority 255) becomes Master at once (RFC 5798 §6.4.1); any other priority
-    /// starts in Backup but waits only one advert interval plus the minimum skew
-    /// (`interval / 256`) before taking over, as keepalived 2.2.7 does.
+    /// An owner (priority 255) becomes Master at once (RFC 5798 §6.4.1). Any other priority
+    /// starts in Backup with the full Master_Down_Interval: keepalived 2.2.7 shortens the
+    /// first wait only for sync-group members, and a capture of a standalone `state MASTER`
+    /// priority 150 instance showed the full ~3.4 s.
     Master,
 }
 

@@ -139,16 +139,10 @@ impl Machine {
             out.push(Action::Notify(Notify::Fault));
             return;
         }
-        match (self.config.initial_state, self.priority == PRIORITY_OWNER) {
-            (InitialState::Master, true) => self.become_master(now, out),
-            (InitialState::Master, false) => {
-                // One interval + the minimum skew instead of Master_Down_Interval.
-                let interval = self.config.advert_interval;
-                let short = interval.as_duration()
-                    + skew_time(self.config.version, PRIORITY_OWNER, interval);
-                self.become_backup(now, Some(short), out);
-            }
-            (InitialState::Backup, _) => self.become_backup(now, None, out),
+        if self.config.initial_state == InitialState::Master && self.priority == PRIORITY_OWNER {
+            self.become_master(now, out);
+        } else {
+            self.become_backup(now, out);
         }
     }
 
@@ -157,7 +151,7 @@ impl Machine {
         if self.priority == PRIORITY_OWNER {
             self.become_master(now, out);
         } else {
-            self.become_backup(now, None, out);
+            self.become_backup(now, out);
         }
     }
 
@@ -319,14 +313,13 @@ impl Machine {
         }
     }
 
-    /// Backup with Master_Down_Timer = Master_Down_Interval (RFC 5798 §6.4.1) unless a
-    /// shorter first wait is given.
-    fn become_backup(&mut self, now: Instant, wait: Option<Duration>, out: &mut Vec<Action>) {
+    /// Backup with Master_Down_Timer = Master_Down_Interval (RFC 5798 §6.4.1).
+    fn become_backup(&mut self, now: Instant, out: &mut Vec<Action>) {
         self.master_adver_interval = self.config.advert_interval;
         self.state = State::Backup;
         self.preempt_after = None;
         self.master = None;
-        let down = wait.unwrap_or_else(|| self.master_down_interval());
+        let down = self.master_down_interval();
         out.push(self.arm(now, Timer::MasterDown, down));
         out.push(Action::Notify(Notify::Backup));
     }
