@@ -132,5 +132,107 @@ fn test() -> Result {
         "-D",
         "warnings",
     ]))?;
-    sh(cargo().args(["test", "--workspace"]))
+    let mut cargo_test = cargo();
+    cargo_test.args(["test", "--workspace"]);
+    run_tests(cargo_test)
+}
+
+/// Runs `cargo test`, echoing its output, and closes with one plain line
+/// `summary: N passed, N failed, N skipped` over all test binaries, so the
+/// last line of a run is never a doc-test section's "0 passed".
+fn run_tests(mut cmd: Command) -> Result {
+    use std::io::{BufRead as _, BufReader};
+    eprintln!("xtask: running {cmd:?}");
+    let (reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
+    let mut child = cmd
+        .stdout(writer.try_clone().map_err(|e| e.to_string())?)
+        .stderr(writer)
+        .spawn()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    // The Command still holds the pipe's write ends: drop them so the read
+    // loop ends when cargo exits.
+    drop(cmd);
+    let mut tally = Tally::default();
+    for line in BufReader::new(reader).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        tally.line(&line);
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let (passed, failed, skipped) = tally.totals();
+    println!("summary: {passed} passed, {failed} failed, {skipped} skipped");
+    if status.success() && failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("tests failed ({status})"))
+    }
+}
+
+/// Counts over cargo's test output: per binary (a `Running`/`Doc-tests`
+/// section), only its last `test result:` line counts, since a binary may
+/// print results of test runs it nests.
+#[derive(Default)]
+struct Tally {
+    done: [u64; 3],
+    section: Option<[u64; 3]>,
+}
+
+impl Tally {
+    fn line(&mut self, line: &str) {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("Running ") || trimmed.starts_with("Doc-tests ") {
+            self.close();
+        } else if let Some(rest) = trimmed.strip_prefix("test result: ") {
+            let count = |word: &str| {
+                rest.split(';')
+                    .find_map(|part| {
+                        part.trim()
+                            .strip_suffix(word)?
+                            .trim()
+                            .rsplit(' ')
+                            .next()?
+                            .parse()
+                            .ok()
+                    })
+                    .unwrap_or(0)
+            };
+            self.section = Some([count("passed"), count("failed"), count("ignored")]);
+        }
+    }
+
+    fn close(&mut self) {
+        if let Some(s) = self.section.take() {
+            for (d, n) in self.done.iter_mut().zip(s) {
+                *d += n;
+            }
+        }
+    }
+
+    fn totals(mut self) -> (u64, u64, u64) {
+        self.close();
+        (self.done[0], self.done[1], self.done[2])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    #[test]
+    fn counts_the_last_result_of_each_binary() {
+        let mut t = Tally::default();
+        for l in [
+            "     Running tests/a.rs (target/debug/deps/a-1)",
+            "test result: ok. 0 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out",
+            "test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out",
+            "test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out",
+            "     Running tests/b.rs (target/debug/deps/b-1)",
+            "test result: FAILED. 3 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out",
+            "   Doc-tests x",
+            "test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out",
+        ] {
+            t.line(l);
+        }
+        assert_eq!(t.totals(), (5, 1, 2));
+    }
 }
