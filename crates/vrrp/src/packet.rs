@@ -289,7 +289,7 @@ impl Advertisement {
                 let centis = self.interval.centis();
                 let secs = u8::try_from(centis / 100)
                     .ok()
-                    .filter(|_| centis % 100 == 0);
+                    .filter(|_| centis.is_multiple_of(100));
                 let Some(secs) = secs else {
                     return Err(EncodeError::IntervalOutOfRange { version: 2, centis });
                 };
