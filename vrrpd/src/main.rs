@@ -1,6 +1,8 @@
-//! `vrrpd`: VRRP from an existing keepalived.conf (not yet implemented).
+//! `vrrpd`: VRRP from an existing keepalived.conf. The command line lives in
+//! `cli`; configuration handling in the `keepalived-conf` library.
+
+mod cli;
 
 fn main() {
-    eprintln!("vrrpd: not implemented yet");
-    std::process::exit(1);
+    std::process::exit(cli::main());
 }

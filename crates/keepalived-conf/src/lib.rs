@@ -1,1 +1,71 @@
-//! keepalived.conf lexer, typed model and validation.
+//! keepalived.conf (keepalived 2.2.7 dialect): lexer, typed model and
+//! validation, with keepalived's messages and `keepalived -t` exit codes.
+
+pub mod diag;
+pub mod include;
+pub mod lexer;
+pub mod params;
+pub mod reader;
+pub mod seq;
+pub mod tree;
+
+pub use diag::{Diagnostic, Diagnostics, Location, Severity};
+pub mod model;
+pub mod validate;
+pub mod values;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use model::Config;
+pub use reader::ReadOptions;
+pub use validate::{FakeHost, Host, SystemHost};
+
+/// The result of reading and checking a configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub config: Config,
+    pub diagnostics: Diagnostics,
+}
+
+impl Outcome {
+    /// The exit code `keepalived -t` gives for these diagnostics.
+    pub fn exit_code(&self) -> i32 {
+        self.diagnostics.exit_code()
+    }
+}
+
+/// Reads, builds and validates `path` as `keepalived -t` does.
+pub fn check_file<H: Host + ?Sized>(path: &Path, opts: &ReadOptions, host: &H) -> Outcome {
+    let mut diags = Diagnostics::default();
+    let lines = reader::read_config(path, opts, &mut diags);
+    finish(&lines, path, host, diags)
+}
+
+/// Like [`check_file`] for text in memory named `name`.
+pub fn check_str<H: Host + ?Sized>(
+    text: &str,
+    name: &Path,
+    opts: &ReadOptions,
+    host: &H,
+) -> Outcome {
+    let mut diags = Diagnostics::default();
+    let lines = reader::read_str(text, name, opts, &mut diags);
+    finish(&lines, name, host, diags)
+}
+
+fn finish<H: Host + ?Sized>(
+    lines: &[reader::Line],
+    name: &Path,
+    host: &H,
+    mut diags: Diagnostics,
+) -> Outcome {
+    let nodes = tree::build(lines, &mut diags);
+    let mut config = model::build(&nodes, &mut diags);
+    validate::validate(&mut config, host, name, &mut diags);
+    Outcome {
+        config,
+        diagnostics: diags,
+    }
+}

@@ -1,0 +1,252 @@
+//! The typed, serde-serializable configuration model, built from the block
+//! tree. Frequently used keywords are typed fields; every other keyword
+//! keepalived knows is kept, in order, as a [`Setting`]; unknown keywords get
+//! keepalived's `Unknown keyword 'X'` and are dropped with their blocks.
+
+pub mod keywords;
+mod lvs;
+mod vrrp;
+mod vrrp_instance;
+
+use serde::{Deserialize, Serialize};
+
+use crate::diag::{Diagnostics, Severity};
+use crate::tree::Node;
+use crate::values;
+
+pub use lvs::{Checker, RealServer, UrlCheck, VirtualServer, VirtualServerGroup, VsAddress};
+pub use vrrp::{
+    Authentication, GlobalDefs, Route, Rule, SyncGroup, TrackFile, TrackRef, VirtualAddress,
+    VrrpInstance, VrrpScript,
+};
+
+/// A keyword that is known but has no typed field: its words and block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Setting {
+    pub keyword: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub block: Vec<Setting>,
+    #[serde(default)]
+    pub line: usize,
+}
+
+impl Setting {
+    pub fn from_node(n: &Node) -> Self {
+        Self {
+            keyword: n.keyword().to_string(),
+            args: n.args().to_vec(),
+            block: n.children().iter().map(Setting::from_node).collect(),
+            line: n.line,
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    pub global_defs: GlobalDefs,
+    pub vrrp_scripts: Vec<VrrpScript>,
+    pub track_files: Vec<TrackFile>,
+    pub vrrp_sync_groups: Vec<SyncGroup>,
+    pub vrrp_instances: Vec<VrrpInstance>,
+    pub static_ipaddress: Vec<VirtualAddress>,
+    pub static_routes: Vec<Route>,
+    pub static_rules: Vec<Rule>,
+    pub virtual_server_groups: Vec<VirtualServerGroup>,
+    pub virtual_servers: Vec<VirtualServer>,
+    /// `SSL { password ca certificate key }`.
+    pub ssl: Vec<Setting>,
+    /// Other known top-level keywords (net_namespace, garp_group, ...).
+    pub other: Vec<Setting>,
+}
+
+/// Shared state while building: diagnostics and rule numbering.
+pub(crate) struct Builder<'d> {
+    pub diags: &'d mut Diagnostics,
+    /// keepalived numbers rules without a preference downwards from 16384.
+    pub next_rule_pref: u32,
+}
+
+impl Builder<'_> {
+    pub fn error(&mut self, n: &Node, msg: impl Into<String>) {
+        self.diags.report(Severity::GeneralError, &n.loc(), msg);
+    }
+
+    pub fn number_error(&mut self, n: &Node, msg: impl Into<String>) {
+        self.diags.report(Severity::InvalidNumber, &n.loc(), msg);
+    }
+
+    /// Checks `n` is among `known`; reports an unknown keyword otherwise.
+    pub fn known(&mut self, n: &Node, known: &[&str]) -> bool {
+        if known.contains(&n.keyword()) {
+            true
+        } else {
+            self.diags.report(
+                Severity::UnknownKeyword,
+                &n.loc(),
+                format!("Unknown keyword '{}'", n.keyword()),
+            );
+            false
+        }
+    }
+
+    /// Argument `i` or keepalived's missing-parameter message.
+    pub fn arg<'n>(&mut self, n: &'n Node, i: usize) -> Option<&'n str> {
+        let a = n.arg(i);
+        if a.is_none() {
+            self.diags.report(
+                Severity::MissingParameter,
+                &n.loc(),
+                format!(
+                    "*** Configuration line starting `{}` is missing a parameter after keyword `{}` at word position {}",
+                    n.keyword(),
+                    n.words.get(i).map_or("", String::as_str),
+                    i + 2
+                ),
+            );
+        }
+        a
+    }
+
+    /// A block keyword must have a block.
+    pub fn needs_block(&mut self, n: &Node) -> bool {
+        if n.block.is_none() {
+            self.diags.report(
+                Severity::MissingBob,
+                &n.loc(),
+                "Missing '{' at beginning of configuration block",
+            );
+            return false;
+        }
+        true
+    }
+
+    pub fn unsigned(&mut self, n: &Node, i: usize, min: u64, max: u64) -> Option<u64> {
+        let s = self.arg(n, i)?;
+        match values::parse_unsigned(s, min, max) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.number_error(n, e);
+                None
+            }
+        }
+    }
+
+    pub fn int(&mut self, n: &Node, i: usize, min: i64, max: i64) -> Option<i64> {
+        let s = self.arg(n, i)?;
+        match values::parse_int(s, min, max) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.number_error(n, e);
+                None
+            }
+        }
+    }
+
+    pub fn timer(&mut self, n: &Node, i: usize, min: u64, max: u64) -> Option<u64> {
+        let s = self.arg(n, i)?;
+        match values::parse_timer(s, min, max) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.number_error(n, e);
+                None
+            }
+        }
+    }
+
+    /// A flag keyword with an optional boolean argument (absent means true).
+    pub fn flag(&mut self, n: &Node) -> bool {
+        match n.arg(0) {
+            None => true,
+            Some(s) => values::parse_bool(s).unwrap_or_else(|| {
+                self.error(n, format!("Invalid value '{s}' for {}", n.keyword()));
+                true
+            }),
+        }
+    }
+}
+
+/// Builds the model from the tree, reporting what keepalived reports while
+/// parsing.
+pub fn build(nodes: &[Node], diags: &mut Diagnostics) -> Config {
+    let mut b = Builder {
+        diags,
+        next_rule_pref: 16384,
+    };
+    let mut cfg = Config::default();
+    for n in nodes {
+        if !b.known(n, keywords::ROOT) {
+            continue;
+        }
+        match n.keyword() {
+            "global_defs" => {
+                if b.needs_block(n) {
+                    vrrp::global_defs(&mut b, n, &mut cfg.global_defs);
+                }
+            }
+            "vrrp_script" => {
+                if b.needs_block(n) {
+                    cfg.vrrp_scripts.push(vrrp::vrrp_script(&mut b, n));
+                }
+            }
+            "track_file" | "vrrp_track_file" => {
+                if b.needs_block(n) {
+                    cfg.track_files.push(vrrp::track_file(&mut b, n));
+                }
+            }
+            "vrrp_sync_group" => {
+                if b.needs_block(n) {
+                    cfg.vrrp_sync_groups.push(vrrp::sync_group(&mut b, n));
+                }
+            }
+            "vrrp_instance" => {
+                if b.needs_block(n) {
+                    cfg.vrrp_instances.push(vrrp::instance(&mut b, n));
+                }
+            }
+            "static_ipaddress" => {
+                for c in n.children() {
+                    if let Some(a) = vrrp::address(&mut b, c, false) {
+                        cfg.static_ipaddress.push(a);
+                    }
+                }
+            }
+            "static_routes" => {
+                for c in n.children() {
+                    if let Some(r) = vrrp::route(&mut b, c, true) {
+                        cfg.static_routes.push(r);
+                    }
+                }
+            }
+            "static_rules" => {
+                for c in n.children() {
+                    if let Some(r) = vrrp::rule(&mut b, c) {
+                        cfg.static_rules.push(r);
+                    }
+                }
+            }
+            "virtual_server_group" => {
+                if b.needs_block(n) {
+                    cfg.virtual_server_groups
+                        .push(lvs::virtual_server_group(&mut b, n));
+                }
+            }
+            "virtual_server" => {
+                if b.needs_block(n) {
+                    cfg.virtual_servers.push(lvs::virtual_server(&mut b, n));
+                }
+            }
+            "SSL" => {
+                for c in n.children() {
+                    if b.known(c, keywords::SSL) {
+                        cfg.ssl.push(Setting::from_node(c));
+                    }
+                }
+            }
+            _ => cfg.other.push(Setting::from_node(n)),
+        }
+    }
+    cfg
+}

@@ -1,0 +1,349 @@
+//! The checks keepalived makes after reading the file: references between
+//! blocks, VRRP rules, script security and, through [`Host`], whether the
+//! interfaces and scripts named exist on this machine.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Diagnostics, Location, Severity};
+use crate::lexer::split_escaped;
+use crate::model::{Config, VsAddress};
+
+/// What validation needs to know about the machine it runs on.
+pub trait Host {
+    fn interface_exists(&self, name: &str) -> bool;
+    /// Whether a script command's executable resolves to an existing file
+    /// (bare names are searched in `PATH`).
+    fn script_exists(&self, program: &str) -> bool;
+}
+
+/// The machine we run on: `/sys/class/net` and `PATH`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemHost;
+
+impl Host for SystemHost {
+    fn interface_exists(&self, name: &str) -> bool {
+        !name.is_empty()
+            && !name.contains('/')
+            && name != "."
+            && name != ".."
+            && Path::new("/sys/class/net").join(name).exists()
+    }
+
+    fn script_exists(&self, program: &str) -> bool {
+        if program.contains('/') {
+            return Path::new(program).is_file();
+        }
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path).any(|d| d.join(program).is_file())
+    }
+}
+
+/// A host with a fixed set of interfaces and scripts, for tests.
+#[derive(Debug, Clone, Default)]
+pub struct FakeHost {
+    pub interfaces: BTreeSet<String>,
+    pub scripts: BTreeSet<String>,
+}
+
+impl Host for FakeHost {
+    fn interface_exists(&self, name: &str) -> bool {
+        self.interfaces.contains(name)
+    }
+    fn script_exists(&self, program: &str) -> bool {
+        self.scripts.contains(program)
+    }
+}
+
+struct Ctx<'a> {
+    diags: &'a mut Diagnostics,
+    file: Option<PathBuf>,
+}
+
+impl Ctx<'_> {
+    fn at(&mut self, line: usize, msg: String) {
+        let loc = Location {
+            file: self.file.clone(),
+            line,
+        };
+        self.diags.report(Severity::GeneralError, &loc, msg);
+    }
+}
+
+/// Is this script actually run (an existing executable, not a `</path` test)?
+fn is_script<H: Host + ?Sized>(host: &H, command: &str) -> bool {
+    let Ok(args) = split_escaped(command) else {
+        return false;
+    };
+    let Some(prog) = args.first() else {
+        return false;
+    };
+    if let Some(rest) = prog.strip_prefix('<') {
+        if rest.trim_start_matches([' ', '\t']).starts_with('/') {
+            return false;
+        }
+    }
+    host.script_exists(prog)
+}
+
+/// Runs the checks; `main_file` is used as the location's file name.
+pub fn validate<H: Host + ?Sized>(
+    cfg: &mut Config,
+    host: &H,
+    main_file: &Path,
+    diags: &mut Diagnostics,
+) {
+    let mut cx = Ctx {
+        diags,
+        file: Some(main_file.to_path_buf()),
+    };
+    let mut bad_if = false;
+
+    // vrrp_script without a script are removed.
+    let mut kept = Vec::new();
+    for s in std::mem::take(&mut cfg.vrrp_scripts) {
+        if s.script.is_none() {
+            cx.at(
+                s.line,
+                format!("No script set for vrrp_script {} - removing", s.name),
+            );
+        } else {
+            kept.push(s);
+        }
+    }
+    cfg.vrrp_scripts = kept;
+
+    for a in &cfg.static_ipaddress {
+        if let Some(dev) = &a.dev {
+            if !host.interface_exists(dev) {
+                cx.at(
+                    a.line,
+                    format!(
+                        "WARNING - interface {dev} for ip address {} doesn't exist",
+                        a.address
+                    ),
+                );
+            }
+        }
+    }
+    for r in &cfg.static_routes {
+        for dev in &r.devs {
+            if !host.interface_exists(dev) {
+                cx.at(
+                    r.line,
+                    format!("WARNING - interface {dev} for VROUTE nexthop doesn't exist"),
+                );
+            }
+        }
+    }
+
+    let strict = cfg.global_defs.vrrp_strict;
+    let instance_names: BTreeSet<String> =
+        cfg.vrrp_instances.iter().map(|v| v.name.clone()).collect();
+    for v in &mut cfg.vrrp_instances {
+        let name = v.name.clone();
+        if let Some(ifname) = &v.interface {
+            if !host.interface_exists(ifname) {
+                cx.at(
+                    v.interface_line,
+                    format!("WARNING - interface {ifname} for vrrp_instance {name} doesn't exist"),
+                );
+                bad_if = true;
+            }
+        }
+        if v.virtual_router_id.is_none() {
+            cx.at(
+                v.line,
+                format!("({name}) the virtual router id must be set"),
+            );
+        }
+        for t in &v.track_interface {
+            if !host.interface_exists(&t.name) {
+                cx.at(
+                    t.line,
+                    format!("({name}) tracked interface {} doesn't exist", t.name),
+                );
+            }
+        }
+        for t in &v.track_script {
+            if !cfg.vrrp_scripts.iter().any(|s| s.name == t.name) {
+                cx.at(
+                    t.line,
+                    format!("({name}) track script {} not found, ignoring...", t.name),
+                );
+            }
+        }
+        let family = v.virtual_ipaddress.first().map(|a| a.address.is_ipv4());
+        for a in v
+            .virtual_ipaddress
+            .iter()
+            .chain(&v.virtual_ipaddress_excluded)
+        {
+            if let Some(dev) = &a.dev {
+                if !host.interface_exists(dev) {
+                    cx.at(
+                        a.line,
+                        format!(
+                            "WARNING - interface {dev} for ip address {} doesn't exist",
+                            a.address
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(fam) = family {
+            for a in &v.virtual_ipaddress {
+                if a.address.is_ipv4() != fam {
+                    cx.at(
+                        a.line,
+                        format!(
+                            "({name}) address family must match VRRP instance [{}] - ignoring",
+                            a.address
+                        ),
+                    );
+                }
+            }
+        }
+        for r in &v.virtual_routes {
+            for dev in &r.devs {
+                if !host.interface_exists(dev) {
+                    cx.at(
+                        r.line,
+                        format!("WARNING - interface {dev} for VROUTE nexthop doesn't exist"),
+                    );
+                }
+            }
+        }
+        let is_master = v.state.as_deref() == Some("MASTER");
+        let instance_strict = v.strict_mode.unwrap_or(strict);
+        if instance_strict && is_master && v.priority != 255 {
+            cx.at(
+                0,
+                format!("({name}) State MASTER must match being address owner"),
+            );
+        }
+        if let Some(auth) = &v.authentication {
+            if instance_strict {
+                cx.at(
+                    0,
+                    format!("({name}) Strict mode does not support authentication. Ignoring."),
+                );
+            } else if is_master && auth.auth_type.as_deref() == Some("AH") {
+                cx.at(
+                    0,
+                    format!("({name}) Initial state master is incompatible with AH authentication - clearing"),
+                );
+            }
+        }
+    }
+
+    for g in &cfg.vrrp_sync_groups {
+        if g.group.is_empty() {
+            cx.at(
+                0,
+                format!("Sync group {} has no virtual router(s). removing", g.name),
+            );
+            continue;
+        }
+        for m in &g.group {
+            if !instance_names.contains(m) {
+                cx.at(
+                    g.line,
+                    format!(
+                        "Virtual router {m} specified in sync group {} doesn't exist - ignoring",
+                        g.name
+                    ),
+                );
+            }
+        }
+    }
+
+    for vs in &cfg.virtual_servers {
+        if let (VsAddress::Fwmark(m), Some(_)) = (&vs.address, &vs.protocol) {
+            cx.at(
+                0,
+                format!("Warning: Virtual server FWM {m}: protocol specified for fwmark - protocol will be ignored"),
+            );
+        }
+    }
+
+    if bad_if {
+        cx.diags.report_global(
+            Severity::BadInterface,
+            "Non-existent interface specified in configuration",
+        );
+    }
+
+    security(cfg, host, cx.diags);
+}
+
+fn security<H: Host + ?Sized>(cfg: &Config, host: &H, diags: &mut Diagnostics) {
+    if cfg.global_defs.enable_script_security {
+        return;
+    }
+    let g = &cfg.global_defs;
+    let mut vrrp_scripts: Vec<&String> = Vec::new();
+    vrrp_scripts.extend(cfg.vrrp_scripts.iter().filter_map(|s| s.script.as_ref()));
+    for v in &cfg.vrrp_instances {
+        vrrp_scripts.extend(
+            [
+                &v.notify_master,
+                &v.notify_backup,
+                &v.notify_fault,
+                &v.notify_stop,
+                &v.notify_deleted,
+                &v.notify,
+                &v.notify_master_rx_lower_pri,
+            ]
+            .into_iter()
+            .flatten(),
+        );
+    }
+    for s in &cfg.vrrp_sync_groups {
+        vrrp_scripts.extend(
+            [
+                &s.notify_master,
+                &s.notify_backup,
+                &s.notify_fault,
+                &s.notify_stop,
+                &s.notify,
+            ]
+            .into_iter()
+            .flatten(),
+        );
+    }
+    vrrp_scripts.extend(
+        [&g.notify_fifo_script, &g.vrrp_notify_fifo_script]
+            .into_iter()
+            .flatten(),
+    );
+    if vrrp_scripts.iter().any(|s| is_script(host, s)) {
+        diags.report_global(
+            Severity::Security,
+            "SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
+        );
+    }
+    let mut check_scripts: Vec<&String> = Vec::new();
+    for vs in &cfg.virtual_servers {
+        for rs in &vs.real_servers {
+            check_scripts.extend([&rs.notify_up, &rs.notify_down].into_iter().flatten());
+            check_scripts.extend(rs.checkers.iter().filter_map(|c| c.misc_path.as_ref()));
+        }
+    }
+    if check_scripts.iter().any(|s| is_script(host, s)) {
+        diags.report_global(
+            Severity::Security,
+            "SECURITY VIOLATION - check scripts are being executed but script_security not enabled.",
+        );
+    }
+    if [&g.startup_script, &g.shutdown_script]
+        .into_iter()
+        .flatten()
+        .any(|s| is_script(host, s))
+    {
+        diags.report_global(
+            Severity::Security,
+            "SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.",
+        );
+    }
+}

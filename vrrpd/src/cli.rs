@@ -1,0 +1,108 @@
+//! Command line: keepalived-compatible options. `-t` and `--dump-config` are
+//! served by `keepalived-conf`; running VRRP is a later mode (`Mode::Run`).
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use keepalived_conf::{check_file, Outcome, ReadOptions, SystemHost};
+
+/// keepalived's default configuration file.
+pub const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
+
+#[derive(Debug, Parser)]
+#[command(name = "vrrpd", about = "VRRP daemon reading keepalived.conf")]
+pub struct Args {
+    /// Check the configuration and exit (keepalived's exit codes: 0 ok,
+    /// 4 cannot run, 5 errors or warnings, 6 script security).
+    #[arg(short = 't', long = "config-test")]
+    pub config_test: bool,
+    /// Configuration file.
+    #[arg(short = 'f', long = "use-file", default_value = DEFAULT_CONFIG)]
+    pub use_file: PathBuf,
+    /// Config id for `@ID` lines (default: first label of the host name).
+    #[arg(short = 'i', long = "config-id")]
+    pub config_id: Option<String>,
+    /// Print the resolved configuration as JSON and exit.
+    #[arg(long = "dump-config")]
+    pub dump_config: bool,
+}
+
+/// What the process was asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    ConfigTest,
+    DumpConfig,
+    Run,
+}
+
+impl Args {
+    pub fn mode(&self) -> Mode {
+        if self.dump_config {
+            Mode::DumpConfig
+        } else if self.config_test {
+            Mode::ConfigTest
+        } else {
+            Mode::Run
+        }
+    }
+}
+
+/// keepalived's default config id: the host name up to the first dot.
+fn default_config_id() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    name.trim()
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn read_options(args: &Args) -> ReadOptions {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_secs());
+    ReadOptions {
+        config_id: args.config_id.clone().unwrap_or_else(default_config_id),
+        random_seed: seed,
+    }
+}
+
+fn load(args: &Args) -> Outcome {
+    check_file(&args.use_file, &read_options(args), &SystemHost)
+}
+
+fn print_diagnostics(outcome: &Outcome) {
+    for d in &outcome.diagnostics.items {
+        eprintln!("{d}");
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    let args = Args::parse();
+    match args.mode() {
+        Mode::ConfigTest => {
+            let outcome = load(&args);
+            print_diagnostics(&outcome);
+            outcome.exit_code()
+        }
+        Mode::DumpConfig => {
+            let outcome = load(&args);
+            print_diagnostics(&outcome);
+            match serde_json::to_string_pretty(&outcome.config) {
+                Ok(json) => {
+                    println!("{json}");
+                    outcome.exit_code()
+                }
+                Err(e) => {
+                    eprintln!("vrrpd: cannot serialise configuration: {e}");
+                    1
+                }
+            }
+        }
+        Mode::Run => {
+            eprintln!("vrrpd: only -t/--config-test and --dump-config are implemented so far");
+            1
+        }
+    }
+}
