@@ -501,3 +501,46 @@ fn keepalived_state_master_non_owner_starts_backup_with_full_master_down_interva
         ]
     );
 }
+
+#[test]
+fn keepalived_sync_group_master_pulls_a_backup_member_up_at_once() {
+    let mut m = backup(config(Version::V2, 100));
+    let a = m.handle(t(500), Input::GroupMaster);
+    assert_eq!(
+        a,
+        [
+            Action::CancelTimer(Timer::MasterDown),
+            Action::SendAdvert { priority: 100 },
+            Action::AddAddresses,
+            Action::SendGratuitous,
+            Action::Notify(Notify::Master),
+            armed(Timer::Advert, t(500), Duration::from_secs(1)),
+        ]
+    );
+    assert!(
+        m.handle(t(600), Input::GroupMaster).is_empty(),
+        "already master"
+    );
+    let mut faulty = backup(config(Version::V2, 100));
+    faulty.handle(t(1), Input::FaultDetected);
+    assert!(
+        faulty.handle(t(2), Input::GroupMaster).is_empty(),
+        "a faulty member stays put"
+    );
+}
+
+#[test]
+fn keepalived_sync_group_backup_pushes_a_master_member_down_without_priority_zero() {
+    let (mut m, won) = master(config(Version::V2, 100));
+    let a = m.handle(won, Input::GroupBackup);
+    assert_eq!(
+        a,
+        [
+            Action::CancelTimer(Timer::Advert),
+            armed(Timer::MasterDown, won, us(3_609_375)),
+            Action::RemoveAddresses,
+            Action::Notify(Notify::Backup),
+        ]
+    );
+    assert!(m.handle(won, Input::GroupBackup).is_empty());
+}

@@ -82,6 +82,13 @@ pub enum Input {
     FaultCleared,
     /// New effective priority (admin change or tracked weights; see [`effective_priority`]).
     PriorityChanged(u8),
+    /// Another member of this instance's `vrrp_sync_group` became Master: follow it at
+    /// once (from Backup; ignored in other states).
+    GroupMaster,
+    /// Another member of the sync group went back to Backup: a Master steps down without
+    /// advertising priority 0 (ignored in other states). A member's FAULT is passed on as
+    /// [`Input::FaultDetected`] / [`Input::FaultCleared`].
+    GroupBackup,
 }
 
 /// Something the daemon must do, in the order given.

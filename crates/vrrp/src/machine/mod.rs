@@ -125,6 +125,17 @@ impl Machine {
                 }
             }
             Input::PriorityChanged(priority) => self.on_priority(now, priority, &mut out),
+            Input::GroupMaster => {
+                if self.state == State::Backup {
+                    self.become_master(now, &mut out);
+                }
+            }
+            Input::GroupBackup => {
+                if self.state == State::Master {
+                    self.master_adver_interval = self.config.advert_interval;
+                    self.step_down(now, None, &mut out);
+                }
+            }
         }
         out
     }
@@ -288,17 +299,10 @@ impl Machine {
         }
         match advert.priority.cmp(&self.priority).then(by_address) {
             Ordering::Greater => {
-                out.push(self.cancel(Timer::Advert));
                 if self.config.version == Version::V3 {
                     self.master_adver_interval = advert.interval;
                 }
-                let down = self.master_down_interval();
-                out.push(self.arm(now, Timer::MasterDown, down));
-                out.push(Action::RemoveAddresses);
-                self.state = State::Backup;
-                self.master = Some(advert);
-                self.preempt_after = None;
-                out.push(Action::Notify(Notify::Backup));
+                self.step_down(now, Some(advert), out);
             }
             Ordering::Less => {
                 if !self.config.lower_prio_no_advert {
@@ -311,6 +315,19 @@ impl Machine {
             // Our own advert looped back (same priority, same address): nothing to do.
             Ordering::Equal => {}
         }
+    }
+
+    /// Master → Backup (RFC 5798 §6.4.3): stop advertising, watch the new master with
+    /// Master_Down_Interval, release the addresses.
+    fn step_down(&mut self, now: Instant, master: Option<Received>, out: &mut Vec<Action>) {
+        out.push(self.cancel(Timer::Advert));
+        let down = self.master_down_interval();
+        out.push(self.arm(now, Timer::MasterDown, down));
+        out.push(Action::RemoveAddresses);
+        self.state = State::Backup;
+        self.master = master;
+        self.preempt_after = None;
+        out.push(Action::Notify(Notify::Backup));
     }
 
     /// Backup with Master_Down_Timer = Master_Down_Interval (RFC 5798 §6.4.1).
