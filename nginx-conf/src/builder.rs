@@ -163,14 +163,19 @@ pub fn build(stmts: &[Stmt], indent: usize, tabs: bool, header: bool) -> String 
 
 fn build_block(out: &mut String, block: &[Stmt], depth: usize, mut last_line: usize, pad: &str) {
     let margin = pad.repeat(depth);
+    let mut after_comment = false;
     for stmt in block {
         let line = stmt.line;
         let comment = stmt.comment.as_deref().unwrap_or_default();
-        if stmt.directive == "#" && line == last_line {
+        if stmt.directive == "#" && line == last_line && !after_comment {
             out.push_str(" #");
             out.push_str(comment);
+            after_comment = true;
             continue;
         }
+        // crossplane would also append a second same-line comment (from comments
+        // between arguments) to the first, merging them into one when read back.
+        after_comment = stmt.directive == "#";
         let mut built = if stmt.directive == "#" {
             format!("#{comment}")
         } else {
