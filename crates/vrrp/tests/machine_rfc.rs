@@ -544,3 +544,46 @@ fn keepalived_sync_group_backup_pushes_a_master_member_down_without_priority_zer
     );
     assert!(m.handle(won, Input::GroupBackup).is_empty());
 }
+
+#[test]
+fn reload_with_an_unchanged_configuration_changes_nothing() {
+    let (mut m, won) = master(config(Version::V2, 100));
+    let before = m.clone();
+    assert!(m
+        .reconfigure(won + Duration::from_millis(300), config(Version::V2, 100))
+        .is_empty());
+    assert_eq!(m, before, "state, deadlines and priority all kept");
+}
+
+#[test]
+fn reload_with_a_new_interval_rearms_the_running_timer_in_place() {
+    let (mut m, won) = master(config(Version::V2, 100));
+    let mut faster = config(Version::V2, 100);
+    faster.advert_interval = cs(200);
+    let now = won + Duration::from_millis(300);
+    assert_eq!(
+        m.reconfigure(now, faster),
+        [armed(Timer::Advert, now, Duration::from_secs(2))]
+    );
+    assert_eq!(m.state(), State::Master);
+
+    // A v3 backup keeps the interval it learned from the master.
+    let mut b = backup(config(Version::V3, 100));
+    b.handle(t(100), advert(HIGHER_IP, 200, 50));
+    let mut slower = config(Version::V3, 100);
+    slower.advert_interval = cs(300);
+    assert!(b.reconfigure(t(200), slower).is_empty());
+    assert_eq!(b.master_adver_interval(), cs(50));
+}
+
+#[test]
+fn reload_to_nopreempt_takes_effect_without_a_transition() {
+    let mut m = backup(config(Version::V2, 150));
+    let mut nopreempt = config(Version::V2, 150);
+    nopreempt.preempt = false;
+    assert!(m.reconfigure(t(10), nopreempt).is_empty());
+    assert!(
+        !m.handle(t(20), advert(HIGHER_IP, 100, 100)).is_empty(),
+        "lower master now accepted"
+    );
+}

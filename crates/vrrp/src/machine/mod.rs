@@ -102,6 +102,35 @@ impl Machine {
         )
     }
 
+    /// Applies a reloaded configuration (SIGHUP) without leaving the current state, so an
+    /// unchanged instance keeps its role and its addresses: an identical configuration
+    /// returns no actions. A new advert interval re-arms the running timer with it (a v3
+    /// backup keeps the interval it learned from the master). The effective priority is not
+    /// touched: feed [`Input::PriorityChanged`] with the recomputed value.
+    pub fn reconfigure(&mut self, now: Instant, config: Config) -> Vec<Action> {
+        let mut out = Vec::new();
+        let old = std::mem::replace(&mut self.config, config);
+        if self.config.advert_interval == old.advert_interval {
+            return out;
+        }
+        let interval = self.config.advert_interval;
+        match self.state {
+            State::Master => {
+                self.master_adver_interval = interval;
+                out.push(self.arm(now, Timer::Advert, interval.as_duration()));
+            }
+            State::Backup => {
+                if self.config.version == Version::V2 || self.master.is_none() {
+                    self.master_adver_interval = interval;
+                    let down = self.master_down_interval();
+                    out.push(self.arm(now, Timer::MasterDown, down));
+                }
+            }
+            State::Initialize | State::Fault => self.master_adver_interval = interval,
+        }
+        out
+    }
+
     /// Processes one input at time `now` and returns what to do.
     ///
     /// A [`Input::TimerFired`] for a timer that is not armed, or that fires before its
