@@ -13,6 +13,7 @@ pub mod combine;
 pub mod directives;
 pub mod include;
 pub mod lexer;
+pub mod model;
 pub mod parser;
 pub mod payload;
 

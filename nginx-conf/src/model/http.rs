@@ -1,0 +1,479 @@
+//! `http`, `server`, `location` and the proxy settings, with nginx's inheritance.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::listen::{parse_listen, parse_server_name, Listen, ListenAddress, ServerName};
+use super::upstream::{parse_upstream, Upstream};
+use super::values::parse_duration;
+use super::{error_log, flag, Cursor, ErrorLog, ModelError};
+use crate::payload::Stmt;
+
+/// Where `proxy_pass` sends requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyPass {
+    /// To an `upstream` block by name.
+    Upstream {
+        scheme: String,
+        name: String,
+        uri: Option<String>,
+    },
+    /// To an address (IP, host name or `unix:` socket) and optional port.
+    Url {
+        scheme: String,
+        host: String,
+        port: Option<u16>,
+        uri: Option<String>,
+    },
+    /// Contains variables; resolved per request.
+    Dynamic(String),
+}
+
+/// Fills an unset value from the parent level.
+fn take<T: Clone>(v: &mut Option<T>, p: Option<&T>) {
+    if v.is_none() {
+        *v = p.cloned();
+    }
+}
+
+/// Proxy settings of one level; `None` means "inherited".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProxySettings {
+    /// `proxy_set_header`: a level that sets none inherits all of its parent's.
+    pub set_headers: Option<Vec<(String, String)>>,
+    pub http_version: Option<String>,
+    pub connect_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
+    pub send_timeout: Option<Duration>,
+    pub next_upstream: Option<Vec<String>>,
+    pub next_upstream_tries: Option<u32>,
+    pub next_upstream_timeout: Option<Duration>,
+    pub buffering: Option<bool>,
+}
+
+impl ProxySettings {
+    /// This level's settings with the unset ones taken from `parent`.
+    #[must_use]
+    pub fn inherit(mut self, parent: &ProxySettings) -> ProxySettings {
+        take(&mut self.set_headers, parent.set_headers.as_ref());
+        take(&mut self.http_version, parent.http_version.as_ref());
+        take(&mut self.connect_timeout, parent.connect_timeout.as_ref());
+        take(&mut self.read_timeout, parent.read_timeout.as_ref());
+        take(&mut self.send_timeout, parent.send_timeout.as_ref());
+        take(&mut self.next_upstream, parent.next_upstream.as_ref());
+        take(
+            &mut self.next_upstream_tries,
+            parent.next_upstream_tries.as_ref(),
+        );
+        take(
+            &mut self.next_upstream_timeout,
+            parent.next_upstream_timeout.as_ref(),
+        );
+        take(&mut self.buffering, parent.buffering.as_ref());
+        self
+    }
+}
+
+/// `return CODE [TEXT|URL]` or `return URL` (302).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Return {
+    pub code: u16,
+    pub text: Option<String>,
+}
+
+/// `access_log`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLog {
+    Off,
+    Path {
+        path: String,
+        format: Option<String>,
+    },
+}
+
+/// Settings every level has, already inherited.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Common {
+    pub root: Option<String>,
+    pub access_log: Option<Vec<AccessLog>>,
+    pub error_log: Option<Vec<ErrorLog>>,
+    pub proxy: ProxySettings,
+    pub ssl_certificate: Option<Vec<String>>,
+    pub ssl_certificate_key: Option<Vec<String>>,
+    pub ssl_protocols: Option<Vec<String>>,
+}
+
+impl Common {
+    fn inherit(mut self, parent: &Common) -> Common {
+        take(&mut self.root, parent.root.as_ref());
+        take(&mut self.access_log, parent.access_log.as_ref());
+        take(&mut self.error_log, parent.error_log.as_ref());
+        take(&mut self.ssl_certificate, parent.ssl_certificate.as_ref());
+        take(
+            &mut self.ssl_certificate_key,
+            parent.ssl_certificate_key.as_ref(),
+        );
+        take(&mut self.ssl_protocols, parent.ssl_protocols.as_ref());
+        self.proxy = self.proxy.inherit(&parent.proxy);
+        self
+    }
+}
+
+/// How a location matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocationMatch {
+    /// `= /path`
+    Exact(String),
+    /// `^~ /path`: prefix that stops the regex search.
+    PrefixNoRegex(String),
+    /// `~ re`
+    Regex(String),
+    /// `~* re`
+    RegexCaseless(String),
+    /// `/path`
+    Prefix(String),
+    /// `@name`
+    Named(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub matcher: LocationMatch,
+    pub proxy_pass: Option<ProxyPass>,
+    pub ret: Option<Return>,
+    pub settings: Common,
+    pub locations: Vec<Location>,
+    pub file: String,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    pub listen: Vec<Listen>,
+    pub server_names: Vec<ServerName>,
+    pub ret: Option<Return>,
+    pub settings: Common,
+    pub locations: Vec<Location>,
+    pub file: String,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Http {
+    pub upstreams: Vec<Upstream>,
+    pub servers: Vec<Server>,
+    pub settings: Common,
+}
+
+const NEXT_UPSTREAM: [&str; 12] = [
+    "error",
+    "timeout",
+    "invalid_header",
+    "http_500",
+    "http_502",
+    "http_503",
+    "http_504",
+    "http_403",
+    "http_404",
+    "http_429",
+    "non_idempotent",
+    "off",
+];
+
+fn invalid(stmt: &Stmt, c: &Cursor) -> ModelError {
+    c.error(
+        stmt,
+        format!("\"{}\" directive invalid value", stmt.directive),
+    )
+}
+
+fn duration(stmt: &Stmt, c: &Cursor) -> Result<Option<Duration>, ModelError> {
+    stmt.args
+        .first()
+        .and_then(|a| parse_duration(a))
+        .map(Some)
+        .ok_or_else(|| invalid(stmt, c))
+}
+
+/// Reads the level's own settings (not inherited yet).
+fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
+    let args = &stmt.args;
+    let first = || args.first().cloned().unwrap_or_default();
+    let p = &mut out.proxy;
+    match stmt.directive.as_str() {
+        "root" => out.root = Some(first()),
+        "access_log" => {
+            let entry = if first() == "off" {
+                AccessLog::Off
+            } else {
+                AccessLog::Path {
+                    path: first(),
+                    format: args.get(1).cloned(),
+                }
+            };
+            out.access_log.get_or_insert_with(Vec::new).push(entry);
+        }
+        "error_log" => out
+            .error_log
+            .get_or_insert_with(Vec::new)
+            .push(error_log(stmt)),
+        "ssl_certificate" => out
+            .ssl_certificate
+            .get_or_insert_with(Vec::new)
+            .push(first()),
+        "ssl_certificate_key" => out
+            .ssl_certificate_key
+            .get_or_insert_with(Vec::new)
+            .push(first()),
+        "ssl_protocols" => out.ssl_protocols = Some(args.clone()),
+        "proxy_set_header" => p
+            .set_headers
+            .get_or_insert_with(Vec::new)
+            .push((first(), args.get(1).cloned().unwrap_or_default())),
+        "proxy_http_version" => {
+            if first() != "1.0" && first() != "1.1" {
+                return Err(c.error(stmt, format!("invalid value \"{}\"", first())));
+            }
+            p.http_version = Some(first());
+        }
+        "proxy_connect_timeout" => p.connect_timeout = duration(stmt, c)?,
+        "proxy_read_timeout" => p.read_timeout = duration(stmt, c)?,
+        "proxy_send_timeout" => p.send_timeout = duration(stmt, c)?,
+        "proxy_next_upstream_timeout" => p.next_upstream_timeout = duration(stmt, c)?,
+        "proxy_next_upstream_tries" => {
+            p.next_upstream_tries = Some(first().parse().map_err(|_| invalid(stmt, c))?);
+        }
+        "proxy_next_upstream" => {
+            if let Some(bad) = args.iter().find(|a| !NEXT_UPSTREAM.contains(&a.as_str())) {
+                return Err(c.error(stmt, format!("invalid value \"{bad}\"")));
+            }
+            p.next_upstream = Some(args.clone());
+        }
+        "proxy_buffering" => p.buffering = Some(flag(stmt, c)?),
+        _ => {}
+    }
+    Ok(())
+}
+
+fn parse_return(stmt: &Stmt, c: &Cursor) -> Result<Return, ModelError> {
+    let first = stmt.args.first().map_or("", String::as_str);
+    if let Ok(code) = first.parse::<u16>() {
+        if code > 999 {
+            return Err(c.error(stmt, format!("invalid return code \"{first}\"")));
+        }
+        return Ok(Return {
+            code,
+            text: stmt.args.get(1).cloned(),
+        });
+    }
+    let url = ["http://", "https://", "$scheme"]
+        .iter()
+        .any(|p| first.starts_with(p));
+    if stmt.args.len() == 1 && url {
+        return Ok(Return {
+            code: 302,
+            text: Some(first.to_owned()),
+        });
+    }
+    Err(c.error(stmt, format!("invalid return code \"{first}\"")))
+}
+
+fn parse_proxy_pass(
+    stmt: &Stmt,
+    c: &Cursor,
+    upstreams: &HashMap<String, usize>,
+) -> Result<ProxyPass, ModelError> {
+    let url = stmt.args.first().map_or("", String::as_str);
+    if url.contains('$') {
+        return Ok(ProxyPass::Dynamic(url.to_owned()));
+    }
+    let (scheme, rest) = url
+        .split_once("://")
+        .filter(|(s, _)| *s == "http" || *s == "https")
+        .ok_or_else(|| c.error(stmt, format!("invalid URL prefix in \"{url}\"")))?;
+    let (authority, uri) = if let Some(path) = rest.strip_prefix("unix:") {
+        match path.split_once(':') {
+            Some((sock, uri)) => (format!("unix:{sock}"), Some(uri.to_owned())),
+            None => (format!("unix:{path}"), None),
+        }
+    } else {
+        match rest.find('/') {
+            Some(i) => (rest[..i].to_owned(), Some(rest[i..].to_owned())),
+            None => (rest.to_owned(), None),
+        }
+    };
+    let scheme = scheme.to_owned();
+    if upstreams.contains_key(&authority) {
+        return Ok(ProxyPass::Upstream {
+            scheme,
+            name: authority,
+            uri,
+        });
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !authority.starts_with("unix:") && !h.ends_with(':') => {
+            let port = p
+                .parse::<u16>()
+                .map_err(|_| c.error(stmt, format!("invalid port in upstream \"{authority}\"")))?;
+            (h.to_owned(), Some(port))
+        }
+        _ => (authority.clone(), None),
+    };
+    let literal = host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok();
+    if !literal && !host.contains('.') && !host.starts_with("unix:") && host != "localhost" {
+        return Err(c.error(stmt, format!("host not found in upstream \"{authority}\"")));
+    }
+    Ok(ProxyPass::Url {
+        scheme,
+        host,
+        port,
+        uri,
+    })
+}
+
+fn location_match(stmt: &Stmt, c: &Cursor) -> Result<LocationMatch, ModelError> {
+    let a = |i: usize| stmt.args.get(i).cloned().unwrap_or_default();
+    Ok(match (stmt.args.len(), a(0).as_str()) {
+        (2, "=") => LocationMatch::Exact(a(1)),
+        (2, "^~") => LocationMatch::PrefixNoRegex(a(1)),
+        (2, "~") => LocationMatch::Regex(a(1)),
+        (2, "~*") => LocationMatch::RegexCaseless(a(1)),
+        (2, m) => return Err(c.error(stmt, format!("invalid location modifier \"{m}\""))),
+        (_, p) if p.starts_with('@') => LocationMatch::Named(p[1..].to_owned()),
+        (_, p) if p.starts_with('=') => LocationMatch::Exact(p[1..].to_owned()),
+        (_, p) if p.starts_with("^~") => LocationMatch::PrefixNoRegex(p[2..].to_owned()),
+        (_, p) if p.starts_with("~*") => LocationMatch::RegexCaseless(p[2..].to_owned()),
+        (_, p) if p.starts_with('~') => LocationMatch::Regex(p[1..].to_owned()),
+        (_, p) => LocationMatch::Prefix(p.to_owned()),
+    })
+}
+
+struct Scope<'a> {
+    c: &'a Cursor,
+    upstreams: &'a HashMap<String, usize>,
+}
+
+fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Location, ModelError> {
+    let mut own = Common::default();
+    let mut loc = Location {
+        matcher: location_match(stmt, s.c)?,
+        proxy_pass: None,
+        ret: None,
+        settings: Common::default(),
+        locations: Vec::new(),
+        file: s.c.file(stmt),
+        line: stmt.line,
+    };
+    let block = stmt.block.as_deref().unwrap_or_default();
+    for d in block {
+        common(d, &mut own, s.c)?;
+        match d.directive.as_str() {
+            "proxy_pass" => loc.proxy_pass = Some(parse_proxy_pass(d, s.c, s.upstreams)?),
+            "return" => loc.ret = Some(parse_return(d, s.c)?),
+            _ => {}
+        }
+    }
+    loc.settings = own.inherit(parent);
+    for d in block.iter().filter(|d| d.directive == "location") {
+        loc.locations.push(parse_location(d, &loc.settings, s)?);
+    }
+    Ok(loc)
+}
+
+fn parse_server(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Server, ModelError> {
+    let mut own = Common::default();
+    let mut server = Server {
+        listen: Vec::new(),
+        server_names: Vec::new(),
+        ret: None,
+        settings: Common::default(),
+        locations: Vec::new(),
+        file: s.c.file(stmt),
+        line: stmt.line,
+    };
+    let block = stmt.block.as_deref().unwrap_or_default();
+    for d in block {
+        common(d, &mut own, s.c)?;
+        match d.directive.as_str() {
+            "listen" => {
+                let mut listen = parse_listen(&d.args).map_err(|m| s.c.error(d, m))?;
+                listen.line = d.line;
+                server.listen.push(listen);
+            }
+            "server_name" => server
+                .server_names
+                .extend(d.args.iter().map(|n| parse_server_name(n))),
+            "return" => server.ret = Some(parse_return(d, s.c)?),
+            _ => {}
+        }
+    }
+    if server.listen.is_empty() {
+        server
+            .listen
+            .push(parse_listen(&["80".to_owned()]).map_err(|m| s.c.error(stmt, m))?);
+    }
+    server.settings = own.inherit(parent);
+    for d in block.iter().filter(|d| d.directive == "location") {
+        server
+            .locations
+            .push(parse_location(d, &server.settings, s)?);
+    }
+    Ok(server)
+}
+
+/// nginx's checks across servers: one set of socket options and one default
+/// server per address.
+fn check_listens(servers: &[Server], c: &Cursor) -> Result<(), ModelError> {
+    let mut options: HashSet<ListenAddress> = HashSet::new();
+    let mut defaults: HashSet<ListenAddress> = HashSet::new();
+    for server in servers {
+        for l in &server.listen {
+            let at = || {
+                let mut s = Stmt::new("listen", l.line);
+                s.file = Some(server.file.clone());
+                s
+            };
+            if l.socket_options && !options.insert(l.address.clone()) {
+                return Err(c.error(
+                    &at(),
+                    format!("duplicate listen options for {}", l.address.text()),
+                ));
+            }
+            if l.default_server && !defaults.insert(l.address.clone()) {
+                return Err(c.error(
+                    &at(),
+                    format!("a duplicate default server for {}", l.address.text()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads the `http` block.
+pub fn parse_http(stmt: &Stmt, c: &Cursor) -> Result<Http, ModelError> {
+    let block = stmt.block.as_deref().unwrap_or_default();
+    let mut http = Http::default();
+    for d in block {
+        common(d, &mut http.settings, c)?;
+        if d.directive == "upstream" {
+            http.upstreams.push(parse_upstream(d, c)?);
+        }
+    }
+    let upstreams: HashMap<String, usize> = http
+        .upstreams
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.name.clone(), i))
+        .collect();
+    let scope = Scope {
+        c,
+        upstreams: &upstreams,
+    };
+    for d in block.iter().filter(|d| d.directive == "server") {
+        http.servers.push(parse_server(d, &http.settings, &scope)?);
+    }
+    check_listens(&http.servers, c)?;
+    Ok(http)
+}

@@ -1,0 +1,237 @@
+//! The typed model on the corpus: every directive the proxy needs, with values.
+
+use std::path::Path;
+use std::time::Duration;
+
+use nginx_conf::model::{
+    load, AccessLog, Balancing, Config, ListenAddress, LocationMatch, ProxyPass, Return,
+    ServerName, WorkerProcesses,
+};
+
+fn testdata(rel: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../testdata/nginx")
+        .join(rel);
+    p.canonicalize().unwrap_or(p).display().to_string()
+}
+
+fn upstreams() -> Config {
+    load(&testdata("corpus/upstreams/nginx.conf")).expect("corpus/upstreams loads")
+}
+
+#[test]
+fn main_and_events() {
+    let c = upstreams();
+    assert_eq!(c.worker_processes, Some(WorkerProcesses::Count(2)));
+    assert_eq!(c.worker_connections, Some(512));
+    assert_eq!(c.daemon, Some(false));
+    assert_eq!(c.pid.as_deref(), Some("nginx.pid"));
+    assert_eq!(c.error_log[0].path, "stderr");
+    assert_eq!(c.error_log[0].level.as_deref(), Some("warn"));
+    let debian = load(&testdata("corpus/debian/nginx.conf")).expect("Debian's nginx.conf loads");
+    assert_eq!(debian.worker_processes, Some(WorkerProcesses::Auto));
+    assert_eq!(debian.worker_connections, Some(768));
+    let http = debian.http.expect("http");
+    assert_eq!(http.servers.len(), 1, "sites-enabled/default is included");
+    assert!(http.servers[0].listen.iter().all(|l| l.default_server));
+}
+
+#[test]
+fn upstream_blocks() {
+    let http = upstreams().http.unwrap();
+    let backend = &http.upstreams[0];
+    assert_eq!(backend.name, "backend");
+    assert_eq!(backend.balancing, Balancing::LeastConn);
+    let s = &backend.servers[0];
+    assert_eq!(
+        (s.address.as_str(), s.weight, s.max_fails),
+        ("192.0.2.10:8080", 5, 3)
+    );
+    assert_eq!(s.fail_timeout, Duration::from_secs(30));
+    assert_eq!(backend.servers[1].max_conns, 100);
+    assert_eq!(backend.servers[1].weight, 1, "default weight");
+    assert!(backend.servers[2].backup);
+    assert_eq!(backend.keepalive, Some(32));
+    assert_eq!(backend.keepalive_timeout, Some(Duration::from_secs(60)));
+    assert_eq!(backend.keepalive_requests, Some(1000));
+    assert_eq!(backend.zone, Some(("backend".into(), Some(64 * 1024))));
+    let hashed = &http.upstreams[1];
+    assert_eq!(
+        hashed.balancing,
+        Balancing::Hash {
+            key: "$request_uri".into(),
+            consistent: true
+        }
+    );
+    assert!(hashed.servers[1].down);
+}
+
+#[test]
+fn servers_listen_and_names() {
+    let http = upstreams().http.unwrap();
+    let server = &http.servers[0];
+    let l = &server.listen[0];
+    assert_eq!(l.address.text(), "127.0.0.1:8080");
+    assert!(l.default_server && l.reuseport);
+    assert_eq!(l.backlog, Some(511));
+    assert_eq!(server.listen[1].ipv6only, Some(true));
+    assert_eq!(server.listen[1].address.text(), "[::1]:8080");
+    assert_eq!(
+        server.server_names,
+        [
+            ServerName::Exact("example.com".into()),
+            ServerName::Wildcard("*.example.com".into()),
+            ServerName::Regex("^www\\d+\\.example\\.net$".into()),
+        ]
+    );
+    assert_eq!(
+        server.settings.access_log,
+        Some(vec![AccessLog::Off]),
+        "inherited from http"
+    );
+    assert_eq!(
+        server.settings.ssl_protocols,
+        Some(vec!["TLSv1.2".into(), "TLSv1.3".into()])
+    );
+}
+
+#[test]
+fn locations_and_proxy_settings() {
+    let http = upstreams().http.unwrap();
+    let locs = &http.servers[0].locations;
+    assert_eq!(locs[0].matcher, LocationMatch::Exact("/exact".into()));
+    assert_eq!(
+        locs[0].ret,
+        Some(Return {
+            code: 204,
+            text: None
+        })
+    );
+    assert_eq!(
+        locs[1].matcher,
+        LocationMatch::PrefixNoRegex("/static/".into())
+    );
+    assert_eq!(locs[1].settings.root.as_deref(), Some("/var/www"));
+    assert_eq!(
+        locs[2].matcher,
+        LocationMatch::RegexCaseless("\\.(gif|jpg)$".into())
+    );
+    let api = &locs[3];
+    assert_eq!(api.matcher, LocationMatch::Prefix("/api/".into()));
+    assert_eq!(
+        api.proxy_pass,
+        Some(ProxyPass::Upstream {
+            scheme: "http".into(),
+            name: "backend".into(),
+            uri: Some("/v1/".into())
+        })
+    );
+    let p = &api.settings.proxy;
+    assert_eq!(p.http_version.as_deref(), Some("1.1"));
+    assert_eq!(p.connect_timeout, Some(Duration::from_secs(5)));
+    assert_eq!(p.read_timeout, Some(Duration::from_secs(90)));
+    assert_eq!(p.send_timeout, Some(Duration::from_secs(60)));
+    assert_eq!(
+        p.next_upstream,
+        Some(vec!["error".into(), "timeout".into(), "http_502".into()])
+    );
+    assert_eq!(p.next_upstream_tries, Some(3));
+    assert_eq!(p.next_upstream_timeout, Some(Duration::from_secs(10)));
+    assert_eq!(p.buffering, Some(false));
+    let headers = p.set_headers.as_ref().expect("inherited from the server");
+    assert_eq!(headers[0], ("Host".into(), "$host".into()));
+    let nested = &api.locations[0];
+    assert_eq!(
+        nested.proxy_pass,
+        Some(ProxyPass::Upstream {
+            scheme: "http".into(),
+            name: "hashed".into(),
+            uri: None
+        })
+    );
+    assert_eq!(
+        nested.settings.proxy.buffering,
+        Some(false),
+        "inherited from /api/"
+    );
+    let own = &locs[4];
+    assert_eq!(
+        own.settings.proxy.set_headers,
+        Some(vec![("X-Own".into(), "1".into())]),
+        "a level that sets proxy_set_header inherits none"
+    );
+    assert_eq!(
+        own.settings.proxy.connect_timeout,
+        Some(Duration::from_secs(3)),
+        "from http"
+    );
+    assert_eq!(
+        own.proxy_pass,
+        Some(ProxyPass::Url {
+            scheme: "http".into(),
+            host: "192.0.2.20".into(),
+            port: Some(8080),
+            uri: None
+        })
+    );
+    assert_eq!(locs[5].matcher, LocationMatch::Named("fallback".into()));
+}
+
+#[test]
+fn ssl_unix_listen_and_return_url() {
+    let http = load(&testdata("model/ssl.conf"))
+        .expect("model/ssl.conf loads")
+        .http
+        .unwrap();
+    let s = &http.servers[0];
+    assert!(s.listen[0].ssl && s.listen[0].http2);
+    assert_eq!(
+        s.listen[1].address,
+        ListenAddress::Unix("/run/l7.sock".into())
+    );
+    assert_eq!(
+        s.server_names,
+        [ServerName::Wildcard(".example.org".into())]
+    );
+    assert_eq!(
+        s.settings.ssl_certificate,
+        Some(vec![
+            "/etc/ssl/example.pem".into(),
+            "/etc/ssl/example-ecdsa.pem".into()
+        ])
+    );
+    assert_eq!(
+        s.settings.ssl_certificate_key.as_ref().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(s.settings.ssl_protocols, Some(vec!["TLSv1.3".into()]));
+    assert_eq!(
+        s.ret,
+        Some(Return {
+            code: 302,
+            text: Some("https://example.org$request_uri".into())
+        })
+    );
+    let other = &http.servers[1];
+    assert_eq!(
+        other.listen[0].address.text(),
+        "0.0.0.0:80",
+        "implicit listen"
+    );
+    assert_eq!(
+        other.locations[0].ret,
+        Some(Return {
+            code: 404,
+            text: Some("not here".into())
+        })
+    );
+}
+
+#[test]
+fn semantic_errors_are_located() {
+    let e = load(&testdata("invalid-model/weight-zero.conf")).unwrap_err();
+    assert_eq!(e.message, "invalid parameter \"weight=0\"");
+    assert_eq!(e.location.as_ref().map(|l| l.1), Some(4));
+    let e = load(&testdata("invalid-model/unknown-upstream.conf")).unwrap_err();
+    assert_eq!(e.message, "host not found in upstream \"nosuchupstream\"");
+}
