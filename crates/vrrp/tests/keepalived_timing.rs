@@ -1,8 +1,10 @@
 //! Differential timing test: real keepalived 2.2.7 peers fail over, and our state machine,
 //! fed the same captured adverts at the same timestamps, must predict when the keepalived
-//! backup takes over. Covers RFC 5798 §6.4.2 Skew_Time after a priority-0 advert (graceful
-//! stop), Master_Down_Interval after silence (crash), and the v3 backup learning the
-//! master's interval (the backup is configured with 1 s, the master advertises 0.1 s).
+//! backup takes over. Covers Skew_Time after a priority-0 advert (graceful stop) and
+//! Master_Down_Interval after silence (crash) for VRRPv2 (RFC 3768 §6.1, §6.4.2: skew in
+//! seconds, independent of the interval) and VRRPv3 (RFC 5798 §6.1, §6.4.2: skew scaled
+//! by the master's interval, which the backup learns: it is configured with 1 s, the
+//! master advertises 0.1 s).
 //!
 //! Needs root, iproute2, tcpdump and keepalived; fails with a clear message without them.
 
@@ -13,28 +15,40 @@ use std::time::Duration;
 
 use common::{signal, Lab, Record, Side};
 use vrrp::{
-    decode, AdvertInterval, Config, Endpoints, Input, Instant, Machine, Received, Timer, Version,
+    decode, AdvertInterval, Config, Endpoints, Input, Instant, Machine, Received, Timer,
+    V3Ipv4Checksum, Version,
 };
 
 const MASTER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
 const BACKUP_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
 
-fn instance(interface: &str, priority: u8, advert_int: &str) -> String {
+fn instance(version: Version, interface: &str, priority: u8, advert_int: &str) -> String {
     format!(
-        "vrrp_instance T {{\n version 3\n interface {interface}\n virtual_router_id 60\n \
-         priority {priority}\n advert_int {advert_int}\n virtual_ipaddress {{\n  192.0.2.100\n }}\n}}\n"
+        "vrrp_instance T {{\n version {}\n interface {interface}\n virtual_router_id 60\n \
+         priority {priority}\n advert_int {advert_int}\n virtual_ipaddress {{\n  192.0.2.100\n \
+         }}\n}}\n",
+        version.number()
     )
 }
 
-/// Runs a master (priority 200, 0.1 s) and a backup (priority 100, configured 1 s), stops the
-/// master gracefully or kills its VRRP process, and returns the backup-side capture.
-fn failover(graceful: bool) -> Vec<Record> {
-    let name = if graceful { "term" } else { "kill" };
-    let mut lab = Lab::new(name);
-    let capture = lab.capture(Side::B, "ip proto 112", None, 4);
-    lab.keepalived(Side::A, "ka", &instance("k0", 200, "0.1"));
-    lab.keepalived(Side::B, "kb", &instance("k1", 100, "1"));
-    std::thread::sleep(Duration::from_millis(1_500));
+/// Runs a master (priority 200) and a backup (priority 100) and stops the master with
+/// SIGTERM or kills it; returns the backup-side capture.
+/// v2: both advertise every 1 s. v3: master 0.1 s, backup configured with 1 s.
+fn failover(version: Version, graceful: bool) -> Vec<Record> {
+    let name = format!(
+        "v{}{}",
+        version.number(),
+        if graceful { "term" } else { "kill" }
+    );
+    let (master_int, settle, seconds) = match version {
+        Version::V2 => ("1", Duration::from_millis(4_500), 9),
+        Version::V3 => ("0.1", Duration::from_millis(1_500), 4),
+    };
+    let mut lab = Lab::new(&name);
+    let capture = lab.capture(Side::B, "ip proto 112", None, seconds);
+    lab.keepalived(Side::A, "ka", &instance(version, "k0", 200, master_int));
+    lab.keepalived(Side::B, "kb", &instance(version, "k1", 100, "1"));
+    std::thread::sleep(settle);
     if graceful {
         signal(lab.keepalived_pid("ka"), "TERM");
     } else {
@@ -60,54 +74,45 @@ struct Outcome {
     actual: Duration,
 }
 
-fn replay(records: &[Record]) -> Outcome {
+fn replay(version: Version, records: &[Record]) -> Outcome {
     let first_master = records
         .iter()
         .position(|r| r.source == MASTER_IP)
         .expect("no master advert");
     let origin = records[first_master].at;
     let instant = |at: Duration| Instant::from_elapsed(at.saturating_sub(origin));
-    let config = Config::new(
-        Version::V3,
-        100,
-        AdvertInterval::from_centis(100).unwrap(),
-        BACKUP_IP,
-    );
-    let mut machine = Machine::new(config);
+    let interval = AdvertInterval::from_centis(100).unwrap();
+    let mut machine = Machine::new(Config::new(version, 100, interval, BACKUP_IP));
     machine.handle(Instant::default(), Input::Startup);
     let mut last_master_advert = origin;
     let mut actual = None;
     for record in &records[first_master..] {
-        let IpAddr::V4(source) = record.source else {
-            unreachable!("IPv4 capture")
-        };
-        let IpAddr::V4(destination) = record.destination else {
-            unreachable!("IPv4 capture")
-        };
         if record.source == BACKUP_IP {
             actual = Some(record.at);
             break;
         }
-        let advert = decode(
-            &record.message,
-            &Endpoints::V4 {
-                source,
-                destination,
-                v3_checksum: vrrp::V3Ipv4Checksum::WithPseudoHeader,
-            },
-        )
-        .expect("keepalived's advert decodes");
-        machine.handle(
-            instant(record.at),
-            Input::Advert(Received::new(&advert, record.source)),
-        );
+        let (IpAddr::V4(source), IpAddr::V4(destination)) = (record.source, record.destination)
+        else {
+            unreachable!("IPv4 capture")
+        };
+        let v3_checksum = V3Ipv4Checksum::WithPseudoHeader;
+        let endpoints = Endpoints::V4 {
+            source,
+            destination,
+            v3_checksum,
+        };
+        let advert = decode(&record.message, &endpoints).expect("keepalived's advert decodes");
+        let received = Received::new(&advert, record.source);
+        machine.handle(instant(record.at), Input::Advert(received));
         last_master_advert = record.at;
     }
-    assert_eq!(
-        machine.master_adver_interval().centis(),
-        10,
-        "backup learned 0.1 s"
-    );
+    if version == Version::V3 {
+        assert_eq!(
+            machine.master_adver_interval().centis(),
+            10,
+            "backup learned 0.1 s"
+        );
+    }
     let due = machine
         .deadline(Timer::MasterDown)
         .expect("down timer armed");
@@ -135,27 +140,51 @@ fn assert_close(what: &str, o: &Outcome, expected_wait: Duration) {
 }
 
 #[test]
-fn rfc5798_6_4_2_backup_takeover_instants_match_keepalived() {
+fn rfc3768_rfc5798_6_4_2_backup_takeover_instants_match_keepalived() {
     common::tool("keepalived");
     common::tool("tcpdump");
-    let (term, kill) = std::thread::scope(|s| {
-        let term = s.spawn(|| failover(true));
-        let kill = s.spawn(|| failover(false));
-        (
-            term.join().expect("graceful run"),
-            kill.join().expect("crash run"),
-        )
+    let runs = [
+        (Version::V2, true),
+        (Version::V2, false),
+        (Version::V3, true),
+        (Version::V3, false),
+    ];
+    let captures: Vec<Vec<Record>> = std::thread::scope(|s| {
+        let handles: Vec<_> = runs
+            .iter()
+            .map(|&(v, graceful)| s.spawn(move || failover(v, graceful)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("failover run"))
+            .collect()
     });
-
-    let graceful = replay(&term);
-    let zero = term
-        .iter()
-        .find(|r| r.source == MASTER_IP && r.message.get(2) == Some(&0));
-    assert!(zero.is_some(), "keepalived sent priority 0 on SIGTERM");
-    // Skew_Time = (256 − 100) × 0.1 s / 256 after the priority-0 advert.
-    assert_close("graceful", &graceful, Duration::from_micros(60_937));
-
-    let crash = replay(&kill);
-    // Master_Down_Interval = 3 × 0.1 s + Skew_Time after the last advert.
-    assert_close("crash", &crash, Duration::from_micros(360_937));
+    for (&(version, graceful), records) in runs.iter().zip(&captures) {
+        let what = format!(
+            "v{} {}",
+            version.number(),
+            if graceful { "SIGTERM" } else { "SIGKILL" }
+        );
+        let outcome = replay(version, records);
+        // Skew_Time for priority 100: 156/256 s (v2), 156/256 × 0.1 s (v3).
+        let skew = match version {
+            Version::V2 => Duration::from_micros(609_375),
+            Version::V3 => Duration::from_micros(60_937),
+        };
+        if graceful {
+            let zero = records
+                .iter()
+                .any(|r| r.source == MASTER_IP && r.message.get(2) == Some(&0));
+            assert!(zero, "{what}: keepalived sent priority 0");
+            assert_close(&what, &outcome, skew);
+        } else {
+            // Master_Down_Interval = 3 × interval + Skew_Time.
+            let interval = if version == Version::V2 {
+                1_000_000
+            } else {
+                100_000
+            };
+            assert_close(&what, &outcome, Duration::from_micros(3 * interval) + skew);
+        }
+    }
 }
