@@ -5,6 +5,8 @@
 //! [`receive`] runs everything in keepalived's order and returns either the advert or one
 //! [`DropReason`] the daemon can log and count with [`DropReason::counter`].
 
+use std::net::IpAddr;
+
 use crate::decode::{decode, DecodeError};
 use crate::packet::{Addresses, AdvertInterval, Advertisement, Auth, Endpoints, Version, TTL};
 
@@ -63,6 +65,16 @@ pub enum DropReason {
     /// A configured virtual address is missing from the advert.
     #[error("configured virtual address missing from the advert")]
     AddressList,
+    /// A multicast advert for a unicast instance, or a unicast one for a multicast instance.
+    #[error("expected a {} advert, received a {} one", if *.unicast_expected { "unicast" } else { "multicast" }, if *.unicast_expected { "multicast" } else { "unicast" })]
+    UnexpectedDestination {
+        /// Whether the instance uses unicast peers.
+        unicast_expected: bool,
+    },
+    /// Unicast advert from an address that is not a configured peer (keepalived's
+    /// `check_unicast_src`).
+    #[error("source {0} is not a unicast peer")]
+    UnknownSource(IpAddr),
 }
 
 impl DropReason {
@@ -84,7 +96,10 @@ impl DropReason {
             DropReason::AuthTypeMismatch { .. } => "auth_type_mismatch",
             DropReason::AuthFailure => "auth_failure",
             DropReason::IntervalMismatch { .. } => "interval",
-            DropReason::AddressCount { .. } | DropReason::AddressList => "address_list",
+            DropReason::AddressCount { .. }
+            | DropReason::AddressList
+            | DropReason::UnexpectedDestination { .. } => "address_list",
+            DropReason::UnknownSource(_) => "unknown_source",
         }
     }
 }
@@ -103,8 +118,12 @@ pub struct Expectations {
     /// The configured virtual addresses, or None to skip the (optional, RFC 3768 §7.1
     /// "MAY") address-list check, as keepalived's `skip_check_adv_addr` does.
     pub addresses: Option<Addresses>,
-    /// Unicast peers: the TTL is not checked (keepalived behaviour).
+    /// The instance uses unicast peers: adverts must arrive unicast, and the TTL is not
+    /// checked (keepalived behaviour). Otherwise they must arrive on the multicast group.
     pub unicast: bool,
+    /// keepalived's `check_unicast_src`: the unicast peers an advert may come from. None
+    /// accepts any source.
+    pub allowed_sources: Option<Vec<IpAddr>>,
 }
 
 /// RFC 3768 §7.1 / RFC 5798 §7.1: a multicast advert must arrive with TTL / hop limit 255.
@@ -169,7 +188,9 @@ pub fn check_advert(advert: &Advertisement, expect: &Expectations) -> Result<(),
     Ok(())
 }
 
-/// Everything for one received message: TTL, decoding, and the instance checks.
+/// Everything for one received message, in keepalived's order: TTL, decoding (length,
+/// checksum, ...), multicast vs unicast destination, the instance checks, and the unicast
+/// source.
 pub fn receive(
     message: &[u8],
     ttl: u8,
@@ -178,7 +199,28 @@ pub fn receive(
 ) -> Result<Advertisement, DropReason> {
     check_ttl(ttl, expect.unicast)?;
     let advert = decode(message, endpoints)?;
+    let (source, destination): (IpAddr, IpAddr) = match *endpoints {
+        Endpoints::V4 {
+            source,
+            destination,
+            ..
+        } => (source.into(), destination.into()),
+        Endpoints::V6 {
+            source,
+            destination,
+        } => (source.into(), destination.into()),
+    };
+    if destination.is_multicast() == expect.unicast {
+        return Err(DropReason::UnexpectedDestination {
+            unicast_expected: expect.unicast,
+        });
+    }
     check_advert(&advert, expect)?;
+    if let Some(peers) = &expect.allowed_sources {
+        if !peers.contains(&source) {
+            return Err(DropReason::UnknownSource(source));
+        }
+    }
     Ok(advert)
 }
 

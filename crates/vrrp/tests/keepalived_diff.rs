@@ -168,6 +168,7 @@ fn our_adverts_are_byte_equal_to_keepalived_2_2_7() {
             interval: case.advert.interval,
             addresses: Some(case.advert.addresses.clone()),
             unicast: case.unicast,
+            allowed_sources: case.unicast.then(|| vec![src]),
         };
         assert_eq!(
             receive(&message, ttl, &endpoints, &expect),

@@ -43,6 +43,7 @@ fn expect(version: Version, auth: Auth) -> Expectations {
         interval: AdvertInterval::from_secs(1).unwrap(),
         addresses: Some(Addresses::V4(vec![VIP2, VIP1])),
         unicast: false,
+        allowed_sources: None,
     }
 }
 
@@ -330,4 +331,54 @@ fn encode_rejects_what_the_wire_cannot_carry() {
     let mut a = v2(Auth::None);
     a.addresses = Addresses::V6(vec![]);
     assert_eq!(a.encode(&v6), Err(EncodeError::V2OverIpv6));
+}
+
+#[test]
+fn keepalived_multicast_and_unicast_instances_reject_each_others_adverts() {
+    let bytes = v3().encode(&ep()).unwrap();
+    let mut unicast = expect(Version::V3, Auth::None);
+    unicast.unicast = true;
+    let got = receive(&bytes, 255, &ep(), &unicast);
+    assert_eq!(
+        got,
+        Err(DropReason::UnexpectedDestination {
+            unicast_expected: true
+        })
+    );
+
+    let to_peer = Endpoints::V4 {
+        source: SRC,
+        destination: Ipv4Addr::new(192, 0, 2, 2),
+        v3_checksum: vrrp::V3Ipv4Checksum::WithPseudoHeader,
+    };
+    let bytes = v3().encode(&to_peer).unwrap();
+    assert!(
+        receive(&bytes, 64, &to_peer, &unicast).is_ok(),
+        "unicast skips the TTL check"
+    );
+    let got = receive(&bytes, 255, &to_peer, &expect(Version::V3, Auth::None));
+    assert_eq!(
+        got,
+        Err(DropReason::UnexpectedDestination {
+            unicast_expected: false
+        })
+    );
+}
+
+#[test]
+fn keepalived_check_unicast_src_drops_unknown_peers() {
+    let to_peer = Endpoints::V4 {
+        source: SRC,
+        destination: Ipv4Addr::new(192, 0, 2, 2),
+        v3_checksum: vrrp::V3Ipv4Checksum::WithPseudoHeader,
+    };
+    let bytes = v3().encode(&to_peer).unwrap();
+    let mut e = expect(Version::V3, Auth::None);
+    e.unicast = true;
+    e.allowed_sources = Some(vec![Ipv4Addr::new(192, 0, 2, 9).into()]);
+    let got = receive(&bytes, 255, &to_peer, &e);
+    assert_eq!(got, Err(DropReason::UnknownSource(SRC.into())));
+    assert_eq!(got.unwrap_err().counter(), "unknown_source");
+    e.allowed_sources = Some(vec![SRC.into()]);
+    assert!(receive(&bytes, 255, &to_peer, &e).is_ok());
 }
