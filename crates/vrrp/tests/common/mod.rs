@@ -4,6 +4,8 @@
 
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+pub mod failover;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -258,6 +260,19 @@ pub struct Record {
 }
 
 impl Capture {
+    /// The records written so far (tcpdump writes each packet at once with `-U`).
+    pub fn so_far(&self) -> Vec<Record> {
+        parse_pcap(&std::fs::read(&self.pcap).unwrap_or_default())
+    }
+
+    /// Stops tcpdump early (through `timeout`, which passes the signal on) and returns the
+    /// records.
+    pub fn stop(mut self) -> Vec<Record> {
+        signal(self.child.id(), "TERM");
+        let _ = self.child.wait();
+        self.so_far()
+    }
+
     /// Waits for tcpdump to finish (count reached or time out) and returns the records.
     pub fn finish(self, context: &str) -> Vec<Record> {
         let status = self.child.wait_with_output().expect("tcpdump").status;
