@@ -267,6 +267,12 @@ fn display_byte(b: u8) -> String {
 
 /// nginx's unescaping of a word's raw bytes.
 pub fn unescape(raw: &[u8]) -> String {
+    if !raw.contains(&b'\\') {
+        return match std::str::from_utf8(raw) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(raw).into_owned(),
+        };
+    }
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {

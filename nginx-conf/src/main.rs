@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use nginx_conf::builder;
 use nginx_conf::lexer::{Lexer, TokenKind};
-use nginx_conf::payload::{to_json, Payload};
+use nginx_conf::payload::{write_json, Payload};
 use nginx_conf::{parse, ParseOptions};
 
 #[derive(Debug, Parser)]
@@ -128,6 +128,23 @@ fn write_out(out: Option<&str>, text: &str) -> Result<(), String> {
     }
 }
 
+fn json_out<T: serde::Serialize>(
+    out: Option<&str>,
+    value: &T,
+    indent: Option<usize>,
+) -> Result<(), String> {
+    let result = match out {
+        Some(path) => std::fs::File::create(path)
+            .and_then(|f| write_json(value, indent, std::io::BufWriter::with_capacity(1 << 20, f))),
+        None => write_json(
+            value,
+            indent,
+            std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()),
+        ),
+    };
+    result.map_err(|e| format!("{}: {e}", out.unwrap_or("stdout")))
+}
+
 fn single_file_options() -> ParseOptions {
     ParseOptions {
         single: true,
@@ -171,7 +188,10 @@ fn run(cli: Cli) -> Result<(), String> {
                 return Err(nginx_conf::include::open_failed(&filename, &e));
             }
             let payload = parse(&filename, &opts);
-            write_out(out.as_deref(), &(to_json(&payload, indent) + "\n"))
+            let written = json_out(out.as_deref(), &payload, indent);
+            // The process ends here: freeing a large tree piece by piece is wasted work.
+            std::mem::forget(payload);
+            written
         }
         Command::Build {
             filename,
@@ -246,7 +266,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     serde_json::json!(text)
                 });
             }
-            write_out(out.as_deref(), &(to_json(&tokens, indent) + "\n"))
+            json_out(out.as_deref(), &tokens, indent)
         }
         Command::Minify { filename, out } => {
             let opts = ParseOptions {

@@ -72,6 +72,10 @@ struct FileParse<'o> {
     known: &'o HashMap<String, usize>,
     /// Include statements: (directive path, resolved file names); indexes fixed later.
     pending: Vec<Vec<String>>,
+    /// Scratch space, so that every block and argument list is allocated once,
+    /// at its exact size.
+    args: Vec<String>,
+    stmts: Vec<Stmt>,
 }
 
 type Tokens<'a> = Lexer<'a>;
@@ -128,7 +132,13 @@ impl FileParse<'_> {
     }
 
     fn block(&mut self, tokens: &mut Tokens<'_>, ctx: Context) -> Result<Vec<Stmt>, Fatal> {
-        let mut parsed = Vec::new();
+        let start = self.stmts.len();
+        let result = self.block_into_scratch(tokens, ctx);
+        let parsed = self.stmts.drain(start..).collect();
+        result.map(|()| parsed)
+    }
+
+    fn block_into_scratch(&mut self, tokens: &mut Tokens<'_>, ctx: Context) -> Result<(), Fatal> {
         while let Some(token) = next_token(tokens)? {
             let (directive, line) = match token.kind {
                 TokenKind::BlockEnd => break,
@@ -138,7 +148,7 @@ impl FileParse<'_> {
                         if self.opts.combine {
                             c.file = Some(self.file.clone());
                         }
-                        parsed.push(c);
+                        self.stmts.push(c);
                     }
                     continue;
                 }
@@ -154,15 +164,16 @@ impl FileParse<'_> {
             let term = loop {
                 let Some(t) = next_token(tokens)? else {
                     // Unreachable: the lexer reports an unterminated directive.
-                    return Ok(parsed);
+                    return Ok(());
                 };
                 match t.kind {
-                    TokenKind::Word { text, .. } => stmt.args.push(text),
+                    TokenKind::Word { text, .. } => self.args.push(text),
                     TokenKind::Comment(text) => arg_comments.push(text),
                     TokenKind::Semicolon | TokenKind::BlockEnd => break Terminator::Semicolon,
                     TokenKind::BlockStart => break Terminator::BlockStart,
                 }
             };
+            stmt.args = self.args.drain(..).collect();
             if self.opts.ignore.contains(&stmt.directive) {
                 if term == Terminator::BlockStart {
                     Self::consume(tokens)?;
@@ -195,12 +206,12 @@ impl FileParse<'_> {
                 let inner = ctx.enter(&stmt.directive);
                 stmt.block = Some(self.block(tokens, inner)?);
             }
-            parsed.push(stmt);
+            self.stmts.push(stmt);
             for text in arg_comments {
-                parsed.push(Stmt::comment(text, line));
+                self.stmts.push(Stmt::comment(text, line));
             }
         }
-        Ok(parsed)
+        Ok(())
     }
 
     fn include(&mut self, stmt: &mut Stmt, ctx: Context) -> Result<(), Fatal> {
@@ -265,6 +276,8 @@ pub fn parse(path: &str, opts: &ParseOptions) -> Payload {
             queued: Vec::new(),
             known: &index,
             pending: Vec::new(),
+            args: Vec::new(),
+            stmts: Vec::new(),
         };
         let result = match std::fs::read(&file) {
             Ok(bytes) => fp.block(&mut Lexer::new(&bytes), ctx),
@@ -303,7 +316,9 @@ pub fn parse(path: &str, opts: &ParseOptions) -> Payload {
                 .filter_map(|n| index.get(n).copied())
                 .collect(),
         );
-        fill_includes(&mut parsed, &mut pending.into_iter(), &index);
+        if !pending.is_empty() {
+            fill_includes(&mut parsed, &mut pending.into_iter(), &index);
+        }
         let mut entry = ConfigFile {
             file: file.clone(),
             status: "ok".into(),

@@ -1,6 +1,9 @@
 //! crossplane's JSON payload: the data types and their JSON rendering.
 
+use std::io;
+
 use serde::{Deserialize, Serialize};
+use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 
 /// The whole result of a parse.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,39 +78,81 @@ impl Stmt {
     }
 }
 
-/// Renders `value` as crossplane does: compact unless `indent` is given, and
-/// with every non-ASCII character escaped (Python's `ensure_ascii`).
-pub fn to_json<T: Serialize>(value: &T, indent: Option<usize>) -> String {
-    let text = match indent {
-        None => serde_json::to_string(value),
-        Some(n) => {
-            let pad = vec![b' '; n];
-            let mut out = Vec::new();
-            let fmt = serde_json::ser::PrettyFormatter::with_indent(&pad);
-            let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-            value
-                .serialize(&mut ser)
-                .map(|()| String::from_utf8_lossy(&out).into_owned())
-        }
-    }
-    .unwrap_or_else(|e| format!("{{\"status\":\"failed\",\"error\":\"{e}\"}}"));
-    ascii_escape(&text)
+/// A JSON formatter that escapes every non-ASCII character (Python's
+/// `ensure_ascii`) and otherwise defers to `F`.
+struct Ascii<F>(F);
+
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $ty:ty),*)),* $(,)?) => {
+        $(fn $name<W: ?Sized + io::Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> io::Result<()> {
+            self.0.$name(w $(, $arg)*)
+        })*
+    };
 }
 
-fn ascii_escape(text: &str) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_ascii() {
-            out.push(c);
-        } else {
+impl<F: Formatter> Formatter for Ascii<F> {
+    delegate!(
+        begin_array(),
+        end_array(),
+        begin_array_value(first: bool),
+        end_array_value(),
+        begin_object(),
+        end_object(),
+        begin_object_key(first: bool),
+        begin_object_value(),
+        end_object_value(),
+    );
+
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut rest = fragment;
+        while let Some(i) = rest.find(|c: char| !c.is_ascii()) {
+            w.write_all(&rest.as_bytes()[..i])?;
+            let c = rest[i..].chars().next().unwrap_or_default();
             let mut units = [0u16; 2];
             for unit in c.encode_utf16(&mut units) {
-                let _ = write!(out, "\\u{unit:04x}");
+                write!(w, "\\u{unit:04x}")?;
             }
+            rest = &rest[i + c.len_utf8()..];
+        }
+        w.write_all(rest.as_bytes())
+    }
+}
+
+/// Writes `value` as crossplane does: compact unless `indent` is given, every
+/// non-ASCII character escaped, and a final line feed.
+pub fn write_json<T: Serialize, W: io::Write>(
+    value: &T,
+    indent: Option<usize>,
+    mut w: W,
+) -> io::Result<()> {
+    match indent {
+        None => {
+            let mut ser = serde_json::Serializer::with_formatter(&mut w, Ascii(CompactFormatter));
+            value.serialize(&mut ser).map_err(io::Error::other)?;
+        }
+        Some(n) => {
+            let pad = vec![b' '; n];
+            let fmt = Ascii(PrettyFormatter::with_indent(&pad));
+            let mut ser = serde_json::Serializer::with_formatter(&mut w, fmt);
+            value.serialize(&mut ser).map_err(io::Error::other)?;
         }
     }
-    out
+    w.write_all(b"\n")?;
+    w.flush()
+}
+
+/// [`write_json`] into a string (without the final line feed).
+pub fn to_json<T: Serialize>(value: &T, indent: Option<usize>) -> String {
+    let mut out = Vec::new();
+    if let Err(e) = write_json(value, indent, &mut out) {
+        return format!("{{\"status\":\"failed\",\"error\":\"{e}\"}}");
+    }
+    out.pop();
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
