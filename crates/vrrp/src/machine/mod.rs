@@ -394,7 +394,10 @@ impl Machine {
         self.arm_at(now, timer, now + after)
     }
 
+    /// Arms `timer` for `at`, or for `now` if `at` has already passed (a priority change can
+    /// pull a Master_Down_Timer deadline into the past).
     fn arm_at(&mut self, now: Instant, timer: Timer, at: Instant) -> Action {
+        let at = at.max(now);
         match timer {
             Timer::Advert => self.advert_deadline = Some(at),
             Timer::MasterDown => self.down_deadline = Some(at),
