@@ -32,7 +32,7 @@ fn main() {
     for _ in 0..runs {
         let start = Instant::now();
         let mut out = Vec::with_capacity(1 << 24);
-        nginx_conf::payload::write_json(&payload, None, &mut out).expect("in-memory write");
+        nginx_conf::json::write_compact(&mut out, &payload).expect("in-memory write");
         json_times.push(start.elapsed());
     }
     json_times.sort();

@@ -12,6 +12,7 @@ pub mod check;
 pub mod combine;
 pub mod directives;
 pub mod include;
+pub mod json;
 pub mod lexer;
 pub mod model;
 pub mod parser;

@@ -145,6 +145,23 @@ fn json_out<T: serde::Serialize>(
     result.map_err(|e| format!("{}: {e}", out.unwrap_or("stdout")))
 }
 
+fn payload_out(out: Option<&str>, payload: &Payload) -> Result<(), String> {
+    fn write<W: Write>(mut w: W, payload: &Payload) -> std::io::Result<()> {
+        nginx_conf::json::write_compact(&mut w, payload)?;
+        w.write_all(b"\n")?;
+        w.flush()
+    }
+    let result = match out {
+        Some(path) => std::fs::File::create(path)
+            .and_then(|f| write(std::io::BufWriter::with_capacity(1 << 20, f), payload)),
+        None => write(
+            std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()),
+            payload,
+        ),
+    };
+    result.map_err(|e| format!("{}: {e}", out.unwrap_or("stdout")))
+}
+
 fn single_file_options() -> ParseOptions {
     ParseOptions {
         single: true,
@@ -188,7 +205,11 @@ fn run(cli: Cli) -> Result<(), String> {
                 return Err(nginx_conf::include::open_failed(&filename, &e));
             }
             let payload = parse(&filename, &opts);
-            let written = json_out(out.as_deref(), &payload, indent);
+            let written = if indent.is_none() {
+                payload_out(out.as_deref(), &payload)
+            } else {
+                json_out(out.as_deref(), &payload, indent)
+            };
             // The process ends here: freeing a large tree piece by piece is wasted work.
             std::mem::forget(payload);
             written

@@ -8,7 +8,7 @@
 //!
 //! `COMMAND` is `parse`, `lex`, `format`, `minify` or `build`; `PATH` is relative to
 //! `testdata/nginx` (or absolute); `FLAGS` go to both tools. `parse` and `lex` compare
-//! the JSON as values, the others compare text. `build` builds crossplane's own
+//! the JSON as values and then byte for byte, the others compare text. `build` builds crossplane's own
 //! parse payload of `PATH` with both tools. A `!` marks a documented nginx-faithful
 //! deviation (docs/nginx-conf.md): the outputs must differ, and where nginx rejects
 //! the file our first error must be nginx's (`nginx -t`).
@@ -57,10 +57,17 @@ fn outputs(case: &Case, dir: &Path) -> Result<(Value, Value), Failed> {
         "parse" | "lex" => {
             let (_, theirs) = run("crossplane", &args)?;
             let (_, mine) = ours(&args)?;
-            Ok((
+            let (theirs_json, mine_json) = (
                 parse_json(&theirs, "crossplane")?,
                 parse_json(&mine, "nginx-conf")?,
-            ))
+            );
+            if !case.deviates && theirs_json == mine_json && theirs != mine {
+                return Err(format!(
+                    "same JSON value, different text\ncrossplane: {theirs}\nnginx-conf: {mine}"
+                )
+                .into());
+            }
+            Ok((theirs_json, mine_json))
         }
         "format" | "minify" => {
             let (ok, theirs) = run("crossplane", &args)?;

@@ -1,4 +1,4 @@
-//! Property tests for the lexer and the builder's quoting.
+//! Property tests: the lexer, the builder's quoting and the JSON writer.
 
 use nginx_conf::builder::build;
 use nginx_conf::lexer::{tokenize, Lexer, TokenKind};
@@ -66,6 +66,18 @@ proptest! {
     #[test]
     fn nginx_like_text_never_panics(text in "[a-z \"'{};#$\\\\\n()]{0,200}") {
         let _ = tokenize(text.as_bytes());
+    }
+
+    #[test]
+    fn direct_json_writer_matches_serde(stmts in prop::collection::vec(stmt(), 0..4), file in any::<String>()) {
+        let payload = nginx_conf::Payload {
+            status: "ok".into(),
+            errors: Vec::new(),
+            config: vec![nginx_conf::ConfigFile { file, status: "ok".into(), errors: Vec::new(), parsed: stmts }],
+        };
+        let mut direct = Vec::new();
+        nginx_conf::json::write_compact(&mut direct, &payload).unwrap();
+        prop_assert_eq!(String::from_utf8(direct).unwrap(), nginx_conf::payload::to_json(&payload, None));
     }
 
     #[test]
