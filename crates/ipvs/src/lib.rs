@@ -1,2 +1,18 @@
-//! The IPVS generic-netlink protocol: codec, client, batch operations and
-//! desired-state apply. Filled in by the ipvs issue; empty for now.
+//! The IPVS generic-netlink protocol.
+//!
+//! * [`types`]: the typed model (services, destinations, daemons, stats).
+//! * [`message`] and [`codec`]: the "IPVS" family's messages and attributes.
+//! * [`Client`]: one netlink socket, the family resolved once, every command,
+//!   dumps, and pipelined batches ([`Client::apply_ops`]).
+//! * [`apply`]: desired state → the minimal list of operations.
+
+pub mod apply;
+pub mod client;
+pub mod codec;
+mod error;
+pub mod message;
+pub mod types;
+
+pub use client::{Client, Op};
+pub use error::{Error, KernelError};
+pub use types::*;

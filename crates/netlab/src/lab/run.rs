@@ -138,9 +138,15 @@ impl Lab {
             if Instant::now() >= deadline {
                 let _ = child.kill();
                 let _ = child.wait();
+                let partial = |name: &str| tail(&job.0.join(name));
                 return Err(Error::Timeout {
                     secs: spec.timeout.as_secs(),
-                    console: tail(&console),
+                    console: format!(
+                        "{}\n--- guest stdout so far:\n{}\n--- guest stderr so far:\n{}",
+                        tail(&console),
+                        partial("stdout"),
+                        partial("stderr")
+                    ),
                 });
             }
             std::thread::sleep(Duration::from_millis(5));

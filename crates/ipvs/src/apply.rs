@@ -1,0 +1,1 @@
+//! Desired-state apply (to come).

@@ -1,0 +1,401 @@
+//! Every IPVS command against the real kernel (in the lab VM). Tests run
+//! one after another in the VM's initial namespace; each starts by flushing.
+
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use ipvs::{
+    Client, Daemon, DaemonRole, Destination, Family, ForwardMethod, KernelError, Name, Netmask, Op,
+    Protocol, Service, ServiceFlags, ServiceKey, Timeouts, TunnelChecksum, TunnelType,
+};
+use libtest_mimic::Failed;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn main() {
+    netlab::kernel::main(&[
+        (
+            "info_reports_version_and_table_size",
+            info_reports_version_and_table_size,
+        ),
+        (
+            "services_add_get_list_edit_delete",
+            services_add_get_list_edit_delete,
+        ),
+        (
+            "ipv6_fwmark_udp_and_sctp_services",
+            ipv6_fwmark_udp_and_sctp_services,
+        ),
+        (
+            "destinations_add_list_edit_delete",
+            destinations_add_list_edit_delete,
+        ),
+        (
+            "tunnel_destinations_and_mixed_families",
+            tunnel_destinations_and_mixed_families,
+        ),
+        ("kernel_errors_are_classified", kernel_errors_are_classified),
+        ("timeouts_get_and_set", timeouts_get_and_set),
+        ("sync_daemons_start_list_stop", sync_daemons_start_list_stop),
+        ("zero_and_flush", zero_and_flush),
+        (
+            "batch_reports_each_failure_and_applies_the_rest",
+            batch_reports_each_failure_and_applies_the_rest,
+        ),
+    ]);
+}
+
+/// A fresh client on an empty table; tests hold the lock while they run.
+fn fresh() -> Result<(std::sync::MutexGuard<'static, ()>, Client), Failed> {
+    let guard = SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut c = Client::new()?;
+    c.flush()?;
+    Ok((guard, c))
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn tcp(addr: &str, port: u16) -> ServiceKey {
+    ServiceKey::Addr {
+        protocol: Protocol::Tcp,
+        addr: ip(addr),
+        port,
+    }
+}
+
+fn check(cond: bool, what: impl Into<String>) -> Result<(), Failed> {
+    if cond {
+        Ok(())
+    } else {
+        Err(what.into().into())
+    }
+}
+
+fn info_reports_version_and_table_size() -> Result<(), Failed> {
+    let (_g, mut c) = fresh()?;
+    let info = c.info()?;
+    check(
+        info.version_parts() == (1, 2, 1),
+        format!("version {:#x}", info.version),
+    )?;
+    check(
+        info.conn_tab_size == 4096,
+        format!("size {}", info.conn_tab_size),
+    )
+}
+
+fn services_add_get_list_edit_delete() -> Result<(), Failed> {
+    let (_g, mut c) = fresh()?;
+    let key = tcp("192.0.2.1", 80);
+    let mut s = Service::new(key);
+    s.scheduler = Name::new("rr")?;
+    c.add_service(&s)?;
+    let got = c.service(&key)?;
+    check(got.same_config(&s), format!("get: {got:?}"))?;
+    check(
+        got.flags.contains(ServiceFlags::HASHED),
+        "kernel sets HASHED",
+    )?;
+    // Persistence with a netmask, then edit.
+    s.scheduler = Name::new("wlc")?;
+    s.flags = ServiceFlags::PERSISTENT;
+    s.timeout = 300;
+    s.netmask = Netmask::V4("255.255.255.0".parse()?);
+    c.edit_service(&s)?;
+    let all = c.services()?;
+    check(
+        all.len() == 1 && all[0].same_config(&s),
+        format!("list after edit: {all:?}"),
+    )?;
+    c.del_service(&key)?;
+    check(
+        c.services()?.is_empty(),
+        "service still listed after delete",
+    )
+}
+
+fn ipv6_fwmark_udp_and_sctp_services() -> Result<(), Failed> {
+    let (_g, mut c) = fresh()?;
+    let keys = [
+        ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: ip("2001:db8::1"),
+            port: 443,
+        },
+        ServiceKey::Addr {
+            protocol: Protocol::Udp,
+            addr: ip("192.0.2.2"),
+            port: 53,
+        },
+        ServiceKey::Addr {
+            protocol: Protocol::Sctp,
+            addr: ip("192.0.2.3"),
+            port: 9,
+        },
+        ServiceKey::Fwmark {
+            family: Family::Inet,
+            mark: 7,
+        },
+        ServiceKey::Fwmark {
+            family: Family::Inet6,
+            mark: 0xffff_fff0,
+        },
+    ];
+    for key in keys {
+        let mut s = Service::new(key);
+        if key.family() == Family::Inet6 {
+            s.flags = ServiceFlags::PERSISTENT;
+            s.timeout = 60;
+            s.netmask = Netmask::V6(64);
+        }
+        c.add_service(&s)?;
+        let got = c.service(&key)?;
+        check(got.same_config(&s), format!("{key:?}: {got:?}"))?;
+    }
+    let mut listed: Vec<ServiceKey> = c.services()?.into_iter().map(|s| s.key).collect();
+    listed.sort();
+    let mut want = keys.to_vec();
+    want.sort();
+    check(listed == want, format!("listed {listed:?}"))
+}
+
+fn destinations_add_list_edit_delete() -> Result<(), Failed> {
+    let (_g, mut c) = fresh()?;
+    let key = tcp("192.0.2.1", 80);
+    c.add_service(&Service::new(key))?;
+    let mut a = Destination::new(ip("198.51.100.1"), 8080);
+    a.weight = 3;
+    a.upper_threshold = 100;
+    a.lower_threshold = 10;
+    let mut b = Destination::new(ip("198.51.100.2"), 80);
+    b.forward = ForwardMethod::Route;
+    b.weight = i32::MAX as u32;
+    c.add_dest(&key, &a)?;
+    c.add_dest(&key, &b)?;
+    let mut got = c.destinations(&key)?;
+    got.sort_by_key(|d| d.addr);
+    check(
+        got.len() == 2 && got[0].same_config(&a) && got[1].same_config(&b),
+        format!("{got:?}"),
+    )?;
+    a.weight = 0;
+    a.forward = ForwardMethod::Masq;
+    c.edit_dest(&key, &a)?;
+    let got = c.destinations(&key)?;
+    check(
+        got.iter().any(|d| d.same_config(&a)),
+        format!("after edit {got:?}"),
+    )?;
+    c.del_dest(&key, &b.addr, b.port)?;
+    let got = c.destinations(&key)?;
+    check(
+        got.len() == 1 && got[0].addr == a.addr,
+        format!("after delete {got:?}"),
+    )
+}
+
+fn tunnel_destinations_and_mixed_families() -> Result<(), Failed> {
+    let (_g, mut c) = fresh()?;
+    let key = tcp("192.0.2.1", 80);
+    c.add_service(&Service::new(key))?;
+    let mut gue = Destination::new(ip("198.51.100.7"), 80);
+    gue.forward = ForwardMethod::Tunnel;
+    gue.tunnel_type = TunnelType::Gue;
+    gue.tunnel_port = 6080;
+    gue.tunnel_checksum = TunnelChecksum::RemCsum;
+    c.add_dest(&key, &gue)?;
+    // An IPv6 real server behind an IPv4 service: only as a tunnel.
+    let mut v6 = Destination::new(ip("2001:db8::7"), 80);
+    v6.forward = ForwardMethod::Tunnel;
+    c.add_dest(&key, &v6)?;
+    let got = c.destinations(&key)?;
+    check(
+        got.iter().any(|d| d.same_config(&gue)),
+        format!("gue: {got:?}"),
+    )?;
+    check(
+        got.iter().any(|d| d.same_config(&v6)),
+        format!("v6 tunnel: {got:?}"),
+    )?;
+    let mut nat6 = Destination::new(ip("2001:db8::8"), 80);
+    nat6.forward = ForwardMethod::Masq;
+    let e = c
+        .add_dest(&key, &nat6)
+        .expect_err("mixed-family NAT must fail");
+    check(
+        e.kernel() == Some(KernelError::Invalid),
+        format!("mixed NAT: {e:?}"),
+    )
+}
+
+fn kernel_errors_are_classified() -> Result<(), Failed> {
+    let (_g, mut c) = fresh()?;
+    let key = tcp("192.0.2.1", 80);
+    let missing = tcp("192.0.2.99", 80);
+    c.add_service(&Service::new(key))?;
+    let e = c.add_service(&Service::new(key)).expect_err("duplicate");
+    check(
+        e.kernel() == Some(KernelError::ServiceExists),
+        format!("{e:?}"),
+    )?;
+    let e = c.del_service(&missing).expect_err("missing");
+    check(
+        e.kernel() == Some(KernelError::NoSuchService),
+        format!("{e:?}"),
+    )?;
+    let e = c.service(&missing).expect_err("missing get");
+    check(
+        e.kernel() == Some(KernelError::NoSuchService),
+        format!("{e:?}"),
+    )?;
+    let mut bad = Service::new(tcp("192.0.2.5", 80));
+    bad.scheduler = Name::new("nosuchsched")?;
+    let e = c.add_service(&bad).expect_err("unknown scheduler");
+    check(e.kernel() == Some(KernelError::NotFound), format!("{e:?}"))?;
+    let d = Destination::new(ip("198.51.100.1"), 80);
+    c.add_dest(&key, &d)?;
+    let e = c.add_dest(&key, &d).expect_err("duplicate dest");
+    check(
+        e.kernel() == Some(KernelError::DestinationExists),
+        format!("{e:?}"),
+    )?;
+    let e = c
+        .del_dest(&key, &ip("198.51.100.9"), 80)
+        .expect_err("missing dest");
+    check(
+        e.kernel() == Some(KernelError::NoSuchDestination),
+        format!("{e:?}"),
+    )?;
+    let e = c
+        .add_dest(&missing, &d)
+        .expect_err("dest of missing service");
+    check(
+        e.kernel() == Some(KernelError::NoSuchService),
+        format!("{e:?}"),
+    )
+}
+
+fn timeouts_get_and_set() -> Result<(), Failed> {
+    let (_g, mut c) = fresh()?;
+    let before = c.timeouts()?;
+    check(
+        before
+            == Timeouts {
+                tcp: 900,
+                tcp_fin: 120,
+                udp: 300,
+            },
+        format!("defaults {before:?}"),
+    )?;
+    c.set_timeouts(&Timeouts {
+        tcp: 1000,
+        tcp_fin: 0,
+        udp: 30,
+    })?;
+    let after = c.timeouts()?;
+    c.set_timeouts(&before)?;
+    check(
+        after
+            == Timeouts {
+                tcp: 1000,
+                tcp_fin: 120,
+                udp: 30,
+            },
+        format!("after set {after:?}"),
+    )
+}
+
+fn sync_daemons_start_list_stop() -> Result<(), Failed> {
+    let (_g, mut c) = fresh()?;
+    check(
+        c.daemons()?.is_empty(),
+        "a daemon runs before any was started",
+    )?;
+    let mut d = Daemon::new(DaemonRole::Master, "lo");
+    d.sync_id = 9;
+    c.start_daemon(&d)?;
+    let e = c.start_daemon(&d).expect_err("second master");
+    check(
+        e.kernel() == Some(KernelError::DaemonRunning),
+        format!("{e:?}"),
+    )?;
+    let running = c.daemons()?;
+    check(
+        running.len() == 1
+            && running[0].role == DaemonRole::Master
+            && running[0].mcast_ifn == "lo"
+            && running[0].sync_id == 9,
+        format!("{running:?}"),
+    )?;
+    // Stopping at once, before the sync thread ran, is the case where the
+    // kernel sends no ACK: the client must neither hang nor fail.
+    c.stop_daemon(DaemonRole::Master)?;
+    let e = c
+        .stop_daemon(DaemonRole::Master)
+        .expect_err("nothing to stop");
+    check(e.kernel() == Some(KernelError::NoDaemon), format!("{e:?}"))?;
+    check(c.daemons()?.is_empty(), "daemon still listed")
+}
+
+fn zero_and_flush() -> Result<(), Failed> {
+    let (_g, mut c) = fresh()?;
+    let key = tcp("192.0.2.1", 80);
+    c.add_service(&Service::new(key))?;
+    c.zero(Some(&key))?;
+    c.zero(None)?;
+    let e = c
+        .zero(Some(&tcp("192.0.2.2", 1)))
+        .expect_err("zero of a missing service");
+    check(
+        e.kernel() == Some(KernelError::NoSuchService),
+        format!("{e:?}"),
+    )?;
+    c.flush()?;
+    check(c.services()?.is_empty(), "flush left services")
+}
+
+fn batch_reports_each_failure_and_applies_the_rest() -> Result<(), Failed> {
+    let (_g, mut c) = fresh()?;
+    let mut ops = Vec::new();
+    for i in 0..300u16 {
+        let key = tcp("192.0.2.1", 1000 + i);
+        ops.push(Op::AddService(Service::new(key)));
+        if i % 100 == 50 {
+            ops.push(Op::AddService(Service::new(key))); // duplicate: fails
+        }
+        ops.push(Op::AddDest(key, Destination::new(ip("198.51.100.1"), 80)));
+    }
+    let results = c.apply_ops(&ops);
+    check(results.len() == ops.len(), "one result per op")?;
+    let failed: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_err())
+        .map(|(i, _)| i)
+        .collect();
+    check(failed.len() == 3, format!("failures at {failed:?}"))?;
+    for &i in &failed {
+        check(
+            matches!(ops[i], Op::AddService(_)),
+            format!("op {i} should be a duplicate"),
+        )?;
+        let k = results[i].as_ref().expect_err("failed").kernel();
+        check(
+            k == Some(KernelError::ServiceExists),
+            format!("op {i}: {k:?}"),
+        )?;
+    }
+    let services = c.services()?;
+    check(
+        services.len() == 300,
+        format!("{} services", services.len()),
+    )?;
+    for s in services.iter().take(5) {
+        check(c.destinations(&s.key)?.len() == 1, "destination missing")?;
+    }
+    Ok(())
+}
