@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 
+use crate::parser::{parse_with, ParseOptions, Sink};
 use crate::payload::{Payload, Stmt};
 
 fn string<W: Write>(w: &mut W, s: &str) -> io::Result<()> {
@@ -67,7 +68,8 @@ fn list<W: Write, T>(
     w.write_all(b"]")
 }
 
-fn stmt<W: Write>(w: &mut W, s: &Stmt) -> io::Result<()> {
+/// Writes a statement up to its block's opening `[` (or, without a block, whole).
+fn stmt_head<W: Write>(w: &mut W, s: &Stmt, open_block: bool) -> io::Result<()> {
     w.write_all(b"{")?;
     if let Some(file) = &s.file {
         w.write_all(b"\"file\":")?;
@@ -84,6 +86,9 @@ fn stmt<W: Write>(w: &mut W, s: &Stmt) -> io::Result<()> {
         w.write_all(b",\"includes\":")?;
         list(w, includes, |w, &n| number(w, Some(n)))?;
     }
+    if open_block {
+        return w.write_all(b",\"block\":[");
+    }
     if let Some(block) = &s.block {
         w.write_all(b",\"block\":")?;
         list(w, block, stmt)?;
@@ -95,8 +100,87 @@ fn stmt<W: Write>(w: &mut W, s: &Stmt) -> io::Result<()> {
     w.write_all(b"}")
 }
 
+fn stmt<W: Write>(w: &mut W, s: &Stmt) -> io::Result<()> {
+    stmt_head(w, s, false)
+}
+
+/// Writes each file's statements straight to compact JSON, without building the tree.
+#[derive(Debug, Default)]
+pub struct JsonSink {
+    buf: Vec<u8>,
+    /// Per open list: whether it already has an element.
+    nonempty: Vec<bool>,
+}
+
+impl JsonSink {
+    fn comma(&mut self) {
+        if let Some(last) = self.nonempty.last_mut() {
+            if *last {
+                self.buf.push(b',');
+            }
+            *last = true;
+        }
+    }
+
+    fn start(&mut self) {
+        if self.nonempty.is_empty() && self.buf.is_empty() {
+            self.buf.push(b'[');
+            self.nonempty.push(false);
+        }
+    }
+}
+
+impl Sink for JsonSink {
+    type Parsed = Vec<u8>;
+
+    fn leaf(&mut self, s: Stmt) {
+        self.start();
+        self.comma();
+        // Writing to a Vec cannot fail.
+        let _ = stmt_head(&mut self.buf, &s, false);
+    }
+
+    fn open(&mut self, s: Stmt) {
+        self.start();
+        self.comma();
+        let _ = stmt_head(&mut self.buf, &s, true);
+        self.nonempty.push(false);
+    }
+
+    fn close(&mut self) {
+        self.nonempty.pop();
+        self.buf.extend_from_slice(b"]}");
+    }
+
+    fn finish(&mut self, ok: bool) -> Vec<u8> {
+        self.nonempty.clear();
+        if !ok || self.buf.is_empty() {
+            self.buf.clear();
+            return b"[]".to_vec();
+        }
+        self.buf.push(b']');
+        std::mem::take(&mut self.buf)
+    }
+}
+
+/// Parses `path` (without `--combine`) and writes crossplane's compact payload.
+pub fn parse_to_compact<W: Write>(w: &mut W, path: &str, opts: &ParseOptions) -> io::Result<()> {
+    let (payload, parsed) = parse_with(path, opts, &mut JsonSink::default());
+    write_payload(w, &payload, |w, i| {
+        w.write_all(parsed.get(i).map_or(&b"[]"[..], Vec::as_slice))
+    })
+}
+
 /// Writes `payload` as compact JSON (no trailing line feed).
 pub fn write_compact<W: Write>(w: &mut W, payload: &Payload) -> io::Result<()> {
+    write_payload(w, payload, |w, i| list(w, &payload.config[i].parsed, stmt))
+}
+
+fn write_payload<W: Write>(
+    w: &mut W,
+    payload: &Payload,
+    mut parsed: impl FnMut(&mut W, usize) -> io::Result<()>,
+) -> io::Result<()> {
     w.write_all(b"{\"status\":")?;
     string(w, &payload.status)?;
     w.write_all(b",\"errors\":")?;
@@ -110,6 +194,7 @@ pub fn write_compact<W: Write>(w: &mut W, payload: &Payload) -> io::Result<()> {
         w.write_all(b"}")
     })?;
     w.write_all(b",\"config\":")?;
+    let mut index = 0;
     list(w, &payload.config, |w, c| {
         w.write_all(b"{\"file\":")?;
         string(w, &c.file)?;
@@ -124,7 +209,8 @@ pub fn write_compact<W: Write>(w: &mut W, payload: &Payload) -> io::Result<()> {
             w.write_all(b"}")
         })?;
         w.write_all(b",\"parsed\":")?;
-        list(w, &c.parsed, stmt)?;
+        parsed(w, index)?;
+        index += 1;
         w.write_all(b"}")
     })?;
     w.write_all(b"}")

@@ -145,18 +145,25 @@ fn json_out<T: serde::Serialize>(
     result.map_err(|e| format!("{}: {e}", out.unwrap_or("stdout")))
 }
 
-fn payload_out(out: Option<&str>, payload: &Payload) -> Result<(), String> {
-    fn write<W: Write>(mut w: W, payload: &Payload) -> std::io::Result<()> {
-        nginx_conf::json::write_compact(&mut w, payload)?;
+/// The default `parse` output: compact JSON written while parsing, no tree kept.
+fn payload_out(out: Option<&str>, filename: &str, opts: &ParseOptions) -> Result<(), String> {
+    fn write<W: Write>(mut w: W, filename: &str, opts: &ParseOptions) -> std::io::Result<()> {
+        nginx_conf::json::parse_to_compact(&mut w, filename, opts)?;
         w.write_all(b"\n")?;
         w.flush()
     }
     let result = match out {
-        Some(path) => std::fs::File::create(path)
-            .and_then(|f| write(std::io::BufWriter::with_capacity(1 << 20, f), payload)),
+        Some(path) => std::fs::File::create(path).and_then(|f| {
+            write(
+                std::io::BufWriter::with_capacity(1 << 20, f),
+                filename,
+                opts,
+            )
+        }),
         None => write(
             std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock()),
-            payload,
+            filename,
+            opts,
         ),
     };
     result.map_err(|e| format!("{}: {e}", out.unwrap_or("stdout")))
@@ -204,15 +211,11 @@ fn run(cli: Cli) -> Result<(), String> {
             if let Err(e) = std::fs::metadata(&filename) {
                 return Err(nginx_conf::include::open_failed(&filename, &e));
             }
+            if indent.is_none() && !opts.combine {
+                return payload_out(out.as_deref(), &filename, &opts);
+            }
             let payload = parse(&filename, &opts);
-            let written = if indent.is_none() {
-                payload_out(out.as_deref(), &payload)
-            } else {
-                json_out(out.as_deref(), &payload, indent)
-            };
-            // The process ends here: freeing a large tree piece by piece is wasted work.
-            std::mem::forget(payload);
-            written
+            json_out(out.as_deref(), &payload, indent)
         }
         Command::Build {
             filename,

@@ -62,20 +62,73 @@ enum Fatal {
     Stmt(StmtError),
 }
 
-struct FileParse<'o> {
+/// Receives a file's statements in document order.
+pub trait Sink {
+    /// What one file's statements become.
+    type Parsed;
+    /// A statement without a block (also comments).
+    fn leaf(&mut self, stmt: Stmt);
+    /// A block statement (`stmt.block` is `None`); its contents follow until `close`.
+    fn open(&mut self, stmt: Stmt);
+    fn close(&mut self);
+    /// Ends the file: its statements, or nothing if the file failed fatally.
+    fn finish(&mut self, ok: bool) -> Self::Parsed;
+}
+
+/// Builds the statement tree, allocating each block once at its exact size.
+#[derive(Debug, Default)]
+pub struct TreeSink {
+    stmts: Vec<Stmt>,
+    open: Vec<(Stmt, usize)>,
+}
+
+impl Sink for TreeSink {
+    type Parsed = Vec<Stmt>;
+
+    fn leaf(&mut self, stmt: Stmt) {
+        self.stmts.push(stmt);
+    }
+
+    fn open(&mut self, stmt: Stmt) {
+        self.open.push((stmt, self.stmts.len()));
+    }
+
+    fn close(&mut self) {
+        if let Some((mut stmt, start)) = self.open.pop() {
+            stmt.block = Some(self.stmts.drain(start..).collect());
+            self.stmts.push(stmt);
+        }
+    }
+
+    fn finish(&mut self, ok: bool) -> Vec<Stmt> {
+        self.open.clear();
+        if ok {
+            self.stmts.drain(..).collect()
+        } else {
+            self.stmts.clear();
+            Vec::new()
+        }
+    }
+}
+
+/// Files found so far, numbered in the order crossplane numbers them.
+struct Files {
+    index: HashMap<String, usize>,
+    list: Vec<(String, Context)>,
+    /// `include` edges: (from, to, line).
+    edges: Vec<(usize, usize, usize)>,
+}
+
+struct FileParse<'o, S> {
     opts: &'o ParseOptions,
     file: String,
-    config_dir: String,
+    number: usize,
+    config_dir: &'o str,
     errors: Vec<StmtError>,
-    /// Files this one includes, in order: (path, context).
-    queued: Vec<(String, Context)>,
-    known: &'o HashMap<String, usize>,
-    /// Include statements: (directive path, resolved file names); indexes fixed later.
-    pending: Vec<Vec<String>>,
-    /// Scratch space, so that every block and argument list is allocated once,
-    /// at its exact size.
+    files: &'o mut Files,
+    sink: &'o mut S,
+    /// Scratch space for argument lists, so each is allocated once at its size.
     args: Vec<String>,
-    stmts: Vec<Stmt>,
 }
 
 type Tokens<'a> = Lexer<'a>;
@@ -109,7 +162,7 @@ pub fn strip_if_parens(args: &mut Vec<String>) {
     }
 }
 
-impl FileParse<'_> {
+impl<S: Sink> FileParse<'_, S> {
     fn record(&mut self, e: StmtError) -> Result<(), Fatal> {
         if self.opts.catch_errors {
             self.errors.push(e);
@@ -131,14 +184,7 @@ impl FileParse<'_> {
         Ok(())
     }
 
-    fn block(&mut self, tokens: &mut Tokens<'_>, ctx: Context) -> Result<Vec<Stmt>, Fatal> {
-        let start = self.stmts.len();
-        let result = self.block_into_scratch(tokens, ctx);
-        let parsed = self.stmts.drain(start..).collect();
-        result.map(|()| parsed)
-    }
-
-    fn block_into_scratch(&mut self, tokens: &mut Tokens<'_>, ctx: Context) -> Result<(), Fatal> {
+    fn block(&mut self, tokens: &mut Tokens<'_>, ctx: Context) -> Result<(), Fatal> {
         while let Some(token) = next_token(tokens)? {
             let (directive, line) = match token.kind {
                 TokenKind::BlockEnd => break,
@@ -148,7 +194,7 @@ impl FileParse<'_> {
                         if self.opts.combine {
                             c.file = Some(self.file.clone());
                         }
-                        self.stmts.push(c);
+                        self.sink.leaf(c);
                     }
                     continue;
                 }
@@ -204,18 +250,21 @@ impl FileParse<'_> {
             }
             if term == Terminator::BlockStart {
                 let inner = ctx.enter(&stmt.directive);
-                stmt.block = Some(self.block(tokens, inner)?);
+                self.sink.open(stmt);
+                self.block(tokens, inner)?;
+                self.sink.close();
+            } else {
+                self.sink.leaf(stmt);
             }
-            self.stmts.push(stmt);
             for text in arg_comments {
-                self.stmts.push(Stmt::comment(text, line));
+                self.sink.leaf(Stmt::comment(text, line));
             }
         }
         Ok(())
     }
 
     fn include(&mut self, stmt: &mut Stmt, ctx: Context) -> Result<(), Fatal> {
-        let names = match include::resolve(&self.config_dir, &stmt.args[0]) {
+        let names = match include::resolve(self.config_dir, &stmt.args[0]) {
             Ok(Resolved(names)) => names,
             Err(message) => {
                 self.record(StmtError {
@@ -225,59 +274,53 @@ impl FileParse<'_> {
                 Vec::new()
             }
         };
-        for name in &names {
-            if !self.known.contains_key(name) && !self.queued.iter().any(|(q, _)| q == name) {
-                self.queued.push((name.clone(), ctx));
-            }
+        let mut includes = Vec::with_capacity(names.len());
+        for name in names {
+            let files = &mut *self.files;
+            let n = *files.index.entry(name).or_insert_with_key(|name| {
+                files.list.push((name.clone(), ctx));
+                files.list.len() - 1
+            });
+            files.edges.push((self.number, n, stmt.line));
+            includes.push(n);
         }
-        // The indexes are filled in by `parse` once the file's includes are numbered.
-        stmt.includes = Some(Vec::new());
-        self.pending.push(names);
+        stmt.includes = Some(includes);
         Ok(())
     }
 }
 
-fn fill_includes(
-    parsed: &mut [Stmt],
-    pending: &mut std::vec::IntoIter<Vec<String>>,
-    index: &HashMap<String, usize>,
-) {
-    for stmt in parsed {
-        if let Some(includes) = stmt.includes.as_mut() {
-            if let Some(names) = pending.next() {
-                *includes = names.iter().filter_map(|n| index.get(n).copied()).collect();
-            }
-        }
-        if let Some(block) = stmt.block.as_mut() {
-            fill_includes(block, pending, index);
-        }
-    }
-}
-
-/// Parses `path` and everything it includes into crossplane's payload.
-pub fn parse(path: &str, opts: &ParseOptions) -> Payload {
+/// Parses `path` and everything it includes, handing each file's statements to
+/// `sink`; the payload's `parsed` lists are left empty, the sink's results are
+/// returned alongside, one per file.
+pub fn parse_with<S: Sink>(
+    path: &str,
+    opts: &ParseOptions,
+    sink: &mut S,
+) -> (Payload, Vec<S::Parsed>) {
     let config_dir = include::dirname(path);
     let mut payload = Payload {
         status: "ok".into(),
         errors: Vec::new(),
         config: Vec::new(),
     };
-    let mut index: HashMap<String, usize> = HashMap::from([(path.to_owned(), 0)]);
-    let mut files: Vec<(String, Context)> = vec![(path.to_owned(), Context::Main)];
-    let mut edges: Vec<Vec<usize>> = Vec::new();
-    let mut i = 0;
-    while i < files.len() {
-        let (file, ctx) = files[i].clone();
+    let mut files = Files {
+        index: HashMap::from([(path.to_owned(), 0)]),
+        list: vec![(path.to_owned(), Context::Main)],
+        edges: Vec::new(),
+    };
+    let mut outputs = Vec::new();
+    let mut number = 0;
+    while number < files.list.len() {
+        let (file, ctx) = files.list[number].clone();
         let mut fp = FileParse {
             opts,
             file: file.clone(),
-            config_dir: config_dir.clone(),
+            number,
+            config_dir: &config_dir,
             errors: Vec::new(),
-            queued: Vec::new(),
-            known: &index,
-            pending: Vec::new(),
+            files: &mut files,
+            sink: &mut *sink,
             args: Vec::new(),
-            stmts: Vec::new(),
         };
         let result = match std::fs::read(&file) {
             Ok(bytes) => fp.block(&mut Lexer::new(&bytes), ctx),
@@ -287,51 +330,38 @@ pub fn parse(path: &str, opts: &ParseOptions) -> Payload {
             })),
         };
         let mut errors = std::mem::take(&mut fp.errors);
-        let queued = std::mem::take(&mut fp.queued);
-        let pending = std::mem::take(&mut fp.pending);
-        let mut parsed = match result {
-            Ok(parsed) => parsed,
-            Err(Fatal::Stmt(e)) => {
-                errors.push(e);
-                Vec::new()
-            }
-            Err(Fatal::Lex(e)) => {
-                errors.push(StmtError {
-                    message: format!("{} in {file}:{}", e.message, e.line),
-                    line: Some(e.line),
-                });
-                Vec::new()
-            }
-        };
-        for (name, ctx) in queued {
-            if !index.contains_key(&name) {
-                index.insert(name.clone(), files.len());
-                files.push((name, ctx));
-            }
+        let ok = result.is_ok();
+        match result {
+            Ok(()) => {}
+            Err(Fatal::Stmt(e)) => errors.push(e),
+            Err(Fatal::Lex(e)) => errors.push(StmtError {
+                message: format!("{} in {file}:{}", e.message, e.line),
+                line: Some(e.line),
+            }),
         }
-        edges.push(
-            pending
-                .iter()
-                .flatten()
-                .filter_map(|n| index.get(n).copied())
-                .collect(),
-        );
-        if !pending.is_empty() {
-            fill_includes(&mut parsed, &mut pending.into_iter(), &index);
-        }
+        outputs.push(sink.finish(ok));
         let mut entry = ConfigFile {
-            file: file.clone(),
+            file,
             status: "ok".into(),
             errors: Vec::new(),
-            parsed,
+            parsed: Vec::new(),
         };
         for e in errors {
             push_error(&mut payload, &mut entry, e);
         }
         payload.config.push(entry);
-        i += 1;
+        number += 1;
     }
-    report_cycles(&mut payload, &edges);
+    report_cycles(&mut payload, &files.edges);
+    (payload, outputs)
+}
+
+/// Parses `path` and everything it includes into crossplane's payload.
+pub fn parse(path: &str, opts: &ParseOptions) -> Payload {
+    let (mut payload, parsed) = parse_with(path, opts, &mut TreeSink::default());
+    for (config, parsed) in payload.config.iter_mut().zip(parsed) {
+        config.parsed = parsed;
+    }
     if opts.combine {
         crate::combine::combine(payload)
     } else {
@@ -355,37 +385,44 @@ fn push_error(payload: &mut Payload, entry: &mut ConfigFile, e: StmtError) {
 
 /// An include that leads back to the including file is an error (nginx would
 /// recurse until it runs out of file descriptors).
-fn report_cycles(payload: &mut Payload, edges: &[Vec<usize>]) {
-    for from in 0..edges.len() {
-        for &to in &edges[from] {
-            if reaches(edges, to, from) {
-                let target = payload.config[to].file.clone();
-                let line = find_include_line(&payload.config[from].parsed, to);
-                let file = payload.config[from].file.clone();
-                let message = match line {
-                    Some(l) => {
-                        format!("include cycle: \"{target}\" includes \"{file}\" in {file}:{l}")
-                    }
-                    None => format!("include cycle: \"{target}\" includes \"{file}\" in {file}"),
-                };
-                let mut entry = std::mem::replace(
-                    &mut payload.config[from],
-                    ConfigFile {
-                        file: String::new(),
-                        status: String::new(),
-                        errors: Vec::new(),
-                        parsed: Vec::new(),
-                    },
-                );
-                push_error(payload, &mut entry, StmtError { message, line });
-                payload.config[from] = entry;
-            }
+fn report_cycles(payload: &mut Payload, edges: &[(usize, usize, usize)]) {
+    let mut graph: Vec<Vec<usize>> = vec![Vec::new(); payload.config.len()];
+    for &(from, to, _) in edges {
+        if from < graph.len() {
+            graph[from].push(to);
         }
+    }
+    let mut reported = std::collections::HashSet::new();
+    for &(from, to, line) in edges {
+        if !reaches(&graph, to, from) || !reported.insert((from, to)) {
+            continue;
+        }
+        let target = payload.config[to].file.clone();
+        let file = payload.config[from].file.clone();
+        let message = format!("include cycle: \"{target}\" includes \"{file}\" in {file}:{line}");
+        let mut entry = std::mem::replace(
+            &mut payload.config[from],
+            ConfigFile {
+                file: String::new(),
+                status: String::new(),
+                errors: Vec::new(),
+                parsed: Vec::new(),
+            },
+        );
+        push_error(
+            payload,
+            &mut entry,
+            StmtError {
+                message,
+                line: Some(line),
+            },
+        );
+        payload.config[from] = entry;
     }
 }
 
-fn reaches(edges: &[Vec<usize>], start: usize, goal: usize) -> bool {
-    let mut seen = vec![false; edges.len()];
+fn reaches(graph: &[Vec<usize>], start: usize, goal: usize) -> bool {
+    let mut seen = vec![false; graph.len()];
     let mut stack = vec![start];
     while let Some(n) = stack.pop() {
         if n == goal {
@@ -393,26 +430,10 @@ fn reaches(edges: &[Vec<usize>], start: usize, goal: usize) -> bool {
         }
         if n < seen.len() && !seen[n] {
             seen[n] = true;
-            stack.extend(edges[n].iter().copied());
+            stack.extend(graph[n].iter().copied());
         }
     }
     false
-}
-
-fn find_include_line(parsed: &[Stmt], target: usize) -> Option<usize> {
-    for stmt in parsed {
-        if stmt.includes.as_ref().is_some_and(|i| i.contains(&target)) {
-            return Some(stmt.line);
-        }
-        if let Some(line) = stmt
-            .block
-            .as_deref()
-            .and_then(|b| find_include_line(b, target))
-        {
-            return Some(line);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -78,3 +78,46 @@ fn corpus_round_trips_through_build() {
     let _ = std::fs::remove_dir_all(&tmp);
     assert!(checked >= 20, "only {checked} corpus files round-tripped");
 }
+
+/// The streaming JSON writer (used by `parse` by default) and the tree agree.
+#[test]
+fn streamed_json_equals_tree_json() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/nginx");
+    let mut files = Vec::new();
+    corpus_files(&root.join("corpus"), &mut files);
+    corpus_files(&root.join("invalid"), &mut files);
+    let option_sets = [
+        ParseOptions::default(),
+        ParseOptions {
+            comments: true,
+            strict: true,
+            ..ParseOptions::default()
+        },
+        ParseOptions {
+            catch_errors: false,
+            single: true,
+            ..ParseOptions::default()
+        },
+        ParseOptions {
+            ignore: vec!["listen".into(), "http".into()],
+            ..ParseOptions::default()
+        },
+    ];
+    for file in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "conf"))
+    {
+        let path = file.display().to_string();
+        for opts in &option_sets {
+            let mut streamed = Vec::new();
+            nginx_conf::json::parse_to_compact(&mut streamed, &path, opts).unwrap();
+            let mut tree = Vec::new();
+            nginx_conf::json::write_compact(&mut tree, &parse(&path, opts)).unwrap();
+            assert_eq!(
+                String::from_utf8(streamed).unwrap(),
+                String::from_utf8(tree).unwrap(),
+                "{path} {opts:?}"
+            );
+        }
+    }
+}
