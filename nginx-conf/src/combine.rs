@@ -2,8 +2,10 @@
 
 use crate::payload::{ConfigFile, Payload, Stmt};
 
-fn inline(configs: &[ConfigFile], block: &[Stmt], stack: &mut Vec<usize>, out: &mut Vec<Stmt>) {
-    for stmt in block {
+/// Expands `block` into `out`; included files' statements are copied (a file can
+/// be included more than once), the block's own statements are moved.
+fn inline(configs: &[ConfigFile], block: Vec<Stmt>, stack: &mut Vec<usize>, out: &mut Vec<Stmt>) {
+    for mut stmt in block {
         if let Some(includes) = &stmt.includes {
             for &index in includes {
                 // A cycle is reported as an error by the parser; stop expanding it here.
@@ -11,15 +13,14 @@ fn inline(configs: &[ConfigFile], block: &[Stmt], stack: &mut Vec<usize>, out: &
                     continue;
                 }
                 stack.push(index);
-                inline(configs, &configs[index].parsed, stack, out);
+                inline(configs, configs[index].parsed.clone(), stack, out);
                 stack.pop();
             }
             continue;
         }
-        let mut stmt = stmt.clone();
         if let Some(inner) = stmt.block.take() {
             let mut expanded = Vec::with_capacity(inner.len());
-            inline(configs, &inner, stack, &mut expanded);
+            inline(configs, inner, stack, &mut expanded);
             stmt.block = Some(expanded);
         }
         out.push(stmt);
@@ -27,10 +28,11 @@ fn inline(configs: &[ConfigFile], block: &[Stmt], stack: &mut Vec<usize>, out: &
 }
 
 /// Folds every file into the first one, as crossplane's `_combine_parsed_configs`.
-pub fn combine(payload: Payload) -> Payload {
-    let Some(first) = payload.config.first() else {
+pub fn combine(mut payload: Payload) -> Payload {
+    let Some(first) = payload.config.first_mut() else {
         return payload;
     };
+    let main = std::mem::take(&mut first.parsed);
     let mut combined = ConfigFile {
         file: first.file.clone(),
         status: "ok".into(),
@@ -44,12 +46,7 @@ pub fn combine(payload: Payload) -> Payload {
         }
     }
     let mut stack = vec![0];
-    inline(
-        &payload.config,
-        &first.parsed,
-        &mut stack,
-        &mut combined.parsed,
-    );
+    inline(&payload.config, main, &mut stack, &mut combined.parsed);
     Payload {
         status: payload.status,
         errors: payload.errors,
