@@ -12,8 +12,8 @@ struct Netns {
 }
 
 impl Netns {
-    fn create() -> Self {
-        let name = format!("vrrpd-t-{}", std::process::id());
+    fn create(tag: &str) -> Self {
+        let name = format!("vrrpd-{tag}-{}", std::process::id());
         let ok = Command::new("ip")
             .args(["netns", "add", &name])
             .status()
@@ -81,51 +81,92 @@ fn samples() -> Vec<PathBuf> {
     v
 }
 
-#[test]
-fn exit_codes_agree_with_keepalived_on_debian_samples() {
+/// Runs keepalived -t and vrrpd -t on each file in a fresh namespace and
+/// returns (file, keepalived's exit code, ours).
+fn compare(tag: &str, files: &[PathBuf]) -> Vec<(PathBuf, i32, i32)> {
     assert!(
         Command::new("keepalived").arg("--version").output().is_ok(),
         "keepalived is not installed; this differential test needs it"
     );
-    let ns = Netns::create();
-    let tmp = std::env::temp_dir().join(format!("vrrpd-t-pids-{}", std::process::id()));
+    let ns = Netns::create(tag);
+    let tmp = std::env::temp_dir().join(format!("vrrpd-{tag}-pids-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     let pid = |n: &str| tmp.join(n).to_string_lossy().into_owned();
     let (p, r, c) = (pid("k.pid"), pid("v.pid"), pid("c.pid"));
     let ours = env!("CARGO_BIN_EXE_vrrpd");
-
-    let files = samples();
-    assert_eq!(
-        files.len(),
-        26,
-        "expected the 26 Debian samples, found {files:?}"
-    );
-    let mut mismatches = Vec::new();
-    let mut clean = 0;
-    for f in &files {
+    let mut out = Vec::new();
+    for f in files {
         let fs = f.to_string_lossy();
         let theirs = ns.exit_code(
             "keepalived",
             &["-t", "-f", &fs, "-i", "nodeA", "-p", &p, "-r", &r, "-c", &c],
         );
         let mine = ns.exit_code(ours, &["-t", "-f", &fs, "-i", "nodeA"]);
-        if theirs == 0 {
-            clean += 1;
-        }
-        if theirs != mine {
-            mismatches.push(format!("{}: keepalived {theirs}, vrrpd {mine}", display(f)));
-        }
+        out.push((f.clone(), theirs, mine));
     }
     let _ = std::fs::remove_dir_all(&tmp);
-    assert!(
-        mismatches.is_empty(),
-        "exit codes differ:\n{}",
-        mismatches.join("\n")
+    out
+}
+
+fn mismatches(results: &[(PathBuf, i32, i32)]) -> Vec<String> {
+    results
+        .iter()
+        .filter(|(_, k, o)| k != o)
+        .map(|(f, k, o)| format!("{}: keepalived {k}, vrrpd {o}", display(f)))
+        .collect()
+}
+
+#[test]
+fn exit_codes_agree_with_keepalived_on_debian_samples() {
+    let files = samples();
+    assert_eq!(
+        files.len(),
+        26,
+        "expected the 26 Debian samples, found {files:?}"
     );
+    let results = compare("samples", &files);
+    let bad = mismatches(&results);
+    assert!(bad.is_empty(), "exit codes differ:\n{}", bad.join("\n"));
+    let clean = results.iter().filter(|(_, k, _)| *k == 0).count();
     assert_eq!(
         clean, 16,
         "keepalived itself should pass 16 of the 26 samples cleanly"
     );
+}
+
+fn fixtures(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let p = e.path();
+        // conf.d and parts hold include targets, not configurations.
+        if p.is_dir() && !p.ends_with("conf.d") && !p.ends_with("parts") {
+            fixtures(&p, out);
+        } else if p.extension().is_some_and(|x| x == "conf") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn exit_codes_agree_with_keepalived_on_our_fixtures() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/keepalived");
+    let mut files = Vec::new();
+    fixtures(&root, &mut files);
+    files.sort();
+    assert!(
+        files.len() >= 20,
+        "fixtures missing under {}",
+        root.display()
+    );
+    let results = compare("fixtures", &files);
+    let bad = mismatches(&results);
+    assert!(bad.is_empty(), "exit codes differ:\n{}", bad.join("\n"));
+    // The fixtures exercise every outcome keepalived -t has but 4.
+    for code in [0, 5, 6] {
+        assert!(
+            results.iter().any(|(_, k, _)| *k == code),
+            "no fixture exits {code}"
+        );
+    }
 }
 
 fn display(p: &Path) -> String {

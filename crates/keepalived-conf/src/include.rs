@@ -75,11 +75,23 @@ fn has_wildcard(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
+/// Whether the directories before the first wildcard component exist.
+fn fixed_dir_exists(full: &Path) -> bool {
+    let mut dir = PathBuf::new();
+    for comp in full.parent().into_iter().flat_map(Path::components) {
+        if has_wildcard(&comp.as_os_str().to_string_lossy()) {
+            break;
+        }
+        dir.push(comp);
+    }
+    dir.as_os_str().is_empty() || dir.is_dir()
+}
+
 /// Resolves `pattern` relative to `base_dir` (the including file's directory).
 pub fn resolve(pattern: &str, base_dir: &Path) -> Matches {
     let mut m = Matches::default();
     for alt in expand_braces(pattern) {
-        let full = if Path::new(&alt).is_absolute() {
+        let full = if Path::new(&alt).is_absolute() || base_dir == Path::new(".") {
             PathBuf::from(&alt)
         } else {
             base_dir.join(&alt)
@@ -97,6 +109,11 @@ pub fn resolve(pattern: &str, base_dir: &Path) -> Matches {
             Ok(paths) => {
                 let mut found: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
                 found.sort();
+                if found.is_empty() && !fixed_dir_exists(&full) {
+                    // glibc's glob with keepalived's directory hooks counts a
+                    // missing directory as a missing file, not a non-match.
+                    m.missing.push(alt);
+                }
                 m.files.extend(found);
             }
             Err(e) => m.errors.push(format!("glob(\"{alt}\"): {e}")),

@@ -18,7 +18,7 @@ pub const MAX_INCLUDE_DEPTH: usize = 32;
 /// themselves, generators inside generators).
 const MAX_NESTING: usize = 64;
 /// Upper bound on logical lines, against exponential generators.
-pub const MAX_LINES: usize = 5_000_000;
+pub const MAX_LINES: usize = 2_000_000;
 
 /// Options that change how lines are read.
 #[derive(Debug, Clone)]
@@ -76,6 +76,7 @@ struct Reader<'d> {
     file: Option<Arc<Path>>,
     line_no: usize,
     too_many: bool,
+    processed: usize,
 }
 
 /// Reads `path` and everything it includes.
@@ -92,6 +93,7 @@ pub fn read_config(path: &Path, opts: &ReadOptions, diags: &mut Diagnostics) -> 
         file: None,
         line_no: 0,
         too_many: false,
+        processed: 0,
     };
     let cwd = PathBuf::from(".");
     let pattern = path.to_string_lossy().into_owned();
@@ -120,6 +122,7 @@ pub fn read_str(text: &str, name: &Path, opts: &ReadOptions, diags: &mut Diagnos
         file: None,
         line_no: 0,
         too_many: false,
+        processed: 0,
     };
     r.read_text(text.as_bytes(), name);
     if r.block_depth > 0 {
@@ -297,6 +300,19 @@ impl Reader<'_> {
 
     /// Handles one line after comment removal (keepalived's `read_line` loop).
     fn process(&mut self, text: String) {
+        self.processed += 1;
+        if self.processed > MAX_LINES {
+            if !self.too_many {
+                self.report(
+                    Severity::Fatal,
+                    format!("Configuration expands to more than {MAX_LINES} lines - stopping"),
+                );
+            }
+            self.too_many = true;
+        }
+        if self.too_many {
+            return;
+        }
         if self.nesting >= MAX_NESTING {
             self.report(
                 Severity::GeneralError,
@@ -312,6 +328,7 @@ impl Reader<'_> {
     fn process_inner(&mut self, text: String) {
         let mut buf = text;
         let mut more_lines = Vec::new();
+        let mut rounds = 0;
         loop {
             if buf.starts_with('@') {
                 let (negate, ofs) = if buf[1..].starts_with('^') {
@@ -345,15 +362,18 @@ impl Reader<'_> {
                 break;
             }
             let e = self.defs.expand(&buf);
-            if let Some(p) = e.problem {
-                self.report(Severity::Info, p);
-            }
             if !e.changed {
                 break;
             }
             more_lines.extend(e.more_lines);
             buf = decomment(&e.text).text;
-            if !(buf.starts_with('@') || buf.contains('$')) {
+            rounds += 1;
+            if let Some(p) = e.problem {
+                // keepalived keeps the partly replaced line.
+                self.report(Severity::Info, p);
+                break;
+            }
+            if rounds > MAX_NESTING || !(buf.starts_with('@') || buf.contains('$')) {
                 break;
             }
         }

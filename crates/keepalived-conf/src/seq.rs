@@ -4,7 +4,7 @@
 
 /// Upper bound on the lines one generator may produce; keepalived has none,
 /// but an unbounded `~SEQ(i, 0, 1, 9999999999)` would exhaust memory.
-pub const MAX_ITERATIONS: usize = 1_000_000;
+pub const MAX_ITERATIONS: usize = 100_000;
 
 /// A parsed generator: for each set, assign `vars[i] = set[i]`, then read `text`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +104,12 @@ pub fn parse_seq(line: &str, expand: &mut dyn FnMut(&str) -> String) -> Result<G
     };
     if hex && (start < 0 || end < 0) {
         return Err(format!("~SEQx is only valid for positive numbers '{line}'"));
+    }
+    let count = (i128::from(end) - i128::from(start)) / i128::from(step) + 1;
+    if count > MAX_ITERATIONS as i128 {
+        return Err(format!(
+            "~SEQ generates more than {MAX_ITERATIONS} lines '{line}'"
+        ));
     }
     let mut sets = Vec::new();
     let mut v = start;

@@ -1,10 +1,13 @@
-//! The block structure of the logical lines: each keyword line with the
-//! `{ ... }` block that follows it, if any.
+//! The block structure of the logical lines, decided the way keepalived's
+//! `process_stream` decides it: by which keywords take a block. A `{` after
+//! a keyword that takes none is "Unexpected" and ignored, so that block's
+//! lines are read at the current level and its `}` closes the current block.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::diag::{Diagnostics, Location, Severity};
+use crate::model::keywords::{shape, Section, Shape};
 use crate::reader::Line;
 
 /// A keyword line and its block.
@@ -42,72 +45,124 @@ impl Node {
         self.block.as_deref().unwrap_or(&[])
     }
 
-    /// A script command line as keepalived takes it: a single (quoted) word
-    /// is the command line; several words are taken from the raw text.
+    /// A script command line as keepalived takes it: the line is re-split
+    /// honouring `'`/`"` quotes and escapes, and the word after the keyword
+    /// is the command (further words are the user and group).
     pub fn script_text(&self) -> String {
-        match self.args() {
-            [one] => one.clone(),
-            _ => self.raw_args().to_string(),
+        match crate::lexer::split_escaped(&self.raw) {
+            Ok(words) => words.get(1).cloned().unwrap_or_default(),
+            Err(_) => self.arg(0).unwrap_or_default().to_string(),
         }
     }
 
-    /// The text after the keyword, for re-splitting with escapes.
-    pub fn raw_args(&self) -> &str {
-        let kw = self.keyword();
-        let t = self.raw.trim_start_matches([' ', '\t']);
-        t.strip_prefix(kw)
-            .unwrap_or(t)
-            .trim_start_matches([' ', '\t'])
-    }
-}
-
-/// Builds the tree. A `{` line opens a block for the line just before it.
-pub fn build(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
-    let mut i = 0;
-    let mut nodes = Vec::new();
-    while i < lines.len() {
-        nodes.extend(level(lines, &mut i, 0, diags));
-    }
-    nodes
-}
-
-fn level(lines: &[Line], i: &mut usize, depth: usize, diags: &mut Diagnostics) -> Vec<Node> {
-    let mut nodes: Vec<Node> = Vec::new();
-    let mut prev_is_line = false;
-    while *i < lines.len() {
-        let l = &lines[*i];
-        *i += 1;
-        if l.raw == "}" {
-            if depth > 0 {
-                return nodes;
-            }
-            prev_is_line = false;
-            continue;
-        }
-        if l.raw == "{" {
-            let inner = level(lines, i, depth + 1, diags);
-            match nodes.last_mut() {
-                Some(prev) if prev_is_line && prev.block.is_none() => prev.block = Some(inner),
-                _ => {
-                    diags.report(
-                        Severity::UnexpectedBob,
-                        &l.location(),
-                        "Unexpected '{' - ignoring",
-                    );
-                    nodes.extend(inner);
-                }
-            }
-            prev_is_line = false;
-            continue;
-        }
-        nodes.push(Node {
+    fn from_line(l: &Line) -> Self {
+        Node {
             words: l.words.clone(),
             raw: l.raw.clone(),
             file: l.file.clone(),
             line: l.line,
             block: None,
-        });
-        prev_is_line = true;
+        }
+    }
+}
+
+struct Builder<'a, 'd> {
+    lines: &'a [Line],
+    next: usize,
+    diags: &'d mut Diagnostics,
+}
+
+/// Builds the tree, reporting unknown keywords and misplaced braces.
+pub fn build(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
+    let mut b = Builder {
+        lines,
+        next: 0,
+        diags,
+    };
+    let mut nodes = Vec::new();
+    while b.next < lines.len() {
+        nodes.extend(b.section(Section::Root, 0, false));
     }
     nodes
+}
+
+impl Builder<'_, '_> {
+    fn take(&mut self) -> Option<&Line> {
+        let l = self.lines.get(self.next)?;
+        self.next += 1;
+        Some(l)
+    }
+
+    fn section(&mut self, section: Section, level: usize, mut need_bob: bool) -> Vec<Node> {
+        let mut nodes = Vec::new();
+        while let Some(l) = self.take() {
+            let l = l.clone();
+            if need_bob {
+                need_bob = false;
+                if l.raw == "{" && level > 0 {
+                    continue;
+                }
+                self.diags.report(
+                    Severity::MissingBob,
+                    &l.location(),
+                    "Missing '{' at beginning of configuration block",
+                );
+            } else if l.raw == "{" {
+                self.diags.report(
+                    Severity::UnexpectedBob,
+                    &l.location(),
+                    "Unexpected '{' - ignoring",
+                );
+                continue;
+            }
+            if l.raw == "}" && level > 0 {
+                break;
+            }
+            let kw = l.words.first().map_or("", String::as_str);
+            match shape(section, kw) {
+                None => self.diags.report(
+                    Severity::UnknownKeyword,
+                    &l.location(),
+                    format!("Unknown keyword '{kw}'"),
+                ),
+                Some(Shape::Leaf) => nodes.push(Node::from_line(&l)),
+                Some(Shape::Values) => {
+                    let mut n = Node::from_line(&l);
+                    n.block = Some(self.values());
+                    nodes.push(n);
+                }
+                Some(Shape::Block(sub)) => {
+                    let mut n = Node::from_line(&l);
+                    n.block = Some(self.section(sub, level + 1, true));
+                    nodes.push(n);
+                }
+            }
+        }
+        nodes
+    }
+
+    /// keepalived's `alloc_value_block`: lines up to the next `}`.
+    fn values(&mut self) -> Vec<Node> {
+        let mut out = Vec::new();
+        let mut first = true;
+        while let Some(l) = self.take() {
+            let l = l.clone();
+            if first {
+                first = false;
+                if l.raw == "{" {
+                    continue;
+                }
+                self.diags.report(
+                    Severity::Info,
+                    &l.location(),
+                    "'{' missing from beginning of block",
+                );
+            }
+            if l.raw == "}" {
+                break;
+            }
+            out.push(Node::from_line(&l));
+        }
+        out
+    }
 }

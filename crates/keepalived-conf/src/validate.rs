@@ -194,11 +194,14 @@ pub fn validate<H: Host + ?Sized>(
         if let Some(fam) = family {
             for a in &v.virtual_ipaddress {
                 if a.address.is_ipv4() != fam {
+                    let text = match a.prefix_len {
+                        Some(p) => format!("{}/{p}", a.address),
+                        None => a.address.to_string(),
+                    };
                     cx.at(
                         a.line,
                         format!(
-                            "({name}) address family must match VRRP instance [{}] - ignoring",
-                            a.address
+                            "({name}): address family must match VRRP instance [{text}] - ignoring"
                         ),
                     );
                 }
@@ -212,6 +215,32 @@ pub fn validate<H: Host + ?Sized>(
                         format!("WARNING - interface {dev} for VROUTE nexthop doesn't exist"),
                     );
                 }
+            }
+        }
+        let version = v.version.unwrap_or(if family == Some(false) {
+            3
+        } else {
+            cfg.global_defs.vrrp_version
+        });
+        if version == 2 {
+            if v.advert_int >= 256_000_000 {
+                cx.at(
+                    0,
+                    format!(
+                        "({name}) VRRPv2 advertisement interval {:.2}s is out of range. Must be less than 256s. Setting to 255s",
+                        micros_as_secs(v.advert_int)
+                    ),
+                );
+                v.advert_int = 255_000_000;
+            } else if v.advert_int % 1_000_000 != 0 {
+                cx.at(
+                    0,
+                    format!(
+                        "({name}) VRRPv2 advertisement interval {:.6}s must be an integer. rounding",
+                        micros_as_secs(v.advert_int)
+                    ),
+                );
+                v.advert_int = ((v.advert_int + 500_000) / 1_000_000 * 1_000_000).max(1_000_000);
             }
         }
         let is_master = v.state.as_deref() == Some("MASTER");
@@ -277,51 +306,77 @@ pub fn validate<H: Host + ?Sized>(
     security(cfg, host, cx.diags);
 }
 
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "timers are below 2^32 microseconds"
+)]
+fn micros_as_secs(v: u64) -> f64 {
+    v as f64 / 1_000_000.0
+}
+
 fn security<H: Host + ?Sized>(cfg: &Config, host: &H, diags: &mut Diagnostics) {
-    if cfg.global_defs.enable_script_security {
+    let g = &cfg.global_defs;
+    // keepalived checks VRRP scripts only when there are VRRP instances.
+    if !cfg.vrrp_instances.is_empty() {
+        for s in &cfg.vrrp_scripts {
+            if let Some(cmd) = &s.script {
+                if !is_system_check(cmd) && !is_script(host, cmd) {
+                    diags.report_global(
+                        Severity::GeneralError,
+                        format!(
+                            "Disabling track script {} since not found/accessible",
+                            s.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    if g.enable_script_security {
         return;
     }
-    let g = &cfg.global_defs;
-    let mut vrrp_scripts: Vec<&String> = Vec::new();
-    vrrp_scripts.extend(cfg.vrrp_scripts.iter().filter_map(|s| s.script.as_ref()));
-    for v in &cfg.vrrp_instances {
+    if !cfg.vrrp_instances.is_empty() {
+        let mut vrrp_scripts: Vec<&String> = Vec::new();
+        vrrp_scripts.extend(cfg.vrrp_scripts.iter().filter_map(|s| s.script.as_ref()));
+        for v in &cfg.vrrp_instances {
+            vrrp_scripts.extend(
+                [
+                    &v.notify_master,
+                    &v.notify_backup,
+                    &v.notify_fault,
+                    &v.notify_stop,
+                    &v.notify_deleted,
+                    &v.notify,
+                    &v.notify_master_rx_lower_pri,
+                ]
+                .into_iter()
+                .flatten(),
+            );
+        }
+        for s in &cfg.vrrp_sync_groups {
+            vrrp_scripts.extend(
+                [
+                    &s.notify_master,
+                    &s.notify_backup,
+                    &s.notify_fault,
+                    &s.notify_stop,
+                    &s.notify,
+                ]
+                .into_iter()
+                .flatten(),
+            );
+        }
         vrrp_scripts.extend(
-            [
-                &v.notify_master,
-                &v.notify_backup,
-                &v.notify_fault,
-                &v.notify_stop,
-                &v.notify_deleted,
-                &v.notify,
-                &v.notify_master_rx_lower_pri,
-            ]
-            .into_iter()
-            .flatten(),
+            [&g.notify_fifo_script, &g.vrrp_notify_fifo_script]
+                .into_iter()
+                .flatten(),
         );
-    }
-    for s in &cfg.vrrp_sync_groups {
-        vrrp_scripts.extend(
-            [
-                &s.notify_master,
-                &s.notify_backup,
-                &s.notify_fault,
-                &s.notify_stop,
-                &s.notify,
-            ]
-            .into_iter()
-            .flatten(),
-        );
-    }
-    vrrp_scripts.extend(
-        [&g.notify_fifo_script, &g.vrrp_notify_fifo_script]
-            .into_iter()
-            .flatten(),
-    );
-    if vrrp_scripts.iter().any(|s| is_script(host, s)) {
-        diags.report_global(
-            Severity::Security,
-            "SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
-        );
+        if vrrp_scripts.iter().any(|s| is_script(host, s)) {
+            diags.report_global(
+                Severity::Security,
+                "SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
+            );
+        }
     }
     let mut check_scripts: Vec<&String> = Vec::new();
     for vs in &cfg.virtual_servers {
@@ -346,4 +401,14 @@ fn security<H: Host + ?Sized>(cfg: &Config, host: &H, diags: &mut Diagnostics) {
             "SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.",
         );
     }
+}
+
+/// `</path`: a check that a file can be opened, not a program to run.
+fn is_system_check(command: &str) -> bool {
+    let Ok(args) = split_escaped(command) else {
+        return false;
+    };
+    args.first()
+        .and_then(|p| p.strip_prefix('<'))
+        .is_some_and(|rest| rest.trim_start_matches([' ', '\t']).starts_with('/'))
 }

@@ -437,3 +437,148 @@ pub fn checker_keywords(kind: &str) -> Vec<&'static str> {
     }
     v
 }
+
+pub const BFD_INSTANCE: &[&str] = &[
+    "source_ip",
+    "neighbor_ip",
+    "neighbour_ip",
+    "min_rx",
+    "min_tx",
+    "idle_tx",
+    "multiplier",
+    "passive",
+    "ttl",
+    "hoplimit",
+    "max_hops",
+    "weight",
+    "vrrp",
+    "checker",
+];
+
+/// A kind of block, which decides the keywords it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Root,
+    GlobalDefs,
+    SyncGroup,
+    Instance,
+    Authentication,
+    Script,
+    TrackProcess,
+    TrackFile,
+    TrackGroup,
+    GarpGroup,
+    Ssl,
+    VirtualServer,
+    RealServer,
+    Checker(&'static str),
+    Url,
+    SmtpHost,
+    Bfd,
+}
+
+/// How a keyword's line is followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Nothing: the line stands alone.
+    Leaf,
+    /// A `{ ... }` block of plain value lines (addresses, names, routes).
+    Values,
+    /// A `{ ... }` block of keywords of the given section.
+    Block(Section),
+}
+
+const CHECKERS: &[&str] = &[
+    "HTTP_GET",
+    "SSL_GET",
+    "TCP_CHECK",
+    "MISC_CHECK",
+    "SMTP_CHECK",
+    "DNS_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "FILE_CHECK",
+    "BFD_CHECK",
+];
+
+fn listed(list: &[&str], kw: &str) -> Option<Shape> {
+    list.contains(&kw).then_some(Shape::Leaf)
+}
+
+/// The shape of keyword `kw` inside `section`, or `None` when keepalived
+/// does not know it there.
+pub fn shape(section: Section, kw: &str) -> Option<Shape> {
+    use Section as S;
+    match section {
+        S::Root => match kw {
+            "global_defs" => Some(Shape::Block(S::GlobalDefs)),
+            "vrrp_sync_group" => Some(Shape::Block(S::SyncGroup)),
+            "vrrp_instance" => Some(Shape::Block(S::Instance)),
+            "vrrp_script" => Some(Shape::Block(S::Script)),
+            "vrrp_track_process" => Some(Shape::Block(S::TrackProcess)),
+            "track_file" | "vrrp_track_file" => Some(Shape::Block(S::TrackFile)),
+            "track_group" => Some(Shape::Block(S::TrackGroup)),
+            "garp_group" => Some(Shape::Block(S::GarpGroup)),
+            "SSL" => Some(Shape::Block(S::Ssl)),
+            "virtual_server" => Some(Shape::Block(S::VirtualServer)),
+            "bfd_instance" => Some(Shape::Block(S::Bfd)),
+            "static_ipaddress"
+            | "static_routes"
+            | "static_rules"
+            | "linkbeat_interfaces"
+            | "interface_up_down_delays"
+            | "virtual_server_group" => Some(Shape::Values),
+            _ => listed(ROOT, kw),
+        },
+        S::GlobalDefs => match kw {
+            "notification_email" => Some(Shape::Values),
+            _ => listed(GLOBAL_DEFS, kw),
+        },
+        S::SyncGroup => match kw {
+            "group" | "track_interface" | "track_script" | "track_file" | "track_process"
+            | "track_bfd" => Some(Shape::Values),
+            _ => listed(SYNC_GROUP, kw),
+        },
+        S::Instance => match kw {
+            "track_interface"
+            | "track_script"
+            | "track_file"
+            | "track_process"
+            | "track_bfd"
+            | "virtual_ipaddress"
+            | "virtual_ipaddress_excluded"
+            | "virtual_routes"
+            | "virtual_rules"
+            | "unicast_peer" => Some(Shape::Values),
+            "authentication" => Some(Shape::Block(S::Authentication)),
+            _ => listed(VRRP_INSTANCE, kw),
+        },
+        S::Authentication => listed(AUTHENTICATION, kw),
+        S::Script => listed(VRRP_SCRIPT, kw),
+        S::TrackProcess => listed(TRACK_PROCESS, kw),
+        S::TrackFile => listed(TRACK_FILE, kw),
+        S::TrackGroup => (kw == "group").then_some(Shape::Values),
+        S::GarpGroup => match kw {
+            "interfaces" => Some(Shape::Values),
+            _ => listed(GARP_GROUP, kw),
+        },
+        S::Ssl => listed(SSL, kw),
+        S::VirtualServer => match kw {
+            "real_server" => Some(Shape::Block(S::RealServer)),
+            _ => listed(VIRTUAL_SERVER, kw),
+        },
+        S::RealServer => match CHECKERS.iter().find(|c| **c == kw) {
+            Some(c) => Some(Shape::Block(S::Checker(c))),
+            None => listed(REAL_SERVER, kw),
+        },
+        S::Checker(kind) => match (kind, kw) {
+            ("HTTP_GET" | "SSL_GET", "url") => Some(Shape::Block(S::Url)),
+            ("SMTP_CHECK", "host") => Some(Shape::Block(S::SmtpHost)),
+            _ => checker_keywords(kind).contains(&kw).then_some(Shape::Leaf),
+        },
+        S::Url => listed(URL, kw),
+        S::SmtpHost => (CHECKER_CONNECTION.contains(&kw) || CHECKER_COMMON.contains(&kw))
+            .then_some(Shape::Leaf),
+        S::Bfd => listed(BFD_INSTANCE, kw),
+    }
+}

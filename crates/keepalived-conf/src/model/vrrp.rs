@@ -222,20 +222,82 @@ pub(crate) fn vrrp_script(b: &mut Builder<'_>, n: &Node) -> VrrpScript {
         user: None,
         init_fail: false,
     };
+    let name = s.name.clone();
     for c in n.children() {
         if !b.known(c, keywords::VRRP_SCRIPT) {
             continue;
         }
+        let a = c.arg(0).unwrap_or_default().to_string();
         match c.keyword() {
             "script" => s.script = Some(c.script_text()),
-            "interval" => s.interval = b.timer(c, 0, 1, TIMER_MAX).unwrap_or(s.interval),
-            "timeout" => s.timeout = b.timer(c, 0, 1, TIMER_MAX),
-            "weight" => {
-                s.weight = b.int(c, 0, -253, 253).unwrap_or(0);
-                s.weight_reverse = c.arg(1) == Some("reverse");
+            "interval" | "timeout" => {
+                let what = c.keyword();
+                match crate::values::parse_unsigned(&a, 0, 4294) {
+                    Err(e) => {
+                        b.number_error(c, e);
+                        let msg = if what == "interval" {
+                            format!("({name}): vrrp script interval '{a}' must be between 1 and 4294 - ignoring")
+                        } else {
+                            format!("({name}): vrrp script timeout '{a}' invalid - ignoring")
+                        };
+                        b.error(c, msg);
+                    }
+                    Ok(v) => {
+                        let v = if v == 0 {
+                            b.error(
+                                c,
+                                format!("({name}): vrrp script {what} must be greater than 0, setting to 1"),
+                            );
+                            1
+                        } else {
+                            v
+                        };
+                        if what == "interval" {
+                            s.interval = v * 1_000_000;
+                        } else {
+                            s.timeout = Some(v * 1_000_000);
+                        }
+                    }
+                }
             }
-            "rise" => s.rise = b.unsigned(c, 0, 1, u64::from(u32::MAX)).unwrap_or(1),
-            "fall" => s.fall = b.unsigned(c, 0, 1, u64::from(u32::MAX)).unwrap_or(1),
+            "weight" => {
+                match crate::values::parse_int(&a, -253, 253) {
+                    Ok(v) => s.weight = v,
+                    Err(e) => {
+                        b.number_error(c, e);
+                        b.error(
+                            c,
+                            format!("vrrp_script {name} weight {a} must be in [-253, 253]"),
+                        );
+                    }
+                }
+                match c.arg(1) {
+                    Some("reverse") => s.weight_reverse = true,
+                    Some(o) => b.error(c, format!("vrrp_script {name} unknown weight option {o}")),
+                    None => {}
+                }
+            }
+            "rise" | "fall" => {
+                let what = c.keyword();
+                let v = match crate::values::parse_unsigned(&a, 1, i32::MAX.unsigned_abs().into()) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        b.number_error(c, e);
+                        b.error(
+                            c,
+                            format!(
+                                "({name}): vrrp script {what} value '{a}' invalid, defaulting to 1"
+                            ),
+                        );
+                        1
+                    }
+                };
+                if what == "rise" {
+                    s.rise = v;
+                } else {
+                    s.fall = v;
+                }
+            }
             "user" => s.user = Some(c.args().to_vec()),
             _ => s.init_fail = true,
         }

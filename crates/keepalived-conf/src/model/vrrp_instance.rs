@@ -126,29 +126,45 @@ pub(crate) fn instance(b: &mut Builder<'_>, n: &Node) -> VrrpInstance {
             }
             "virtual_router_id" => {
                 let a = c.arg(0).unwrap_or_default();
-                match a.parse::<u8>() {
-                    Ok(id) if id >= 1 => v.virtual_router_id = Some(id),
-                    _ => b.error(
-                        c,
-                        format!("({iname}): VRID '{a}' not valid - must be between 1 & 255"),
-                    ),
+                match crate::values::parse_unsigned(a, 1, 255) {
+                    Ok(id) => v.virtual_router_id = u8::try_from(id).ok(),
+                    Err(e) => {
+                        b.number_error(c, e);
+                        b.error(
+                            c,
+                            format!("({iname}): VRID '{a}' not valid - must be between 1 & 255"),
+                        );
+                    }
                 }
             }
             "priority" => {
                 let a = c.arg(0).unwrap_or_default();
-                match a.parse::<u8>() {
-                    Ok(p) if p >= 1 => v.priority = p,
-                    _ => b.error(
+                match crate::values::parse_unsigned(a, 1, 255) {
+                    Ok(p) => v.priority = u8::try_from(p).unwrap_or(100),
+                    Err(e) => {
+                        b.number_error(c, e);
+                        b.error(
                         c,
                         format!(
-                            "({iname}) Priority not valid! must be between 1 & 255. Using default 100"
-                        ),
-                    ),
+                                "({iname}) Priority not valid! must be between 1 & 255. Using default 100"
+                            ),
+                        );
+                    }
                 }
             }
             "advert_int" => {
-                if let Some(t) = b.timer(c, 0, 1, 255_000_000) {
-                    v.advert_int = t;
+                let a = c.arg(0).unwrap_or_default();
+                match crate::values::parse_timer(a, 10_000, 255_000_000) {
+                    Ok(t) => v.advert_int = t,
+                    Err(e) => {
+                        b.number_error(c, e);
+                        b.error(
+                            c,
+                            format!(
+                                "({iname}) Advert interval ({a}) not valid! Must be > 0 - ignoring"
+                            ),
+                        );
+                    }
                 }
             }
             "version" => v.version = b.unsigned(c, 0, 2, 3).and_then(|x| u8::try_from(x).ok()),
