@@ -254,12 +254,16 @@ fn rfc5798_6_4_3_own_looped_advert_is_ignored() {
 #[test]
 fn keepalived_master_hearing_lower_priority_readvertises_at_once() {
     // RFC 5798 §6.4.3 says discard; keepalived (default) answers to force a new election.
+    // Like keepalived, the answer restarts Adver_Timer (checked against keepalived in
+    // tests/keepalived_rules.rs).
     let (mut m, won) = master(config(Version::V2, 150));
-    let a = m.handle(won, advert(HIGHER_IP, 100, 100));
+    let now = won + Duration::from_millis(300);
+    let a = m.handle(now, advert(HIGHER_IP, 100, 100));
     assert_eq!(
         a,
         [
             Action::SendAdvert { priority: 150 },
+            armed(Timer::Advert, now, Duration::from_secs(1)),
             Action::Notify(Notify::MasterRxLowerPriority)
         ]
     );
@@ -268,6 +272,11 @@ fn keepalived_master_hearing_lower_priority_readvertises_at_once() {
     let (mut quiet, won) = master(c);
     let a = quiet.handle(won, advert(HIGHER_IP, 100, 100));
     assert_eq!(a, [Action::Notify(Notify::MasterRxLowerPriority)]);
+    assert_eq!(
+        quiet.deadline(Timer::Advert),
+        Some(won + Duration::from_secs(1)),
+        "timer kept"
+    );
 }
 
 #[test]

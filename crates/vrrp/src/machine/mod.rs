@@ -335,9 +335,13 @@ impl Machine {
             }
             Ordering::Less => {
                 if !self.config.lower_prio_no_advert {
+                    // keepalived answers at once and restarts its advert timer
+                    // (vrrp_dispatcher_read → vrrp_init_instance_sands).
                     out.push(Action::SendAdvert {
                         priority: self.priority,
                     });
+                    let interval = self.config.advert_interval.as_duration();
+                    out.push(self.arm(now, Timer::Advert, interval));
                 }
                 out.push(Action::Notify(Notify::MasterRxLowerPriority));
             }

@@ -6,6 +6,8 @@
 
 pub mod failover;
 
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write as _};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -130,7 +132,9 @@ impl Lab {
             &seconds.to_string(),
         ])
         .arg(tool("tcpdump"))
-        .args(["-i", iface, "-U", "-w"])
+        // --immediate-mode: hand each packet over at once (not in 1 s blocks), so tests
+        // can watch the capture while it runs.
+        .args(["-i", iface, "--immediate-mode", "-U", "-w"])
         .arg(&pcap);
         if let Some(count) = count {
             cmd.args(["-c", &count.to_string()]);
@@ -207,6 +211,45 @@ impl Lab {
         }
     }
 
+    /// Starts a packet injector on `side` (python3 with a raw IP socket, as the tests have
+    /// no raw-socket crate), ready before it is needed so that sending is immediate.
+    pub fn injector(&self, side: Side) -> Injector {
+        let source = if side == Side::A {
+            "192.0.2.1"
+        } else {
+            "192.0.2.2"
+        };
+        let script = "import socket, sys\n\
+            s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)\n\
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(sys.argv[1]))\n\
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)\n\
+            s.bind((sys.argv[1], 0))\n\
+            print('ready', flush=True)\n\
+            for line in sys.stdin:\n\
+            \x20   message, ttl = line.split()\n\
+            \x20   s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, int(ttl))\n\
+            \x20   s.sendto(bytes.fromhex(message), ('224.0.0.18', 0))\n\
+            \x20   print('sent', flush=True)\n";
+        let mut child = Command::new(&self.ip)
+            .args(["netns", "exec", self.ns(side)])
+            .arg(tool("python3"))
+            .args(["-c", script, source])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn python3");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("injector output");
+        assert_eq!(line.trim(), "ready", "the python3 injector did not start");
+        Injector {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
     /// keepalived `name`'s log so far.
     pub fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.join(format!("{name}.log"))).unwrap_or_default()
@@ -236,6 +279,50 @@ impl Drop for Lab {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A python3 process sending VRRP messages from a raw socket.
+pub struct Injector {
+    child: Child,
+    stdin: std::process::ChildStdin,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Injector {
+    /// Sends `message` to 224.0.0.18 with `ttl`; returns once it is sent.
+    pub fn send(&mut self, message: &[u8], ttl: u8) {
+        let hex = message.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        });
+        writeln!(self.stdin, "{hex} {ttl}").expect("write to the injector");
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("injector output");
+        assert_eq!(line.trim(), "sent", "the injector failed");
+    }
+}
+
+impl Drop for Injector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `capture` until `done` holds for the records so far; panics after `limit`.
+pub fn wait_for(capture: &Capture, limit: Duration, what: &str, done: impl Fn(&[Record]) -> bool) {
+    let start = Instant::now();
+    while !done(&capture.so_far()) {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Wall-clock time, comparable with capture timestamps.
+pub fn wall_clock() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
 }
 
 /// A running tcpdump.
