@@ -310,10 +310,24 @@ pub fn unescape(raw: &[u8]) -> String {
     }
 }
 
+/// Deepest block nesting accepted. nginx has no limit, but recursion over a
+/// hostile file must not exhaust the stack; real configurations nest a few levels.
+pub const MAX_DEPTH: usize = 500;
+
 impl Iterator for Lexer<'_> {
     type Item = Result<Token, LexError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let token = self.next_token();
+        if self.depth > MAX_DEPTH && !self.failed {
+            return self.error(format!("too deeply nested blocks (more than {MAX_DEPTH})"));
+        }
+        token
+    }
+}
+
+impl Lexer<'_> {
+    fn next_token(&mut self) -> Option<Result<Token, LexError>> {
         if self.failed {
             return None;
         }
@@ -416,6 +430,15 @@ mod tests {
         assert_eq!(err("a {\n"), (EOF_IN_BLOCK.into(), 2));
         assert_eq!(err("a b"), (EOF_IN_DIRECTIVE.into(), 1));
         assert_eq!(err("a \"b"), (EOF_IN_DIRECTIVE.into(), 1));
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = "a {".repeat(MAX_DEPTH + 1);
+        let e = tokenize(deep.as_bytes()).unwrap_err();
+        assert!(e.message.starts_with("too deeply nested blocks"), "{e}");
+        let ok = format!("{}{}", "a {".repeat(MAX_DEPTH), "}".repeat(MAX_DEPTH));
+        assert!(tokenize(ok.as_bytes()).is_ok());
     }
 
     #[test]

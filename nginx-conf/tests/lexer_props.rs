@@ -89,3 +89,84 @@ proptest! {
         prop_assert_eq!(back, stmts, "{}", text);
     }
 }
+
+fn scratch_file(text: &[u8]) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!("nginx-conf-props-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}.conf", N.fetch_add(1, Ordering::Relaxed)));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn config_text() -> impl Strategy<Value = String> {
+    let word = prop::sample::select(vec![
+        "http",
+        "server",
+        "location",
+        "upstream",
+        "events",
+        "if",
+        "listen",
+        "include",
+        "proxy_pass",
+        "return",
+        "map",
+        "types",
+        "gzip",
+        "root",
+        "server_name",
+        "limit_except",
+        "on",
+        "80",
+        "/",
+        "~",
+        "=",
+        "($a",
+        ")",
+        "\"q q\"",
+        "'s'",
+        "#c\n",
+        "x.conf",
+        "*.conf",
+        "weight=0",
+        "backup",
+        "hash",
+        "http://u",
+        "default_server",
+        "{",
+        "}",
+        ";",
+        "\n",
+        " ",
+    ]);
+    prop::collection::vec(word, 0..60).prop_map(|w| w.join(" "))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Whatever the text, every entry point answers with a value or an error.
+    #[test]
+    fn no_entry_point_panics(text in config_text()) {
+        let path = scratch_file(text.as_bytes());
+        let p = path.display().to_string();
+        for opts in [
+            nginx_conf::ParseOptions::default(),
+            nginx_conf::ParseOptions { combine: true, comments: true, ..Default::default() },
+            nginx_conf::ParseOptions { catch_errors: false, strict: true, ..Default::default() },
+        ] {
+            let payload = nginx_conf::parse(&p, &opts);
+            for c in &payload.config {
+                let _ = build(&c.parsed, 4, false, true);
+                let _ = nginx_conf::builder::minify(&c.parsed);
+            }
+            let mut out = Vec::new();
+            nginx_conf::json::parse_to_compact(&mut out, &p, &opts).unwrap();
+        }
+        let _ = nginx_conf::check(&p);
+        let _ = nginx_conf::model::load(&p);
+        let _ = std::fs::remove_file(&path);
+    }
+}
