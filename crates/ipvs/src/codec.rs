@@ -66,23 +66,24 @@ pub fn dest_key(addr: &IpAddr, port: u16) -> Attr {
     )
 }
 
-/// `CMD_ATTR_DEST` with every configurable field (for NEW and SET).
+/// `CMD_ATTR_DEST` with every configurable field (for NEW and SET), in
+/// ipvsadm 1.31's layout (tunnel attributes always present).
 pub fn dest(d: &Destination) -> Attr {
-    let mut v = vec![
-        Attr::Bytes(attr::DEST_ADDR, addr_bytes(&d.addr).to_vec()),
-        Attr::be16(attr::DEST_PORT, d.port),
-        Attr::u32(attr::DEST_FWD_METHOD, d.forward.raw()),
-        Attr::u32(attr::DEST_WEIGHT, d.weight),
-        Attr::u32(attr::DEST_U_THRESH, d.upper_threshold),
-        Attr::u32(attr::DEST_L_THRESH, d.lower_threshold),
-        Attr::u16(attr::DEST_ADDR_FAMILY, Family::of(&d.addr).raw()),
-    ];
-    if d.forward == ForwardMethod::Tunnel {
-        v.push(Attr::u8(attr::DEST_TUN_TYPE, d.tunnel_type.raw()));
-        v.push(Attr::be16(attr::DEST_TUN_PORT, d.tunnel_port));
-        v.push(Attr::u16(attr::DEST_TUN_FLAGS, d.tunnel_checksum.raw()));
-    }
-    Attr::Nested(attr::CMD_DEST, v)
+    Attr::Nested(
+        attr::CMD_DEST,
+        vec![
+            Attr::u16(attr::DEST_ADDR_FAMILY, Family::of(&d.addr).raw()),
+            Attr::Bytes(attr::DEST_ADDR, addr_bytes(&d.addr).to_vec()),
+            Attr::be16(attr::DEST_PORT, d.port),
+            Attr::u32(attr::DEST_FWD_METHOD, d.forward.raw()),
+            Attr::u32(attr::DEST_WEIGHT, d.weight),
+            Attr::u8(attr::DEST_TUN_TYPE, d.tunnel_type.raw()),
+            Attr::be16(attr::DEST_TUN_PORT, d.tunnel_port),
+            Attr::u16(attr::DEST_TUN_FLAGS, d.tunnel_checksum.raw()),
+            Attr::u32(attr::DEST_U_THRESH, d.upper_threshold),
+            Attr::u32(attr::DEST_L_THRESH, d.lower_threshold),
+        ],
+    )
 }
 
 /// `CMD_ATTR_DAEMON` for NEW_DAEMON.
@@ -117,19 +118,14 @@ pub fn daemon_role(role: DaemonRole) -> Attr {
     )
 }
 
-/// The three timeout attributes for SET_CONFIG (0 = leave unchanged).
+/// The three timeout attributes for SET_CONFIG; the kernel leaves a
+/// timeout of 0 unchanged.
 pub fn timeouts(t: &Timeouts) -> Vec<Attr> {
-    let mut v = Vec::new();
-    for (kind, value) in [
-        (attr::CMD_TIMEOUT_TCP, t.tcp),
-        (attr::CMD_TIMEOUT_TCP_FIN, t.tcp_fin),
-        (attr::CMD_TIMEOUT_UDP, t.udp),
-    ] {
-        if value != 0 {
-            v.push(Attr::u32(kind, value));
-        }
-    }
-    v
+    vec![
+        Attr::u32(attr::CMD_TIMEOUT_TCP, t.tcp),
+        Attr::u32(attr::CMD_TIMEOUT_TCP_FIN, t.tcp_fin),
+        Attr::u32(attr::CMD_TIMEOUT_UDP, t.udp),
+    ]
 }
 
 // ---- decoding ----

@@ -1,7 +1,7 @@
 //! The generic-netlink "IPVS" family message: a command and its attributes.
 
 use netlink_packet_core::{
-    DecodeError, Emitable, Nla, NlaBuffer, NlasIterator, ParseableParametrized,
+    DecodeError, Emitable, Nla, NlaBuffer, NlasIterator, ParseableParametrized, NLA_F_NESTED,
 };
 use netlink_packet_generic::{GenlFamily, GenlHeader};
 
@@ -94,8 +94,8 @@ pub mod attr {
     pub const INFO_CONN_TAB_SIZE: u16 = 2;
 }
 
-/// One attribute: bytes, or nested attributes (sent without
-/// `NLA_F_NESTED`, as ipvsadm does; the kernel accepts both).
+/// One attribute: bytes, or nested attributes (flagged `NLA_F_NESTED`, as
+/// ipvsadm 1.31 with libnl 3 sends them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attr {
     Bytes(u16, Vec<u8>),
@@ -133,7 +133,8 @@ impl Nla for Attr {
 
     fn kind(&self) -> u16 {
         match self {
-            Self::Bytes(k, _) | Self::Nested(k, _) => *k,
+            Self::Bytes(k, _) => *k,
+            Self::Nested(k, _) => *k | NLA_F_NESTED,
         }
     }
 
