@@ -235,3 +235,67 @@ fn semantic_errors_are_located() {
     let e = load(&testdata("invalid-model/unknown-upstream.conf")).unwrap_err();
     assert_eq!(e.message, "host not found in upstream \"nosuchupstream\"");
 }
+
+#[test]
+fn balancing_logs_and_root_inheritance() {
+    let http = load(&testdata("model/balancing.conf"))
+        .expect("model/balancing.conf loads")
+        .http
+        .unwrap();
+    assert_eq!(http.upstreams[0].balancing, Balancing::IpHash);
+    assert_eq!(http.upstreams[0].servers[1].address, "[2001:db8::1]:8080");
+    assert_eq!(http.upstreams[0].servers[1].max_fails, 0);
+    assert_eq!(
+        http.upstreams[1].balancing,
+        Balancing::Random {
+            two: true,
+            least_conn: true
+        }
+    );
+    assert_eq!(
+        http.upstreams[1].servers[0].fail_timeout,
+        Duration::from_secs(60)
+    );
+    assert_eq!(
+        http.upstreams[2].balancing,
+        Balancing::Random {
+            two: false,
+            least_conn: false
+        }
+    );
+    assert_eq!(http.upstreams[2].servers[0].address, "unix:/run/app.sock");
+    let server = &http.servers[0];
+    assert_eq!(
+        server.settings.access_log,
+        Some(vec![AccessLog::Path {
+            path: "/var/log/nginx/site.log".into(),
+            format: Some("main".into())
+        }])
+    );
+    let err = &server.settings.error_log.as_ref().expect("error_log")[0];
+    assert_eq!(
+        (err.path.as_str(), err.level.as_deref()),
+        ("/var/log/nginx/site.err", Some("warn"))
+    );
+    let root = &server.locations[0];
+    assert_eq!(
+        root.settings.root.as_deref(),
+        Some("/srv/www"),
+        "root inherited from http"
+    );
+    assert_eq!(
+        root.settings.access_log, server.settings.access_log,
+        "access_log inherited"
+    );
+    let img = &server.locations[1];
+    assert_eq!(img.settings.root.as_deref(), Some("/srv/img"));
+    assert_eq!(
+        img.proxy_pass,
+        Some(ProxyPass::Url {
+            scheme: "https".into(),
+            host: "203.0.113.9".into(),
+            port: None,
+            uri: Some("/static".into())
+        })
+    );
+}
