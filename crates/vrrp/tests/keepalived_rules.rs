@@ -7,7 +7,9 @@
 //! * higher priority, or equal priority from a higher address → step down (RFC 5798
 //!   §6.4.3), equal priority from a lower address → stay and answer;
 //! * TTL 254, the RFC 9568 checksum, another VRID or another address list → dropped
-//!   (RFC 5798 §7.1), so keepalived just keeps advertising.
+//!   (RFC 5798 §7.1), so keepalived just keeps advertising;
+//! * VRRPv2 with auth PASS: the right password is obeyed; a wrong password, no auth or
+//!   another interval → dropped (RFC 3768 §7.1).
 //!
 //! It also shows keepalived accepts the bytes we encode. Needs root, iproute2, tcpdump,
 //! keepalived and python3 (to send from a raw socket); fails clearly without them.
@@ -41,8 +43,16 @@ struct Rule {
     vrid: u8,
     vip: Ipv4Addr,
     checksum: V3Ipv4Checksum,
+    version: Version,
+    /// Auth the injected advert carries (VRRPv2).
+    auth: Auth,
+    /// Interval the injected advert carries, seconds.
+    secs: u16,
     expected: Reaction,
 }
+
+/// The VRRPv2 instance's password.
+const PASSWORD: &str = "secret123";
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 100);
 
@@ -55,7 +65,19 @@ fn rule(name: &'static str, keepalived: Side, priority: u8, expected: Reaction) 
         vrid: 70,
         vip: VIP,
         checksum: V3Ipv4Checksum::WithPseudoHeader,
+        version: Version::V3,
+        auth: Auth::None,
+        secs: 1,
         expected,
+    }
+}
+
+/// A VRRPv2 rule: keepalived uses auth PASS `secret123`, the advert carries it too.
+fn v2(name: &'static str, priority: u8, expected: Reaction) -> Rule {
+    Rule {
+        version: Version::V2,
+        auth: Auth::password(PASSWORD),
+        ..rule(name, Side::A, priority, expected)
     }
 }
 
@@ -85,6 +107,21 @@ fn rules() -> Vec<Rule> {
             vip: Ipv4Addr::new(192, 0, 2, 101),
             ..rule("addrs", Side::A, 150, Ignores)
         },
+        // VRRPv2 (RFC 3768 §7.1): the password and the interval must match.
+        v2("v2higher", 150, StepsDown),
+        v2("v2lower", 50, AdvertisesAtOnce),
+        Rule {
+            auth: Auth::password("wrong"),
+            ..v2("v2badpass", 150, Ignores)
+        },
+        Rule {
+            auth: Auth::None,
+            ..v2("v2noauth", 150, Ignores)
+        },
+        Rule {
+            secs: 2,
+            ..v2("v2interval", 150, Ignores)
+        },
     ]
 }
 
@@ -104,11 +141,11 @@ fn other(side: Side) -> Side {
 
 fn injected(rule: &Rule) -> Vec<u8> {
     let advert = Advertisement {
-        version: Version::V3,
+        version: rule.version,
         vrid: rule.vrid,
         priority: rule.priority,
-        interval: AdvertInterval::from_centis(100).unwrap(),
-        auth: Auth::None,
+        interval: AdvertInterval::from_secs(rule.secs).unwrap(),
+        auth: rule.auth,
         addresses: Addresses::V4(vec![rule.vip]),
     };
     let endpoints = Endpoints::V4 {
@@ -124,14 +161,22 @@ fn keepalived_reaction(rule: &Rule) -> Reaction {
     let mut lab = Lab::new(rule.name);
     let injector_side = other(rule.keepalived);
     let capture = lab.capture(injector_side, "ip proto 112", None, 20);
-    let instance = "vrrp_instance R {\n version 3\n interface IFACE\n virtual_router_id 70\n \
-                    priority 100\n advert_int 1\n virtual_ipaddress {\n  192.0.2.100\n }\n}\n";
+    let auth = if rule.version == Version::V2 {
+        format!(" authentication {{\n  auth_type PASS\n  auth_pass {PASSWORD}\n }}\n")
+    } else {
+        String::new()
+    };
     let iface = if rule.keepalived == Side::A {
         "k0"
     } else {
         "k1"
     };
-    lab.keepalived(rule.keepalived, "k", &instance.replace("IFACE", iface));
+    let instance = format!(
+        "vrrp_instance R {{\n version {}\n interface {iface}\n virtual_router_id 70\n \
+         priority 100\n advert_int 1\n{auth} virtual_ipaddress {{\n  192.0.2.100\n }}\n}}\n",
+        rule.version.number()
+    );
+    lab.keepalived(rule.keepalived, "k", &instance);
     let ours = std::net::IpAddr::V4(address(rule.keepalived));
     let is_keepalived = move |r: &Record| r.source == ours;
     wait_for(
@@ -209,7 +254,7 @@ fn keepalived_reaction(rule: &Rule) -> Reaction {
 fn our_reaction(rule: &Rule) -> Reaction {
     let me = address(rule.keepalived);
     let interval = AdvertInterval::from_centis(100).unwrap();
-    let mut machine = Machine::new(Config::new(Version::V3, 100, interval, me.into()));
+    let mut machine = Machine::new(Config::new(rule.version, 100, interval, me.into()));
     let t0 = Instant::default();
     machine.handle(t0, Input::Startup);
     let won = machine.deadline(Timer::MasterDown).unwrap();
@@ -220,9 +265,13 @@ fn our_reaction(rule: &Rule) -> Reaction {
     // keepalived 2.2.7 verifies with the pseudo-header, whatever the sender used.
     let endpoints = Endpoints::multicast_v4(source);
     let expect = Expectations {
-        version: Version::V3,
+        version: rule.version,
         vrid: 70,
-        auth: Auth::None,
+        auth: if rule.version == Version::V2 {
+            Auth::password(PASSWORD)
+        } else {
+            Auth::None
+        },
         interval,
         addresses: Some(Addresses::V4(vec![VIP])),
         unicast: false,
