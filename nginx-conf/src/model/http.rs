@@ -428,6 +428,7 @@ fn check_listens(servers: &[Server], c: &Cursor) -> Result<(), ModelError> {
     let mut options: HashSet<ListenAddress> = HashSet::new();
     let mut defaults: HashSet<ListenAddress> = HashSet::new();
     for server in servers {
+        let mut own: HashSet<&ListenAddress> = HashSet::new();
         for l in &server.listen {
             let at = || {
                 let mut s = Stmt::new("listen", l.line);
@@ -445,6 +446,9 @@ fn check_listens(servers: &[Server], c: &Cursor) -> Result<(), ModelError> {
                     &at(),
                     format!("a duplicate default server for {}", l.address.text()),
                 ));
+            }
+            if !own.insert(&l.address) {
+                return Err(c.error(&at(), format!("a duplicate listen {}", l.address.text())));
             }
         }
     }
