@@ -70,6 +70,8 @@ pub use machine::{
     effective_priority, Action, Config, InitialState, Input, Machine, Notify, Received, State,
     Timer,
 };
-pub use packet::{Addresses, AdvertInterval, Advertisement, Auth, EncodeError, Endpoints, Version};
+pub use packet::{
+    ipv4_header, Addresses, AdvertInterval, Advertisement, Auth, EncodeError, Endpoints, Version,
+};
 pub use receive::{check_advert, check_ttl, receive, DropReason, Expectations};
 pub use timing::{master_down_interval, skew_time, Instant};

@@ -326,3 +326,35 @@ impl Advertisement {
         Ok(out)
     }
 }
+
+/// Type of service keepalived puts on adverts: 0xc0, internetwork control.
+pub const TOS_INTERNETWORK_CONTROL: u8 = 0xc0;
+
+/// The IPv4 header keepalived 2.2.7 sends adverts with (`IP_HDRINCL`): version 4, IHL 5,
+/// TOS 0xc0, no fragmentation, TTL 255, protocol 112, and the header checksum. With
+/// `IP_HDRINCL` the kernel fills in `id` when it is 0 and always recomputes the checksum;
+/// the values here make the header complete for tests and captures.
+pub fn ipv4_header(source: Ipv4Addr, destination: Ipv4Addr, message_len: u16, id: u16) -> [u8; 20] {
+    let total = message_len.saturating_add(20).to_be_bytes();
+    let id = id.to_be_bytes();
+    let mut header = [0u8; 20];
+    header[..12].copy_from_slice(&[
+        0x45,
+        TOS_INTERNETWORK_CONTROL,
+        total[0],
+        total[1],
+        id[0],
+        id[1],
+        0,
+        0,
+        TTL,
+        crate::checksum::IPPROTO_VRRP,
+        0,
+        0,
+    ]);
+    header[12..16].copy_from_slice(&source.octets());
+    header[16..].copy_from_slice(&destination.octets());
+    let sum = Sum::default().add(&header).finish();
+    header[10..12].copy_from_slice(&sum.to_be_bytes());
+    header
+}

@@ -124,3 +124,20 @@ fn rfc9568_5_2_8_v3_ipv4_message_only_checksum_is_selectable() {
         Err(DecodeError::BadChecksum { .. })
     ));
 }
+
+#[test]
+fn rfc3768_5_2_ipv4_header_matches_a_keepalived_capture() {
+    // Captured from keepalived 2.2.7 (v2 PASS advert, 24-byte message) sent from
+    // 192.0.2.1: TOS 0xc0, id 1 (chosen by the kernel), TTL 255, protocol 112.
+    let captured = [
+        0x45, 0xc0, 0x00, 0x2c, 0x00, 0x01, 0x00, 0x00, 0xff, 0x70, 0x18, 0x8d, 0xc0, 0x00, 0x02,
+        0x01, 0xe0, 0x00, 0x00, 0x12,
+    ];
+    let ours = vrrp::ipv4_header(
+        Ipv4Addr::new(192, 0, 2, 1),
+        vrrp::packet::MULTICAST_V4,
+        24,
+        1,
+    );
+    assert_eq!(ours, captured);
+}

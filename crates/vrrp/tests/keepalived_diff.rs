@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use common::{tool, Lab, Side};
 use vrrp::{
-    receive, Addresses, AdvertInterval, Advertisement, Auth, Endpoints, Expectations,
+    ipv4_header, receive, Addresses, AdvertInterval, Advertisement, Auth, Endpoints, Expectations,
     V3Ipv4Checksum, Version,
 };
 
@@ -136,6 +136,17 @@ fn our_adverts_are_byte_equal_to_keepalived_2_2_7() {
     });
     for (case, (name, record)) in cases().into_iter().zip(captured) {
         assert_eq!(case.name, name);
+        if let (IpAddr::V4(source), IpAddr::V4(destination)) = (record.source, record.destination) {
+            // The whole IPv4 header too, with the id the kernel chose.
+            let id = u16::from_be_bytes([record.header[4], record.header[5]]);
+            let len = u16::try_from(record.message.len()).unwrap();
+            let ours = ipv4_header(source, destination, len, id);
+            assert_eq!(
+                hex(&ours),
+                hex(&record.header),
+                "{name}: our IPv4 header vs keepalived's"
+            );
+        }
         let (src, dst, ttl, message) = (
             record.source,
             record.destination,

@@ -344,6 +344,8 @@ pub struct Record {
     pub ttl: u8,
     /// The VRRP message.
     pub message: Vec<u8>,
+    /// The IP header as captured.
+    pub header: Vec<u8>,
 }
 
 impl Capture {
@@ -428,6 +430,7 @@ fn split_ip(at: Duration, packet: &[u8]) -> Record {
                 destination,
                 ttl: packet[8],
                 message: packet[ihl..total].to_vec(),
+                header: packet[..ihl].to_vec(),
             }
         }
         6 => {
@@ -441,6 +444,7 @@ fn split_ip(at: Duration, packet: &[u8]) -> Record {
                 destination,
                 ttl: packet[7],
                 message: packet[40..40 + len].to_vec(),
+                header: packet[..40].to_vec(),
             }
         }
         v => panic!("IP version {v}"),
