@@ -116,7 +116,8 @@ pub struct Expectations {
     /// The configured interval; compared for VRRPv2 only (VRRPv3 backups learn it).
     pub interval: AdvertInterval,
     /// The configured virtual addresses, or None to skip the (optional, RFC 3768 §7.1
-    /// "MAY") address-list check, as keepalived's `skip_check_adv_addr` does.
+    /// "MAY") address-list check, as keepalived's `skip_check_adv_addr` does for adverts from
+    /// the master it already knows.
     pub addresses: Option<Addresses>,
     /// The instance uses unicast peers: adverts must arrive unicast, and the TTL is not
     /// checked (keepalived behaviour). Otherwise they must arrive on the multicast group.
