@@ -13,6 +13,7 @@ mod error;
 pub mod message;
 pub mod types;
 
+pub use apply::{Applied, Reconciler, Table};
 pub use client::{Client, Op};
 pub use error::{Error, KernelError};
 pub use types::*;

@@ -8,6 +8,7 @@ use ipvs::{
     Client, Daemon, DaemonRole, Destination, Family, ForwardMethod, KernelError, Name, Netmask, Op,
     Protocol, Service, ServiceFlags, ServiceKey, Timeouts, TunnelChecksum, TunnelType,
 };
+use ipvs::{Reconciler, Table};
 use libtest_mimic::Failed;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -41,6 +42,10 @@ fn main() {
         (
             "batch_reports_each_failure_and_applies_the_rest",
             batch_reports_each_failure_and_applies_the_rest,
+        ),
+        (
+            "reconciler_sends_only_differences_and_recovers_from_drift",
+            reconciler_sends_only_differences_and_recovers_from_drift,
         ),
     ]);
 }
@@ -398,4 +403,72 @@ fn batch_reports_each_failure_and_applies_the_rest() -> Result<(), Failed> {
         check(c.destinations(&s.key)?.len() == 1, "destination missing")?;
     }
     Ok(())
+}
+
+fn desired(services: u16, per: u8, weight_of: impl Fn(u16, u8) -> u32) -> Table {
+    let mut t = Table::default();
+    for s in 0..services {
+        let key = tcp("192.0.2.10", 10_000 + s);
+        let dests = (1..=per).map(|i| {
+            let mut d = Destination::new(ip(&format!("198.51.100.{i}")), 80);
+            d.weight = weight_of(s, i);
+            d
+        });
+        t.insert(Service::new(key), dests);
+    }
+    t
+}
+
+fn reconciler_sends_only_differences_and_recovers_from_drift() -> Result<(), Failed> {
+    let (_g, c) = fresh()?;
+    let mut r = Reconciler::new(c)?;
+    let first = desired(200, 5, |_, _| 1);
+    let applied = r.apply(&first);
+    check(applied.failed.is_empty(), format!("{:?}", applied.failed))?;
+    check(
+        applied.ops.len() == 200 + 1000,
+        format!("{} ops to build", applied.ops.len()),
+    )?;
+    check(
+        Table::read(r.client())?.same_config(&first),
+        "live table differs after build",
+    )?;
+    check(
+        r.apply(&first).ops.is_empty(),
+        "re-applying the same table sent ops",
+    )?;
+    // 1% of the destinations change weight: 10 edits, nothing else.
+    let second = desired(200, 5, |s, i| if s % 20 == 0 && i == 1 { 7 } else { 1 });
+    let applied = r.apply(&second);
+    check(
+        applied.ops.len() == 10 && applied.failed.is_empty(),
+        format!("{:?}", applied.ops),
+    )?;
+    check(
+        applied.ops.iter().all(|o| matches!(o, Op::EditDest(..))),
+        "only edits expected",
+    )?;
+    check(
+        Table::read(r.client())?.same_config(&second),
+        "live table differs after the change",
+    )?;
+    // Drift: a service vanishes behind the reconciler's back.
+    let gone = tcp("192.0.2.10", 10_000);
+    r.client().del_service(&gone)?;
+    let third = desired(200, 5, |s, i| if s == 0 && i == 2 { 9 } else { 1 });
+    let applied = r.apply(&third);
+    check(
+        !applied.failed.is_empty(),
+        "an edit of a vanished service must fail",
+    )?;
+    r.refresh()?;
+    let applied = r.apply(&third);
+    check(
+        applied.failed.is_empty(),
+        format!("after refresh: {:?}", applied.failed),
+    )?;
+    check(
+        Table::read(r.client())?.same_config(&third),
+        "live table differs after recovery",
+    )
 }
