@@ -40,7 +40,7 @@ impl Outcome {
 pub fn check_file<H: Host + ?Sized>(path: &Path, opts: &ReadOptions, host: &H) -> Outcome {
     let mut diags = Diagnostics::default();
     let lines = reader::read_config(path, opts, &mut diags);
-    finish(&lines, path, host, diags)
+    finish(lines, path, host, diags)
 }
 
 /// Like [`check_file`] for text in memory named `name`.
@@ -52,11 +52,11 @@ pub fn check_str<H: Host + ?Sized>(
 ) -> Outcome {
     let mut diags = Diagnostics::default();
     let lines = reader::read_str(text, name, opts, &mut diags);
-    finish(&lines, name, host, diags)
+    finish(lines, name, host, diags)
 }
 
 fn finish<H: Host + ?Sized>(
-    lines: &[reader::Line],
+    lines: Vec<reader::Line>,
     name: &Path,
     host: &H,
     mut diags: Diagnostics,

@@ -55,48 +55,40 @@ impl Node {
         }
     }
 
-    fn from_line(l: &Line) -> Self {
+    fn from_line(l: Line) -> Self {
         Node {
-            words: l.words.clone(),
-            raw: l.raw.clone(),
-            file: l.file.clone(),
+            words: l.words,
+            raw: l.raw,
+            file: l.file,
             line: l.line,
             block: None,
         }
     }
 }
 
-struct Builder<'a, 'd> {
-    lines: &'a [Line],
-    next: usize,
+struct Builder<'d> {
+    lines: std::vec::IntoIter<Line>,
     diags: &'d mut Diagnostics,
 }
 
 /// Builds the tree, reporting unknown keywords and misplaced braces.
-pub fn build(lines: &[Line], diags: &mut Diagnostics) -> Vec<Node> {
+pub fn build(lines: Vec<Line>, diags: &mut Diagnostics) -> Vec<Node> {
     let mut b = Builder {
-        lines,
-        next: 0,
+        lines: lines.into_iter(),
         diags,
     };
-    let mut nodes = Vec::new();
-    while b.next < lines.len() {
-        nodes.extend(b.section(Section::Root, 0, false));
-    }
-    nodes
+    // At the top level a '}' does not end the section, so one call reads all.
+    b.section(Section::Root, 0, false)
 }
 
-impl Builder<'_, '_> {
-    fn take(&mut self) -> Option<&Line> {
-        let l = self.lines.get(self.next)?;
-        self.next += 1;
-        Some(l)
+impl Builder<'_> {
+    fn take(&mut self) -> Option<Line> {
+        self.lines.next()
     }
 
     fn section(&mut self, section: Section, level: usize, mut need_bob: bool) -> Vec<Node> {
         let mut nodes = Vec::new();
         while let Some(l) = self.take() {
-            let l = l.clone();
             if need_bob {
                 need_bob = false;
                 if l.raw == "{" && level > 0 {
@@ -125,14 +117,14 @@ impl Builder<'_, '_> {
                     &l.location(),
                     format!("Unknown keyword '{kw}'"),
                 ),
-                Some(Shape::Leaf) => nodes.push(Node::from_line(&l)),
+                Some(Shape::Leaf) => nodes.push(Node::from_line(l)),
                 Some(Shape::Values) => {
-                    let mut n = Node::from_line(&l);
+                    let mut n = Node::from_line(l);
                     n.block = Some(self.values());
                     nodes.push(n);
                 }
                 Some(Shape::Block(sub)) => {
-                    let mut n = Node::from_line(&l);
+                    let mut n = Node::from_line(l);
                     n.block = Some(self.section(sub, level + 1, true));
                     nodes.push(n);
                 }
@@ -146,7 +138,6 @@ impl Builder<'_, '_> {
         let mut out = Vec::new();
         let mut first = true;
         while let Some(l) = self.take() {
-            let l = l.clone();
             if first {
                 first = false;
                 if l.raw == "{" {
@@ -161,7 +152,7 @@ impl Builder<'_, '_> {
             if l.raw == "}" {
                 break;
             }
-            out.push(Node::from_line(&l));
+            out.push(Node::from_line(l));
         }
         out
     }

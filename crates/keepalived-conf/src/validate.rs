@@ -266,6 +266,8 @@ pub fn validate<H: Host + ?Sized>(
         }
     }
 
+    duplicate_vrids(cfg, host, &mut cx);
+
     for g in &cfg.vrrp_sync_groups {
         if g.group.is_empty() {
             cx.at(
@@ -304,6 +306,61 @@ pub fn validate<H: Host + ?Sized>(
     }
 
     security(cfg, host, cx.diags);
+}
+
+/// Two instances may not share a VRID on one interface and address family
+/// (multicast), or with a common unicast peer.
+fn duplicate_vrids<H: Host + ?Sized>(cfg: &Config, host: &H, cx: &mut Ctx<'_>) {
+    use std::collections::BTreeMap;
+    let mut by_key: BTreeMap<(String, u8, u8), Vec<usize>> = BTreeMap::new();
+    for (i, v) in cfg.vrrp_instances.iter().enumerate() {
+        let (Some(ifname), Some(vrid)) = (&v.interface, v.virtual_router_id) else {
+            continue;
+        };
+        if !host.interface_exists(ifname) {
+            continue;
+        }
+        let family = match v.virtual_ipaddress.first() {
+            Some(a) if a.address.is_ipv6() => 6,
+            _ => 4,
+        };
+        by_key
+            .entry((ifname.clone(), family, vrid))
+            .or_default()
+            .push(i);
+    }
+    for ((ifname, family, vrid), members) in &by_key {
+        for (n, &a) in members.iter().enumerate() {
+            for &b in &members[n + 1..] {
+                let (va, vb) = (&cfg.vrrp_instances[a], &cfg.vrrp_instances[b]);
+                match (va.unicast_peer.is_empty(), vb.unicast_peer.is_empty()) {
+                    (true, true) => cx.at(
+                        0,
+                        format!(
+                            "{} and {} both use VRID {vrid} with IPv{family} on interface {ifname}",
+                            va.name, vb.name
+                        ),
+                    ),
+                    (false, false) => {
+                        let shared = va
+                            .unicast_peer
+                            .iter()
+                            .any(|p| vb.unicast_peer.iter().any(|q| q.address == p.address));
+                        if shared {
+                            cx.at(
+                                0,
+                                format!(
+                                    "({}) duplicate VRID conflict with {} VRID {vrid}",
+                                    va.name, vb.name
+                                ),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
 }
 
 #[allow(

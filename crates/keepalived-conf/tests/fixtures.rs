@@ -337,6 +337,11 @@ const ERRORS: &[(&str, i32, &[&str])] = &[
     ),
     ("errors/security_enabled.conf", 0, &[]),
     (
+        "errors/duplicate_vrid.conf",
+        5,
+        &["VI_1 and VI_2 both use VRID 51 with IPv4 on interface eth0"],
+    ),
+    (
         "errors/bad_interface.conf",
         5,
         &[
