@@ -4,7 +4,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
 use vrrp::{
-    decode, Addresses, AdvertInterval, Advertisement, Auth, Endpoints, V3Ipv4Checksum, Version,
+    decode, receive, Addresses, AdvertInterval, Advertisement, Auth, Endpoints, Expectations,
+    V3Ipv4Checksum, Version,
 };
 
 fn endpoints_v4() -> impl Strategy<Value = Endpoints> {
@@ -107,6 +108,35 @@ proptest! {
         let mut bytes = vec![first];
         bytes.extend(rest);
         let _ = decode(&bytes, &ep);
+    }
+
+    #[test]
+    fn receive_never_panics_and_accepts_only_what_decodes(
+        bytes in proptest::collection::vec(any::<u8>(), 0..120),
+        ttl in any::<u8>(),
+        (advert, ep) in advert_and_endpoints(),
+        unicast in any::<bool>(),
+    ) {
+        let expect = Expectations {
+            version: advert.version,
+            vrid: advert.vrid,
+            auth: advert.auth,
+            interval: advert.interval,
+            addresses: Some(advert.addresses.clone()),
+            unicast,
+            allowed_sources: None,
+        };
+        if let Ok(got) = receive(&bytes, ttl, &ep, &expect) {
+            prop_assert_eq!(Ok(got), decode(&bytes, &ep));
+        }
+        // The advert's own bytes pass exactly when TTL and destination fit the instance.
+        let own = advert.encode(&ep).unwrap();
+        let multicast = match ep {
+            Endpoints::V4 { destination, .. } => destination.is_multicast(),
+            Endpoints::V6 { destination, .. } => destination.is_multicast(),
+        };
+        let fits = (unicast || ttl == 255) && multicast != unicast;
+        prop_assert_eq!(receive(&own, ttl, &ep, &expect).is_ok(), fits);
     }
 
     #[test]
