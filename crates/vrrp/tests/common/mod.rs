@@ -230,10 +230,16 @@ impl Lab {
             \x20   s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, int(ttl))\n\
             \x20   s.sendto(bytes.fromhex(message), ('224.0.0.18', 0))\n\
             \x20   print('sent', flush=True)\n";
+        self.spawn_injector(side, script, &[source])
+    }
+
+    fn spawn_injector(&self, side: Side, script: &str, args: &[&str]) -> Injector {
         let mut child = Command::new(&self.ip)
             .args(["netns", "exec", self.ns(side)])
             .arg(tool("python3"))
-            .args(["-c", script, source])
+            .arg("-c")
+            .arg(script)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -248,6 +254,52 @@ impl Lab {
             stdin,
             stdout,
         }
+    }
+
+    /// The link-local address of `side`'s interface.
+    pub fn link_local(&self, side: Side) -> Ipv6Addr {
+        let iface = if side == Side::A { "k0" } else { "k1" };
+        let out = Command::new(&self.ip)
+            .args([
+                "-n",
+                self.ns(side),
+                "-6",
+                "-o",
+                "addr",
+                "show",
+                "dev",
+                iface,
+                "scope",
+                "link",
+            ])
+            .output()
+            .expect("ip addr");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let word = text.split_whitespace().skip_while(|w| *w != "inet6").nth(1);
+        let addr = word
+            .and_then(|w| w.split('/').next())
+            .and_then(|a| a.parse().ok());
+        addr.unwrap_or_else(|| panic!("no link-local address on {iface}: {text}"))
+    }
+
+    /// Like [`Lab::injector`] for IPv6: sends from `side`'s link-local address to ff02::12
+    /// with the given hop limit; the checksum is left as given (no `IPV6_CHECKSUM`).
+    pub fn injector6(&self, side: Side) -> Injector {
+        let iface = if side == Side::A { "k0" } else { "k1" };
+        let source = self.link_local(side).to_string();
+        let script = "import socket, sys\n\
+            ifindex = socket.if_nametoindex(sys.argv[2])\n\
+            s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, 112)\n\
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, ifindex)\n\
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)\n\
+            s.bind((sys.argv[1], 0, 0, ifindex))\n\
+            print('ready', flush=True)\n\
+            for line in sys.stdin:\n\
+            \x20   message, hops = line.split()\n\
+            \x20   s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, int(hops))\n\
+            \x20   s.sendto(bytes.fromhex(message), ('ff02::12', 0, 0, ifindex))\n\
+            \x20   print('sent', flush=True)\n";
+        self.spawn_injector(side, script, &[&source, iface])
     }
 
     /// keepalived `name`'s log so far.
