@@ -72,6 +72,7 @@ pub struct Lab {
 impl Lab {
     pub fn new(case: &str) -> Lab {
         let ip = tool("ip");
+        sweep_stale(&ip);
         let tag = format!("vrrpdiff-{}-{case}", std::process::id());
         let dir = std::env::temp_dir().join(&tag);
         std::fs::create_dir_all(&dir).unwrap();
@@ -330,6 +331,34 @@ impl Drop for Lab {
             let _ = Command::new(&self.ip).args(["netns", "del", ns]).status();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Deletes namespaces left by earlier runs of these tests that were killed before their
+/// `Drop` ran (`vrrpdiff-PID-…` whose PID is gone), with whatever those runs started inside.
+fn sweep_stale(ip: &Path) {
+    let Ok(out) = Command::new(ip).args(["netns", "list"]).output() else {
+        return;
+    };
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some(name) = line.split_whitespace().next() else {
+            continue;
+        };
+        let Some(pid) = name
+            .strip_prefix("vrrpdiff-")
+            .and_then(|r| r.split('-').next())
+        else {
+            continue;
+        };
+        if pid.parse::<u32>().is_err() || Path::new("/proc").join(pid).exists() {
+            continue;
+        }
+        if let Ok(pids) = Command::new(ip).args(["netns", "pids", name]).output() {
+            for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+                let _ = Command::new("kill").args(["-KILL", pid]).status();
+            }
+        }
+        let _ = Command::new(ip).args(["netns", "del", name]).status();
     }
 }
 
