@@ -1,6 +1,7 @@
 //! keepalived.conf (keepalived 2.2.7 dialect): lexer, typed model and
 //! validation, with keepalived's messages and `keepalived -t` exit codes.
 
+pub mod complete;
 pub mod diag;
 pub mod include;
 pub mod lexer;

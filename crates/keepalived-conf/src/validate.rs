@@ -137,7 +137,6 @@ pub fn validate<H: Host + ?Sized>(
         }
     }
 
-    let strict = cfg.global_defs.vrrp_strict;
     let instance_names: BTreeSet<String> =
         cfg.vrrp_instances.iter().map(|v| v.name.clone()).collect();
     for v in &mut cfg.vrrp_instances {
@@ -217,57 +216,14 @@ pub fn validate<H: Host + ?Sized>(
                 }
             }
         }
-        let version = v.version.unwrap_or(if family == Some(false) {
-            3
-        } else {
-            cfg.global_defs.vrrp_version
-        });
-        if version == 2 {
-            if v.advert_int >= 256_000_000 {
-                cx.at(
-                    0,
-                    format!(
-                        "({name}) VRRPv2 advertisement interval {:.2}s is out of range. Must be less than 256s. Setting to 255s",
-                        micros_as_secs(v.advert_int)
-                    ),
-                );
-                v.advert_int = 255_000_000;
-            } else if v.advert_int % 1_000_000 != 0 {
-                cx.at(
-                    0,
-                    format!(
-                        "({name}) VRRPv2 advertisement interval {:.6}s must be an integer. rounding",
-                        micros_as_secs(v.advert_int)
-                    ),
-                );
-                v.advert_int = ((v.advert_int + 500_000) / 1_000_000 * 1_000_000).max(1_000_000);
-            }
-        }
-        let is_master = v.state.as_deref() == Some("MASTER");
-        let instance_strict = v.strict_mode.unwrap_or(strict);
-        if instance_strict && is_master && v.priority != 255 {
-            cx.at(
-                0,
-                format!("({name}) State MASTER must match being address owner"),
-            );
-        }
-        if let Some(auth) = &v.authentication {
-            if instance_strict {
-                cx.at(
-                    0,
-                    format!("({name}) Strict mode does not support authentication. Ignoring."),
-                );
-            } else if is_master && auth.auth_type.as_deref() == Some("AH") {
-                cx.at(
-                    0,
-                    format!("({name}) Initial state master is incompatible with AH authentication - clearing"),
-                );
-            }
+        for m in crate::complete::instance(v, &cfg.global_defs) {
+            cx.at(0, m);
         }
     }
 
     duplicate_vrids(cfg, host, &mut cx);
 
+    let mut in_group: BTreeSet<&str> = BTreeSet::new();
     for g in &cfg.vrrp_sync_groups {
         if g.group.is_empty() {
             cx.at(
@@ -276,6 +232,7 @@ pub fn validate<H: Host + ?Sized>(
             );
             continue;
         }
+        let mut members = 0;
         for m in &g.group {
             if !instance_names.contains(m) {
                 cx.at(
@@ -285,7 +242,34 @@ pub fn validate<H: Host + ?Sized>(
                         g.name
                     ),
                 );
+            } else if !in_group.insert(m.as_str()) {
+                cx.at(
+                    g.line,
+                    format!(
+                        "Virtual router {m} cannot exist in more than one sync group; ignoring {}",
+                        g.name
+                    ),
+                );
+            } else {
+                members += 1;
             }
+        }
+        if members == 0 {
+            cx.at(
+                g.line,
+                format!(
+                    "Sync group {}, no matching virtual router found in group declaration - removing",
+                    g.name
+                ),
+            );
+        } else if members == 1 {
+            cx.at(
+                g.line,
+                format!(
+                    "Sync group {} has only 1 virtual router(s) - this probably isn't what you want",
+                    g.name
+                ),
+            );
         }
     }
 
@@ -361,14 +345,6 @@ fn duplicate_vrids<H: Host + ?Sized>(cfg: &Config, host: &H, cx: &mut Ctx<'_>) {
             }
         }
     }
-}
-
-#[allow(
-    clippy::cast_precision_loss,
-    reason = "timers are below 2^32 microseconds"
-)]
-fn micros_as_secs(v: u64) -> f64 {
-    v as f64 / 1_000_000.0
 }
 
 fn security<H: Host + ?Sized>(cfg: &Config, host: &H, diags: &mut Diagnostics) {

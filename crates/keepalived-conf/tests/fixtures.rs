@@ -146,7 +146,7 @@ fn conditionals_follow_the_config_id() {
     assert_eq!(a.config.global_defs.router_id.as_deref(), Some("node_a"));
     assert_eq!(a.config.global_defs.smtp_server, None);
     assert_eq!(a.config.vrrp_instances[0].state.as_deref(), Some("MASTER"));
-    assert_eq!(a.config.vrrp_instances[0].priority, 200);
+    assert_eq!(a.config.vrrp_instances[0].priority, Some(200));
 
     let b = check_as("lexical/conditionals.conf", "nodeB");
     assert_eq!(b.config.global_defs.router_id.as_deref(), Some("node_b"));
@@ -155,7 +155,7 @@ fn conditionals_follow_the_config_id() {
         Some("192.0.2.26")
     );
     assert_eq!(b.config.vrrp_instances[0].state.as_deref(), Some("BACKUP"));
-    assert_eq!(b.config.vrrp_instances[0].priority, 100);
+    assert_eq!(b.config.vrrp_instances[0].priority, Some(100));
 
     let none = check_as("lexical/conditionals.conf", "");
     assert_eq!(
@@ -163,7 +163,8 @@ fn conditionals_follow_the_config_id() {
         "@ID never matches an empty id"
     );
     assert_eq!(
-        none.config.vrrp_instances[0].priority, 100,
+        none.config.vrrp_instances[0].priority,
+        Some(100),
         "@^ID always matches it"
     );
 }
@@ -177,7 +178,8 @@ fn parameters_multiline_recursive_predefined() {
     assert_eq!(vi.interface.as_deref(), Some("eth0"));
     assert_eq!(vi.virtual_router_id, Some(51));
     assert_eq!(
-        vi.priority, 200,
+        vi.priority,
+        Some(200),
         "${{PRIO_${{_INSTANCE}}}} expands in two passes"
     );
     let vips: Vec<String> = vi
@@ -191,7 +193,7 @@ fn parameters_multiline_recursive_predefined() {
     assert_eq!(g.notification_email, ["x#y!z@example.com"]);
 
     let b = check_as("lexical/params.conf", "nodeB");
-    assert_eq!(b.config.vrrp_instances[0].priority, 100);
+    assert_eq!(b.config.vrrp_instances[0].priority, Some(100));
 }
 
 #[test]
@@ -292,8 +294,50 @@ fn every_checker_parses() {
     assert_eq!(o.config.track_files[0].name, "TF");
 }
 
+#[test]
+fn sync_group_unicast_and_version_3() {
+    let o = check("lexical/sync_group_ok.conf");
+    assert_clean(&o);
+    let g = &o.config.vrrp_sync_groups[0];
+    assert_eq!(g.group, ["VI_1", "VI_2"]);
+    assert_eq!(
+        g.notify_master.as_deref(),
+        Some("/nonexistent/notify.sh master")
+    );
+    let v1 = &o.config.vrrp_instances[0];
+    assert_eq!(v1.unicast_src_ip.as_deref(), Some("192.0.2.10"));
+    assert_eq!(v1.unicast_peer[0].address, "192.0.2.11");
+    assert_eq!(v1.unicast_peer[0].min_ttl, Some(250));
+    assert_eq!(v1.unicast_peer[0].max_ttl, Some(255));
+    assert!(v1.nopreempt);
+    let v2 = &o.config.vrrp_instances[1];
+    assert_eq!(v2.version, Some(3));
+    assert_eq!(v2.advert_int, 250_000, "VRRPv3 keeps sub-second intervals");
+    assert_eq!(keepalived_conf::complete::effective_priority(v2), 100);
+}
+
 /// (fixture, exit code, messages keepalived prints, in its words)
 const ERRORS: &[(&str, i32, &[&str])] = &[
+    (
+        "errors/preempt.conf",
+        5,
+        &[
+            "(VI_1) nopreempt is incompatible with priority 255. resetting nopreempt",
+            "(VI_1) Warning - preempt delay will not work with initial state MASTER - clearing",
+            "(VI_2) No VIP specified; at least one is sensible",
+            "(VI_2) Authentication specified but no password given. Ignoring",
+            "(VI_2) preempt_delay is incompatible with nopreempt mode - resetting",
+        ],
+    ),
+    (
+        "errors/sync_group.conf",
+        5,
+        &[
+            "Virtual router VI_1 cannot exist in more than one sync group; ignoring G2",
+            "Virtual router VI_9 specified in sync group G2 doesn't exist - ignoring",
+            "Sync group G2, no matching virtual router found in group declaration - removing",
+        ],
+    ),
     ("errors/extra_brace.conf", 5, &["Extra '}' found", "Unknown keyword '}'"]),
     ("errors/missing_brace.conf", 5, &["There are 1 missing '}'s or extra '{'s"]),
     (

@@ -3,6 +3,7 @@
 //! keepalived knows is kept, in order, as a [`Setting`]; unknown keywords get
 //! keepalived's `Unknown keyword 'X'` and are dropped with their blocks.
 
+mod ipconf;
 pub mod keywords;
 mod lvs;
 mod vrrp;
@@ -14,11 +15,9 @@ use crate::diag::{Diagnostics, Severity};
 use crate::tree::Node;
 use crate::values;
 
+pub use ipconf::{Authentication, Route, Rule, UnicastPeer, VirtualAddress};
 pub use lvs::{Checker, RealServer, UrlCheck, VirtualServer, VirtualServerGroup, VsAddress};
-pub use vrrp::{
-    Authentication, GlobalDefs, Route, Rule, SyncGroup, TrackFile, TrackRef, VirtualAddress,
-    VrrpInstance, VrrpScript,
-};
+pub use vrrp::{GlobalDefs, SyncGroup, TrackFile, TrackRef, VrrpInstance, VrrpScript};
 
 /// A keyword that is known but has no typed field: its words and block.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,21 +207,21 @@ pub fn build(nodes: &[Node], diags: &mut Diagnostics) -> Config {
             }
             "static_ipaddress" => {
                 for c in n.children() {
-                    if let Some(a) = vrrp::address(&mut b, c, false) {
+                    if let Some(a) = ipconf::address(&mut b, c, false) {
                         cfg.static_ipaddress.push(a);
                     }
                 }
             }
             "static_routes" => {
                 for c in n.children() {
-                    if let Some(r) = vrrp::route(&mut b, c, true) {
+                    if let Some(r) = ipconf::route(&mut b, c, true) {
                         cfg.static_routes.push(r);
                     }
                 }
             }
             "static_rules" => {
                 for c in n.children() {
-                    if let Some(r) = vrrp::rule(&mut b, c) {
+                    if let Some(r) = ipconf::rule(&mut b, c) {
                         cfg.static_rules.push(r);
                     }
                 }

@@ -7,12 +7,15 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::vrrp::{address, route, rule, track_refs, Authentication, UnicastPeer};
+use super::ipconf::{address, route, rule, Authentication, UnicastPeer};
+use super::vrrp::track_refs;
 use super::{keywords, Builder, Route, Rule, Setting, TrackRef, VirtualAddress};
 use crate::tree::Node;
 use crate::values::TIMER_MAX;
 
-/// A VRRP instance. Defaults are keepalived's (priority 100, advert_int 1 s).
+/// A VRRP instance. Defaults are keepalived's (advert_int 1 s; an unset
+/// priority is 255 for `state MASTER` and 100 otherwise, see
+/// [`crate::complete::effective_priority`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VrrpInstance {
     pub name: String,
@@ -22,7 +25,7 @@ pub struct VrrpInstance {
     pub interface: Option<String>,
     pub interface_line: usize,
     pub virtual_router_id: Option<u8>,
-    pub priority: u8,
+    pub priority: Option<u8>,
     /// Microseconds.
     pub advert_int: u64,
     pub version: Option<u8>,
@@ -68,7 +71,7 @@ pub(crate) fn instance(b: &mut Builder<'_>, n: &Node) -> VrrpInstance {
         interface: None,
         interface_line: 0,
         virtual_router_id: None,
-        priority: 100,
+        priority: None,
         advert_int: 1_000_000,
         version: None,
         virtual_ipaddress: Vec::new(),
@@ -140,7 +143,7 @@ pub(crate) fn instance(b: &mut Builder<'_>, n: &Node) -> VrrpInstance {
             "priority" => {
                 let a = c.arg(0).unwrap_or_default();
                 match crate::values::parse_unsigned(a, 1, 255) {
-                    Ok(p) => v.priority = u8::try_from(p).unwrap_or(100),
+                    Ok(p) => v.priority = u8::try_from(p).ok(),
                     Err(e) => {
                         b.number_error(c, e);
                         b.error(
