@@ -1,1 +1,7 @@
 //! An nginx-compatible layer-7 reverse proxy driven by nginx.conf.
+//!
+//! * [`balance`]: nginx's upstream balancing (smooth weighted round robin
+//!   with backup servers and max_fails/fail_timeout, least_conn, ip_hash,
+//!   hash, consistent hash), pure: time and keys are inputs.
+
+pub mod balance;
