@@ -257,6 +257,13 @@ impl Lab {
         }
     }
 
+    /// Runs `ip ARGS` inside `side`'s namespace.
+    pub fn run_in(&self, side: Side, args: &[&str]) {
+        let mut all = vec!["-n", self.ns(side)];
+        all.extend_from_slice(args);
+        run(&self.ip, &all);
+    }
+
     /// The link-local address of `side`'s interface.
     pub fn link_local(&self, side: Side) -> Ipv6Addr {
         let iface = if side == Side::A { "k0" } else { "k1" };
