@@ -41,6 +41,9 @@ pub const EXIT_CONFIG: i32 = 4;
 pub const EXIT_CONFIG_TEST: i32 = 5;
 /// Script security.
 pub const EXIT_SECURITY: i32 = 6;
+/// keepalived's `KEEPALIVED_EXIT_CONFIG`: it stopped reading at a keyword
+/// whose parameter is missing.
+pub const EXIT_MISSING_PARAMETER: i32 = 2;
 
 /// One message, with where it came from when that is known.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +77,10 @@ pub struct Location {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostics {
     pub items: Vec<Diagnostic>,
+    /// Set when keepalived would have exited on the spot (a missing
+    /// parameter): nothing after that point is read or checked.
+    #[serde(default)]
+    pub stopped: Option<i32>,
 }
 
 impl Diagnostics {
@@ -102,6 +109,9 @@ impl Diagnostics {
 
     /// The exit code `keepalived -t` would give.
     pub fn exit_code(&self) -> i32 {
+        if let Some(code) = self.stopped {
+            return code;
+        }
         match self.worst() {
             None | Some(Severity::Info) => EXIT_OK,
             Some(Severity::FileNotFound | Severity::BadInterface | Severity::Fatal) => EXIT_CONFIG,

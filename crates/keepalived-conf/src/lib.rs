@@ -64,7 +64,9 @@ fn finish<H: Host + ?Sized>(
 ) -> Outcome {
     let nodes = tree::build(lines, &mut diags);
     let mut config = model::build(&nodes, &mut diags);
-    validate::validate(&mut config, host, name, &mut diags);
+    if diags.stopped.is_none() {
+        validate::validate(&mut config, host, name, &mut diags);
+    }
     Outcome {
         config,
         diagnostics: diags,

@@ -6,8 +6,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::diag::EXIT_MISSING_PARAMETER;
 use crate::diag::{Diagnostics, Location, Severity};
-use crate::model::keywords::{shape, Section, Shape};
+use crate::model::keywords::{shape, Section, Shape, NEEDS_ARGUMENT};
 use crate::reader::Line;
 
 /// A keyword line and its block.
@@ -89,6 +90,9 @@ impl Builder<'_> {
     fn section(&mut self, section: Section, level: usize, mut need_bob: bool) -> Vec<Node> {
         let mut nodes = Vec::new();
         while let Some(l) = self.take() {
+            if self.diags.stopped.is_some() {
+                break;
+            }
             if need_bob {
                 need_bob = false;
                 if l.raw == "{" && level > 0 {
@@ -111,7 +115,22 @@ impl Builder<'_> {
                 break;
             }
             let kw = l.words.first().map_or("", String::as_str);
-            match shape(section, kw) {
+            let shape = shape(section, kw);
+            if matches!(shape, Some(Shape::Leaf | Shape::Block(_)))
+                && l.words.len() < 2
+                && NEEDS_ARGUMENT.contains(&kw)
+            {
+                self.diags.report(
+                    Severity::MissingParameter,
+                    &l.location(),
+                    format!(
+                        "*** Configuration line starting `{kw}` is missing a parameter after keyword `{kw}` at word position 2"
+                    ),
+                );
+                self.diags.stopped = Some(EXIT_MISSING_PARAMETER);
+                break;
+            }
+            match shape {
                 None => self.diags.report(
                     Severity::UnknownKeyword,
                     &l.location(),

@@ -274,10 +274,82 @@ pub fn validate<H: Host + ?Sized>(
     }
 
     for vs in &cfg.virtual_servers {
-        if let (VsAddress::Fwmark(m), Some(_)) = (&vs.address, &vs.protocol) {
+        let name = format_vs(vs);
+        if vs.real_servers.is_empty() {
             cx.at(
                 0,
-                format!("Warning: Virtual server FWM {m}: protocol specified for fwmark - protocol will be ignored"),
+                format!("Virtual server {name} has no real servers - ignoring"),
+            );
+            continue;
+        }
+        let fwmark = match &vs.address {
+            VsAddress::Fwmark(_) => true,
+            VsAddress::Group(g) => cfg.virtual_server_groups.iter().any(|grp| {
+                &grp.name == g
+                    && grp
+                        .members
+                        .iter()
+                        .any(|m| m.first().is_some_and(|w| w == "fwmark"))
+            }),
+            VsAddress::IpPort { .. } => false,
+        };
+        if vs.ha_suspend && fwmark {
+            cx.at(
+                0,
+                format!("Virtual server {name}: cannot use ha_suspend with fwmarks - clearing ha_suspend"),
+            );
+        }
+        let only_fwmark = match &vs.address {
+            VsAddress::Fwmark(_) => true,
+            VsAddress::Group(g) => cfg.virtual_server_groups.iter().any(|grp| {
+                &grp.name == g
+                    && !grp.members.is_empty()
+                    && grp
+                        .members
+                        .iter()
+                        .all(|m| m.first().is_some_and(|w| w == "fwmark"))
+            }),
+            VsAddress::IpPort { .. } => false,
+        };
+        if vs.protocol.is_some() && only_fwmark {
+            cx.at(
+                0,
+                format!("Warning: Virtual server {name}: protocol specified for fwmark - protocol will be ignored"),
+            );
+        }
+        let by_address = match &vs.address {
+            VsAddress::IpPort { .. } => true,
+            VsAddress::Group(g) => cfg.virtual_server_groups.iter().any(|grp| {
+                &grp.name == g
+                    && grp
+                        .members
+                        .iter()
+                        .any(|m| m.first().is_some_and(|w| w != "fwmark"))
+            }),
+            VsAddress::Fwmark(_) => false,
+        };
+        let mut name = name;
+        if by_address && vs.protocol.is_none() {
+            cx.at(
+                0,
+                format!("Virtual server {name}: no protocol set - defaulting to UDP"),
+            );
+            name = name.replacen(":none:", ":udp:", 1);
+        }
+        let rs_without_method = vs
+            .real_servers
+            .iter()
+            .any(|rs| !rs.other.iter().any(|o| o.keyword == "lvs_method"));
+        if vs.lb_kind.is_none() && rs_without_method {
+            cx.at(
+                0,
+                format!("Virtual server {name}: no forwarding method set, setting default NAT"),
+            );
+        }
+        if vs.lb_algo.is_none() {
+            cx.at(
+                0,
+                format!("Virtual server {name}: no scheduler set, setting default 'wlc'"),
             );
         }
     }
@@ -290,6 +362,23 @@ pub fn validate<H: Host + ?Sized>(
     }
 
     security(cfg, host, cx.diags);
+}
+
+/// keepalived's `FMT_VS`: `[ip]:proto:port`, `FWM n` or `[group]:0`.
+fn format_vs(vs: &crate::model::VirtualServer) -> String {
+    match &vs.address {
+        VsAddress::Fwmark(m) => format!("FWM {m}"),
+        VsAddress::Group(g) => format!("[{g}]:0"),
+        VsAddress::IpPort { ip, port } => {
+            let proto = match vs.protocol.as_deref() {
+                Some("TCP") => "tcp",
+                Some("UDP") => "udp",
+                Some("SCTP") => "sctp",
+                _ => "none",
+            };
+            format!("[{ip}]:{proto}:{}", port.as_deref().unwrap_or("0"))
+        }
+    }
 }
 
 /// Two instances may not share a VRID on one interface and address family

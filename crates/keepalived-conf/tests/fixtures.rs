@@ -319,6 +319,26 @@ fn sync_group_unicast_and_version_3() {
 /// (fixture, exit code, messages keepalived prints, in its words)
 const ERRORS: &[(&str, i32, &[&str])] = &[
     (
+        "errors/missing_parameter.conf",
+        2,
+        &["*** Configuration line starting `virtual_router_id` is missing a parameter after keyword `virtual_router_id` at word position 2"],
+    ),
+    (
+        "errors/names.conf",
+        5,
+        &[
+            "vrrp_instance must have a name",
+            "vrrp instance VI_1 already defined",
+            "Invalid HTTP_GET status code '99'",
+            "Invalid HTTP_GET status code '300-250'",
+            "Invalid HTTP_GET status code 'eth0'",
+            "Virtual server [192.0.2.100]:tcp:80 has no real servers - ignoring",
+            "Virtual server [192.0.2.101]:none:80: no protocol set - defaulting to UDP",
+            "Virtual server [192.0.2.101]:udp:80: no forwarding method set, setting default NAT",
+            "Virtual server [192.0.2.101]:udp:80: no scheduler set, setting default 'wlc'",
+        ],
+    ),
+    (
         "errors/preempt.conf",
         5,
         &[
@@ -419,6 +439,7 @@ const ERRORS: &[(&str, i32, &[&str])] = &[
         &[
             "Unterminated quote 'router_id \"unterminated'",
             "Unmatched quote: 'router_id \"unterminated'",
+            "routerid name missing - ignoring",
         ],
     ),
     (

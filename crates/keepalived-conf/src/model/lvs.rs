@@ -26,11 +26,20 @@ pub struct VirtualServerGroup {
     pub members: Vec<Vec<String>>,
 }
 
-pub(crate) fn virtual_server_group(_b: &mut Builder<'_>, n: &Node) -> VirtualServerGroup {
-    VirtualServerGroup {
-        name: n.arg(0).unwrap_or_default().to_string(),
-        members: n.children().iter().map(|c| c.words.clone()).collect(),
+pub(crate) fn virtual_server_group(b: &mut Builder<'_>, n: &Node) -> VirtualServerGroup {
+    let name = n.arg(0).unwrap_or_default().to_string();
+    let mut members = Vec::new();
+    for c in n.children() {
+        match group_entry_error(&name, &c.words) {
+            Some(e) => {
+                for line in e.lines() {
+                    b.error(c, line.to_string());
+                }
+            }
+            None => members.push(c.words.clone()),
+        }
     }
+    VirtualServerGroup { name, members }
 }
 
 /// One `url { path digest status_code ... }` of HTTP_GET / SSL_GET.
@@ -278,10 +287,63 @@ fn url(b: &mut Builder<'_>, n: &Node) -> UrlCheck {
         match c.keyword() {
             "path" => u.path = c.arg(0).map(str::to_string),
             "digest" => u.digest = c.arg(0).map(str::to_string),
-            "status_code" => u.status_code = c.args().to_vec(),
+            "status_code" => {
+                for code in c.args() {
+                    if valid_status_code(code) {
+                        u.status_code.push(code.clone());
+                    } else {
+                        b.error(c, format!("Invalid HTTP_GET status code '{code}'"));
+                    }
+                }
+            }
             "virtualhost" => u.virtualhost = c.arg(0).map(str::to_string),
             _ => u.other.push(Setting::from_node(c)),
         }
     }
     u
+}
+
+/// `NNN` or `NNN-MMM` within 100..=599.
+fn valid_status_code(code: &str) -> bool {
+    let (lo, hi) = code.split_once('-').unwrap_or((code, code));
+    let num = |s: &str| {
+        s.bytes().all(|b| b.is_ascii_digit())
+            && !s.is_empty()
+            && s.parse::<u32>().is_ok_and(|n| (100..=599).contains(&n))
+    };
+    num(lo) && num(hi) && lo.parse::<u32>().ok() <= hi.parse::<u32>().ok()
+}
+
+/// keepalived's `alloc_vsg_entry` checks on one group line.
+pub(crate) fn group_entry_error(group: &str, words: &[String]) -> Option<String> {
+    let first = words.first()?;
+    if first == "fwmark" {
+        let mark = words.get(1).map_or("", String::as_str);
+        if mark.parse::<u32>().is_err() {
+            return Some(format!(
+                "({group}): fwmark '{mark}' must be in [0, {}] - ignoring",
+                u32::MAX
+            ));
+        }
+        return None;
+    }
+    let port = words.get(1).filter(|p| !p.bytes().all(|b| b == b'0'));
+    let addr = first.split('/').next().unwrap_or(first);
+    let base = match addr.rsplit_once('-') {
+        Some((b, _)) if b.parse::<std::net::IpAddr>().is_ok() => b,
+        _ => addr,
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok());
+    if base.parse::<std::net::IpAddr>().is_err() || !port_ok {
+        if let Some(p) = port.filter(|_| !port_ok) {
+            return Some(format!(
+                "invalid number '{p}'\nInvalid virtual server group IP address {first} /port/{p} - skipping"
+            ));
+        }
+        let suffix = port.map_or(String::new(), |p| format!("/port/{p}"));
+        return Some(format!(
+            "Invalid virtual server group IP address {first} {suffix} - skipping"
+        ));
+    }
+    None
 }

@@ -196,12 +196,31 @@ pub fn build(nodes: &[Node], diags: &mut Diagnostics) -> Config {
                 }
             }
             "vrrp_sync_group" => {
-                if b.needs_block(n) {
+                if n.args().len() != 1 {
+                    b.error(n, "vrrp_sync_group must have a name - skipping");
+                } else if cfg
+                    .vrrp_sync_groups
+                    .iter()
+                    .any(|g| Some(g.name.as_str()) == n.arg(0))
+                {
+                    b.error(
+                        n,
+                        format!("vrrp sync group {} already defined", n.args()[0]),
+                    );
+                } else if b.needs_block(n) {
                     cfg.vrrp_sync_groups.push(vrrp::sync_group(&mut b, n));
                 }
             }
             "vrrp_instance" => {
-                if b.needs_block(n) {
+                if n.args().len() != 1 {
+                    b.error(n, "vrrp_instance must have a name");
+                } else if cfg
+                    .vrrp_instances
+                    .iter()
+                    .any(|v| Some(v.name.as_str()) == n.arg(0))
+                {
+                    b.error(n, format!("vrrp instance {} already defined", n.args()[0]));
+                } else if b.needs_block(n) {
                     cfg.vrrp_instances.push(vrrp::instance(&mut b, n));
                 }
             }

@@ -108,7 +108,12 @@ pub(crate) fn global_defs(b: &mut Builder<'_>, n: &Node, g: &mut GlobalDefs) {
         let kw = c.keyword();
         let first = || c.arg(0).map(str::to_string);
         match kw {
-            "router_id" => g.router_id = first(),
+            "router_id" => {
+                g.router_id = first();
+                if g.router_id.is_none() {
+                    b.error(c, "routerid name missing - ignoring");
+                }
+            }
             "notification_email" => {
                 g.notification_email
                     .extend(c.children().iter().flat_map(|e| e.words.clone()));
