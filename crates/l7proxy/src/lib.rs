@@ -3,5 +3,9 @@
 //! * [`balance`]: nginx's upstream balancing (smooth weighted round robin
 //!   with backup servers and max_fails/fail_timeout, least_conn, ip_hash,
 //!   hash, consistent hash), pure: time and keys are inputs.
+//! * [`route`]: server and location selection; [`uri`]: nginx's URI
+//!   normalisation.
 
 pub mod balance;
+pub mod route;
+pub mod uri;

@@ -1,0 +1,229 @@
+//! Differential: for a corpus of hosts and URIs, the server and location
+//! our router picks must be the ones nginx 1.22 picks for the same file.
+//! Every location answers `return 200 "NAME"`, so nginx tells us its pick.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use l7proxy::route::{location_at, select_server, ServerRoutes};
+use l7proxy::uri;
+use netlab::Topology;
+
+const SERVERS: &str = r#"
+  server { listen 127.0.0.1:PORT; server_name first.test;
+    location / { return 200 "first:root"; } }
+  server { listen 127.0.0.1:PORT default_server; server_name default.test;
+    location / { return 200 "default:root"; } }
+  server { listen 127.0.0.1:PORT; server_name example.com www.example.com;
+    location = / { return 200 "main:exact-root"; }
+    location / { return 200 "main:root"; }
+    location /images/ { return 200 "main:images";
+      location ~ \.png$ { return 200 "main:images-png"; } }
+    location ^~ /static/ { return 200 "main:static-noregex"; }
+    location ~* \.(gif|jpe?g)$ { return 200 "main:image-regex"; }
+    location ~ ^/api/v[0-9]+/ { return 200 "main:api-version"; }
+    location /api/ { return 200 "main:api";
+      location /api/admin/ { return 200 "main:api-admin"; }
+      location ~ /users$ { return 200 "main:api-users"; } }
+    location = /exact { return 200 "main:exact"; }
+    location /exact { return 200 "main:exact-prefix"; }
+    location /documents/ { return 200 "main:documents"; }
+    location ~ /documents/.*\.pdf$ { return 200 "main:pdf"; }
+    location ~ \.php$ { return 200 "main:php-first"; }
+    location ~ /x\.php$ { return 200 "main:php-second"; }
+    location /CaSe/ { return 200 "main:case-prefix"; } }
+  server { listen 127.0.0.1:PORT; server_name *.example.com;
+    location / { return 200 "lead-wild:root"; } }
+  server { listen 127.0.0.1:PORT; server_name *.sub.example.com;
+    location / { return 200 "lead-wild-longer:root"; } }
+  server { listen 127.0.0.1:PORT; server_name .example.org;
+    location / { return 200 "dot-wild:root"; } }
+  server { listen 127.0.0.1:PORT; server_name www.example.*;
+    location / { return 200 "trail-wild:root"; } }
+  server { listen 127.0.0.1:PORT; server_name ~^api[0-9]+\.example\.net$;
+    location / { return 200 "regex-name:root"; } }
+  server { listen 127.0.0.1:PORT; server_name ~^(www|api)\.;
+    location / { return 200 "regex-name-2:root"; } }
+"#;
+
+const HOSTS: &[&str] = &[
+    "example.com",
+    "EXAMPLE.com",
+    "www.example.com",
+    "example.com.",
+    "example.com:8080",
+    "a.example.com",
+    "b.sub.example.com",
+    "example.org",
+    "x.example.org",
+    "www.example.net",
+    "www.example.co.uk",
+    "api7.example.net",
+    "api.example.net",
+    "unknown.test",
+    "first.test",
+    "default.test",
+    "api.other",
+];
+
+const URIS: &[&str] = &[
+    "/",
+    "/index.html",
+    "/images/",
+    "/images/a.png",
+    "/images/a.gif",
+    "/images/a.PNG",
+    "/static/a.gif",
+    "/static/../images/b.png",
+    "/a.JPG",
+    "/a.jpeg",
+    "/api/",
+    "/api/v2/users",
+    "/api/admin/x",
+    "/api/admin/users",
+    "/api/x/users",
+    "/api",
+    "/exact",
+    "/exact/",
+    "/exactly",
+    "/documents/a.pdf",
+    "/documents/a.txt",
+    "/x.php",
+    "/y/x.php",
+    "/a.php",
+    "/case/",
+    "/CaSe/a",
+    "/a//b/../images/c.png",
+    "/%61pi/admin/",
+    "/images/%2e%2e/static/x",
+    "/./api/v1/",
+];
+
+struct Nginx(Child, tempfile::TempDir);
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn server_and_location_selection_match_nginx() {
+    assert!(
+        Path::new("/usr/sbin/nginx").exists(),
+        "nginx-light is not installed: run the README's test command"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let port = free_port();
+    let conf = format!(
+        "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{ access_log off; client_body_temp_path {d}/cb; proxy_temp_path {d}/pt;\n\
+           fastcgi_temp_path {d}/ft; uwsgi_temp_path {d}/ut; scgi_temp_path {d}/st;\n\
+           {}\n}}\n",
+        SERVERS.replace("PORT", &port.to_string())
+    );
+    let path = dir.path().join("nginx.conf");
+    std::fs::write(&path, &conf).unwrap();
+    let child = Command::new("/usr/sbin/nginx")
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-e")
+        .arg(dir.path().join("error.log"))
+        .arg("-c")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let nginx = Nginx(child, dir);
+    let up = Topology::wait_until(Duration::from_secs(5), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(
+        up,
+        "nginx did not start: {}",
+        std::fs::read_to_string(nginx.1.path().join("error.log")).unwrap_or_default()
+    );
+
+    let config =
+        nginx_conf::model::load(&path.to_string_lossy()).expect("our model loads the file");
+    let http = config.http.expect("http block");
+    let routes: Vec<ServerRoutes> = http
+        .servers
+        .iter()
+        .map(|s| ServerRoutes::new(s).unwrap())
+        .collect();
+    let candidates: Vec<usize> = (0..http.servers.len()).collect();
+    let default = http
+        .servers
+        .iter()
+        .position(|s| s.listen.iter().any(|l| l.default_server))
+        .unwrap_or(0);
+
+    let mut differences = Vec::new();
+    let mut checked = 0;
+    for host in HOSTS {
+        for target in URIS {
+            let out = Command::new("curl")
+                .args([
+                    "-sS",
+                    "--path-as-is",
+                    "--max-time",
+                    "5",
+                    "-o",
+                    "-",
+                    "-w",
+                    "|%{http_code}",
+                    "-H",
+                ])
+                .arg(format!("Host: {host}"))
+                .arg(format!("http://127.0.0.1:{port}{target}"))
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let (body, code) = text.rsplit_once('|').unwrap_or(("", "curl failed"));
+            let theirs = if code == "200" {
+                body.to_owned()
+            } else {
+                code.to_owned()
+            };
+            let ours = match uri::normalize(uri::split(target).0) {
+                Err(_) => "400".to_owned(),
+                Ok(normalized) => {
+                    let server = select_server(&routes, &candidates, default, host);
+                    let path = routes[server].location(&normalized);
+                    match location_at(&http.servers[server], &path).and_then(|l| l.ret.as_ref()) {
+                        Some(r) => r.text.clone().unwrap_or_default(),
+                        None => "404".to_owned(),
+                    }
+                }
+            };
+            checked += 1;
+            if ours != theirs {
+                differences.push(format!(
+                    "Host {host} {target}: nginx {theirs:?}, ours {ours:?}"
+                ));
+            }
+        }
+    }
+    assert_eq!(checked, HOSTS.len() * URIS.len());
+    assert!(
+        differences.is_empty(),
+        "{} of {checked} differ:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
+}
