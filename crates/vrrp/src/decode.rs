@@ -7,8 +7,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::packet::{
-    Addresses, AdvertInterval, Advertisement, Auth, Endpoints, Version, AUTH_DATA_LEN, HEADER_LEN,
-    TYPE_ADVERTISEMENT,
+    auth_data_len, Addresses, AdvertInterval, Advertisement, Auth, Endpoints, Version,
+    AUTH_DATA_LEN, HEADER_LEN, TYPE_ADVERTISEMENT,
 };
 
 /// Why a received message is malformed.
@@ -44,15 +44,13 @@ pub enum DecodeError {
     /// VRID 0.
     #[error("VRID 0 is not a valid virtual router id")]
     ZeroVrid,
-    /// VRRPv2 auth type other than 0 (none) or 1 (PASS); 2 (IP AH) is not supported.
+    /// VRRPv2 auth type other than 0 (none) or 1 (PASS; IPv4 only); 2 (IP AH) is not
+    /// supported.
     #[error("unsupported VRRPv2 auth type {0}")]
     UnknownAuthType(u8),
     /// Advert interval 0.
     #[error("advertisement interval is zero")]
     ZeroInterval,
-    /// VRRPv2 received over IPv6 (RFC 3768 is IPv4 only).
-    #[error("VRRPv2 message received over IPv6")]
-    V2OverIpv6,
 }
 
 /// Decodes one VRRP message received between `endpoints`.
@@ -69,16 +67,9 @@ pub fn decode(message: &[u8], endpoints: &Endpoints) -> Result<Advertisement, De
     if packet_type != TYPE_ADVERTISEMENT {
         return Err(DecodeError::UnknownType(packet_type));
     }
-    if version == Version::V2 && endpoints.is_v6() {
-        return Err(DecodeError::V2OverIpv6);
-    }
     let [_, vrid, priority, count, b4, b5, c0, c1] = *header;
     let per_address = if endpoints.is_v6() { 16 } else { 4 };
-    let auth_len = if version == Version::V2 {
-        AUTH_DATA_LEN
-    } else {
-        0
-    };
+    let auth_len = auth_data_len(version, endpoints.is_v6());
     let expected = HEADER_LEN + per_address * usize::from(count) + auth_len;
     if message.len() != expected {
         return Err(DecodeError::LengthMismatch {
@@ -118,7 +109,8 @@ pub fn decode(message: &[u8], endpoints: &Endpoints) -> Result<Advertisement, De
         Version::V2 => {
             let auth = match b4 {
                 0 => Auth::None,
-                1 => {
+                // PASS needs the auth data, which VRRPv2 over IPv6 does not carry.
+                1 if auth_len == AUTH_DATA_LEN => {
                     let mut data = [0u8; AUTH_DATA_LEN];
                     data.copy_from_slice(&message[expected - AUTH_DATA_LEN..]);
                     Auth::Pass(data)

@@ -186,7 +186,16 @@ impl Endpoints {
         // Messages are at most 8 + 255 * 16 + 8 bytes, far below u16::MAX.
         let len = u16::try_from(message.len()).unwrap_or(u16::MAX);
         let base = match (version, self) {
-            (Version::V2, _)
+            // IPv6 always has the pseudo-header: RFC 5798 for VRRPv3, and the kernel's
+            // IPV6_CHECKSUM for keepalived's VRRPv2-over-IPv6.
+            (
+                _,
+                Endpoints::V6 {
+                    source,
+                    destination,
+                },
+            ) => ipv6_pseudo(*source, *destination, len),
+            (Version::V2, Endpoints::V4 { .. })
             | (
                 Version::V3,
                 Endpoints::V4 {
@@ -199,18 +208,21 @@ impl Endpoints {
                 Endpoints::V4 {
                     source,
                     destination,
-                    ..
+                    v3_checksum: V3Ipv4Checksum::WithPseudoHeader,
                 },
             ) => ipv4_pseudo(*source, *destination, len),
-            (
-                Version::V3,
-                Endpoints::V6 {
-                    source,
-                    destination,
-                },
-            ) => ipv6_pseudo(*source, *destination, len),
         };
         base.add(message).finish()
+    }
+}
+
+/// Length of the authentication data: 8 bytes for VRRPv2 over IPv4 (RFC 3768 §5.3.10); none
+/// for VRRPv3, nor for keepalived's VRRPv2-over-IPv6 extension.
+pub(crate) fn auth_data_len(version: Version, ipv6: bool) -> usize {
+    if version == Version::V2 && !ipv6 {
+        AUTH_DATA_LEN
+    } else {
+        0
     }
 }
 
@@ -251,9 +263,9 @@ pub enum EncodeError {
     /// Addresses of the other family than the endpoints.
     #[error("virtual address family differs from the IP family the advert is sent over")]
     FamilyMismatch,
-    /// RFC 3768 is IPv4 only.
-    #[error("VRRPv2 is defined for IPv4 only")]
-    V2OverIpv6,
+    /// VRRPv2 over IPv6 (a keepalived extension) carries no authentication data.
+    #[error("VRRPv2 over IPv6 carries no authentication")]
+    AuthOverIpv6,
     /// RFC 5798 removed authentication.
     #[error("VRRPv3 has no authentication")]
     AuthOnV3,
@@ -263,12 +275,9 @@ impl Advertisement {
     /// Length of the encoded message.
     pub fn encoded_len(&self) -> usize {
         let per = if self.addresses.is_v6() { 16 } else { 4 };
-        let auth = if self.version == Version::V2 {
-            AUTH_DATA_LEN
-        } else {
-            0
-        };
-        HEADER_LEN + per * self.addresses.len() + auth
+        HEADER_LEN
+            + per * self.addresses.len()
+            + auth_data_len(self.version, self.addresses.is_v6())
     }
 
     /// The VRRP message bytes, checksum included.
@@ -283,8 +292,8 @@ impl Advertisement {
         }
         let interval_bytes = match self.version {
             Version::V2 => {
-                if endpoints.is_v6() {
-                    return Err(EncodeError::V2OverIpv6);
+                if endpoints.is_v6() && self.auth != Auth::None {
+                    return Err(EncodeError::AuthOverIpv6);
                 }
                 let centis = self.interval.centis();
                 let secs = u8::try_from(centis / 100)
@@ -315,7 +324,7 @@ impl Advertisement {
             Addresses::V4(a) => a.iter().for_each(|ip| out.extend_from_slice(&ip.octets())),
             Addresses::V6(a) => a.iter().for_each(|ip| out.extend_from_slice(&ip.octets())),
         }
-        if self.version == Version::V2 {
+        if auth_data_len(self.version, endpoints.is_v6()) > 0 {
             match self.auth {
                 Auth::None => out.extend_from_slice(&[0; AUTH_DATA_LEN]),
                 Auth::Pass(data) => out.extend_from_slice(&data),

@@ -83,7 +83,7 @@ impl DropReason {
         match self {
             DropReason::Malformed(e) => match e {
                 DecodeError::Truncated(_) | DecodeError::LengthMismatch { .. } => "packet_length",
-                DecodeError::UnknownVersion(_) | DecodeError::V2OverIpv6 => "version",
+                DecodeError::UnknownVersion(_) => "version",
                 DecodeError::UnknownType(_) => "packet_type",
                 DecodeError::BadChecksum { .. } => "checksum",
                 DecodeError::ZeroVrid => "vrid",

@@ -88,7 +88,26 @@ fn advert_and_endpoints() -> impl Strategy<Value = (Advertisement, Endpoints)> {
             };
             (advert, ep)
         });
-    prop_oneof![v2, v3_4, v3_6]
+    // keepalived's VRRPv2-over-IPv6 extension (no auth data).
+    let v2_6 = (
+        1u8..=255,
+        any::<u8>(),
+        1u16..=255,
+        proptest::collection::vec(any::<u128>(), 0..8),
+        endpoints_v6(),
+    )
+        .prop_map(|(vrid, priority, secs, ips, ep)| {
+            let advert = Advertisement {
+                version: Version::V2,
+                vrid,
+                priority,
+                interval: AdvertInterval::from_secs(secs).unwrap(),
+                auth: Auth::None,
+                addresses: Addresses::V6(ips.into_iter().map(Ipv6Addr::from).collect()),
+            };
+            (advert, ep)
+        });
+    prop_oneof![v2, v3_4, v3_6, v2_6]
 }
 
 proptest! {

@@ -105,6 +105,22 @@ fn cases() -> Vec<Case> {
             },
             unicast: false,
         },
+        // keepalived (non-strict) keeps VRRPv2 for IPv6 when `version 2` comes before the
+        // addresses: no auth data, checksum with the IPv6 pseudo-header (by the kernel).
+        Case {
+            name: "v2mc6",
+            instance: "vrrp_instance I {\n version 2\n interface k0\n virtual_router_id 54\n priority 100\n advert_int 1\n virtual_ipaddress {\n  2001:db8::100\n }\n}\n",
+            filter: "ip6 proto 112",
+            advert: Advertisement {
+                version: Version::V2,
+                vrid: 54,
+                priority: 100,
+                interval: AdvertInterval::from_secs(1).unwrap(),
+                auth: Auth::None,
+                addresses: Addresses::V6(vec!["2001:db8::100".parse().unwrap()]),
+            },
+            unicast: false,
+        },
     ]
 }
 

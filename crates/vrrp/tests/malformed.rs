@@ -138,12 +138,23 @@ fn rfc3768_5_3_7_zero_interval_is_rejected() {
 }
 
 #[test]
-fn rfc3768_v2_over_ipv6_is_rejected() {
+fn keepalived_v2_over_ipv6_has_no_auth_data_and_no_pass() {
+    // keepalived's VRRPv2-over-IPv6 extension: header + addresses, no 8 auth bytes.
     let v6 = Endpoints::multicast_v6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1));
-    assert_eq!(
-        decode(&[0x21, 1, 100, 0, 0, 1, 0, 0], &v6),
-        Err(DecodeError::V2OverIpv6)
-    );
+    let mut a = v2(Auth::None);
+    a.addresses = Addresses::V6(vec![Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)]);
+    let bytes = a.encode(&v6).unwrap();
+    assert_eq!(bytes.len(), 8 + 16);
+    assert_eq!(decode(&bytes, &v6), Ok(a.clone()));
+    // Auth type 1 cannot be carried there.
+    let mut pass = bytes.clone();
+    pass[4] = 1;
+    pass[6..8].fill(0);
+    let sum = v6.checksum(Version::V2, &pass);
+    pass[6..8].copy_from_slice(&sum.to_be_bytes());
+    assert_eq!(decode(&pass, &v6), Err(DecodeError::UnknownAuthType(1)));
+    a.auth = Auth::password("x");
+    assert_eq!(a.encode(&v6), Err(vrrp::EncodeError::AuthOverIpv6));
 }
 
 #[test]
@@ -328,9 +339,9 @@ fn encode_rejects_what_the_wire_cannot_carry() {
     assert_eq!(a.encode(&ep()), Err(EncodeError::TooManyAddresses(256)));
     let v6 = Endpoints::multicast_v6(Ipv6Addr::LOCALHOST);
     assert_eq!(v3().encode(&v6), Err(EncodeError::FamilyMismatch));
-    let mut a = v2(Auth::None);
+    let mut a = v2(Auth::password("x"));
     a.addresses = Addresses::V6(vec![]);
-    assert_eq!(a.encode(&v6), Err(EncodeError::V2OverIpv6));
+    assert_eq!(a.encode(&v6), Err(EncodeError::AuthOverIpv6));
 }
 
 #[test]
