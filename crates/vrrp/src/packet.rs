@@ -340,9 +340,9 @@ impl Advertisement {
 pub const TOS_INTERNETWORK_CONTROL: u8 = 0xc0;
 
 /// The IPv4 header keepalived 2.2.7 sends adverts with (`IP_HDRINCL`): version 4, IHL 5,
-/// TOS 0xc0, no fragmentation, TTL 255, protocol 112, and the header checksum. With
-/// `IP_HDRINCL` the kernel fills in `id` when it is 0 and always recomputes the checksum;
-/// the values here make the header complete for tests and captures.
+/// TOS 0xc0, no fragmentation, TTL 255, protocol 112, and the header checksum. keepalived
+/// numbers its adverts' `id` itself, 1, 2, … (skipping 0 on wrap-around, since the kernel
+/// would replace a 0); the kernel recomputes the checksum under `IP_HDRINCL` anyway.
 pub fn ipv4_header(source: Ipv4Addr, destination: Ipv4Addr, message_len: u16, id: u16) -> [u8; 20] {
     let total = message_len.saturating_add(20).to_be_bytes();
     let id = id.to_be_bytes();
