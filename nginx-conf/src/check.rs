@@ -7,6 +7,7 @@ use std::fmt;
 use crate::analyzer::{analyze, Checks, Context, Terminator};
 use crate::include;
 use crate::lexer::{Lexer, TokenKind};
+use crate::semantic::{location_info, BlockState, Semantics};
 
 /// The first error in a configuration, as nginx words it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,12 +33,14 @@ struct Checker {
     /// Files being parsed, outermost first (an include of one of them is a cycle).
     stack: Vec<String>,
     saw_events: bool,
+    semantics: Semantics,
 }
 
 /// Directives seen in one block (included files share their includer's block).
 #[derive(Default)]
 struct Scope {
     seen: HashSet<String>,
+    state: BlockState,
 }
 
 fn at(message: String, file: &str, line: usize) -> CheckError {
@@ -125,6 +128,9 @@ impl Checker {
             if accepted.entry.is_some_and(|e| e.unique) && !scope.seen.insert(name.clone()) {
                 return Err(at(format!("\"{name}\" directive is duplicate"), file, line));
             }
+            self.semantics
+                .directive(&mut scope.state, ctx, &name, &args, (file, line))
+                .map_err(|m| at(m, file, line))?;
             if ctx == Context::Main && name == "events" {
                 self.saw_events = true;
             }
@@ -137,7 +143,16 @@ impl Checker {
             }
             if term == Terminator::BlockStart {
                 let mut inner = Scope::default();
+                if name == "location" {
+                    inner.state.location = Some(location_info(&args));
+                }
                 self.block(lexer, file, ctx.enter(&name), &mut inner)?;
+                if ctx == Context::Main && name == "http" {
+                    // nginx resolves proxy_pass hosts when the http block is done.
+                    if let Some((message, file, line)) = self.semantics.finish() {
+                        return Err(at(message, &file, line));
+                    }
+                }
             }
         }
     }
@@ -149,6 +164,7 @@ pub fn check(path: &str) -> Result<(), CheckError> {
         config_dir: include::dirname(path),
         stack: Vec::new(),
         saw_events: false,
+        semantics: Semantics::default(),
     };
     checker.file(path, Context::Main, &mut Scope::default(), None)?;
     if !checker.saw_events {

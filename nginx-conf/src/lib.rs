@@ -17,6 +17,7 @@ pub mod lexer;
 pub mod model;
 pub mod parser;
 pub mod payload;
+mod semantic;
 
 pub use check::{check, CheckError};
 pub use parser::{parse, ParseOptions};

@@ -332,8 +332,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 &(builder::build(parsed, indent, tabs, false) + "\n"),
             )
         }
-        Command::Check { filename } => match nginx_conf::model::load(&filename) {
-            Ok(_) => {
+        Command::Check { filename } => match nginx_conf::check(&filename) {
+            Ok(()) => {
                 eprintln!("nginx-conf: the configuration file {filename} syntax is ok");
                 eprintln!("nginx-conf: configuration file {filename} test is successful");
                 Ok(())

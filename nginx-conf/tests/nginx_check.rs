@@ -41,7 +41,7 @@ fn nginx(path: &str, default_prefix: bool) -> Result<Option<String>, Failed> {
 
 fn run_case(path: &str, default_prefix: bool) -> Result<(), Failed> {
     let theirs = nginx(path, default_prefix)?;
-    let ours = nginx_conf::model::load(path).err().map(|e| e.to_string());
+    let ours = nginx_conf::check(path).err().map(|e| e.to_string());
     if theirs == ours {
         Ok(())
     } else {

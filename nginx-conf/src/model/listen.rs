@@ -51,37 +51,84 @@ pub struct Listen {
     pub line: usize,
 }
 
-fn port(text: &str) -> Result<u16, String> {
-    match text.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(p),
-        _ => Err(format!(
-            "invalid port in \"{text}\" of the \"listen\" directive"
-        )),
+/// A port nginx accepts: 1 to 65535.
+pub fn valid_port(text: &str) -> bool {
+    matches!(text.parse::<u16>(), Ok(p) if p > 0)
+}
+
+/// Whether `name` could resolve as a host name. Names are not looked up (nginx
+/// would): `localhost` and dotted names that look like DNS names pass, single
+/// labels and things like `127.0.0.1x` do not.
+pub fn plausible_host(name: &str) -> bool {
+    if name == "localhost" {
+        return true;
     }
+    let labels: Vec<&str> = name.split('.').collect();
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let last = labels.last().copied().unwrap_or_default();
+    let first = labels.first().copied().unwrap_or_default();
+    name.len() <= 253
+        && labels.len() > 1
+        && labels.iter().all(label_ok)
+        && !first.bytes().all(|b| b.is_ascii_digit())
+        && (last.starts_with("xn--") || last.bytes().all(|b| b.is_ascii_alphabetic()))
+}
+
+/// An IPv4 address as the C library's `inet_aton` reads it in decimal:
+/// `a.b.c.d`, `a.b.c` (c: 16 bits), `a.b` (b: 24 bits).
+pub fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<u32> = text
+        .split('.')
+        .map(|p| {
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                None
+            } else {
+                p.parse().ok()
+            }
+        })
+        .collect::<Option<_>>()?;
+    let fits = |v: u32, bits: u32| bits == 32 || v < (1 << bits);
+    let value = match parts.as_slice() {
+        [a, b, c, d] if [a, b, c, d].iter().all(|v| fits(**v, 8)) => {
+            (a << 24) | (b << 16) | (c << 8) | d
+        }
+        [a, b, c] if fits(*a, 8) && fits(*b, 8) && fits(*c, 16) => (a << 24) | (b << 16) | c,
+        [a, b] if fits(*a, 8) && fits(*b, 24) => (a << 24) | b,
+        _ => return None,
+    };
+    Some(Ipv4Addr::from(value))
 }
 
 fn address(text: &str) -> Result<ListenAddress, String> {
+    let bad_port = || format!("invalid port in \"{text}\" of the \"listen\" directive");
+    let port = |p: &str| {
+        p.parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(bad_port)
+    };
     if let Some(path) = text.strip_prefix("unix:") {
         if path.is_empty() {
-            return Err(format!("no path in the unix domain socket \"{text}\""));
+            return Err(format!(
+                "no path in the unix domain socket in \"{text}\" of the \"listen\" directive"
+            ));
         }
         return Ok(ListenAddress::Unix(path.to_owned()));
     }
     if let Some(rest) = text.strip_prefix('[') {
-        let (ip, tail) = rest
-            .split_once(']')
-            .ok_or_else(|| format!("invalid IPv6 address \"{text}\""))?;
-        let ip: Ipv6Addr = ip
-            .parse()
-            .map_err(|_| format!("invalid IPv6 address \"{text}\""))?;
+        let bad_host = || format!("invalid host in \"{text}\" of the \"listen\" directive");
+        let (ip, tail) = rest.split_once(']').ok_or_else(bad_host)?;
+        let ip: Ipv6Addr = ip.parse().map_err(|_| bad_host())?;
         let port = match tail.strip_prefix(':') {
             Some(p) => port(p)?,
             None if tail.is_empty() => 80,
-            None => {
-                return Err(format!(
-                    "invalid host in \"{text}\" of the \"listen\" directive"
-                ))
-            }
+            None => return Err(bad_host()),
         };
         return Ok(ListenAddress::Inet {
             ip: IpAddr::V6(ip),
@@ -104,15 +151,18 @@ fn address(text: &str) -> Result<ListenAddress, String> {
             port,
         });
     }
-    match host.parse::<Ipv4Addr>() {
-        Ok(ip) => Ok(ListenAddress::Inet {
+    match parse_ipv4(host) {
+        Some(ip) => Ok(ListenAddress::Inet {
             ip: IpAddr::V4(ip),
             port,
         }),
-        Err(_) => Ok(ListenAddress::Host {
+        None if plausible_host(host) => Ok(ListenAddress::Host {
             host: host.to_owned(),
             port,
         }),
+        None => Err(format!(
+            "host not found in \"{text}\" of the \"listen\" directive"
+        )),
     }
 }
 
@@ -146,13 +196,13 @@ pub fn parse_listen(args: &[String]) -> Result<Listen, String> {
             _ => {
                 if let Some(v) = arg.strip_prefix("backlog=") {
                     let n = v.parse::<i32>().ok().filter(|n| *n != 0);
-                    listen.backlog = Some(n.ok_or_else(|| format!("invalid backlog \"{v}\""))?);
+                    listen.backlog = Some(n.ok_or_else(|| format!("invalid backlog \"{arg}\""))?);
                     listen.socket_options = true;
                 } else if let Some(v) = arg.strip_prefix("ipv6only=") {
                     listen.ipv6only = Some(match v {
                         "on" => true,
                         "off" => false,
-                        _ => return Err(format!("invalid ipv6only flags \"{v}\"")),
+                        _ => return Err(format!("invalid parameter \"{arg}\"")),
                     });
                     listen.socket_options = true;
                 } else if [
@@ -228,7 +278,22 @@ mod tests {
         assert_eq!(l(&["192.0.2.1"]).unwrap().address.text(), "192.0.2.1:80");
         assert_eq!(
             l(&["192.0.2.1:0"]).unwrap_err(),
-            "invalid port in \"0\" of the \"listen\" directive"
+            "invalid port in \"192.0.2.1:0\" of the \"listen\" directive"
+        );
+        assert_eq!(
+            l(&["127.0.0.1x:80"]).unwrap_err(),
+            "host not found in \"127.0.0.1x:80\" of the \"listen\" directive"
+        );
+        assert_eq!(
+            l(&["localhost:8080"]).unwrap().address.text(),
+            "localhost:8080"
+        );
+        assert_eq!(l(&["127.0.1:80"]).unwrap().address.text(), "127.0.0.1:80");
+        assert!(l(&["www.example.com:80"]).is_ok());
+        assert!(l(&["127return"]).is_err() && l(&["127.0.include"]).is_err());
+        assert_eq!(
+            l(&["80", "backlog=x"]).unwrap_err(),
+            "invalid backlog \"backlog=x\""
         );
         assert_eq!(
             l(&["80", "fast"]).unwrap_err(),

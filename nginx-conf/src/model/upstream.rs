@@ -44,44 +44,79 @@ pub struct Upstream {
     pub line: usize,
 }
 
-fn number(stmt: &Stmt, c: &Cursor, text: &str, param: &str) -> Result<u32, ModelError> {
-    text.parse::<u32>()
-        .map_err(|_| c.error(stmt, format!("invalid parameter \"{param}\"")))
+/// Checks an upstream server address as nginx's URL parser would (names are not
+/// resolved; one that cannot be a host name is "not found").
+pub fn check_upstream_address(address: &str) -> Result<(), String> {
+    if address.starts_with("unix:") {
+        return Ok(());
+    }
+    let (host, port) = if let Some(rest) = address.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((ip, tail)) if ip.parse::<std::net::Ipv6Addr>().is_ok() => {
+                (None, tail.strip_prefix(':'))
+            }
+            _ => return Err(format!("invalid IPv6 address in upstream \"{address}\"")),
+        }
+    } else {
+        match address.rsplit_once(':') {
+            Some((h, p)) => (Some(h), Some(p)),
+            None => (Some(address), None),
+        }
+    };
+    if let Some(p) = port {
+        if !super::listen::valid_port(p) {
+            return Err(format!("invalid port in upstream \"{address}\""));
+        }
+    }
+    match host {
+        Some("") => Err(format!("no host in upstream \"{address}\"")),
+        Some(h) if super::listen::parse_ipv4(h).is_none() && !super::listen::plausible_host(h) => {
+            Err(format!("host not found in upstream \"{address}\""))
+        }
+        _ => Ok(()),
+    }
 }
 
-fn parse_server(stmt: &Stmt, c: &Cursor) -> Result<UpstreamServer, ModelError> {
+/// Parses the arguments of an upstream `server`; `Err` is nginx's message.
+pub fn parse_server_args(args: &[String], line: usize) -> Result<UpstreamServer, String> {
     let mut server = UpstreamServer {
-        address: stmt.args.first().cloned().unwrap_or_default(),
+        address: args.first().cloned().unwrap_or_default(),
         weight: 1,
         max_fails: 1,
         fail_timeout: Duration::from_secs(10),
         max_conns: 0,
         backup: false,
         down: false,
-        line: stmt.line,
+        line,
     };
-    for arg in stmt.args.iter().skip(1) {
+    let invalid = |arg: &str| format!("invalid parameter \"{arg}\"");
+    let number = |v: &str, arg: &str| v.parse::<u32>().map_err(|_| invalid(arg));
+    for arg in args.iter().skip(1) {
         if let Some(v) = arg.strip_prefix("weight=") {
-            server.weight = number(stmt, c, v, arg)?;
+            server.weight = number(v, arg)?;
             if server.weight == 0 {
-                return Err(c.error(stmt, format!("invalid parameter \"{arg}\"")));
+                return Err(invalid(arg));
             }
         } else if let Some(v) = arg.strip_prefix("max_fails=") {
-            server.max_fails = number(stmt, c, v, arg)?;
+            server.max_fails = number(v, arg)?;
         } else if let Some(v) = arg.strip_prefix("max_conns=") {
-            server.max_conns = number(stmt, c, v, arg)?;
+            server.max_conns = number(v, arg)?;
         } else if let Some(v) = arg.strip_prefix("fail_timeout=") {
-            server.fail_timeout = parse_seconds(v)
-                .ok_or_else(|| c.error(stmt, format!("invalid parameter \"{arg}\"")))?;
+            server.fail_timeout = parse_seconds(v).ok_or_else(|| invalid(arg))?;
         } else if arg == "backup" {
             server.backup = true;
         } else if arg == "down" {
             server.down = true;
         } else {
-            return Err(c.error(stmt, format!("invalid parameter \"{arg}\"")));
+            return Err(invalid(arg));
         }
     }
+    check_upstream_address(&server.address)?;
     Ok(server)
+}
+
+fn parse_server(stmt: &Stmt, c: &Cursor) -> Result<UpstreamServer, ModelError> {
+    parse_server_args(&stmt.args, stmt.line).map_err(|m| c.error(stmt, m))
 }
 
 fn invalid_value(stmt: &Stmt, c: &Cursor) -> ModelError {
