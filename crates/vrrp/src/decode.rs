@@ -2,7 +2,7 @@
 //! RFC 5798 §7.1). Every malformed message gives a [`DecodeError`]; nothing here panics.
 //!
 //! Checks that depend on the receiving instance (its VRID, version, password, interval,
-//! addresses) and the TTL check are in [`crate::receive`].
+//! addresses) and the TTL check are in [`mod@crate::receive`].
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 

@@ -1,6 +1,6 @@
 //! VRRP advertisement messages: the types, and encoding (RFC 3768 §5.3, RFC 5798 §5.2).
 //!
-//! Decoding lives in [`crate::decode`]. Both work on the VRRP message alone (what a raw
+//! Decoding lives in [`mod@crate::decode`]. Both work on the VRRP message alone (what a raw
 //! socket hands over after the IP header); the IP addresses it travels between are given
 //! as [`Endpoints`] because the VRRPv3 checksum covers them.
 

@@ -80,7 +80,7 @@ pub enum Input {
     FaultDetected,
     /// All faults are gone.
     FaultCleared,
-    /// New effective priority (admin change or tracked weights; see [`effective_priority`]).
+    /// New effective priority (admin change or tracked weights; see [`effective_priority`](super::effective_priority)).
     PriorityChanged(u8),
     /// Another member of this instance's `vrrp_sync_group` became Master: follow it at
     /// once (from Backup; ignored in other states).
