@@ -19,6 +19,11 @@ pub enum V3Ipv4Checksum {
     WithPseudoHeader,
     /// Message only, as RFC 9568 §5.2.8 specifies for IPv4.
     MessageOnly,
+    /// Pseudo-header naming 224.0.0.18 as destination even for unicast: keepalived's
+    /// `old_unicast_checksum` (the unicast checksum of keepalived before 2.0.?). A
+    /// keepalived without the option that fails a unicast checksum retries with this one
+    /// and, if it verifies, switches the instance to it; a daemon can do the same.
+    MulticastGroupPseudoHeader,
 }
 
 /// Running one's-complement sum of 16-bit big-endian words.

@@ -211,6 +211,14 @@ impl Endpoints {
                     v3_checksum: V3Ipv4Checksum::WithPseudoHeader,
                 },
             ) => ipv4_pseudo(*source, *destination, len),
+            (
+                Version::V3,
+                Endpoints::V4 {
+                    source,
+                    v3_checksum: V3Ipv4Checksum::MulticastGroupPseudoHeader,
+                    ..
+                },
+            ) => ipv4_pseudo(*source, MULTICAST_V4, len),
         };
         base.add(message).finish()
     }

@@ -141,3 +141,25 @@ fn rfc3768_5_2_ipv4_header_matches_a_keepalived_capture() {
     );
     assert_eq!(ours, captured);
 }
+
+#[test]
+fn keepalived_old_unicast_checksum_uses_the_group_as_pseudo_header_destination() {
+    let to_peer = |v3_checksum| Endpoints::V4 {
+        source: SOURCE,
+        destination: Ipv4Addr::new(10, 99, 0, 2),
+        v3_checksum,
+    };
+    let old = advert(Version::V3, Auth::None)
+        .encode(&to_peer(V3Ipv4Checksum::MulticastGroupPseudoHeader))
+        .unwrap();
+    // Same bytes as the multicast advert of the issue: the group is in the pseudo-header.
+    assert_eq!(old, V3);
+    let new = advert(Version::V3, Auth::None)
+        .encode(&to_peer(V3Ipv4Checksum::WithPseudoHeader))
+        .unwrap();
+    assert_ne!(new, old);
+    assert!(matches!(
+        decode(&old, &to_peer(V3Ipv4Checksum::WithPseudoHeader)),
+        Err(DecodeError::BadChecksum { .. })
+    ));
+}

@@ -30,6 +30,8 @@ struct Case {
     filter: &'static str,
     advert: Advertisement,
     unicast: bool,
+    /// How the VRRPv3 IPv4 checksum is computed.
+    checksum: V3Ipv4Checksum,
 }
 
 fn v4_vips() -> Addresses {
@@ -55,6 +57,7 @@ fn cases() -> Vec<Case> {
             filter: "ip proto 112",
             advert: base.clone(),
             unicast: false,
+            checksum: V3Ipv4Checksum::WithPseudoHeader,
         },
         Case {
             name: "v2pass",
@@ -62,6 +65,7 @@ fn cases() -> Vec<Case> {
             filter: "ip proto 112",
             advert: Advertisement { auth: Auth::password("secret123"), ..base.clone() },
             unicast: false,
+            checksum: V3Ipv4Checksum::WithPseudoHeader,
         },
         Case {
             name: "v3mc4",
@@ -73,6 +77,7 @@ fn cases() -> Vec<Case> {
                 ..base.clone()
             },
             unicast: false,
+            checksum: V3Ipv4Checksum::WithPseudoHeader,
         },
         Case {
             name: "v3uc4",
@@ -87,6 +92,7 @@ fn cases() -> Vec<Case> {
                 addresses: Addresses::V4(vec![Ipv4Addr::new(192, 0, 2, 100)]),
             },
             unicast: true,
+            checksum: V3Ipv4Checksum::WithPseudoHeader,
         },
         Case {
             name: "v3mc6",
@@ -104,6 +110,7 @@ fn cases() -> Vec<Case> {
                 ]),
             },
             unicast: false,
+            checksum: V3Ipv4Checksum::WithPseudoHeader,
         },
         // keepalived (non-strict) keeps VRRPv2 for IPv6 when `version 2` comes before the
         // addresses: no auth data, checksum with the IPv6 pseudo-header (by the kernel).
@@ -120,6 +127,24 @@ fn cases() -> Vec<Case> {
                 addresses: Addresses::V6(vec!["2001:db8::100".parse().unwrap()]),
             },
             unicast: false,
+            checksum: V3Ipv4Checksum::WithPseudoHeader,
+        },
+        // keepalived's `old_unicast_checksum`: the pseudo-header names 224.0.0.18 even
+        // though the advert goes to the unicast peer.
+        Case {
+            name: "v3uc4old",
+            instance: "vrrp_instance I {\n version 3\n interface k0\n virtual_router_id 55\n priority 200\n advert_int 0.1\n unicast_src_ip 192.0.2.1\n unicast_peer {\n  192.0.2.2\n }\n old_unicast_checksum\n virtual_ipaddress {\n  192.0.2.100\n }\n}\n",
+            filter: "ip proto 112",
+            advert: Advertisement {
+                version: Version::V3,
+                vrid: 55,
+                priority: 200,
+                interval: AdvertInterval::from_centis(10).unwrap(),
+                auth: Auth::None,
+                addresses: Addresses::V4(vec![Ipv4Addr::new(192, 0, 2, 100)]),
+            },
+            unicast: true,
+            checksum: V3Ipv4Checksum::MulticastGroupPseudoHeader,
         },
     ]
 }
@@ -174,7 +199,7 @@ fn our_adverts_are_byte_equal_to_keepalived_2_2_7() {
             (IpAddr::V4(source), IpAddr::V4(destination)) => Endpoints::V4 {
                 source,
                 destination,
-                v3_checksum: V3Ipv4Checksum::WithPseudoHeader,
+                v3_checksum: case.checksum,
             },
             (IpAddr::V6(source), IpAddr::V6(destination)) => Endpoints::V6 {
                 source,
