@@ -596,3 +596,18 @@ fn reload_to_nopreempt_takes_effect_without_a_transition() {
         "lower master now accepted"
     );
 }
+
+#[test]
+fn keepalived_higher_prio_send_advert_answers_before_stepping_down() {
+    let mut c = config(Version::V2, 100);
+    c.higher_prio_send_advert = true;
+    let (mut m, won) = master(c);
+    let a = m.handle(won, advert(HIGHER_IP, 200, 100));
+    assert_eq!(a[0], Action::SendAdvert { priority: 100 });
+    assert_eq!(a[1], Action::CancelTimer(Timer::Advert));
+    assert_eq!(m.state(), State::Backup);
+    // Off by default: no advert.
+    let (mut plain, won) = master(config(Version::V2, 100));
+    let a = plain.handle(won, advert(HIGHER_IP, 200, 100));
+    assert!(!a.iter().any(|x| matches!(x, Action::SendAdvert { .. })));
+}

@@ -29,6 +29,9 @@ pub struct Config {
     /// keepalived's `vrrp_lower_prio_no_advert`: when false (the default), a master hearing a
     /// lower priority advert answers with an advert at once.
     pub lower_prio_no_advert: bool,
+    /// keepalived's `higher_prio_send_advert`: a master hearing a higher priority (or an
+    /// equal one from a higher address) sends one more advert before stepping down.
+    pub higher_prio_send_advert: bool,
     /// Adverts missed before the master is declared down: 3 in the RFCs (keepalived's
     /// `down_timer_adverts`).
     pub down_timer_adverts: u32,
@@ -66,6 +69,7 @@ impl Config {
             preempt_delay: Duration::ZERO,
             primary_address,
             lower_prio_no_advert: false,
+            higher_prio_send_advert: false,
             down_timer_adverts: 3,
             initial_state: if priority == PRIORITY_OWNER {
                 InitialState::Master

@@ -328,6 +328,11 @@ impl Machine {
         }
         match advert.priority.cmp(&self.priority).then(by_address) {
             Ordering::Greater => {
+                if self.config.higher_prio_send_advert {
+                    out.push(Action::SendAdvert {
+                        priority: self.priority,
+                    });
+                }
                 if self.config.version == Version::V3 {
                     self.master_adver_interval = advert.interval;
                 }
