@@ -147,6 +147,13 @@ impl Checker {
                     inner.state.location = Some(location_info(&args));
                 }
                 self.block(lexer, file, ctx.enter(&name), &mut inner)?;
+                if ctx == Context::Http && name == "upstream" && inner.state.upstream_servers == 0 {
+                    return Err(at(
+                        "no servers are inside upstream".into(),
+                        file,
+                        lexer.line(),
+                    ));
+                }
                 if ctx == Context::Main && name == "http" {
                     // nginx resolves proxy_pass hosts when the http block is done.
                     if let Some((message, file, line)) = self.semantics.finish() {

@@ -18,6 +18,8 @@ pub(crate) struct BlockState {
     method: Option<String>,
     /// The location this block is, if it is one.
     pub(crate) location: Option<LocationInfo>,
+    /// `server` directives seen in this `upstream`.
+    pub(crate) upstream_servers: usize,
 }
 
 /// A location's name as nginx keeps it (modifier removed) and its kind.
@@ -142,6 +144,7 @@ impl Semantics {
             (Context::HttpServer, "listen") => self.listen(block, args)?,
             (Context::HttpUpstream, "server") => {
                 let server = parse_server_args(args, at.1)?;
+                block.upstream_servers += 1;
                 let hashing =
                     matches!(block.method.as_deref(), Some("ip_hash" | "hash" | "random"));
                 if server.backup && hashing {

@@ -30,13 +30,22 @@ fn nginx(path: &str, default_prefix: bool) -> Result<Option<String>, Failed> {
         return Ok(None);
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = stderr
-        .lines()
-        .find(|l| l.contains("[emerg]"))
-        .ok_or_else(|| format!("nginx failed without an [emerg] line: {stderr}"))?;
-    Ok(Some(
-        line.split_once(": ").map_or(line, |(_, m)| m).to_owned(),
-    ))
+    if !stderr.contains("[emerg]") {
+        return Err(format!("nginx failed without an [emerg] line: {stderr}").into());
+    }
+    Ok(Some(emerg_message(&stderr)))
+}
+
+/// The text of nginx's first `[emerg]` message (which may span lines, when a
+/// directive name contains a newline), without the time stamp and process id.
+fn emerg_message(stderr: &str) -> String {
+    let start = stderr.find("[emerg]").unwrap_or(0);
+    let rest = &stderr[start..];
+    let rest = rest.split_once(": ").map_or(rest, |(_, m)| m);
+    let end = rest
+        .find("\nnginx: configuration file")
+        .unwrap_or(rest.len());
+    rest[..end].trim_end_matches('\n').to_owned()
 }
 
 fn run_case(path: &str, default_prefix: bool) -> Result<(), Failed> {

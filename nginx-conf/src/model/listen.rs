@@ -80,9 +80,41 @@ pub fn plausible_host(name: &str) -> bool {
         && (last.starts_with("xn--") || last.bytes().all(|b| b.is_ascii_alphabetic()))
 }
 
-/// An IPv4 address as the C library's `inet_aton` reads it in decimal:
-/// `a.b.c.d`, `a.b.c` (c: 16 bits), `a.b` (b: 24 bits).
+/// An IPv4 address as nginx reads a numeric host: its own parser (exactly three
+/// dots, decimal octets, empty ones count as 0: `127.0.0.` is 127.0.0.0), then
+/// the C library's shorter decimal forms (`127.1`, `10.1.2`).
 pub fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
+    nginx_inet_addr(text).or_else(|| glibc_short_form(text))
+}
+
+fn nginx_inet_addr(text: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut n = 0;
+    let mut octet: u32 = 0;
+    for b in text.bytes() {
+        match b {
+            b'0'..=b'9' => {
+                octet = octet * 10 + u32::from(b - b'0');
+                if octet > 255 {
+                    return None;
+                }
+            }
+            b'.' if n < 3 => {
+                octets[n] = u8::try_from(octet).ok()?;
+                octet = 0;
+                n += 1;
+            }
+            _ => return None,
+        }
+    }
+    if n != 3 {
+        return None;
+    }
+    octets[3] = u8::try_from(octet).ok()?;
+    Some(Ipv4Addr::from(octets))
+}
+
+fn glibc_short_form(text: &str) -> Option<Ipv4Addr> {
     let parts: Vec<u32> = text
         .split('.')
         .map(|p| {
@@ -95,9 +127,7 @@ pub fn parse_ipv4(text: &str) -> Option<Ipv4Addr> {
         .collect::<Option<_>>()?;
     let fits = |v: u32, bits: u32| bits == 32 || v < (1 << bits);
     let value = match parts.as_slice() {
-        [a, b, c, d] if [a, b, c, d].iter().all(|v| fits(**v, 8)) => {
-            (a << 24) | (b << 16) | (c << 8) | d
-        }
+        [a] => *a,
         [a, b, c] if fits(*a, 8) && fits(*b, 8) && fits(*c, 16) => (a << 24) | (b << 16) | c,
         [a, b] if fits(*a, 8) && fits(*b, 24) => (a << 24) | b,
         _ => return None,
@@ -289,6 +319,8 @@ mod tests {
             "localhost:8080"
         );
         assert_eq!(l(&["127.0.1:80"]).unwrap().address.text(), "127.0.0.1:80");
+        assert_eq!(l(&["127.0.0.:80"]).unwrap().address.text(), "127.0.0.0:80");
+        assert!(l(&["127.0.:80"]).is_err() && l(&["127.0.0.1.:80"]).is_err());
         assert!(l(&["www.example.com:80"]).is_ok());
         assert!(l(&["127return"]).is_err() && l(&["127.0.include"]).is_err());
         assert_eq!(
