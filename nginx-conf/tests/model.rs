@@ -299,3 +299,19 @@ fn balancing_logs_and_root_inheritance() {
         })
     );
 }
+
+#[test]
+fn model_rejects_backup_with_hash_in_either_order() {
+    let path = testdata("model/backup-before-hash.conf");
+    assert_eq!(
+        nginx_conf::check(&path),
+        Ok(()),
+        "nginx -t accepts this order"
+    );
+    let e = load(&path).unwrap_err();
+    assert_eq!(
+        e.message,
+        "balancing method does not support parameter \"backup\""
+    );
+    assert_eq!(e.location.as_ref().map(|l| l.1), Some(4));
+}
