@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::diag::EXIT_MISSING_PARAMETER;
 use crate::diag::{Diagnostics, Location, Severity};
-use crate::model::keywords::{shape, Section, Shape, NEEDS_ARGUMENT};
+use crate::model::keywords::{needs_argument, shape, Section, Shape};
 use crate::reader::Line;
 
 /// A keyword line and its block.
@@ -116,10 +116,7 @@ impl Builder<'_> {
             }
             let kw = l.words.first().map_or("", String::as_str);
             let shape = shape(section, kw);
-            if matches!(shape, Some(Shape::Leaf | Shape::Block(_)))
-                && l.words.len() < 2
-                && NEEDS_ARGUMENT.contains(&kw)
-            {
+            if shape.is_some() && l.words.len() < 2 && needs_argument(section, kw) {
                 self.diags.report(
                     Severity::MissingParameter,
                     &l.location(),

@@ -87,6 +87,12 @@ fn is_script<H: Host + ?Sized>(host: &H, command: &str) -> bool {
 }
 
 /// Runs the checks; `main_file` is used as the location's file name.
+///
+/// keepalived -t runs two readers: the VRRP process and the checker
+/// process. The VRRP one stops right after reading if an interface named in
+/// the file does not exist (`Non-existent interface specified in
+/// configuration`), so its later checks are skipped then; the checker's
+/// always run.
 pub fn validate<H: Host + ?Sized>(
     cfg: &mut Config,
     host: &H,
@@ -97,9 +103,26 @@ pub fn validate<H: Host + ?Sized>(
         diags,
         file: Some(main_file.to_path_buf()),
     };
+    if vrrp_while_reading(cfg, host, &mut cx) {
+        cx.diags.report_global(
+            Severity::BadInterface,
+            "Non-existent interface specified in configuration",
+        );
+    } else {
+        vrrp_after_reading(cfg, host, &mut cx);
+    }
+    checker(cfg, &mut cx);
+    check_script_security(cfg, host, cx.diags);
+}
+
+/// The checks keepalived's VRRP handlers make while reading. Returns true
+/// when an interface does not exist.
+fn vrrp_while_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx<'_>) -> bool {
+    let dynamic = cfg.global_defs.dynamic_interfaces;
+    let exists = |name: &str| dynamic || host.interface_exists(name);
     let mut bad_if = false;
 
-    // vrrp_script without a script are removed.
+    // vrrp_script blocks without a script are removed.
     let mut kept = Vec::new();
     for s in std::mem::take(&mut cfg.vrrp_scripts) {
         if s.script.is_none() {
@@ -114,55 +137,42 @@ pub fn validate<H: Host + ?Sized>(
     cfg.vrrp_scripts = kept;
 
     for a in &cfg.static_ipaddress {
-        if let Some(dev) = &a.dev {
-            if !host.interface_exists(dev) {
-                cx.at(
-                    a.line,
-                    format!(
-                        "WARNING - interface {dev} for ip address {} doesn't exist",
-                        a.address
-                    ),
-                );
-            }
+        if let Some(dev) = a.dev.as_deref().filter(|d| !exists(d)) {
+            cx.at(
+                a.line,
+                format!(
+                    "WARNING - interface {dev} for ip address {} doesn't exist",
+                    a.address
+                ),
+            );
+            bad_if = true;
         }
     }
     for r in &cfg.static_routes {
-        for dev in &r.devs {
-            if !host.interface_exists(dev) {
-                cx.at(
-                    r.line,
-                    format!("WARNING - interface {dev} for VROUTE nexthop doesn't exist"),
-                );
-            }
+        for dev in r.devs.iter().filter(|d| !exists(d)) {
+            cx.at(
+                r.line,
+                format!("WARNING - interface {dev} for VROUTE nexthop doesn't exist"),
+            );
+            bad_if = true;
         }
     }
 
-    let instance_names: BTreeSet<String> =
-        cfg.vrrp_instances.iter().map(|v| v.name.clone()).collect();
-    for v in &mut cfg.vrrp_instances {
-        let name = v.name.clone();
-        if let Some(ifname) = &v.interface {
-            if !host.interface_exists(ifname) {
-                cx.at(
-                    v.interface_line,
-                    format!("WARNING - interface {ifname} for vrrp_instance {name} doesn't exist"),
-                );
-                bad_if = true;
-            }
-        }
-        if v.virtual_router_id.is_none() {
+    for v in &cfg.vrrp_instances {
+        let name = &v.name;
+        if let Some(ifname) = v.interface.as_deref().filter(|i| !exists(i)) {
             cx.at(
-                v.line,
-                format!("({name}) the virtual router id must be set"),
+                v.interface_line,
+                format!("WARNING - interface {ifname} for vrrp_instance {name} doesn't exist"),
             );
+            bad_if = true;
         }
-        for t in &v.track_interface {
-            if !host.interface_exists(&t.name) {
-                cx.at(
-                    t.line,
-                    format!("({name}) tracked interface {} doesn't exist", t.name),
-                );
-            }
+        for t in v.track_interface.iter().filter(|t| !exists(&t.name)) {
+            cx.at(
+                t.line,
+                format!("({name}) tracked interface {} doesn't exist", t.name),
+            );
+            bad_if = true;
         }
         for t in &v.track_script {
             if !cfg.vrrp_scripts.iter().any(|s| s.name == t.name) {
@@ -172,57 +182,63 @@ pub fn validate<H: Host + ?Sized>(
                 );
             }
         }
-        let family = v.virtual_ipaddress.first().map(|a| a.address.is_ipv4());
         for a in v
             .virtual_ipaddress
             .iter()
             .chain(&v.virtual_ipaddress_excluded)
         {
-            if let Some(dev) = &a.dev {
-                if !host.interface_exists(dev) {
-                    cx.at(
-                        a.line,
-                        format!(
-                            "WARNING - interface {dev} for ip address {} doesn't exist",
-                            a.address
-                        ),
-                    );
-                }
+            if let Some(dev) = a.dev.as_deref().filter(|d| !exists(d)) {
+                cx.at(
+                    a.line,
+                    format!(
+                        "WARNING - interface {dev} for ip address {} doesn't exist",
+                        a.address
+                    ),
+                );
+                bad_if = true;
             }
         }
-        if let Some(fam) = family {
-            for a in &v.virtual_ipaddress {
-                if a.address.is_ipv4() != fam {
-                    let text = match a.prefix_len {
-                        Some(p) => format!("{}/{p}", a.address),
-                        None => a.address.to_string(),
-                    };
-                    cx.at(
-                        a.line,
-                        format!(
-                            "({name}): address family must match VRRP instance [{text}] - ignoring"
-                        ),
-                    );
-                }
+        if let Some(first) = v.virtual_ipaddress.first() {
+            let fam = first.address.is_ipv4();
+            for a in v
+                .virtual_ipaddress
+                .iter()
+                .filter(|a| a.address.is_ipv4() != fam)
+            {
+                let text = match a.prefix_len {
+                    Some(p) => format!("{}/{p}", a.address),
+                    None => a.address.to_string(),
+                };
+                cx.at(
+                    a.line,
+                    format!(
+                        "({name}): address family must match VRRP instance [{text}] - ignoring"
+                    ),
+                );
             }
         }
         for r in &v.virtual_routes {
-            for dev in &r.devs {
-                if !host.interface_exists(dev) {
-                    cx.at(
-                        r.line,
-                        format!("WARNING - interface {dev} for VROUTE nexthop doesn't exist"),
-                    );
-                }
+            for dev in r.devs.iter().filter(|d| !exists(d)) {
+                cx.at(
+                    r.line,
+                    format!("WARNING - interface {dev} for VROUTE nexthop doesn't exist"),
+                );
+                bad_if = true;
             }
         }
-        for m in crate::complete::instance(v, &cfg.global_defs) {
-            cx.at(0, m);
+    }
+    bad_if
+}
+
+/// keepalived's `vrrp_complete_init`: runs only when every interface exists.
+fn vrrp_after_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx<'_>) {
+    for v in &cfg.vrrp_instances {
+        if v.virtual_router_id.is_none() {
+            cx.at(0, format!("({}) the virtual router id must be set", v.name));
         }
     }
-
-    duplicate_vrids(cfg, host, &mut cx);
-
+    let instance_names: BTreeSet<String> =
+        cfg.vrrp_instances.iter().map(|v| v.name.clone()).collect();
     let mut in_group: BTreeSet<&str> = BTreeSet::new();
     for g in &cfg.vrrp_sync_groups {
         if g.group.is_empty() {
@@ -236,7 +252,7 @@ pub fn validate<H: Host + ?Sized>(
         for m in &g.group {
             if !instance_names.contains(m) {
                 cx.at(
-                    g.line,
+                    0,
                     format!(
                         "Virtual router {m} specified in sync group {} doesn't exist - ignoring",
                         g.name
@@ -244,7 +260,7 @@ pub fn validate<H: Host + ?Sized>(
                 );
             } else if !in_group.insert(m.as_str()) {
                 cx.at(
-                    g.line,
+                    0,
                     format!(
                         "Virtual router {m} cannot exist in more than one sync group; ignoring {}",
                         g.name
@@ -255,26 +271,24 @@ pub fn validate<H: Host + ?Sized>(
             }
         }
         if members == 0 {
-            cx.at(
-                g.line,
-                format!(
-                    "Sync group {}, no matching virtual router found in group declaration - removing",
-                    g.name
-                ),
-            );
+            cx.at(0, format!("Sync group {}, no matching virtual router found in group declaration - removing", g.name));
         } else if members == 1 {
-            cx.at(
-                g.line,
-                format!(
-                    "Sync group {} has only 1 virtual router(s) - this probably isn't what you want",
-                    g.name
-                ),
-            );
+            cx.at(0, format!("Sync group {} has only 1 virtual router(s) - this probably isn't what you want", g.name));
         }
     }
+    for v in &mut cfg.vrrp_instances {
+        for m in crate::complete::instance(v, &cfg.global_defs) {
+            cx.at(0, m);
+        }
+    }
+    duplicate_vrids(cfg, host, cx);
+    vrrp_script_security(cfg, host, cx.diags);
+}
 
+/// The checker process's `check_data` checks on virtual servers.
+fn checker(cfg: &Config, cx: &mut Ctx<'_>) {
     for vs in &cfg.virtual_servers {
-        let name = format_vs(vs);
+        let mut name = format_vs(vs);
         if vs.real_servers.is_empty() {
             cx.at(
                 0,
@@ -282,54 +296,30 @@ pub fn validate<H: Host + ?Sized>(
             );
             continue;
         }
-        let fwmark = match &vs.address {
-            VsAddress::Fwmark(_) => true,
-            VsAddress::Group(g) => cfg.virtual_server_groups.iter().any(|grp| {
-                &grp.name == g
-                    && grp
-                        .members
-                        .iter()
-                        .any(|m| m.first().is_some_and(|w| w == "fwmark"))
-            }),
-            VsAddress::IpPort { .. } => false,
+        let is_fwmark = |m: &Vec<String>| m.first().is_some_and(|w| w == "fwmark");
+        let (any_fwmark, any_addr) = match &vs.address {
+            VsAddress::Fwmark(_) => (true, false),
+            VsAddress::Group(g) => {
+                let members: Vec<&Vec<String>> = cfg
+                    .virtual_server_groups
+                    .iter()
+                    .filter(|grp| &grp.name == g)
+                    .flat_map(|grp| grp.members.iter())
+                    .collect();
+                (
+                    members.iter().any(|m| is_fwmark(m)),
+                    members.iter().any(|m| !is_fwmark(m)),
+                )
+            }
+            VsAddress::IpPort { .. } => (false, true),
         };
-        if vs.ha_suspend && fwmark {
-            cx.at(
-                0,
-                format!("Virtual server {name}: cannot use ha_suspend with fwmarks - clearing ha_suspend"),
-            );
+        if vs.ha_suspend && any_fwmark {
+            cx.at(0, format!("Virtual server {name}: cannot use ha_suspend with fwmarks - clearing ha_suspend"));
         }
-        let only_fwmark = match &vs.address {
-            VsAddress::Fwmark(_) => true,
-            VsAddress::Group(g) => cfg.virtual_server_groups.iter().any(|grp| {
-                &grp.name == g
-                    && !grp.members.is_empty()
-                    && grp
-                        .members
-                        .iter()
-                        .all(|m| m.first().is_some_and(|w| w == "fwmark"))
-            }),
-            VsAddress::IpPort { .. } => false,
-        };
-        if vs.protocol.is_some() && only_fwmark {
-            cx.at(
-                0,
-                format!("Warning: Virtual server {name}: protocol specified for fwmark - protocol will be ignored"),
-            );
+        if vs.protocol.is_some() && any_fwmark && !any_addr {
+            cx.at(0, format!("Warning: Virtual server {name}: protocol specified for fwmark - protocol will be ignored"));
         }
-        let by_address = match &vs.address {
-            VsAddress::IpPort { .. } => true,
-            VsAddress::Group(g) => cfg.virtual_server_groups.iter().any(|grp| {
-                &grp.name == g
-                    && grp
-                        .members
-                        .iter()
-                        .any(|m| m.first().is_some_and(|w| w != "fwmark"))
-            }),
-            VsAddress::Fwmark(_) => false,
-        };
-        let mut name = name;
-        if by_address && vs.protocol.is_none() {
+        if any_addr && vs.protocol.is_none() {
             cx.at(
                 0,
                 format!("Virtual server {name}: no protocol set - defaulting to UDP"),
@@ -353,15 +343,6 @@ pub fn validate<H: Host + ?Sized>(
             );
         }
     }
-
-    if bad_if {
-        cx.diags.report_global(
-            Severity::BadInterface,
-            "Non-existent interface specified in configuration",
-        );
-    }
-
-    security(cfg, host, cx.diags);
 }
 
 /// keepalived's `FMT_VS`: `[ip]:proto:port`, `FWM n` or `[group]:0`.
@@ -436,69 +417,79 @@ fn duplicate_vrids<H: Host + ?Sized>(cfg: &Config, host: &H, cx: &mut Ctx<'_>) {
     }
 }
 
-fn security<H: Host + ?Sized>(cfg: &Config, host: &H, diags: &mut Diagnostics) {
-    let g = &cfg.global_defs;
+fn vrrp_script_security<H: Host + ?Sized>(cfg: &Config, host: &H, diags: &mut Diagnostics) {
     // keepalived checks VRRP scripts only when there are VRRP instances.
-    if !cfg.vrrp_instances.is_empty() {
-        for s in &cfg.vrrp_scripts {
-            if let Some(cmd) = &s.script {
-                if !is_system_check(cmd) && !is_script(host, cmd) {
-                    diags.report_global(
-                        Severity::GeneralError,
-                        format!(
-                            "Disabling track script {} since not found/accessible",
-                            s.name
-                        ),
-                    );
-                }
+    if cfg.vrrp_instances.is_empty() {
+        return;
+    }
+    let g = &cfg.global_defs;
+    for s in &cfg.vrrp_scripts {
+        if let Some(cmd) = &s.script {
+            if !is_system_check(cmd) && !is_script(host, cmd) {
+                diags.report_global(
+                    Severity::GeneralError,
+                    format!(
+                        "Disabling track script {} since not found/accessible",
+                        s.name
+                    ),
+                );
             }
         }
     }
     if g.enable_script_security {
         return;
     }
-    if !cfg.vrrp_instances.is_empty() {
-        let mut vrrp_scripts: Vec<&String> = Vec::new();
-        vrrp_scripts.extend(cfg.vrrp_scripts.iter().filter_map(|s| s.script.as_ref()));
-        for v in &cfg.vrrp_instances {
-            vrrp_scripts.extend(
-                [
-                    &v.notify_master,
-                    &v.notify_backup,
-                    &v.notify_fault,
-                    &v.notify_stop,
-                    &v.notify_deleted,
-                    &v.notify,
-                    &v.notify_master_rx_lower_pri,
-                ]
-                .into_iter()
-                .flatten(),
-            );
-        }
-        for s in &cfg.vrrp_sync_groups {
-            vrrp_scripts.extend(
-                [
-                    &s.notify_master,
-                    &s.notify_backup,
-                    &s.notify_fault,
-                    &s.notify_stop,
-                    &s.notify,
-                ]
-                .into_iter()
-                .flatten(),
-            );
-        }
-        vrrp_scripts.extend(
-            [&g.notify_fifo_script, &g.vrrp_notify_fifo_script]
-                .into_iter()
-                .flatten(),
+    let mut scripts: Vec<&String> = cfg
+        .vrrp_scripts
+        .iter()
+        .filter_map(|s| s.script.as_ref())
+        .collect();
+    for v in &cfg.vrrp_instances {
+        scripts.extend(
+            [
+                &v.notify_master,
+                &v.notify_backup,
+                &v.notify_fault,
+                &v.notify_stop,
+                &v.notify_deleted,
+                &v.notify,
+                &v.notify_master_rx_lower_pri,
+            ]
+            .into_iter()
+            .flatten(),
         );
-        if vrrp_scripts.iter().any(|s| is_script(host, s)) {
-            diags.report_global(
-                Severity::Security,
-                "SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
-            );
-        }
+    }
+    for s in &cfg.vrrp_sync_groups {
+        scripts.extend(
+            [
+                &s.notify_master,
+                &s.notify_backup,
+                &s.notify_fault,
+                &s.notify_stop,
+                &s.notify,
+            ]
+            .into_iter()
+            .flatten(),
+        );
+    }
+    scripts.extend(
+        [&g.notify_fifo_script, &g.vrrp_notify_fifo_script]
+            .into_iter()
+            .flatten(),
+    );
+    if scripts.iter().any(|s| is_script(host, s)) {
+        diags.report_global(
+            Severity::Security,
+            "SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
+        );
+    }
+}
+
+/// Checker and start/shutdown scripts (checked whatever the VRRP side did).
+fn check_script_security<H: Host + ?Sized>(cfg: &Config, host: &H, diags: &mut Diagnostics) {
+    let g = &cfg.global_defs;
+    if g.enable_script_security {
+        return;
     }
     let mut check_scripts: Vec<&String> = Vec::new();
     for vs in &cfg.virtual_servers {

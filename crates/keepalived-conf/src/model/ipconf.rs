@@ -109,7 +109,8 @@ pub(crate) fn address(b: &mut Builder<'_>, n: &Node, _vrrp: bool) -> Option<Virt
             ),
         }
         if takes && missing {
-            b.error(n, format!("Missing value for {}", args[i]));
+            b.error(n, format!("No {} parameter specified for {first}", args[i]));
+            return None;
         }
         i += if takes { 2 } else { 1 };
     }
@@ -149,16 +150,27 @@ pub(crate) fn route(b: &mut Builder<'_>, n: &Node, is_static: bool) -> Option<Ro
         line: n.line,
     };
     let w = &n.words;
+    let mut in_nexthop = false;
     let mut i = 0;
     while i < w.len() {
         match w[i].as_str() {
             "src" | "via" | "table" | "metric" | "proto" | "protocol" | "scope" | "realm"
             | "mtu" | "advmss" | "initcwnd" | "initrwnd" | "tos" | "dsfield" | "pref"
             | "features" | "congctl" | "rtt" | "rttvar" | "window" | "cwnd" | "ssthresh"
-            | "quickack" | "hoplimit" | "fastopen_no_cookie" | "ttl-propagate" | "weight"
-            | "onlink" | "encap" | "expires" | "track_group" => i += 2,
+            | "quickack" | "hoplimit" | "fastopen_no_cookie" | "ttl-propagate" | "onlink"
+            | "encap" | "expires" | "track_group" => {
+                if i + 1 >= w.len() {
+                    b.stop_missing(n, i);
+                    return None;
+                }
+                i += 2;
+            }
             "gw" => {
                 b.error(n, "\"gw\" for routes is deprecated. Please use \"via\"");
+                if i + 1 >= w.len() {
+                    b.stop_missing(n, i);
+                    return None;
+                }
                 i += 2;
             }
             "or" => {
@@ -166,20 +178,40 @@ pub(crate) fn route(b: &mut Builder<'_>, n: &Node, is_static: bool) -> Option<Ro
                 i += 2;
             }
             "dev" | "oif" => {
-                if let Some(d) = w.get(i + 1) {
-                    r.devs.push(d.clone());
-                }
+                let Some(d) = w.get(i + 1) else {
+                    b.stop_missing(n, i);
+                    return None;
+                };
+                r.devs.push(d.clone());
                 i += 2;
             }
             "no_track" => {
                 r.no_track = true;
                 i += 1;
             }
-            "nexthop" | "to" => i += 1,
+            "nexthop" => {
+                in_nexthop = true;
+                i += 1;
+            }
+            "to" => i += 1,
             t if ROUTE_TYPES.contains(&t) => i += 1,
+            "weight" if in_nexthop => {
+                if i + 1 >= w.len() {
+                    b.stop_missing(n, i);
+                    return None;
+                }
+                i += 2;
+            }
             other => {
-                if r.destination.is_none() {
+                let is_addr = other == "default" || parse_ip_prefix(other).is_some();
+                if r.destination.is_none() && is_addr {
                     r.destination = Some(other.to_string());
+                } else {
+                    if !is_addr {
+                        b.error(n, format!("VRRP parsed invalid IP {other}. skipping IP..."));
+                    }
+                    b.error(n, format!("unknown route keyword {other}"));
+                    return None;
                 }
                 i += 1;
             }
@@ -191,12 +223,10 @@ pub(crate) fn route(b: &mut Builder<'_>, n: &Node, is_static: bool) -> Option<Ro
     }
     if !r.no_track && r.devs.is_empty() {
         let d = r.destination.clone().unwrap_or_default();
-        let d = if d.contains('/') {
-            d
-        } else if d == "default" {
+        let d = if d == "default" {
             "0.0.0.0/0".to_string()
         } else {
-            format!("{d}/{}", if d.contains(':') { 128 } else { 32 })
+            d
         };
         b.error(
             n,
@@ -231,6 +261,11 @@ pub(crate) fn rule(b: &mut Builder<'_>, n: &Node) -> Option<Rule> {
     let mut i = 0;
     while i < w.len() {
         let val = w.get(i + 1).cloned();
+        let takes_value = !matches!(w[i].as_str(), "not" | "no_track" | "l3mdev");
+        if takes_value && val.is_none() {
+            b.stop_missing(n, i);
+            return None;
+        }
         match w[i].as_str() {
             "from" | "to" => {
                 let v = val.clone().unwrap_or_default();

@@ -162,8 +162,27 @@ pub(crate) fn virtual_server(b: &mut Builder<'_>, n: &Node) -> VirtualServer {
         match c.keyword() {
             "lb_algo" | "lvs_sched" => vs.lb_algo = first(),
             "lb_kind" | "lvs_method" => {
-                vs.lb_kind = first();
-                vs.lb_kind_options = c.args().iter().skip(1).cloned().collect();
+                let kind = c.arg(0).unwrap_or_default();
+                if matches!(kind, "NAT" | "DR" | "TUN") {
+                    vs.lb_kind = first();
+                    vs.lb_kind_options = c.args().iter().skip(1).cloned().collect();
+                } else {
+                    b.error(
+                        c,
+                        format!("PARSER : unknown [{kind}] routing method for virtual server."),
+                    );
+                }
+            }
+            "sh-port" | "sh-fallback" | "mh-port" | "mh-fallback" => {
+                let wanted = &c.keyword()[..2];
+                if vs.lb_algo.as_deref() == Some(wanted) {
+                    vs.other.push(Setting::from_node(c));
+                } else if !matches!(vs.lb_algo.as_deref(), Some("sh" | "mh")) {
+                    b.error(
+                        c,
+                        format!("{} only applies to sh scheduler - ignoring", c.keyword()),
+                    );
+                }
             }
             "persistence_timeout" => {
                 vs.persistence_timeout = b.unsigned(c, 0, 1, u64::from(u32::MAX));
@@ -213,6 +232,17 @@ fn real_server(b: &mut Builder<'_>, n: &Node) -> RealServer {
             "inhibit_on_failure" => rs.inhibit_on_failure = b.flag(c),
             "notify_up" => rs.notify_up = Some(c.script_text()),
             "notify_down" => rs.notify_down = Some(c.script_text()),
+            "lvs_method" => {
+                let kind = c.arg(0).unwrap_or_default();
+                if matches!(kind, "NAT" | "DR" | "TUN") {
+                    rs.other.push(Setting::from_node(c));
+                } else {
+                    b.error(
+                        c,
+                        format!("PARSER : unknown [{kind}] routing method for real server."),
+                    );
+                }
+            }
             "uthreshold" => rs.uthreshold = b.unsigned(c, 0, 0, u64::from(u32::MAX)),
             "lthreshold" => rs.lthreshold = b.unsigned(c, 0, 0, u64::from(u32::MAX)),
             k if k.ends_with("_CHECK") || k == "HTTP_GET" || k == "SSL_GET" => {

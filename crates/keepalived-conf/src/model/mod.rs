@@ -77,8 +77,31 @@ impl Builder<'_> {
         self.diags.report(Severity::InvalidNumber, &n.loc(), msg);
     }
 
+    /// keepalived's `null_strvec`: the word after `words[idx]` is missing, so
+    /// keepalived stops reading with exit code 2.
+    pub fn stop_missing(&mut self, n: &Node, idx: usize) {
+        if self.diags.stopped.is_some() {
+            return;
+        }
+        self.diags.report(
+            Severity::MissingParameter,
+            &n.loc(),
+            format!(
+                "*** Configuration line starting `{}` is missing a parameter after keyword `{}` at word position {}",
+                n.keyword(),
+                n.words.get(idx).map_or("", String::as_str),
+                idx + 2
+            ),
+        );
+        self.diags.stopped = Some(crate::diag::EXIT_MISSING_PARAMETER);
+    }
+
     /// Checks `n` is among `known`; reports an unknown keyword otherwise.
+    /// Nothing is known any more once keepalived would have stopped.
     pub fn known(&mut self, n: &Node, known: &[&str]) -> bool {
+        if self.diags.stopped.is_some() {
+            return false;
+        }
         if known.contains(&n.keyword()) {
             true
         } else {
@@ -176,6 +199,9 @@ pub fn build(nodes: &[Node], diags: &mut Diagnostics) -> Config {
     };
     let mut cfg = Config::default();
     for n in nodes {
+        if b.diags.stopped.is_some() {
+            break;
+        }
         if !b.known(n, keywords::ROOT) {
             continue;
         }
@@ -258,13 +284,72 @@ pub fn build(nodes: &[Node], diags: &mut Diagnostics) -> Config {
             }
             "SSL" => {
                 for c in n.children() {
-                    if b.known(c, keywords::SSL) {
+                    if !b.known(c, keywords::SSL) {
+                        continue;
+                    }
+                    if c.args().is_empty() {
+                        let what = match c.keyword() {
+                            "ca" => "cafile",
+                            "certificate" => "certfile",
+                            "key" => "keyfile",
+                            other => other,
+                        };
+                        b.error(c, format!("SSL {what} missing"));
+                    } else {
                         cfg.ssl.push(Setting::from_node(c));
                     }
                 }
             }
-            _ => cfg.other.push(Setting::from_node(n)),
+            other => {
+                root_checks(&mut b, n, other);
+                cfg.other.push(Setting::from_node(n));
+            }
         }
     }
     cfg
+}
+
+/// keepalived's messages for root keywords kept as settings.
+fn root_checks(b: &mut Builder<'_>, n: &Node, kw: &str) {
+    let unnamed = n.args().is_empty();
+    match kw {
+        "net_namespace" if unnamed => b.error(n, "net_namespace name missing - ignoring"),
+        "instance" if unnamed => b.error(n, "instance name missing - ignoring"),
+        "track_group" if unnamed => b.error(n, "track_group must have a name - skipping"),
+        "vrrp_track_process" => {
+            let name = n.arg(0).unwrap_or_default();
+            for c in n.children() {
+                if c.keyword() == "weight" && c.args().is_empty() {
+                    b.error(
+                        c,
+                        format!("No weight specified for track process {name} - ignoring"),
+                    );
+                }
+            }
+            if !n.children().iter().any(|c| c.keyword() == "process") {
+                b.error(
+                    n,
+                    format!("track process '{name}' process name not specified"),
+                );
+            }
+        }
+        "garp_group" => {
+            for c in n.children() {
+                if c.keyword() == "interfaces" && c.children().is_empty() {
+                    b.error(c, "Warning - empty garp_group interfaces block");
+                }
+            }
+            let has_delay = n
+                .children()
+                .iter()
+                .any(|c| matches!(c.keyword(), "garp_interval" | "gna_interval"));
+            if !has_delay {
+                b.diags.report_global(
+                    Severity::GeneralError,
+                    "garp group 0 does not have any delay set - removing",
+                );
+            }
+        }
+        _ => {}
+    }
 }

@@ -107,7 +107,29 @@ pub(crate) fn global_defs(b: &mut Builder<'_>, n: &Node, g: &mut GlobalDefs) {
         }
         let kw = c.keyword();
         let first = || c.arg(0).map(str::to_string);
+        if c.args().is_empty() {
+            if let Some((_, msg)) = keywords::GLOBAL_VALUE_MISSING
+                .iter()
+                .find(|(k, _)| *k == kw)
+            {
+                if kw == "vrrp_vmac_garp_intvl" {
+                    b.error(
+                        c,
+                        "Keyword \"vrrp_vmac_garp_intvl\" is deprecated - please use \"vrrp_garp_extra_if\"",
+                    );
+                }
+                b.error(c, *msg);
+                continue;
+            }
+        }
         match kw {
+            "vrrp_iptables" => b.error(
+                c,
+                "iptables not supported, using nftables instead. Please replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option",
+            ),
+            "notification_email" if c.children().is_empty() => {
+                b.error(c, "Warning - empty notification_email block");
+            }
             "router_id" => {
                 g.router_id = first();
                 if g.router_id.is_none() {
@@ -331,13 +353,28 @@ pub(crate) fn track_file(b: &mut Builder<'_>, n: &Node) -> TrackFile {
             continue;
         }
         match c.keyword() {
-            "file" => t.file = c.arg(0).map(str::to_string),
+            "file" => {
+                t.file = c.arg(0).map(str::to_string);
+                if t.file.is_none() {
+                    b.error(c, "track file file name missing");
+                }
+            }
+            "weight" if c.args().is_empty() => b.error(
+                c,
+                format!("No weight specified for track file {} - ignoring", t.name),
+            ),
             "weight" => {
                 t.weight = b.int(c, 0, -254, 254).unwrap_or(1);
                 t.weight_reverse = c.arg(1) == Some("reverse");
             }
             _ => t.init_file = Some(c.args().to_vec()),
         }
+    }
+    if t.file.is_none() {
+        b.error(
+            n,
+            format!("No file set for track_file {} - ignoring", t.name),
+        );
     }
     t
 }

@@ -113,11 +113,18 @@ pub(crate) fn instance(b: &mut Builder<'_>, n: &Node) -> VrrpInstance {
         match c.keyword() {
             "state" => {
                 let s = c.arg(0).unwrap_or_default();
-                if s != "MASTER" && s != "BACKUP" {
+                if s == "BACKUP" && v.state.as_deref() == Some("MASTER") {
+                    b.error(
+                        c,
+                        format!("({iname}) state previously set as MASTER - ignoring BACKUP"),
+                    );
+                } else if s != "MASTER" && s != "BACKUP" {
                     b.error(
                         c,
                         format!("({iname}) unknown state '{s}', defaulting to BACKUP"),
                     );
+                    v.state = Some("BACKUP".to_string());
+                    v.state_line = c.line;
                 } else {
                     v.state = Some(s.to_string());
                     v.state_line = c.line;
@@ -202,6 +209,10 @@ pub(crate) fn instance(b: &mut Builder<'_>, n: &Node) -> VrrpInstance {
             "unicast_src_ip" => v.unicast_src_ip = c.arg(0).map(str::to_string),
             "mcast_src_ip" => v.mcast_src_ip = c.arg(0).map(str::to_string),
             "unicast_peer" => {
+                if c.children().is_empty() {
+                    // keepalived still counts it as a unicast keyword.
+                    v.other.push(Setting::from_node(c));
+                }
                 for p in c.children() {
                     let mut peer = UnicastPeer {
                         address: p.keyword().to_string(),
@@ -275,9 +286,50 @@ pub(crate) fn instance(b: &mut Builder<'_>, n: &Node) -> VrrpInstance {
                 );
                 b.error(c, "        Please use global lvs_sync_daemon");
             }
-            _ => v.other.push(Setting::from_node(c)),
+            kw => {
+                instance_keyword_checks(b, c, &iname, kw, &v.virtual_ipaddress);
+                v.other.push(Setting::from_node(c));
+            }
         }
     }
     let _ = TIMER_MAX;
+    let has = |k: &str| v.other.iter().any(|o| o.keyword == k);
+    if has("unicast_ttl") && v.unicast_peer.is_empty() {
+        b.error(
+            n,
+            format!("({iname}): Cannot use unicast_ttl without unicast peers - resetting"),
+        );
+    }
     v
+}
+
+/// Parse-time messages for keywords kept as settings.
+fn instance_keyword_checks(
+    b: &mut Builder<'_>,
+    c: &Node,
+    iname: &str,
+    kw: &str,
+    vips: &[VirtualAddress],
+) {
+    match kw {
+        "native_ipv6" if vips.iter().any(|a| a.address.is_ipv4()) => {
+            b.error(c, format!("({iname}) Cannot specify native_ipv6 with IPv4 addresses"));
+        }
+        "linkbeat_use_polling" => b.error(
+            c,
+            format!("({iname}) 'linkbeat_use_polling' in vrrp instance deprecated - use linkbeat_interfaces block"),
+        ),
+        "garp_extra_if" | "vmac_garp_intvl" => {
+            if kw == "vmac_garp_intvl" {
+                b.error(c, "Keyword \"vmac_garp_intvl\" is deprecated - please use \"garp_extra_if\"");
+            }
+            if c.args().is_empty() {
+                b.error(c, format!("({iname}): {kw} specified without time - ignoring"));
+            }
+        }
+        "kernel_rx_buf_size" if c.args().is_empty() => {
+            b.error(c, format!("({iname}) invalid kernel_rx_buf_size specified"));
+        }
+        _ => {}
+    }
 }
