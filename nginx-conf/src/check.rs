@@ -154,6 +154,14 @@ impl Checker {
                         lexer.line(),
                     ));
                 }
+                let nested = std::mem::take(&mut inner.state.locations);
+                if name == "location" {
+                    if let Some(node) = scope.state.locations.last_mut() {
+                        node.children = nested;
+                    }
+                } else if ctx == Context::Http && name == "server" {
+                    self.semantics.servers.push(nested);
+                }
                 if ctx == Context::Main && name == "http" {
                     // nginx resolves proxy_pass hosts when the http block is done.
                     if let Some((message, file, line)) = self.semantics.finish() {

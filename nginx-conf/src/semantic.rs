@@ -20,6 +20,54 @@ pub(crate) struct BlockState {
     pub(crate) location: Option<LocationInfo>,
     /// `server` directives seen in this `upstream`.
     pub(crate) upstream_servers: usize,
+    /// The locations of this `server` or `location` block.
+    pub(crate) locations: Vec<LocationNode>,
+}
+
+/// A location and its nested locations, for nginx's end-of-`http` checks.
+#[derive(Debug, Clone)]
+pub(crate) struct LocationNode {
+    info: LocationInfo,
+    file: String,
+    line: usize,
+    pub(crate) children: Vec<LocationNode>,
+}
+
+/// nginx's `duplicate location` check (`ngx_http_join_exact_locations`): the
+/// static (exact and prefix) locations of a level in nginx's sort order, nested
+/// levels first; a repeated name that is exact twice or prefix twice.
+fn duplicate_location(level: &[LocationNode]) -> Option<(String, String, usize)> {
+    let mut sorted: Vec<&LocationNode> = level
+        .iter()
+        .filter(|n| !n.info.regex && !n.info.named)
+        .collect();
+    sorted.sort_by(|a, b| {
+        a.info
+            .name
+            .as_bytes()
+            .cmp(b.info.name.as_bytes())
+            .then(b.info.exact.cmp(&a.info.exact))
+    });
+    for node in &sorted {
+        if let Some(found) = duplicate_location(&node.children) {
+            return Some(found);
+        }
+    }
+    let mut prev: Option<(&str, bool, bool)> = None;
+    for node in sorted {
+        let (exact, inclusive) = (node.info.exact, !node.info.exact);
+        match prev {
+            Some((name, p_exact, p_inclusive)) if name == node.info.name => {
+                if (p_exact && exact) || (p_inclusive && inclusive) {
+                    let message = format!("duplicate location \"{name}\"");
+                    return Some((message, node.file.clone(), node.line));
+                }
+                prev = Some((name, p_exact, inclusive));
+            }
+            _ => prev = Some((&node.info.name, exact, inclusive)),
+        }
+    }
+    None
 }
 
 /// A location's name as nginx keeps it (modifier removed) and its kind.
@@ -89,6 +137,8 @@ pub(crate) struct Semantics {
     upstreams: HashSet<String>,
     /// `proxy_pass` hosts to look up among the upstreams at the end: (host, file, line).
     proxy_hosts: Vec<(String, String, usize)>,
+    /// Each server's locations, in file order.
+    pub(crate) servers: Vec<Vec<LocationNode>>,
 }
 
 const NEXT_UPSTREAM: [&str; 12] = [
@@ -195,7 +245,7 @@ impl Semantics {
 
     fn http_level(
         &mut self,
-        block: &BlockState,
+        block: &mut BlockState,
         name: &str,
         args: &[String],
         at: (&str, usize),
@@ -241,9 +291,17 @@ impl Semantics {
                 return Err(format!("invalid location modifier \"{first}\""));
             }
             "location" => {
+                let info = location_info(args);
                 if let Some(parent) = &block.location {
-                    nested_location(parent, &location_info(args))?;
+                    nested_location(parent, &info)?;
                 }
+                let (file, line) = (at.0.to_owned(), at.1);
+                block.locations.push(LocationNode {
+                    info,
+                    file,
+                    line,
+                    children: Vec::new(),
+                });
             }
             "add_header" => {
                 if let Some(p) = args.get(2).filter(|p| *p != "always") {
@@ -295,15 +353,10 @@ impl Semantics {
         if authority.is_empty() {
             return Err(format!("no host in upstream \"{authority}\""));
         }
-        let host = match authority.rsplit_once(':') {
-            Some((h, p)) if !authority.ends_with(']') => {
-                if !crate::model::listen::valid_port(p) {
-                    return Err(format!("invalid port in upstream \"{authority}\""));
-                }
-                h
-            }
-            _ => authority,
-        };
+        let (host, port) = crate::model::listen::split_host_port(authority);
+        if port.is_some_and(|p| !crate::model::listen::valid_port(p)) {
+            return Err(format!("invalid port in upstream \"{authority}\""));
+        }
         let literal = host
             .trim_matches(['[', ']'])
             .parse::<std::net::IpAddr>()
@@ -315,15 +368,18 @@ impl Semantics {
         Ok(())
     }
 
-    /// The end-of-configuration checks: `proxy_pass` hosts that are neither an
-    /// upstream nor plausibly resolvable (a dotted host name). Returns the first
-    /// failure as (message, file, line).
+    /// The checks nginx makes when the `http` block ends, in its order:
+    /// `proxy_pass` hosts that are neither an upstream nor plausibly resolvable,
+    /// then duplicate locations. Returns the first failure as (message, file, line).
     pub(crate) fn finish(&self) -> Option<(String, String, usize)> {
+        self.unknown_proxy_host()
+            .or_else(|| self.servers.iter().find_map(|l| duplicate_location(l)))
+    }
+
+    fn unknown_proxy_host(&self) -> Option<(String, String, usize)> {
         self.proxy_hosts.iter().find_map(|(authority, file, line)| {
             let known = self.upstreams.contains(authority);
-            let host = authority
-                .rsplit_once(':')
-                .map_or(authority.as_str(), |(h, _)| h);
+            let (host, _) = crate::model::listen::split_host_port(authority);
             let resolvable = crate::model::listen::parse_ipv4(host).is_some()
                 || crate::model::listen::plausible_host(host);
             (!known && !resolvable).then(|| {

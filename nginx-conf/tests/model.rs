@@ -287,7 +287,16 @@ fn balancing_logs_and_root_inheritance() {
         root.settings.access_log, server.settings.access_log,
         "access_log inherited"
     );
-    let img = &server.locations[1];
+    assert_eq!(
+        server.locations[1].proxy_pass,
+        Some(ProxyPass::Url {
+            scheme: "http".into(),
+            host: "[2001:db8::1]".into(),
+            port: Some(8080),
+            uri: Some("/api/".into())
+        })
+    );
+    let img = &server.locations[2];
     assert_eq!(img.settings.root.as_deref(), Some("/srv/img"));
     assert_eq!(
         img.proxy_pass,

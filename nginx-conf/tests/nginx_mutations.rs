@@ -3,7 +3,7 @@
 //! cases are the same on every run). Every answer must be nginx's.
 //!
 //! Left out of the token set, because `check` does not model them: variable
-//! names (nginx rejects unknown `$x`) and a second `location` with the same name.
+//! names (nginx rejects unknown `$x`).
 
 use std::process::Command;
 
@@ -62,6 +62,17 @@ const TOKENS: &[&str] = &[
     "ip_hash;",
     "keepalive 2;",
     "root /a;",
+    "location = /x {}",
+    "location /x {}",
+    "location ~ /r { location /n {} }",
+    "upstream v {}",
+    "hash $remote_addr;",
+    "default_server",
+    ".1",
+    ":80",
+    "unix:",
+    "[::1]",
+    "location @n {}",
 ];
 
 /// A small linear congruential generator: deterministic, no dependency.

@@ -311,14 +311,17 @@ fn parse_proxy_pass(
             uri,
         });
     }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !authority.starts_with("unix:") && !h.ends_with(':') => {
-            let port = p
-                .parse::<u16>()
-                .map_err(|_| c.error(stmt, format!("invalid port in upstream \"{authority}\"")))?;
-            (h.to_owned(), Some(port))
-        }
-        _ => (authority.clone(), None),
+    let (host, port) = if authority.starts_with("unix:") {
+        (authority.clone(), None)
+    } else {
+        let (h, p) = super::listen::split_host_port(&authority);
+        let port = match p {
+            None => None,
+            Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                c.error(stmt, format!("invalid port in upstream \"{authority}\""))
+            })?),
+        };
+        (h.to_owned(), port)
     };
     let literal = host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok();
     if !literal && !host.contains('.') && !host.starts_with("unix:") && host != "localhost" {

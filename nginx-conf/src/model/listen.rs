@@ -51,6 +51,21 @@ pub struct Listen {
     pub line: usize,
 }
 
+/// Splits `host[:port]` the way nginx's URL parser does: at the first colon,
+/// except inside the brackets of an IPv6 address.
+pub fn split_host_port(authority: &str) -> (&str, Option<&str>) {
+    if authority.starts_with('[') {
+        if let Some(end) = authority.find(']') {
+            let (host, rest) = authority.split_at(end + 1);
+            return (host, rest.strip_prefix(':'));
+        }
+    }
+    match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    }
+}
+
 /// A port nginx accepts: 1 to 65535.
 pub fn valid_port(text: &str) -> bool {
     matches!(text.parse::<u16>(), Ok(p) if p > 0)
@@ -171,7 +186,7 @@ fn address(text: &str) -> Result<ListenAddress, String> {
             port: port(text)?,
         });
     }
-    let (host, port) = match text.rsplit_once(':') {
+    let (host, port) = match text.split_once(':') {
         Some((h, p)) => (h, port(p)?),
         None => (text, 80),
     };

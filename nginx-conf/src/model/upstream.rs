@@ -58,7 +58,7 @@ pub fn check_upstream_address(address: &str) -> Result<(), String> {
             _ => return Err(format!("invalid IPv6 address in upstream \"{address}\"")),
         }
     } else {
-        match address.rsplit_once(':') {
+        match address.split_once(':') {
             Some((h, p)) => (Some(h), Some(p)),
             None => (Some(address), None),
         }
