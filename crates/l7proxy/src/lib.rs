@@ -7,5 +7,11 @@
 //!   normalisation.
 
 pub mod balance;
+pub mod body;
+pub mod date;
+pub mod headers;
 pub mod route;
+pub mod server;
+pub mod site;
 pub mod uri;
+pub mod worker;

@@ -1,6 +1,168 @@
-//! `l7proxy`: the reverse-proxy daemon (not yet implemented).
+//! `l7proxy`: an nginx-compatible reverse proxy, driven by nginx.conf.
 
-fn main() {
-    eprintln!("l7proxy: not implemented yet");
-    std::process::exit(1);
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Command line as nginx's (the subset implemented so far).
+#[derive(Parser)]
+#[command(
+    name = "l7proxy",
+    disable_version_flag = true,
+    disable_help_flag = true
+)]
+struct Cli {
+    /// Configuration file.
+    #[arg(short = 'c', default_value = "/etc/nginx/nginx.conf")]
+    conf: String,
+    /// Prefix path (relative paths in the configuration).
+    #[arg(short = 'p')]
+    prefix: Option<String>,
+    /// Test the configuration and exit.
+    #[arg(short = 't')]
+    test: bool,
+    /// Suppress non-error messages while testing.
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// Show the version and exit.
+    #[arg(short = 'v')]
+    version: bool,
+    /// Send a signal to the running master: stop, quit, reopen, reload.
+    #[arg(short = 's')]
+    signal: Option<String>,
+    #[arg(short = 'h', short_alias = '?', action = clap::ArgAction::Help)]
+    help: Option<bool>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.version {
+        eprintln!("l7proxy version: l7proxy/{}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    if let Some(p) = &cli.prefix {
+        if let Err(e) = std::env::set_current_dir(p) {
+            eprintln!("l7proxy: [emerg] chdir(\"{p}\") failed ({e})");
+            return ExitCode::from(1);
+        }
+    }
+    let config = match nginx_conf::model::load(&cli.conf) {
+        Ok(c) => c,
+        Err(e) => {
+            let at = e
+                .location
+                .map(|(f, l)| format!(" in {f}:{l}"))
+                .unwrap_or_default();
+            eprintln!("l7proxy: [emerg] {}{at}", e.message);
+            if cli.test {
+                eprintln!("l7proxy: configuration file {} test failed", cli.conf);
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let site = match l7proxy::site::Site::new(config) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("l7proxy: [emerg] {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if let Some(sig) = &cli.signal {
+        return send_signal(site.pid.as_deref(), sig);
+    }
+    if cli.test {
+        if !cli.quiet {
+            eprintln!("l7proxy: the configuration file {} syntax is ok", cli.conf);
+            eprintln!(
+                "l7proxy: configuration file {} test is successful",
+                cli.conf
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    if let Err(e) = l7proxy::server::check_binds(&site) {
+        eprintln!("l7proxy: [emerg] {e}");
+        return ExitCode::from(1);
+    }
+    if let Some(pid) = &site.pid {
+        if let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id())) {
+            eprintln!("l7proxy: [emerg] open() \"{pid}\" failed ({e})");
+            return ExitCode::from(1);
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let watcher = Arc::clone(&stop);
+    std::thread::spawn(move || wait_for_stop(&watcher));
+    let result = l7proxy::server::run(&site, &stop, Duration::from_secs(10));
+    if let Some(pid) = &site.pid {
+        let _ = std::fs::remove_file(pid);
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("l7proxy: [emerg] {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Blocks until SIGTERM, SIGINT or SIGQUIT, then sets `stop`.
+fn wait_for_stop(stop: &AtomicBool) {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    rt.block_on(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::quit()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            _ = quit.recv() => {}
+        }
+    });
+    stop.store(true, Ordering::Relaxed);
+}
+
+fn send_signal(pid_file: Option<&str>, sig: &str) -> ExitCode {
+    let name = match sig {
+        "stop" => "TERM",
+        "quit" => "QUIT",
+        "reopen" => "USR1",
+        "reload" => "HUP",
+        _ => {
+            eprintln!("l7proxy: invalid option: \"-s {sig}\"");
+            return ExitCode::from(1);
+        }
+    };
+    let file = pid_file.unwrap_or("/run/nginx.pid");
+    let pid = match std::fs::read_to_string(file) {
+        Ok(p) => p.trim().to_owned(),
+        Err(e) => {
+            eprintln!("l7proxy: [error] open() \"{file}\" failed ({e})");
+            return ExitCode::from(1);
+        }
+    };
+    match std::process::Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(&pid)
+        .status()
+    {
+        Ok(s) if s.success() => ExitCode::SUCCESS,
+        _ => {
+            eprintln!("l7proxy: [error] kill({pid}, SIG{name}) failed");
+            ExitCode::from(1)
+        }
+    }
 }

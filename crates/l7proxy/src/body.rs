@@ -1,0 +1,86 @@
+//! The response body: bytes we made, or an upstream body streamed through
+//! that, when it ends, returns its connection to the pool and releases the
+//! peer; when dropped early, only releases the peer.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
+
+/// Called once when an upstream body ends (`true`) or is dropped (`false`).
+pub type OnEnd = Box<dyn FnOnce(bool)>;
+
+pub enum Body {
+    Full(Option<Bytes>),
+    Upstream(Incoming, Option<OnEnd>),
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Full(b) => f
+                .debug_tuple("Full")
+                .field(&b.as_ref().map(Bytes::len))
+                .finish(),
+            Body::Upstream(..) => f.write_str("Upstream"),
+        }
+    }
+}
+
+impl Body {
+    pub fn text(s: impl Into<Bytes>) -> Self {
+        Self::Full(Some(s.into()))
+    }
+    pub fn empty() -> Self {
+        Self::Full(None)
+    }
+}
+
+impl HttpBody for Body {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        match self.get_mut() {
+            Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::Upstream(inner, on_end) => {
+                let r = Pin::new(inner).poll_frame(cx);
+                if let Poll::Ready(None) = r {
+                    if let Some(f) = on_end.take() {
+                        f(true);
+                    }
+                }
+                r
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Body::Full(b) => b.is_none(),
+            Body::Upstream(inner, _) => inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Body::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
+            Body::Full(None) => SizeHint::with_exact(0),
+            Body::Upstream(inner, _) => inner.size_hint(),
+        }
+    }
+}
+
+impl Drop for Body {
+    fn drop(&mut self) {
+        if let Body::Upstream(_, on_end) = self {
+            if let Some(f) = on_end.take() {
+                f(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The request line and headers sent upstream, by nginx 1.22's rules
+//! (`ngx_http_proxy_create_request`): `proxy_set_header` entries first, then
+//! the defaults they do not override (`Host: $proxy_host`,
+//! `Connection: close`; `Keep-Alive`, `TE`, `Expect`, `Upgrade` dropped;
+//! body framing recomputed), an empty value meaning "not sent"; then every
+//! client header not named by those, in the client's order.
+
+use std::net::SocketAddr;
+
+/// The defaults of nginx 1.22 (`ngx_http_proxy_headers`), by name.
+const DEFAULTS: &[(&str, &str)] = &[
+    ("Host", "$proxy_host"),
+    ("Connection", "close"),
+    ("Content-Length", "$proxy_internal_body_length"),
+    ("Transfer-Encoding", "$proxy_internal_chunked"),
+    ("TE", ""),
+    ("Keep-Alive", ""),
+    ("Expect", ""),
+    ("Upgrade", ""),
+];
+
+/// What variables in header values can refer to.
+#[derive(Debug, Clone)]
+pub struct Vars<'a> {
+    pub proxy_host: &'a str,
+    pub remote_addr: SocketAddr,
+    /// The client's `Host` header (or the server name when absent).
+    pub host: &'a str,
+    pub scheme: &'a str,
+    pub request_uri: &'a str,
+    pub uri: &'a str,
+    pub args: Option<&'a str>,
+    pub body_length: Option<u64>,
+    pub client_headers: &'a [(String, String)],
+}
+
+impl Vars<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.client_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of `$name` (empty when unknown or unset).
+    pub fn get(&self, name: &str) -> String {
+        match name {
+            "proxy_host" => self.proxy_host.to_owned(),
+            "remote_addr" => self.remote_addr.ip().to_string(),
+            "remote_port" => self.remote_addr.port().to_string(),
+            "host" => self.host.to_owned(),
+            "scheme" => self.scheme.to_owned(),
+            "request_uri" => self.request_uri.to_owned(),
+            "uri" | "document_uri" => self.uri.to_owned(),
+            "args" | "query_string" => self.args.unwrap_or("").to_owned(),
+            "proxy_add_x_forwarded_for" => match self.header("x-forwarded-for") {
+                Some(prev) => format!("{prev}, {}", self.remote_addr.ip()),
+                None => self.remote_addr.ip().to_string(),
+            },
+            "proxy_internal_body_length" => {
+                self.body_length.map(|n| n.to_string()).unwrap_or_default()
+            }
+            "proxy_internal_chunked" => String::new(),
+            _ => {
+                if let Some(h) = name.strip_prefix("http_") {
+                    return self.header(&h.replace('_', "-")).unwrap_or("").to_owned();
+                }
+                if let Some(a) = name.strip_prefix("arg_") {
+                    return self
+                        .args
+                        .unwrap_or("")
+                        .split('&')
+                        .find_map(|kv| {
+                            kv.split_once('=')
+                                .filter(|(k, _)| k.eq_ignore_ascii_case(a))
+                                .map(|(_, v)| v)
+                        })
+                        .unwrap_or("")
+                        .to_owned();
+                }
+                if let Some(c) = name.strip_prefix("cookie_") {
+                    return self
+                        .header("cookie")
+                        .unwrap_or("")
+                        .split(';')
+                        .find_map(|kv| {
+                            kv.trim()
+                                .split_once('=')
+                                .filter(|(k, _)| *k == c)
+                                .map(|(_, v)| v)
+                        })
+                        .unwrap_or("")
+                        .to_owned();
+                }
+                String::new()
+            }
+        }
+    }
+
+    /// Expands `$name` and `${name}` in `template`.
+    pub fn expand(&self, template: &str) -> String {
+        let b = template.as_bytes();
+        let mut out = String::with_capacity(template.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'$' {
+                let (name, next) = if b.get(i + 1) == Some(&b'{') {
+                    match template[i + 2..].find('}') {
+                        Some(end) => (&template[i + 2..i + 2 + end], i + 3 + end),
+                        None => ("", b.len()),
+                    }
+                } else {
+                    let end = b[i + 1..]
+                        .iter()
+                        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                        .map_or(b.len(), |p| i + 1 + p);
+                    (&template[i + 1..end], end)
+                };
+                if name.is_empty() {
+                    out.push('$');
+                    i += 1;
+                } else {
+                    out.push_str(&self.get(name));
+                    i = next;
+                }
+            } else {
+                let start = i;
+                while i < b.len() && b[i] != b'$' {
+                    i += 1;
+                }
+                out.push_str(&template[start..i]);
+            }
+        }
+        out
+    }
+}
+
+/// The headers to send upstream, in order.
+pub fn upstream_headers(set: &[(String, String)], vars: &Vars<'_>) -> Vec<(String, String)> {
+    let mut merged: Vec<(&str, &str)> = set.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    for &(name, value) in DEFAULTS {
+        if !merged.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            merged.push((name, value));
+        }
+    }
+    let mut out = Vec::with_capacity(merged.len() + vars.client_headers.len());
+    for (name, template) in &merged {
+        let value = vars.expand(template);
+        if !value.is_empty() {
+            out.push(((*name).to_owned(), value));
+        }
+    }
+    for (name, value) in vars.client_headers {
+        if !merged.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            out.push((name.clone(), value.clone()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(client: &[(String, String)], body: Option<u64>) -> Vars<'_> {
+        Vars {
+            proxy_host: "backend",
+            remote_addr: "198.51.100.7:5555".parse().unwrap(),
+            host: "example.com",
+            scheme: "http",
+            request_uri: "/a?b=1",
+            uri: "/a",
+            args: Some("b=1&Name=x"),
+            body_length: body,
+            client_headers: client,
+        }
+    }
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_replace_hop_by_hop_and_keep_the_rest_in_order() {
+        let client = h(&[
+            ("Host", "example.com"),
+            ("User-Agent", "t"),
+            ("Connection", "keep-alive"),
+            ("Keep-Alive", "300"),
+            ("Accept", "*/*"),
+            ("TE", "trailers"),
+            ("Upgrade", "h2c"),
+            ("Expect", "100-continue"),
+        ]);
+        let out = upstream_headers(&[], &vars(&client, None));
+        assert_eq!(
+            out,
+            h(&[
+                ("Host", "backend"),
+                ("Connection", "close"),
+                ("User-Agent", "t"),
+                ("Accept", "*/*")
+            ])
+        );
+    }
+
+    #[test]
+    fn set_headers_come_first_override_defaults_and_empty_means_not_sent() {
+        let client = h(&[
+            ("Host", "example.com"),
+            ("X-Forwarded-For", "203.0.113.9"),
+            ("Accept", "*/*"),
+        ]);
+        let set = h(&[
+            ("Host", "$host"),
+            ("X-Forwarded-For", "$proxy_add_x_forwarded_for"),
+            ("Accept", ""),
+            ("X-Arg", "${arg_name}-$http_accept"),
+        ]);
+        let out = upstream_headers(&set, &vars(&client, Some(12)));
+        assert_eq!(
+            out,
+            h(&[
+                ("Host", "example.com"),
+                ("X-Forwarded-For", "203.0.113.9, 198.51.100.7"),
+                ("X-Arg", "x-*/*"),
+                ("Connection", "close"),
+                ("Content-Length", "12")
+            ])
+        );
+    }
+}

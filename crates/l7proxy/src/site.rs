@@ -1,0 +1,231 @@
+//! The loaded configuration, compiled for serving: listeners with their
+//! servers, routes, and upstreams with resolved peer addresses.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use nginx_conf::model::http::{Http, ProxyPass};
+use nginx_conf::model::listen::ListenAddress;
+use nginx_conf::model::upstream::{Balancing, Upstream as UpstreamModel};
+use nginx_conf::model::Config;
+
+use crate::balance::{Method, PeerConfig};
+use crate::route::ServerRoutes;
+
+/// A listening address and the servers on it (indexes into the model).
+#[derive(Debug, Clone)]
+pub struct Listener {
+    pub addr: SocketAddr,
+    pub servers: Vec<usize>,
+    pub default: usize,
+    pub backlog: Option<i32>,
+}
+
+/// An upstream group ready for balancing.
+#[derive(Debug, Clone)]
+pub struct UpstreamSpec {
+    pub method: Method,
+    /// `hash KEY`'s key template.
+    pub hash_key: Option<String>,
+    pub primary: Vec<(PeerConfig, SocketAddr)>,
+    pub backup: Vec<(PeerConfig, SocketAddr)>,
+    /// `keepalive N`: idle connections cached per worker.
+    pub keepalive: usize,
+    pub keepalive_requests: u32,
+    pub keepalive_timeout: Duration,
+}
+
+/// Everything a worker needs, shared read-only between workers.
+#[derive(Debug)]
+pub struct Site {
+    pub http: Http,
+    pub routes: Vec<ServerRoutes>,
+    pub listeners: Vec<Listener>,
+    pub upstreams: HashMap<String, UpstreamSpec>,
+    pub workers: usize,
+    pub pid: Option<String>,
+}
+
+fn resolve(text: &str, default_port: u16) -> Result<Vec<SocketAddr>, String> {
+    if text.starts_with("unix:") {
+        return Err(format!("unix sockets are not supported yet: \"{text}\""));
+    }
+    let with_port = if text
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        && !text.ends_with(']')
+    {
+        text.to_owned()
+    } else {
+        format!("{text}:{default_port}")
+    };
+    with_port
+        .to_socket_addrs()
+        .map(Iterator::collect)
+        .map_err(|e| format!("host not found in upstream \"{text}\": {e}"))
+}
+
+fn upstream_spec(u: &UpstreamModel) -> Result<UpstreamSpec, String> {
+    let (method, hash_key) = match &u.balancing {
+        Balancing::RoundRobin => (Method::RoundRobin, None),
+        Balancing::LeastConn => (Method::LeastConn, None),
+        Balancing::IpHash => (Method::IpHash, None),
+        Balancing::Hash {
+            key,
+            consistent: false,
+        } => (Method::Hash, Some(key.clone())),
+        Balancing::Hash {
+            key,
+            consistent: true,
+        } => (Method::HashConsistent, Some(key.clone())),
+        Balancing::Random { .. } => {
+            return Err(format!(
+                "\"random\" in upstream \"{}\" is not supported yet",
+                u.name
+            ))
+        }
+    };
+    let mut primary = Vec::new();
+    let mut backup = Vec::new();
+    for s in &u.servers {
+        for addr in resolve(&s.address, 80)? {
+            let peer = PeerConfig {
+                server: s.address.clone(),
+                weight: s.weight,
+                max_fails: s.max_fails,
+                fail_timeout: s.fail_timeout.as_secs(),
+                max_conns: s.max_conns,
+                down: s.down,
+            };
+            if s.backup {
+                backup.push((peer, addr));
+            } else {
+                primary.push((peer, addr));
+            }
+        }
+    }
+    Ok(UpstreamSpec {
+        method,
+        hash_key,
+        primary,
+        backup,
+        keepalive: u.keepalive.map_or(0, |k| k as usize),
+        keepalive_requests: u.keepalive_requests.unwrap_or(1000),
+        keepalive_timeout: u.keepalive_timeout.unwrap_or(Duration::from_secs(60)),
+    })
+}
+
+/// Upstream groups named by `proxy_pass http://HOST[:PORT]` URLs that are
+/// not `upstream` blocks become one-peer groups named `HOST[:PORT]`.
+fn implicit_upstreams(http: &Http, out: &mut HashMap<String, UpstreamSpec>) -> Result<(), String> {
+    fn walk(locs: &[nginx_conf::model::http::Location], acc: &mut Vec<(String, u16)>) {
+        for l in locs {
+            if let Some(ProxyPass::Url { host, port, .. }) = &l.proxy_pass {
+                acc.push((host.clone(), port.unwrap_or(80)));
+            }
+            walk(&l.locations, acc);
+        }
+    }
+    let mut urls = Vec::new();
+    for s in &http.servers {
+        walk(&s.locations, &mut urls);
+    }
+    for (host, port) in urls {
+        let name = proxy_host(&host, Some(port));
+        if out.contains_key(&name) {
+            continue;
+        }
+        let addrs = resolve(&format!("{host}:{port}"), port)?;
+        let peers = addrs
+            .into_iter()
+            .map(|a| (PeerConfig::new(&name), a))
+            .collect();
+        out.insert(
+            name,
+            UpstreamSpec {
+                method: Method::RoundRobin,
+                hash_key: None,
+                primary: peers,
+                backup: Vec::new(),
+                keepalive: 0,
+                keepalive_requests: 1000,
+                keepalive_timeout: Duration::from_secs(60),
+            },
+        );
+    }
+    Ok(())
+}
+
+/// `$proxy_host`: the host, with the port unless it is 80.
+pub fn proxy_host(host: &str, port: Option<u16>) -> String {
+    match port {
+        Some(p) if p != 80 => format!("{host}:{p}"),
+        _ => host.to_owned(),
+    }
+}
+
+impl Site {
+    pub fn new(config: Config) -> Result<Self, String> {
+        let http = config.http.ok_or("no \"http\" block")?;
+        let routes = http
+            .servers
+            .iter()
+            .map(|s| {
+                ServerRoutes::new(s).map_err(|e| format!("pcre: \"{}\": {}", e.pattern, e.message))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut listeners: Vec<Listener> = Vec::new();
+        for (i, s) in http.servers.iter().enumerate() {
+            for l in &s.listen {
+                let addrs = match &l.address {
+                    ListenAddress::Inet { ip, port } => vec![SocketAddr::new(*ip, *port)],
+                    ListenAddress::Host { host, port } => {
+                        resolve(&format!("{host}:{port}"), *port)?
+                    }
+                    ListenAddress::Unix(p) => {
+                        return Err(format!("unix sockets are not supported yet: \"unix:{p}\""))
+                    }
+                };
+                for addr in addrs {
+                    match listeners.iter_mut().find(|x| x.addr == addr) {
+                        Some(x) => {
+                            if !x.servers.contains(&i) {
+                                x.servers.push(i);
+                            }
+                            if l.default_server {
+                                x.default = i;
+                            }
+                        }
+                        None => listeners.push(Listener {
+                            addr,
+                            servers: vec![i],
+                            default: i,
+                            backlog: l.backlog,
+                        }),
+                    }
+                }
+            }
+        }
+        let mut upstreams = HashMap::new();
+        for u in &http.upstreams {
+            upstreams.insert(u.name.clone(), upstream_spec(u)?);
+        }
+        implicit_upstreams(&http, &mut upstreams)?;
+        let workers = match config.worker_processes {
+            Some(nginx_conf::model::WorkerProcesses::Count(n)) => n.max(1) as usize,
+            Some(nginx_conf::model::WorkerProcesses::Auto) => {
+                std::thread::available_parallelism().map_or(1, Into::into)
+            }
+            None => 1,
+        };
+        Ok(Self {
+            http,
+            routes,
+            listeners,
+            upstreams,
+            workers,
+            pid: config.pid,
+        })
+    }
+}
