@@ -18,6 +18,16 @@ HANDLER = re.compile(r"^(\w+)\(ngx_conf_t \*cf,\s*ngx_command_t \*cmd,\s*void \*
 COMMENT = re.compile(r"/\*.*?\*/", re.S)
 
 
+# Handlers that answer "is duplicate" only in some cases (the same zone twice,
+# "off" mixed with rules): their directives may repeat in a block.
+CONDITIONAL_DUPLICATE = {
+    "ngx_http_limit_req", "ngx_http_limit_conn", "ngx_stream_limit_conn",
+    "ngx_http_proxy_redirect", "ngx_http_proxy_cookie_domain",
+    "ngx_http_proxy_cookie_path", "ngx_http_proxy_cookie_flags",
+    "ngx_http_mirror", "ngx_http_v2_push",
+}
+
+
 def main(root):
     rows = []
     dup_handlers = set()
@@ -30,7 +40,7 @@ def main(root):
     texts = {f: COMMENT.sub("", open(f, encoding="latin-1").read()) for f in files}
     for text in texts.values():
         for m in HANDLER.finditer(text):
-            if '"is duplicate"' in m.group(2):
+            if '"is duplicate"' in m.group(2) and m.group(1) not in CONDITIONAL_DUPLICATE:
                 dup_handlers.add(m.group(1))
     for f, text in texts.items():
         modules = {m.group(3): (m.group(1), m.group(4)) for m in MODULE.finditer(text)}
