@@ -62,13 +62,38 @@ fn finish<H: Host + ?Sized>(
     host: &H,
     mut diags: Diagnostics,
 ) -> Outcome {
-    let nodes = tree::build(lines, &mut diags);
+    // keepalived -t validates the checker's view first, then the VRRP one.
+    let nodes = tree::build(&lines, tree::Process::Checker, &mut diags);
+    let checker = model::build(&nodes, &mut diags);
+    if diags.stopped.is_some() {
+        return Outcome::new(checker, diags);
+    }
+    validate::checker(&checker, host, name, &mut diags);
+    let nodes = tree::build(&lines, tree::Process::Vrrp, &mut diags);
     let mut config = model::build(&nodes, &mut diags);
     if diags.stopped.is_none() {
-        validate::validate(&mut config, host, name, &mut diags);
+        validate::vrrp(&mut config, host, name, &mut diags);
     }
-    Outcome {
-        config,
-        diagnostics: diags,
+    config.virtual_servers = checker.virtual_servers;
+    config.virtual_server_groups = checker.virtual_server_groups;
+    config.ssl = checker.ssl;
+    if diags.stopped.is_none() {
+        validate::start_stop_scripts(&config, host, &mut diags);
+    }
+    Outcome::new(config, diags)
+}
+
+impl Outcome {
+    fn new(config: Config, mut diagnostics: Diagnostics) -> Self {
+        // Both passes read global_defs and the root level: keepalived prints
+        // those messages once per process; we print each once.
+        let mut seen = std::collections::HashSet::new();
+        diagnostics
+            .items
+            .retain(|d| seen.insert((d.file.clone(), d.line, d.message.clone())));
+        Self {
+            config,
+            diagnostics,
+        }
     }
 }

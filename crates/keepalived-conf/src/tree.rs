@@ -56,35 +56,119 @@ impl Node {
         }
     }
 
-    fn from_line(l: Line) -> Self {
+    fn from_line(l: &Line) -> Self {
         Node {
-            words: l.words,
-            raw: l.raw,
-            file: l.file,
+            words: l.words.clone(),
+            raw: l.raw.clone(),
+            file: l.file.clone(),
             line: l.line,
             block: None,
         }
     }
 }
 
-struct Builder<'d> {
-    lines: std::vec::IntoIter<Line>,
-    diags: &'d mut Diagnostics,
+/// Which keepalived process reads the file. Each knows every keyword but
+/// skips the root blocks of the other processes by counting braces, so a
+/// brace error inside one kind of block can shift what the other one sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Process {
+    /// The health checker: virtual servers, SSL, global_defs.
+    Checker,
+    /// VRRP: instances, sync groups, scripts, static_*, global_defs.
+    Vrrp,
 }
 
-/// Builds the tree, reporting unknown keywords and misplaced braces.
-pub fn build(lines: Vec<Line>, diags: &mut Diagnostics) -> Vec<Node> {
+impl Process {
+    /// Root keywords this process leaves to another one.
+    fn skips(self, kw: &str) -> bool {
+        match self {
+            Process::Checker => matches!(
+                kw,
+                "vrrp_instance"
+                    | "vrrp_sync_group"
+                    | "vrrp_script"
+                    | "vrrp_track_process"
+                    | "static_ipaddress"
+                    | "static_routes"
+                    | "static_rules"
+                    | "track_group"
+                    | "garp_group"
+                    | "linkbeat_interfaces"
+                    | "interface_up_down_delays"
+                    | "bfd_instance"
+            ),
+            Process::Vrrp => matches!(
+                kw,
+                "virtual_server" | "virtual_server_group" | "SSL" | "bfd_instance"
+            ),
+        }
+    }
+}
+
+struct Builder<'a, 'd> {
+    lines: &'a [Line],
+    next: usize,
+    process: Process,
+    diags: &'d mut Diagnostics,
+    /// Names of the vrrp_instance and vrrp_sync_group blocks read so far.
+    names: std::collections::HashSet<(String, String)>,
+}
+
+/// Builds the tree `process` sees, reporting unknown keywords and misplaced
+/// braces.
+pub fn build(lines: &[Line], process: Process, diags: &mut Diagnostics) -> Vec<Node> {
     let mut b = Builder {
-        lines: lines.into_iter(),
+        lines,
+        next: 0,
+        process,
         diags,
+        names: std::collections::HashSet::new(),
     };
     // At the top level a '}' does not end the section, so one call reads all.
     b.section(Section::Root, 0, false)
 }
 
-impl Builder<'_> {
-    fn take(&mut self) -> Option<Line> {
-        self.lines.next()
+impl<'a> Builder<'a, '_> {
+    fn take(&mut self) -> Option<&'a Line> {
+        let l = self.lines.get(self.next)?;
+        self.next += 1;
+        Some(l)
+    }
+
+    /// vrrp_instance / vrrp_sync_group / track_group blocks that keepalived
+    /// refuses (no name, several words, or a name used before) and skips.
+    fn refused_name(&mut self, l: &Line) -> bool {
+        let kw = l.words.first().map_or("", String::as_str);
+        if !matches!(kw, "vrrp_instance" | "vrrp_sync_group" | "track_group") {
+            return false;
+        }
+        if l.words.len() != 2 {
+            return true;
+        }
+        kw != "track_group" && !self.names.insert((kw.to_string(), l.words[1].clone()))
+    }
+
+    /// keepalived's handling of an inactive keyword: a `{` on the next line
+    /// starts a block skipped by counting braces; anything else is read
+    /// normally.
+    fn skip_inactive_block(&mut self) {
+        if self.lines.get(self.next).is_none_or(|l| l.raw != "{") {
+            return;
+        }
+        self.next += 1;
+        let mut depth = 1usize;
+        while let Some(l) = self.take() {
+            match l.raw.as_str() {
+                "{" => depth += 1,
+                "}" => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 
     fn section(&mut self, section: Section, level: usize, mut need_bob: bool) -> Vec<Node> {
@@ -115,6 +199,18 @@ impl Builder<'_> {
                 break;
             }
             let kw = l.words.first().map_or("", String::as_str);
+            if section == Section::Root && self.process.skips(kw) {
+                self.skip_inactive_block();
+                continue;
+            }
+            if section == Section::Root && self.refused_name(l) {
+                // keepalived's skip_block(true): the block is not read at all.
+                let mut n = Node::from_line(l);
+                self.skip_inactive_block();
+                n.block = Some(Vec::new());
+                nodes.push(n);
+                continue;
+            }
             let shape = shape(section, kw);
             if shape.is_some() && l.words.len() < 2 && needs_argument(section, kw) {
                 self.diags.report(

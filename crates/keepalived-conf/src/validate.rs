@@ -86,14 +86,10 @@ fn is_script<H: Host + ?Sized>(host: &H, command: &str) -> bool {
     host.script_exists(prog)
 }
 
-/// Runs the checks; `main_file` is used as the location's file name.
-///
-/// keepalived -t runs two readers: the VRRP process and the checker
-/// process. The VRRP one stops right after reading if an interface named in
-/// the file does not exist (`Non-existent interface specified in
-/// configuration`), so its later checks are skipped then; the checker's
-/// always run.
-pub fn validate<H: Host + ?Sized>(
+/// The VRRP process's checks. It stops right after reading if an interface
+/// named in the file does not exist (`Non-existent interface specified in
+/// configuration`), skipping its later checks, as vrrp_daemon.c does.
+pub fn vrrp<H: Host + ?Sized>(
     cfg: &mut Config,
     host: &H,
     main_file: &Path,
@@ -111,7 +107,20 @@ pub fn validate<H: Host + ?Sized>(
     } else {
         vrrp_after_reading(cfg, host, &mut cx);
     }
-    checker(cfg, &mut cx);
+}
+
+/// The checker process's checks on virtual servers and check scripts.
+pub fn checker<H: Host + ?Sized>(
+    cfg: &Config,
+    host: &H,
+    main_file: &Path,
+    diags: &mut Diagnostics,
+) {
+    let mut cx = Ctx {
+        diags,
+        file: Some(main_file.to_path_buf()),
+    };
+    virtual_servers(cfg, &mut cx);
     check_script_security(cfg, host, cx.diags);
 }
 
@@ -232,9 +241,17 @@ fn vrrp_while_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx
 
 /// keepalived's `vrrp_complete_init`: runs only when every interface exists.
 fn vrrp_after_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx<'_>) {
+    // Script security comes first in vrrp_complete_init.
+    vrrp_script_security(cfg, host, cx.diags);
+    // chk_min_cfg: the first incomplete instance ends the VRRP checks.
     for v in &cfg.vrrp_instances {
         if v.virtual_router_id.is_none() {
             cx.at(0, format!("({}) the virtual router id must be set", v.name));
+            return;
+        }
+        if v.interface.is_none() && v.unicast_peer.is_empty() {
+            cx.at(0, format!("({}) Unknown interface!", v.name));
+            return;
         }
     }
     let instance_names: BTreeSet<String> =
@@ -282,11 +299,10 @@ fn vrrp_after_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx
         }
     }
     duplicate_vrids(cfg, host, cx);
-    vrrp_script_security(cfg, host, cx.diags);
 }
 
 /// The checker process's `check_data` checks on virtual servers.
-fn checker(cfg: &Config, cx: &mut Ctx<'_>) {
+fn virtual_servers(cfg: &Config, cx: &mut Ctx<'_>) {
     for vs in &cfg.virtual_servers {
         let mut name = format_vs(vs);
         if vs.real_servers.is_empty() {
@@ -485,7 +501,7 @@ fn vrrp_script_security<H: Host + ?Sized>(cfg: &Config, host: &H, diags: &mut Di
     }
 }
 
-/// Checker and start/shutdown scripts (checked whatever the VRRP side did).
+/// Checker scripts (checked whatever the VRRP side did).
 fn check_script_security<H: Host + ?Sized>(cfg: &Config, host: &H, diags: &mut Diagnostics) {
     let g = &cfg.global_defs;
     if g.enable_script_security {
@@ -503,6 +519,14 @@ fn check_script_security<H: Host + ?Sized>(cfg: &Config, host: &H, diags: &mut D
             Severity::Security,
             "SECURITY VIOLATION - check scripts are being executed but script_security not enabled.",
         );
+    }
+}
+
+/// keepalived's main process: startup and shutdown scripts.
+pub fn start_stop_scripts<H: Host + ?Sized>(cfg: &Config, host: &H, diags: &mut Diagnostics) {
+    let g = &cfg.global_defs;
+    if g.enable_script_security {
+        return;
     }
     if [&g.startup_script, &g.shutdown_script]
         .into_iter()

@@ -327,8 +327,6 @@ const ERRORS: &[(&str, i32, &[&str])] = &[
         "errors/names.conf",
         5,
         &[
-            "vrrp_instance must have a name",
-            "vrrp instance VI_1 already defined",
             "Invalid HTTP_GET status code '99'",
             "Invalid HTTP_GET status code '300-250'",
             "Invalid HTTP_GET status code 'eth0'",
@@ -336,6 +334,9 @@ const ERRORS: &[(&str, i32, &[&str])] = &[
             "Virtual server [192.0.2.101]:none:80: no protocol set - defaulting to UDP",
             "Virtual server [192.0.2.101]:udp:80: no forwarding method set, setting default NAT",
             "Virtual server [192.0.2.101]:udp:80: no scheduler set, setting default 'wlc'",
+            // keepalived -t reads as the checker first, then as VRRP.
+            "vrrp_instance must have a name",
+            "vrrp instance VI_1 already defined",
         ],
     ),
     (

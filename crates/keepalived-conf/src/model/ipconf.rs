@@ -236,6 +236,35 @@ pub(crate) fn route(b: &mut Builder<'_>, n: &Node, is_static: bool) -> Option<Ro
     Some(r)
 }
 
+/// The words a rule line may use (ip-rule(8) as keepalived reads it).
+const RULE_OPTIONS: &[&str] = &[
+    "from",
+    "to",
+    "table",
+    "lookup",
+    "pref",
+    "preference",
+    "priority",
+    "fwmark",
+    "realms",
+    "goto",
+    "iif",
+    "oif",
+    "uidrange",
+    "sport",
+    "dport",
+    "ipproto",
+    "tos",
+    "dsfield",
+    "suppress_prefixlength",
+    "suppress_ifgroup",
+    "protocol",
+    "track_group",
+    "not",
+    "no_track",
+    "l3mdev",
+];
+
 /// A rule line: `from ADDR`, `to ADDR`, `table N`, `pref N`, ...
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rule {
@@ -262,6 +291,10 @@ pub(crate) fn rule(b: &mut Builder<'_>, n: &Node) -> Option<Rule> {
     while i < w.len() {
         let val = w.get(i + 1).cloned();
         let takes_value = !matches!(w[i].as_str(), "not" | "no_track" | "l3mdev");
+        if !RULE_OPTIONS.contains(&w[i].as_str()) {
+            b.error(n, format!("Unknown rule option {}", w[i]));
+            return None;
+        }
         if takes_value && val.is_none() {
             b.stop_missing(n, i);
             return None;

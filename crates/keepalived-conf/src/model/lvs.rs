@@ -189,7 +189,14 @@ pub(crate) fn virtual_server(b: &mut Builder<'_>, n: &Node) -> VirtualServer {
             }
             "persistence_granularity" => vs.persistence_granularity = first(),
             "persistence_engine" => vs.persistence_engine = first(),
-            "protocol" => vs.protocol = first(),
+            "protocol" => {
+                let p = c.arg(0).unwrap_or_default();
+                if matches!(p, "TCP" | "UDP" | "SCTP") {
+                    vs.protocol = first();
+                } else {
+                    b.error(c, format!("Unknown protocol {p} - ignoring"));
+                }
+            }
             "delay_loop" => vs.delay_loop = b.timer(c, 0, 1, TIMER_MAX),
             "sorry_server" => vs.sorry_server = Some(c.args().to_vec()),
             "quorum" => vs.quorum = b.unsigned(c, 0, 1, u64::from(u32::MAX)),
