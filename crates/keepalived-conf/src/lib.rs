@@ -41,7 +41,7 @@ impl Outcome {
 pub fn check_file<H: Host + ?Sized>(path: &Path, opts: &ReadOptions, host: &H) -> Outcome {
     let mut diags = Diagnostics::default();
     let lines = reader::read_config(path, opts, &mut diags);
-    finish(lines, path, host, diags)
+    finish(&lines, path, host, diags)
 }
 
 /// Like [`check_file`] for text in memory named `name`.
@@ -53,23 +53,23 @@ pub fn check_str<H: Host + ?Sized>(
 ) -> Outcome {
     let mut diags = Diagnostics::default();
     let lines = reader::read_str(text, name, opts, &mut diags);
-    finish(lines, name, host, diags)
+    finish(&lines, name, host, diags)
 }
 
 fn finish<H: Host + ?Sized>(
-    lines: Vec<reader::Line>,
+    lines: &[reader::Line],
     name: &Path,
     host: &H,
     mut diags: Diagnostics,
 ) -> Outcome {
     // keepalived -t validates the checker's view first, then the VRRP one.
-    let nodes = tree::build(&lines, tree::Process::Checker, &mut diags);
+    let nodes = tree::build(lines, tree::Process::Checker, &mut diags);
     let checker = model::build(&nodes, &mut diags);
     if diags.stopped.is_some() {
         return Outcome::new(checker, diags);
     }
     validate::checker(&checker, host, name, &mut diags);
-    let nodes = tree::build(&lines, tree::Process::Vrrp, &mut diags);
+    let nodes = tree::build(lines, tree::Process::Vrrp, &mut diags);
     let mut config = model::build(&nodes, &mut diags);
     if diags.stopped.is_none() {
         validate::vrrp(&mut config, host, name, &mut diags);
