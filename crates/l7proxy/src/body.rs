@@ -48,8 +48,12 @@ impl HttpBody for Body {
         match self.get_mut() {
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Body::Upstream(inner, on_end) => {
-                let r = Pin::new(inner).poll_frame(cx);
-                if let Poll::Ready(None) = r {
+                let r = Pin::new(&mut *inner).poll_frame(cx);
+                // hyper stops polling once is_end_stream() is true, so the
+                // end is noticed after the last frame, not only at None.
+                if matches!(r, Poll::Ready(None))
+                    || (matches!(r, Poll::Ready(Some(Ok(_)))) && inner.is_end_stream())
+                {
                     if let Some(f) = on_end.take() {
                         f(true);
                     }

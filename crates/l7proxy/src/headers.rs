@@ -7,6 +7,8 @@
 
 use std::net::SocketAddr;
 
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
 /// The defaults of nginx 1.22 (`ngx_http_proxy_headers`), by name.
 const DEFAULTS: &[(&str, &str)] = &[
     ("Host", "$proxy_host"),
@@ -31,15 +33,12 @@ pub struct Vars<'a> {
     pub uri: &'a str,
     pub args: Option<&'a str>,
     pub body_length: Option<u64>,
-    pub client_headers: &'a [(String, String)],
+    pub client_headers: &'a HeaderMap,
 }
 
 impl Vars<'_> {
     fn header(&self, name: &str) -> Option<&str> {
-        self.client_headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.client_headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// The value of `$name` (empty when unknown or unset).
@@ -135,34 +134,110 @@ impl Vars<'_> {
     }
 }
 
-/// The headers to send upstream, in order.
+/// A header value: fixed, or a template with variables.
+#[derive(Debug, Clone)]
+pub enum Template {
+    Fixed(HeaderValue),
+    Vars(String),
+}
+
+/// The upstream header rules of one location, compiled once: the set
+/// headers then the defaults they do not override (value templates), and
+/// every name they cover (client headers with those names are not sent).
+#[derive(Debug, Clone)]
+pub struct HeaderPlan {
+    entries: Vec<(HeaderName, Template)>,
+    covered: Vec<HeaderName>,
+}
+
+impl HeaderPlan {
+    /// From `proxy_set_header` pairs (in order). Invalid names are skipped.
+    pub fn new(set: &[(String, String)]) -> Self {
+        let mut pairs: Vec<(&str, &str)> =
+            set.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        for &(name, value) in DEFAULTS {
+            if !pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                pairs.push((name, value));
+            }
+        }
+        let mut entries = Vec::new();
+        let mut covered = Vec::new();
+        for (name, value) in pairs {
+            let Ok(hn) = HeaderName::from_bytes(name.as_bytes()) else {
+                continue;
+            };
+            covered.push(hn.clone());
+            if value.is_empty() {
+                continue;
+            }
+            let t = if value.contains('$') {
+                Template::Vars(value.to_owned())
+            } else {
+                match HeaderValue::from_str(value) {
+                    Ok(v) => Template::Fixed(v),
+                    Err(_) => continue,
+                }
+            };
+            entries.push((hn, t));
+        }
+        Self { entries, covered }
+    }
+
+    /// The headers to send upstream, in order.
+    pub fn build(&self, vars: &Vars<'_>) -> HeaderMap {
+        let mut out = HeaderMap::with_capacity(self.entries.len() + vars.client_headers.len());
+        for (name, t) in &self.entries {
+            match t {
+                Template::Fixed(v) => {
+                    out.append(name.clone(), v.clone());
+                }
+                Template::Vars(tpl) => {
+                    let value = vars.expand(tpl);
+                    if let (false, Ok(v)) = (value.is_empty(), HeaderValue::from_str(&value)) {
+                        out.append(name.clone(), v);
+                    }
+                }
+            }
+        }
+        for (name, value) in vars.client_headers {
+            if !self.covered.contains(name) {
+                out.append(name.clone(), value.clone());
+            }
+        }
+        out
+    }
+}
+
+/// The headers to send upstream as text pairs (for tests and tools).
 pub fn upstream_headers(set: &[(String, String)], vars: &Vars<'_>) -> Vec<(String, String)> {
-    let mut merged: Vec<(&str, &str)> = set.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    for &(name, value) in DEFAULTS {
-        if !merged.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            merged.push((name, value));
-        }
-    }
-    let mut out = Vec::with_capacity(merged.len() + vars.client_headers.len());
-    for (name, template) in &merged {
-        let value = vars.expand(template);
-        if !value.is_empty() {
-            out.push(((*name).to_owned(), value));
-        }
-    }
-    for (name, value) in vars.client_headers {
-        if !merged.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            out.push((name.clone(), value.clone()));
-        }
-    }
-    out
+    HeaderPlan::new(set)
+        .build(vars)
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn vars(client: &[(String, String)], body: Option<u64>) -> Vars<'_> {
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for (n, v) in pairs {
+            m.append(
+                HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        m
+    }
+
+    fn vars(client: &HeaderMap, body: Option<u64>) -> Vars<'_> {
         Vars {
             proxy_host: "backend",
             remote_addr: "198.51.100.7:5555".parse().unwrap(),
@@ -176,16 +251,23 @@ mod tests {
         }
     }
 
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    /// Expected output: names as HeaderMap keeps them (lower case).
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
-            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .map(|(a, b)| (a.to_ascii_lowercase(), (*b).to_owned()))
             .collect()
     }
 
     #[test]
     fn defaults_replace_hop_by_hop_and_keep_the_rest_in_order() {
-        let client = h(&[
+        let client = map(&[
             ("Host", "example.com"),
             ("User-Agent", "t"),
             ("Connection", "keep-alive"),
@@ -209,12 +291,12 @@ mod tests {
 
     #[test]
     fn set_headers_come_first_override_defaults_and_empty_means_not_sent() {
-        let client = h(&[
+        let client = map(&[
             ("Host", "example.com"),
             ("X-Forwarded-For", "203.0.113.9"),
             ("Accept", "*/*"),
         ]);
-        let set = h(&[
+        let set = pairs(&[
             ("Host", "$host"),
             ("X-Forwarded-For", "$proxy_add_x_forwarded_for"),
             ("Accept", ""),

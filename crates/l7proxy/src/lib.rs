@@ -10,6 +10,7 @@ pub mod balance;
 pub mod body;
 pub mod date;
 pub mod headers;
+pub mod plan;
 pub mod route;
 pub mod server;
 pub mod site;

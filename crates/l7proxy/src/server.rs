@@ -111,6 +111,7 @@ async fn accept_loop(listener: TcpListener, index: usize, w: Rc<Worker>, stop: A
                     let _ = hyper::server::conn::http1::Builder::new()
                         .keep_alive(true)
                         .title_case_headers(true)
+                        .writev(false)
                         .max_buf_size(64 * 1024)
                         .serve_connection(TokioIo::new(stream), svc)
                         .await;

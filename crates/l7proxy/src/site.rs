@@ -41,6 +41,8 @@ pub struct UpstreamSpec {
 pub struct Site {
     pub http: Http,
     pub routes: Vec<ServerRoutes>,
+    /// Per server, what each location does.
+    pub plans: Vec<Vec<crate::plan::PlanTree>>,
     pub listeners: Vec<Listener>,
     pub upstreams: HashMap<String, UpstreamSpec>,
     pub workers: usize,
@@ -219,9 +221,15 @@ impl Site {
             }
             None => 1,
         };
+        let plans = http
+            .servers
+            .iter()
+            .map(|s| crate::plan::server_plans(&http, s))
+            .collect();
         Ok(Self {
             http,
             routes,
+            plans,
             listeners,
             upstreams,
             workers,

@@ -17,11 +17,12 @@ use hyper_util::rt::TokioIo;
 
 use crate::balance::{Attempt, Input, Method, Pick, Upstream};
 use crate::body::Body;
-use crate::headers::{upstream_headers, Vars};
-use crate::route::{location_at, select_server};
-use crate::site::{proxy_host, Site};
+use crate::headers::Vars;
+use crate::plan::{Action, ProxyPlan};
+use crate::route::select_server;
+use crate::site::Site;
 use crate::uri;
-use nginx_conf::model::http::{Location, LocationMatch, ProxyPass, ProxySettings, Return};
+use nginx_conf::model::http::Return;
 
 /// Largest client body read before proxying (`client_max_body_size`).
 const MAX_BODY: usize = 1024 * 1024;
@@ -112,43 +113,25 @@ fn returned(ret: &Return) -> Response<Body> {
     }
 }
 
-/// The effective proxy settings along a location path (inner wins).
-fn settings(site: &Site, server: usize, path: &[usize]) -> ProxySettings {
-    let s = &site.http.servers[server];
-    let mut chain: Vec<&ProxySettings> = Vec::new();
-    let mut locs: &[Location] = &s.locations;
-    for &i in path {
-        let l = &locs[i];
-        chain.push(&l.settings.proxy);
-        locs = &l.locations;
-    }
-    let mut out = ProxySettings::default();
-    for p in chain.iter().rev() {
-        out = out.inherit(p);
-    }
-    out.inherit(&s.settings.proxy)
-        .inherit(&site.http.settings.proxy)
-}
-
 /// The URI sent upstream: the original request target when `proxy_pass`
 /// has no URI part; else the matched prefix replaced by it.
 fn upstream_target(
-    pass_uri: Option<&str>,
-    loc: &Location,
+    pass_uri: Option<&(String, Option<usize>)>,
     normalized: &str,
     raw_target: &str,
     args: Option<&str>,
 ) -> String {
-    let Some(pass_uri) = pass_uri else {
+    let Some((pass_uri, prefix)) = pass_uri else {
         return raw_target.to_owned();
     };
-    let rest = match &loc.matcher {
-        LocationMatch::Prefix(p) | LocationMatch::PrefixNoRegex(p) | LocationMatch::Exact(p) => {
-            normalized.get(p.len()..).unwrap_or("")
-        }
-        _ => normalized,
+    let rest = match prefix {
+        Some(n) => normalized.get(*n..).unwrap_or(""),
+        None => normalized,
     };
-    let mut t = format!("{pass_uri}{rest}");
+    let mut t =
+        String::with_capacity(pass_uri.len() + rest.len() + args.map_or(0, |a| a.len() + 1));
+    t.push_str(pass_uri);
+    t.push_str(rest);
     if let Some(a) = args {
         t.push('?');
         t.push_str(a);
@@ -195,138 +178,92 @@ impl Worker {
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .or_else(|| req.uri().host())
-            .unwrap_or("")
-            .to_owned();
-        let server = select_server(&site.routes, &l.servers, l.default, &host);
-        let raw_target = req
-            .uri()
-            .path_and_query()
-            .map_or("/", |p| p.as_str())
-            .to_owned();
-        let (path, args) = uri::split(&raw_target);
+            .unwrap_or("");
+        let server = select_server(&site.routes, &l.servers, l.default, host);
+        let raw_target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let (path, args) = uri::split(raw_target);
         let Ok(normalized) = uri::normalize(path) else {
             return error_page(StatusCode::BAD_REQUEST);
         };
-        let normalized = String::from_utf8_lossy(&normalized).into_owned();
-        let srv = &site.http.servers[server];
-        if let Some(ret) = &srv.ret {
+        let normalized = String::from_utf8_lossy(&normalized);
+        if let Some(ret) = &site.http.servers[server].ret {
             return returned(ret);
         }
         let loc_path = site.routes[server].location(normalized.as_bytes());
-        let Some(loc) = location_at(srv, &loc_path) else {
-            return error_page(StatusCode::NOT_FOUND);
+        let plan = match crate::plan::action(&site.plans[server], &loc_path) {
+            None | Some(Action::NotFound) => return error_page(StatusCode::NOT_FOUND),
+            Some(Action::Return(r)) => return returned(r),
+            Some(Action::Proxy(p)) => p,
         };
-        if let Some(ret) = &loc.ret {
-            return returned(ret);
-        }
-        let Some(pass) = &loc.proxy_pass else {
-            return error_page(StatusCode::NOT_FOUND);
-        };
-        let (group, proxy_host_value, pass_uri) = match pass {
-            ProxyPass::Upstream { name, uri, .. } => (name.clone(), name.clone(), uri.clone()),
-            ProxyPass::Url {
-                host, port, uri, ..
-            } => {
-                let ph = proxy_host(host, *port);
-                (ph.clone(), ph, uri.clone())
+        let target = upstream_target(plan.pass_uri.as_ref(), &normalized, raw_target, args);
+        let (parts, body) = req.into_parts();
+        let body = if hyper::body::Body::is_end_stream(&body) {
+            Bytes::new()
+        } else {
+            match body.collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => return error_page(StatusCode::BAD_REQUEST),
             }
-            ProxyPass::Dynamic(_) => return error_page(StatusCode::INTERNAL_SERVER_ERROR),
-        };
-        let settings = settings(&site, server, &loc_path);
-        let target = upstream_target(
-            pass_uri.as_deref(),
-            loc,
-            &normalized,
-            &raw_target,
-            args.map(str::to_owned).as_deref(),
-        );
-        let client_headers: Vec<(String, String)> = req
-            .headers()
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
-        let method = req.method().clone();
-        let body = match req.into_body().collect().await {
-            Ok(b) => b.to_bytes(),
-            Err(_) => return error_page(StatusCode::BAD_REQUEST),
         };
         if body.len() > MAX_BODY {
             return error_page(StatusCode::PAYLOAD_TOO_LARGE);
         }
+        let raw_target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let host_key = crate::route::host_key(host_of(&parts));
+        let method = parts.method;
         let vars = Vars {
-            proxy_host: &proxy_host_value,
+            proxy_host: &plan.proxy_host,
             remote_addr: client,
-            host: &crate::route::host_key(&host),
+            host: &host_key,
             scheme: "http",
-            request_uri: &raw_target,
+            request_uri: raw_target,
             uri: &normalized,
-            args,
+            args: uri::split(raw_target).1,
             body_length: (!body.is_empty() || matches!(method.as_str(), "POST" | "PUT" | "PATCH"))
                 .then_some(body.len() as u64),
-            client_headers: &client_headers,
+            client_headers: &parts.headers,
         };
-        let set = settings.set_headers.clone().unwrap_or_default();
-        let head = upstream_headers(&set, &vars);
-        let key = site
-            .upstreams
-            .get(&group)
+        let head = plan.headers.build(&vars);
+        let spec = site.upstreams.get(&plan.group);
+        let key = spec
             .and_then(|u| u.hash_key.as_ref())
             .map(|k| vars.expand(k));
-        let input = match site.upstreams.get(&group).map(|u| &u.method) {
+        let input = match spec.map(|u| &u.method) {
             Some(Method::IpHash) => Input::Client(client.ip()),
             Some(Method::Hash | Method::HashConsistent) => {
                 Input::Key(key.as_deref().unwrap_or("").as_bytes())
             }
             _ => Input::None,
         };
-        let version = if settings.http_version.as_deref() == Some("1.1") {
-            Version::HTTP_11
-        } else {
-            Version::HTTP_10
-        };
         let outgoing = Outgoing {
             method,
             target,
-            version,
+            version: plan.version,
             head,
             body,
         };
-        self.proxy(&group, input, &settings, &outgoing).await
+        self.proxy(plan, input, &outgoing).await
     }
 
     async fn proxy(
         self: &Rc<Self>,
-        group: &str,
+        plan: &ProxyPlan,
         input: Input<'_>,
-        settings: &ProxySettings,
         out: &Outgoing,
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
+        let group = plan.group.as_str();
         let Some(spec) = site.upstreams.get(group) else {
             return error_page(StatusCode::INTERNAL_SERVER_ERROR);
         };
-        let next_on: Vec<String> = settings
-            .next_upstream
-            .clone()
-            .unwrap_or_else(|| vec!["error".into(), "timeout".into()]);
-        let next = |what: &str| next_on.iter().any(|n| n == what);
-        let max_tries = match settings.next_upstream_tries {
-            Some(n) if n > 0 => n as usize,
-            _ => spec.primary.len() + spec.backup.len(),
+        let max_tries = match plan.tries {
+            0 => spec.primary.len() + spec.backup.len(),
+            n => n as usize,
         };
-        let connect_timeout = settings.connect_timeout.unwrap_or(Duration::from_secs(60));
-        let read_timeout = settings.read_timeout.unwrap_or(Duration::from_secs(60));
-        let mut attempt: Attempt = self
-            .balancers
-            .borrow()
-            .get(group)
-            .map(|u| u.start(input))
-            .expect("balancer");
+        let mut attempt: Attempt = match self.balancers.borrow().get(group) {
+            Some(u) => u.start(input),
+            None => return error_page(StatusCode::INTERNAL_SERVER_ERROR),
+        };
         let mut last_failure = StatusCode::BAD_GATEWAY;
         for tries in 1..=max_tries.max(1) {
             let pick = self
@@ -346,25 +283,18 @@ impl Worker {
                     spec.keepalive > 0,
                     addr,
                     out,
-                    connect_timeout,
-                    read_timeout,
+                    plan.connect_timeout,
+                    plan.read_timeout,
                 )
                 .await;
             let last = tries >= max_tries;
             match outcome {
                 Ok((resp, conn)) => {
-                    let status = resp.status();
-                    let code = format!("http_{}", status.as_u16());
-                    let retry_status =
-                        matches!(status.as_u16(), 500 | 502 | 503 | 504 | 403 | 404 | 429)
-                            && next(&code);
-                    if retry_status && !last && (idempotent(&out.method) || next("non_idempotent"))
-                    {
+                    let failed = plan.next.status(resp.status().as_u16());
+                    if failed && !last && (idempotent(&out.method) || plan.next.non_idempotent) {
                         self.release(group, &attempt, pick, true);
                         continue;
                     }
-                    let failed = retry_status
-                        || matches!(status.as_u16(), 500 | 502 | 503 | 504) && next(&code);
                     let lease = Lease {
                         group: group.to_owned(),
                         attempt,
@@ -375,16 +305,17 @@ impl Worker {
                 }
                 Err(kind) => {
                     self.release(group, &attempt, pick, true);
-                    last_failure = if kind == Failure::Timeout {
-                        StatusCode::GATEWAY_TIMEOUT
-                    } else {
-                        StatusCode::BAD_GATEWAY
-                    };
                     let allowed = match kind {
-                        Failure::Timeout => next("timeout"),
-                        Failure::Error => next("error"),
+                        Failure::Timeout => {
+                            last_failure = StatusCode::GATEWAY_TIMEOUT;
+                            plan.next.timeout
+                        }
+                        Failure::Error => {
+                            last_failure = StatusCode::BAD_GATEWAY;
+                            plan.next.error
+                        }
                     };
-                    if !allowed || next("off") {
+                    if !allowed {
                         break;
                     }
                 }
@@ -489,20 +420,22 @@ impl Worker {
         *req.method_mut() = out.method.clone();
         *req.uri_mut() = out.target.parse().map_err(|_| Failure::Error)?;
         *req.version_mut() = out.version;
-        for (n, v) in &out.head {
-            if let (Ok(n), Ok(v)) = (
-                header::HeaderName::from_bytes(n.as_bytes()),
-                HeaderValue::from_str(v),
-            ) {
-                req.headers_mut().append(n, v);
-            }
-        }
+        *req.headers_mut() = out.head.clone();
         match tokio::time::timeout(read_timeout, conn.sender.send_request(req)).await {
             Ok(Ok(resp)) => Ok((resp, conn)),
             Ok(Err(_)) => Err(Failure::Error),
             Err(_) => Err(Failure::Timeout),
         }
     }
+}
+
+fn host_of(parts: &http::request::Parts) -> &str {
+    parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.host())
+        .unwrap_or("")
 }
 
 fn attempt_addr(w: &Worker, group: &str, pick: Pick) -> Option<SocketAddr> {
@@ -550,7 +483,7 @@ struct Outgoing {
     method: HttpMethod,
     target: String,
     version: Version,
-    head: Vec<(String, String)>,
+    head: http::HeaderMap,
     body: Bytes,
 }
 
@@ -563,6 +496,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Sender, Failure>
     let _ = stream.set_nodelay(true);
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .title_case_headers(true)
+        .writev(false)
         .handshake(TokioIo::new(stream))
         .await
         .map_err(|_| Failure::Error)?;

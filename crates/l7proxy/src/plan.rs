@@ -1,0 +1,171 @@
+//! What each location does, computed once at load: `return`, 404, or a
+//! proxy plan (upstream group, URI rewrite, compiled header rules, retry
+//! policy, timeouts), with settings inherited http → server → locations.
+
+use std::time::Duration;
+
+use http::Version;
+use nginx_conf::model::http::{
+    Http, Location, LocationMatch, ProxyPass, ProxySettings, Return, Server,
+};
+
+use crate::headers::HeaderPlan;
+use crate::site::proxy_host;
+
+/// `proxy_next_upstream` conditions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // one flag per nginx keyword
+pub struct NextUpstream {
+    pub error: bool,
+    pub timeout: bool,
+    pub non_idempotent: bool,
+    /// Statuses that count as failures and are retried.
+    pub statuses: [bool; 7],
+}
+
+/// The statuses `proxy_next_upstream` can name, in [`NextUpstream::statuses`] order.
+pub const RETRY_STATUSES: [u16; 7] = [500, 502, 503, 504, 403, 404, 429];
+
+impl NextUpstream {
+    fn new(words: Option<&Vec<String>>) -> Self {
+        let default = vec!["error".to_owned(), "timeout".to_owned()];
+        let words = words.unwrap_or(&default);
+        let mut n = Self::default();
+        if words.iter().any(|w| w == "off") {
+            return n;
+        }
+        for w in words {
+            match w.as_str() {
+                "error" => n.error = true,
+                "timeout" => n.timeout = true,
+                "non_idempotent" => n.non_idempotent = true,
+                other => {
+                    if let Some(code) = other
+                        .strip_prefix("http_")
+                        .and_then(|c| c.parse::<u16>().ok())
+                    {
+                        if let Some(i) = RETRY_STATUSES.iter().position(|&s| s == code) {
+                            n.statuses[i] = true;
+                        }
+                    }
+                }
+            }
+        }
+        n
+    }
+
+    /// Whether `status` is one of the listed failure statuses.
+    pub fn status(&self, status: u16) -> bool {
+        RETRY_STATUSES
+            .iter()
+            .position(|&s| s == status)
+            .is_some_and(|i| self.statuses[i])
+    }
+}
+
+/// A location's proxying, ready to run.
+#[derive(Debug, Clone)]
+pub struct ProxyPlan {
+    pub group: String,
+    pub proxy_host: String,
+    /// `proxy_pass` URI part, and the length of the location prefix it
+    /// replaces (`None` for regex locations: the whole URI follows).
+    pub pass_uri: Option<(String, Option<usize>)>,
+    pub headers: HeaderPlan,
+    pub version: Version,
+    pub next: NextUpstream,
+    /// `proxy_next_upstream_tries` (0 = as many as there are peers).
+    pub tries: u32,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+}
+
+/// What a location does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Return(Return),
+    Proxy(Box<ProxyPlan>),
+    NotFound,
+}
+
+/// A location's action and its nested locations' plans.
+#[derive(Debug, Clone)]
+pub struct PlanTree {
+    pub action: Action,
+    pub children: Vec<PlanTree>,
+}
+
+fn proxy_plan(loc: &Location, settings: &ProxySettings) -> Option<ProxyPlan> {
+    let (group, host, uri) = match loc.proxy_pass.as_ref()? {
+        ProxyPass::Upstream { name, uri, .. } => (name.clone(), name.clone(), uri.clone()),
+        ProxyPass::Url {
+            host, port, uri, ..
+        } => {
+            let ph = proxy_host(host, *port);
+            (ph.clone(), ph, uri.clone())
+        }
+        ProxyPass::Dynamic(_) => return None,
+    };
+    let prefix = match &loc.matcher {
+        LocationMatch::Prefix(p) | LocationMatch::PrefixNoRegex(p) | LocationMatch::Exact(p) => {
+            Some(p.len())
+        }
+        _ => None,
+    };
+    Some(ProxyPlan {
+        group,
+        proxy_host: host,
+        pass_uri: uri.map(|u| (u, prefix)),
+        headers: HeaderPlan::new(settings.set_headers.as_deref().unwrap_or(&[])),
+        version: if settings.http_version.as_deref() == Some("1.1") {
+            Version::HTTP_11
+        } else {
+            Version::HTTP_10
+        },
+        next: NextUpstream::new(settings.next_upstream.as_ref()),
+        tries: settings.next_upstream_tries.unwrap_or(0),
+        connect_timeout: settings.connect_timeout.unwrap_or(Duration::from_secs(60)),
+        read_timeout: settings.read_timeout.unwrap_or(Duration::from_secs(60)),
+    })
+}
+
+fn tree(loc: &Location, parent: &ProxySettings) -> PlanTree {
+    let settings = loc.settings.proxy.clone().inherit(parent);
+    let action = if let Some(r) = &loc.ret {
+        Action::Return(r.clone())
+    } else if let Some(p) = proxy_plan(loc, &settings) {
+        Action::Proxy(Box::new(p))
+    } else if loc.proxy_pass.is_some() {
+        // Variables in proxy_pass are not supported yet.
+        Action::Return(Return {
+            code: 500,
+            text: None,
+        })
+    } else {
+        Action::NotFound
+    };
+    PlanTree {
+        action,
+        children: loc.locations.iter().map(|l| tree(l, &settings)).collect(),
+    }
+}
+
+/// Plans for every location of `server`, mirroring its location tree.
+pub fn server_plans(http: &Http, server: &Server) -> Vec<PlanTree> {
+    let settings = server.settings.proxy.clone().inherit(&http.settings.proxy);
+    server
+        .locations
+        .iter()
+        .map(|l| tree(l, &settings))
+        .collect()
+}
+
+/// The action at `path` (indexes down the location tree).
+pub fn action<'a>(plans: &'a [PlanTree], path: &[usize]) -> Option<&'a Action> {
+    let (&first, rest) = path.split_first()?;
+    let mut t = plans.get(first)?;
+    for &i in rest {
+        t = t.children.get(i)?;
+    }
+    Some(&t.action)
+}
