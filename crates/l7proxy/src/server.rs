@@ -112,6 +112,7 @@ async fn accept_loop(listener: TcpListener, index: usize, w: Rc<Worker>, stop: A
                         .keep_alive(true)
                         .title_case_headers(true)
                         .writev(false)
+                        .half_close(true)
                         .max_buf_size(64 * 1024)
                         .serve_connection(TokioIo::new(stream), svc)
                         .await;
@@ -155,7 +156,12 @@ fn finish(
     for (name, value) in parts.headers.drain().filter_map(|(n, v)| n.map(|n| (n, v))) {
         headers.append(name, value);
     }
-    if keep_alive {
+    // nginx closes the connection after these errors
+    // (ngx_http_special_response_handler).
+    let closing = matches!(parts.status.as_u16(), 400 | 413 | 414 | 500 | 501);
+    if closing {
+        headers.insert(CONNECTION, http::HeaderValue::from_static("close"));
+    } else if keep_alive {
         headers.insert(CONNECTION, http::HeaderValue::from_static("keep-alive"));
     }
     parts.headers = headers;

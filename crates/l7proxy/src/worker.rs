@@ -69,13 +69,40 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// nginx's reason phrases where they differ from today's (RFC 2616 names).
+fn reason(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Large",
+        _ => status.canonical_reason().unwrap_or(""),
+    }
+}
+
+/// nginx's `large_client_header_buffers 4 8k`: a request line or header
+/// line must fit one 8k buffer (else 414 / 400), the head four of them.
+const HEADER_BUFFER: usize = 8192;
+const HEADER_BUFFERS: usize = 4;
+
+/// nginx's verdict on the request head's size, if it refuses it.
+fn head_too_large<B>(req: &Request<B>) -> Option<StatusCode> {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if req.method().as_str().len() + target + "  HTTP/1.1\r\n".len() > HEADER_BUFFER {
+        return Some(StatusCode::URI_TOO_LONG);
+    }
+    let mut total = 0;
+    for (n, v) in req.headers() {
+        let line = n.as_str().len() + 2 + v.len() + 2;
+        if line > HEADER_BUFFER {
+            return Some(StatusCode::BAD_REQUEST);
+        }
+        total += line;
+    }
+    (total > HEADER_BUFFER * HEADER_BUFFERS).then_some(StatusCode::BAD_REQUEST)
+}
+
 /// nginx's error page, with our name in the tail.
 pub fn error_page(status: StatusCode) -> Response<Body> {
-    let line = format!(
-        "{} {}",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    );
+    let line = format!("{} {}", status.as_u16(), reason(status));
     let page = format!(
         "<html>\r\n<head><title>{line}</title></head>\r\n<body>\r\n<center><h1>{line}</h1></center>\r\n<hr><center>l7proxy</center>\r\n</body>\r\n</html>\r\n"
     );
@@ -83,6 +110,12 @@ pub fn error_page(status: StatusCode) -> Response<Body> {
     *r.status_mut() = status;
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    if status.canonical_reason() != Some(reason(status)) {
+        r.extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(
+                reason(status).as_bytes(),
+            ));
+    }
     r
 }
 
@@ -179,6 +212,36 @@ impl Worker {
             .and_then(|h| h.to_str().ok())
             .or_else(|| req.uri().host())
             .unwrap_or("");
+        if let Some(status) = head_too_large(&req) {
+            return error_page(status);
+        }
+        // Both framings at once is a smuggling vector: nginx refuses it.
+        if req.headers().contains_key(header::TRANSFER_ENCODING)
+            && req.headers().contains_key(header::CONTENT_LENGTH)
+        {
+            return error_page(StatusCode::BAD_REQUEST);
+        }
+        // nginx: HTTP/1.1 needs a Host; the target must be origin-form
+        // (`/path`) or absolute-form (`http://host/path`).
+        if req.version() == Version::HTTP_11
+            && req.headers().get(header::HOST).is_none()
+            && req.uri().host().is_none()
+        {
+            return error_page(StatusCode::BAD_REQUEST);
+        }
+        if !req.uri().path().starts_with('/')
+            || (req.uri().scheme().is_none() && req.uri().authority().is_some())
+        {
+            return error_page(StatusCode::BAD_REQUEST);
+        }
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY as u64) {
+            return error_page(StatusCode::PAYLOAD_TOO_LARGE);
+        }
         let server = select_server(&site.routes, &l.servers, l.default, host);
         let raw_target = req.uri().path_and_query().map_or("/", |p| p.as_str());
         let (path, args) = uri::split(raw_target);
