@@ -277,6 +277,11 @@ impl Reader<'_> {
                     );
                 }
                 if d.text.is_empty() {
+                    // keepalived's processes read a decommented copy of the
+                    // file, where this line is empty: it ends a definition.
+                    if let Some(name) = self.multiline_def.take() {
+                        self.defs.end_definition(&name);
+                    }
                     continue;
                 }
                 if let Some(name) = self.multiline_def.clone() {

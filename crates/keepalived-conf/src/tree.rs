@@ -204,9 +204,15 @@ impl<'a> Builder<'a, '_> {
                 continue;
             }
             if section == Section::Root && self.refused_name(l) {
-                // keepalived's skip_block(true): the block is not read at all.
+                // keepalived's skip_block(true): a following block is not read
+                // at all; without a '{' the lines are read as the block's
+                // keywords (after "Missing '{'") and then dropped.
                 let mut n = Node::from_line(l);
-                self.skip_inactive_block();
+                if self.lines.get(self.next).is_some_and(|l| l.raw == "{") {
+                    self.skip_inactive_block();
+                } else if let Some(Shape::Block(sub)) = shape(section, kw) {
+                    let _ = self.section(sub, level + 1, true);
+                }
                 n.block = Some(Vec::new());
                 nodes.push(n);
                 continue;
@@ -232,7 +238,7 @@ impl<'a> Builder<'a, '_> {
                 Some(Shape::Leaf) => nodes.push(Node::from_line(l)),
                 Some(Shape::Values) => {
                     let mut n = Node::from_line(l);
-                    n.block = Some(self.values());
+                    n.block = Some(self.values(kw == "virtual_server_group"));
                     nodes.push(n);
                 }
                 Some(Shape::Block(sub)) => {
@@ -246,7 +252,7 @@ impl<'a> Builder<'a, '_> {
     }
 
     /// keepalived's `alloc_value_block`: lines up to the next `}`.
-    fn values(&mut self) -> Vec<Node> {
+    fn values(&mut self, unnamed_vector: bool) -> Vec<Node> {
         let mut out = Vec::new();
         let mut first = true;
         while let Some(l) = self.take() {
@@ -254,6 +260,18 @@ impl<'a> Builder<'a, '_> {
                 first = false;
                 if l.raw == "{" {
                     continue;
+                }
+                if unnamed_vector {
+                    // keepalived's virtual_server_group hands alloc_value_block
+                    // a word list without a keyword; naming it in this message
+                    // reads the missing word and ends keepalived (exit 2).
+                    self.diags.report(
+                        Severity::MissingParameter,
+                        &l.location(),
+                        "*** Configuration line starting `***MISSING ***` is missing a parameter at word position 1",
+                    );
+                    self.diags.stopped = Some(EXIT_MISSING_PARAMETER);
+                    return out;
                 }
                 self.diags.report(
                     Severity::Info,

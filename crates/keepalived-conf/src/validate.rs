@@ -15,6 +15,9 @@ pub trait Host {
     /// Whether a script command's executable resolves to an existing file
     /// (bare names are searched in `PATH`).
     fn script_exists(&self, program: &str) -> bool;
+    /// Whether a user account exists (keepalived's default script user is
+    /// `keepalived_script`).
+    fn user_exists(&self, name: &str) -> bool;
 }
 
 /// The machine we run on: `/sys/class/net` and `PATH`.
@@ -37,6 +40,11 @@ impl Host for SystemHost {
         let path = std::env::var_os("PATH").unwrap_or_default();
         std::env::split_paths(&path).any(|d| d.join(program).is_file())
     }
+
+    fn user_exists(&self, name: &str) -> bool {
+        std::fs::read_to_string("/etc/passwd")
+            .is_ok_and(|p| p.lines().any(|l| l.split(':').next() == Some(name)))
+    }
 }
 
 /// A host with a fixed set of interfaces and scripts, for tests.
@@ -44,6 +52,7 @@ impl Host for SystemHost {
 pub struct FakeHost {
     pub interfaces: BTreeSet<String>,
     pub scripts: BTreeSet<String>,
+    pub users: BTreeSet<String>,
 }
 
 impl Host for FakeHost {
@@ -52,6 +61,9 @@ impl Host for FakeHost {
     }
     fn script_exists(&self, program: &str) -> bool {
         self.scripts.contains(program)
+    }
+    fn user_exists(&self, name: &str) -> bool {
+        self.users.contains(name)
     }
 }
 
@@ -120,6 +132,21 @@ pub fn checker<H: Host + ?Sized>(
         diags,
         file: Some(main_file.to_path_buf()),
     };
+    let has_check_script = cfg
+        .virtual_servers
+        .iter()
+        .flat_map(|v| &v.real_servers)
+        .any(|r| {
+            r.notify_up.is_some()
+                || r.notify_down.is_some()
+                || r.checkers.iter().any(|c| c.misc_path.is_some())
+        });
+    if has_check_script && no_default_script_user(cfg, host) {
+        cx.at(
+            0,
+            "Unable to set default user keepalived_script for script".to_string(),
+        );
+    }
     virtual_servers(cfg, &mut cx);
     check_script_security(cfg, host, cx.diags);
 }
@@ -131,7 +158,10 @@ fn vrrp_while_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx
     let exists = |name: &str| dynamic || host.interface_exists(name);
     let mut bad_if = false;
 
-    // vrrp_script blocks without a script are removed.
+    // vrrp_script blocks without a script, or without a user to run as
+    // under script security, are removed.
+    let no_user = no_default_script_user(cfg, host);
+    let mut user_reported = false;
     let mut kept = Vec::new();
     for s in std::mem::take(&mut cfg.vrrp_scripts) {
         if s.script.is_none() {
@@ -139,11 +169,43 @@ fn vrrp_while_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx
                 s.line,
                 format!("No script set for vrrp_script {} - removing", s.name),
             );
+        } else if no_user && s.user.is_none() {
+            if !user_reported {
+                cx.at(
+                    s.line,
+                    "Unable to set default user keepalived_script for script".to_string(),
+                );
+                user_reported = true;
+            }
+            cx.at(
+                s.line,
+                format!(
+                    "Unable to set default user for vrrp script {} - removing",
+                    s.name
+                ),
+            );
         } else {
             kept.push(s);
         }
     }
     cfg.vrrp_scripts = kept;
+    let has_notify = cfg.vrrp_instances.iter().any(|v| {
+        [
+            &v.notify_master,
+            &v.notify_backup,
+            &v.notify_fault,
+            &v.notify_stop,
+            &v.notify,
+        ]
+        .iter()
+        .any(|n| n.is_some())
+    });
+    if no_user && !user_reported && has_notify {
+        cx.at(
+            0,
+            "Unable to set default user keepalived_script for script".to_string(),
+        );
+    }
 
     for a in &cfg.static_ipaddress {
         if let Some(dev) = a.dev.as_deref().filter(|d| !exists(d)) {
@@ -335,6 +397,22 @@ fn virtual_servers(cfg: &Config, cx: &mut Ctx<'_>) {
         if vs.protocol.is_some() && any_fwmark && !any_addr {
             cx.at(0, format!("Warning: Virtual server {name}: protocol specified for fwmark - protocol will be ignored"));
         }
+        if vs.persistence_timeout.is_none() {
+            let zero = |p: Option<&String>| p.is_none_or(|p| p.bytes().all(|b| b == b'0'));
+            let zero_port = match &vs.address {
+                VsAddress::IpPort { port, .. } => zero(port.as_ref()),
+                VsAddress::Group(g) => cfg
+                    .virtual_server_groups
+                    .iter()
+                    .filter(|grp| &grp.name == g)
+                    .flat_map(|grp| grp.members.iter())
+                    .any(|m| !is_fwmark(m) && zero(m.get(1))),
+                VsAddress::Fwmark(_) => false,
+            };
+            if zero_port {
+                cx.at(0, format!("Virtual server {name}: zero port only valid for persistent services - setting"));
+            }
+        }
         if any_addr && vs.protocol.is_none() {
             cx.at(
                 0,
@@ -359,6 +437,14 @@ fn virtual_servers(cfg: &Config, cx: &mut Ctx<'_>) {
             );
         }
     }
+}
+
+/// With script security on and no `script_user`, keepalived runs scripts as
+/// `keepalived_script`, which must exist.
+fn no_default_script_user<H: Host + ?Sized>(cfg: &Config, host: &H) -> bool {
+    cfg.global_defs.enable_script_security
+        && cfg.global_defs.script_user.is_none()
+        && !host.user_exists("keepalived_script")
 }
 
 /// keepalived's `FMT_VS`: `[ip]:proto:port`, `FWM n` or `[group]:0`.

@@ -113,7 +113,11 @@ pub struct VirtualServer {
     pub other: Vec<Setting>,
 }
 
-pub(crate) fn virtual_server(b: &mut Builder<'_>, n: &Node) -> VirtualServer {
+pub(crate) fn virtual_server(
+    b: &mut Builder<'_>,
+    n: &Node,
+    track_files: &[String],
+) -> VirtualServer {
     let address = match n.arg(0) {
         Some("fwmark") => VsAddress::Fwmark(
             b.unsigned(n, 1, 1, u64::from(u32::MAX))
@@ -207,7 +211,7 @@ pub(crate) fn virtual_server(b: &mut Builder<'_>, n: &Node) -> VirtualServer {
             "virtualhost" => vs.virtualhost = first(),
             "real_server" => {
                 if b.needs_block(c) {
-                    vs.real_servers.push(real_server(b, c));
+                    vs.real_servers.push(real_server(b, c, track_files));
                 }
             }
             _ => vs.other.push(Setting::from_node(c)),
@@ -216,7 +220,7 @@ pub(crate) fn virtual_server(b: &mut Builder<'_>, n: &Node) -> VirtualServer {
     vs
 }
 
-fn real_server(b: &mut Builder<'_>, n: &Node) -> RealServer {
+fn real_server(b: &mut Builder<'_>, n: &Node, track_files: &[String]) -> RealServer {
     let mut rs = RealServer {
         ip: n.arg(0).unwrap_or_default().to_string(),
         port: n.arg(1).map(str::to_string),
@@ -254,7 +258,7 @@ fn real_server(b: &mut Builder<'_>, n: &Node) -> RealServer {
             "lthreshold" => rs.lthreshold = b.unsigned(c, 0, 0, u64::from(u32::MAX)),
             k if k.ends_with("_CHECK") || k == "HTTP_GET" || k == "SSL_GET" => {
                 if b.needs_block(c) {
-                    rs.checkers.push(checker(b, c));
+                    rs.checkers.push(checker(b, c, track_files));
                 }
             }
             _ => rs.other.push(Setting::from_node(c)),
@@ -263,7 +267,7 @@ fn real_server(b: &mut Builder<'_>, n: &Node) -> RealServer {
     rs
 }
 
-fn checker(b: &mut Builder<'_>, n: &Node) -> Checker {
+fn checker(b: &mut Builder<'_>, n: &Node, track_files: &[String]) -> Checker {
     let kind = n.keyword().to_string();
     let known = keywords::checker_keywords(&kind);
     let mut ck = Checker {
@@ -303,8 +307,32 @@ fn checker(b: &mut Builder<'_>, n: &Node) -> Checker {
             "misc_timeout" => ck.misc_timeout = b.unsigned(c, 0, 0, u64::from(u32::MAX)),
             "misc_dynamic" => ck.misc_dynamic = true,
             "url" => ck.url.push(url(b, c)),
+            "track_file" if ck.kind == "FILE_CHECK" => {
+                let name = c.arg(0).unwrap_or_default();
+                if track_files.iter().any(|t| t == name) {
+                    ck.other.push(Setting::from_node(c));
+                } else {
+                    b.error(c, format!("track_file {name} not found"));
+                }
+            }
+            "weight" if ck.kind == "FILE_CHECK" => match c.arg(0) {
+                None => b.error(c, "track file weight missing"),
+                Some(w)
+                    if w.parse::<i64>()
+                        .is_ok_and(|w| (-65535..=65535).contains(&w)) =>
+                {
+                    ck.other.push(Setting::from_node(c));
+                }
+                Some(_) => b.error(
+                    c,
+                    "weight for track file must be in [-2147483647..2147483647] inclusive. Ignoring...",
+                ),
+            },
             _ => ck.other.push(Setting::from_node(c)),
         }
+    }
+    if ck.kind == "FILE_CHECK" && !ck.other.iter().any(|o| o.keyword == "track_file") {
+        b.error(n, "FILE_CHECK has no track_file specified - ignoring");
     }
     ck
 }

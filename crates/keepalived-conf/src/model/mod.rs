@@ -279,7 +279,10 @@ pub fn build(nodes: &[Node], diags: &mut Diagnostics) -> Config {
             }
             "virtual_server" => {
                 if b.needs_block(n) {
-                    cfg.virtual_servers.push(lvs::virtual_server(&mut b, n));
+                    let names: Vec<String> =
+                        cfg.track_files.iter().map(|t| t.name.clone()).collect();
+                    cfg.virtual_servers
+                        .push(lvs::virtual_server(&mut b, n, &names));
                 }
             }
             "SSL" => {

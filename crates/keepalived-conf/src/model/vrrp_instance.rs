@@ -214,6 +214,16 @@ pub(crate) fn instance(b: &mut Builder<'_>, n: &Node) -> VrrpInstance {
                     v.other.push(Setting::from_node(c));
                 }
                 for p in c.children() {
+                    if p.keyword().parse::<std::net::IpAddr>().is_err() {
+                        b.error(
+                            p,
+                            format!(
+                                "Configuration error: VRRP instance[{iname}] malformed unicast peer address[{}]. Skipping...",
+                                p.keyword()
+                            ),
+                        );
+                        continue;
+                    }
                     let mut peer = UnicastPeer {
                         address: p.keyword().to_string(),
                         min_ttl: None,
