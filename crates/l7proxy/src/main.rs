@@ -1,11 +1,11 @@
 //! `l7proxy`: an nginx-compatible reverse proxy, driven by nginx.conf.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use clap::Parser;
+use l7proxy::server::{Generation, Sockets};
+use l7proxy::site::Site;
 
 /// Command line as nginx's (the subset implemented so far).
 #[derive(Parser)]
@@ -83,7 +83,18 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    if let Err(e) = l7proxy::server::check_binds(&site) {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return ExitCode::from(1);
+    };
+    let mut sockets = Sockets::default();
+    let bound = {
+        let _in_runtime = rt.enter();
+        sockets.update(&site)
+    };
+    if let Err(e) = bound {
         eprintln!("l7proxy: [emerg] {e}");
         return ExitCode::from(1);
     }
@@ -93,46 +104,79 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    let watcher = Arc::clone(&stop);
-    std::thread::spawn(move || wait_for_stop(&watcher));
-    let result = l7proxy::server::run(&site, &stop, Duration::from_secs(10));
-    if let Some(pid) = &site.pid {
-        let _ = std::fs::remove_file(pid);
-    }
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match Generation::start(&site, &sockets) {
+        Ok(first) => master(&rt, first, sockets, &cli.conf),
         Err(e) => {
             eprintln!("l7proxy: [emerg] {e}");
             ExitCode::from(1)
         }
+    };
+    if let Some(pid) = &site.pid {
+        let _ = std::fs::remove_file(pid);
     }
+    code
 }
 
-/// Blocks until SIGTERM, SIGINT or SIGQUIT, then sets `stop`.
-fn wait_for_stop(stop: &AtomicBool) {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return;
-    };
-    rt.block_on(async {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
+/// Loads and compiles the configuration as `-t` does.
+fn load(conf: &str) -> Result<Arc<Site>, String> {
+    let config = nginx_conf::model::load(conf).map_err(|e| {
+        let at = e
+            .location
+            .map(|(f, l)| format!(" in {f}:{l}"))
+            .unwrap_or_default();
+        format!("{}{at}", e.message)
+    })?;
+    Site::new(config).map(Arc::new)
+}
+
+/// The master: waits for signals. SIGHUP reloads (a configuration that
+/// fails keeps the running one), SIGQUIT stops gracefully, SIGTERM and
+/// SIGINT stop at once.
+fn master(
+    rt: &tokio::runtime::Runtime,
+    mut current: Generation,
+    mut sockets: Sockets,
+    conf: &str,
+) -> ExitCode {
+    use tokio::signal::unix::{signal, SignalKind};
+    rt.block_on(async move {
+        let (Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut quit)) = (
+            signal(SignalKind::hangup()),
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
             signal(SignalKind::quit()),
         ) else {
-            return;
+            return ExitCode::from(1);
         };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-            _ = quit.recv() => {}
+        loop {
+            tokio::select! {
+                _ = hup.recv() => {
+                    eprintln!("l7proxy: [notice] signal 1 (SIGHUP) received, reconfiguring");
+                    let next = load(conf).and_then(|site| {
+                        sockets.update(&site)?;
+                        Generation::start(&site, &sockets)
+                    });
+                    match next {
+                        Ok(next) => {
+                            let old = std::mem::replace(&mut current, next);
+                            // The old workers finish their requests meanwhile.
+                            std::thread::spawn(move || old.stop());
+                        }
+                        Err(e) => eprintln!("l7proxy: [emerg] {e}; keeping the running configuration"),
+                    }
+                }
+                _ = quit.recv() => {
+                    eprintln!("l7proxy: [notice] signal 3 (SIGQUIT) received, shutting down gracefully");
+                    return match current.stop() {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(_) => ExitCode::from(1),
+                    };
+                }
+                _ = term.recv() => return ExitCode::SUCCESS,
+                _ = int.recv() => return ExitCode::SUCCESS,
+            }
         }
-    });
-    stop.store(true, Ordering::Relaxed);
+    })
 }
 
 fn send_signal(pid_file: Option<&str>, sig: &str) -> ExitCode {

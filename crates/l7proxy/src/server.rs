@@ -1,10 +1,15 @@
-//! Listening and serving: one thread per worker, each with a
-//! current-thread tokio runtime and its own listening sockets
-//! (`SO_REUSEPORT`), like nginx's worker processes.
+//! Listening and serving, with nginx's process model mapped to threads:
+//! the master (the main thread) owns the listening sockets for the whole
+//! run; each generation of workers (one thread with a current-thread tokio
+//! runtime per `worker_processes`) accepts on duplicates of them. A reload
+//! starts a new generation with the new configuration on the same sockets,
+//! then the old one stops accepting and finishes what it has: no listening
+//! socket is ever closed and re-opened, so no connection is refused.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +20,38 @@ use tokio::net::{TcpListener, TcpSocket};
 use crate::site::Site;
 use crate::worker::Worker;
 
+/// The master's listening sockets, by address.
+#[derive(Debug, Default)]
+pub struct Sockets(HashMap<SocketAddr, std::net::TcpListener>);
+
+impl Sockets {
+    /// Opens every listener `site` needs that is not open yet (reusing the
+    /// ones that are), and closes the ones it no longer lists. Must run
+    /// inside a tokio runtime context (the master's).
+    pub fn update(&mut self, site: &Site) -> Result<(), String> {
+        let mut next = HashMap::new();
+        for l in &site.listeners {
+            let socket = if let Some(open) = self.0.remove(&l.addr) {
+                open
+            } else {
+                let listener = bind(l.addr, l.backlog)
+                    .map_err(|e| format!("bind() to {} failed ({e})", l.addr))?;
+                listener.into_std().map_err(|e| e.to_string())?
+            };
+            next.insert(l.addr, socket);
+        }
+        self.0 = next;
+        Ok(())
+    }
+
+    fn dup(&self, addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+        self.0
+            .get(&addr)
+            .ok_or_else(|| std::io::Error::other("no such listener"))?
+            .try_clone()
+    }
+}
+
 fn bind(addr: SocketAddr, backlog: Option<i32>) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()?
@@ -22,47 +59,61 @@ fn bind(addr: SocketAddr, backlog: Option<i32>) -> std::io::Result<TcpListener> 
         TcpSocket::new_v6()?
     };
     socket.set_reuseaddr(true)?;
-    socket.set_reuseport(true)?;
     socket.bind(addr)?;
     socket.listen(u32::try_from(backlog.unwrap_or(511)).unwrap_or(511))
 }
 
-/// Binds every listener once on the calling thread, so that address errors
-/// are reported before any worker starts.
-pub fn check_binds(site: &Site) -> Result<(), String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        for l in &site.listeners {
-            bind(l.addr, l.backlog).map_err(|e| format!("bind() to {} failed ({e})", l.addr))?;
+/// A running generation of workers.
+#[derive(Debug)]
+pub struct Generation {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+impl Generation {
+    /// Starts `site.workers` workers on duplicates of `sockets`.
+    pub fn start(site: &Arc<Site>, sockets: &Sockets) -> Result<Self, String> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for id in 0..site.workers {
+            let mut listeners = Vec::new();
+            for l in &site.listeners {
+                let s = sockets
+                    .dup(l.addr)
+                    .map_err(|e| format!("listener {}: {e}", l.addr))?;
+                s.set_nonblocking(true).map_err(|e| e.to_string())?;
+                listeners.push(s);
+            }
+            let site = Arc::clone(site);
+            let stop = Arc::clone(&stop);
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("worker-{id}"))
+                    .spawn(move || worker(site, listeners, stop))
+                    .map_err(|e| e.to_string())?,
+            );
+        }
+        Ok(Self { stop, threads })
+    }
+
+    /// Stops accepting; returns once every in-flight connection finished.
+    pub fn stop(self) -> Result<(), String> {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            t.join().map_err(|_| "a worker panicked".to_owned())??;
         }
         Ok(())
-    })
+    }
 }
 
-/// Runs `site.workers` workers until `stop` is set; then each stops
-/// accepting and lets in-flight connections finish (up to `grace`).
-pub fn run(site: &Arc<Site>, stop: &Arc<AtomicBool>, grace: Duration) -> Result<(), String> {
-    let mut threads = Vec::new();
-    for id in 0..site.workers {
-        let site = Arc::clone(site);
-        let stop = Arc::clone(stop);
-        threads.push(
-            std::thread::Builder::new()
-                .name(format!("worker-{id}"))
-                .spawn(move || worker(site, stop, grace))
-                .map_err(|e| e.to_string())?,
-        );
-    }
-    for t in threads {
-        t.join().map_err(|_| "a worker panicked".to_owned())??;
-    }
-    Ok(())
-}
+/// How long a stopping worker waits for its connections.
+const GRACE: Duration = Duration::from_secs(30);
 
-fn worker(site: Arc<Site>, stop: Arc<AtomicBool>, grace: Duration) -> Result<(), String> {
+fn worker(
+    site: Arc<Site>,
+    listeners: Vec<std::net::TcpListener>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -70,53 +121,51 @@ fn worker(site: Arc<Site>, stop: Arc<AtomicBool>, grace: Duration) -> Result<(),
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
         let w = Rc::new(Worker::new(Arc::clone(&site)));
-        let mut listeners = Vec::new();
-        for (i, l) in site.listeners.iter().enumerate() {
-            let listener = bind(l.addr, l.backlog)
-                .map_err(|e| format!("bind() to {} failed ({e})", l.addr))?;
-            listeners.push(tokio::task::spawn_local(accept_loop(
+        let live = Rc::new(AtomicUsize::new(0));
+        let (notify_stop, _) = tokio::sync::watch::channel(false);
+        let notify_stop = Rc::new(notify_stop);
+        let mut loops = Vec::new();
+        for (i, l) in listeners.into_iter().enumerate() {
+            let listener = TcpListener::from_std(l).map_err(|e| e.to_string())?;
+            let ctx = Ctx {
+                index: i,
+                worker: Rc::clone(&w),
+                live: Rc::clone(&live),
+                shutdown: Rc::clone(&notify_stop),
+            };
+            loops.push(tokio::task::spawn_local(accept_loop(
                 listener,
-                i,
-                Rc::clone(&w),
+                ctx,
                 Arc::clone(&stop),
             )));
         }
-        for l in listeners {
+        for l in loops {
             let _ = l.await;
         }
-        // Let in-flight requests finish.
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        let _ = grace;
+        // Stopped: tell every connection to finish its request and close.
+        let _ = notify_stop.send(true);
+        let deadline = tokio::time::Instant::now() + GRACE;
+        while live.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         Ok(())
     })
 }
 
-async fn accept_loop(listener: TcpListener, index: usize, w: Rc<Worker>, stop: Arc<AtomicBool>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
+struct Ctx {
+    index: usize,
+    worker: Rc<Worker>,
+    live: Rc<AtomicUsize>,
+    shutdown: Rc<tokio::sync::watch::Sender<bool>>,
+}
+
+async fn accept_loop(listener: TcpListener, ctx: Ctx, stop: Arc<AtomicBool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                let w = Rc::clone(&w);
-                tokio::task::spawn_local(async move {
-                    let svc = service_fn(move |req| {
-                        let w = Rc::clone(&w);
-                        async move {
-                            let keep_alive = wants_keep_alive(&req);
-                            let resp = w.handle(index, peer, req).await;
-                            Ok::<_, std::convert::Infallible>(finish(resp, keep_alive))
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .title_case_headers(true)
-                        .writev(false)
-                        .half_close(true)
-                        .max_buf_size(64 * 1024)
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
+                serve(stream, peer, &ctx);
             }
             _ = tick.tick() => {
                 if stop.load(Ordering::Relaxed) {
@@ -125,6 +174,42 @@ async fn accept_loop(listener: TcpListener, index: usize, w: Rc<Worker>, stop: A
             }
         }
     }
+}
+
+fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
+    let _ = stream.set_nodelay(true);
+    let w = Rc::clone(&ctx.worker);
+    let index = ctx.index;
+    let live = Rc::clone(&ctx.live);
+    let mut shutdown = ctx.shutdown.subscribe();
+    live.fetch_add(1, Ordering::Relaxed);
+    tokio::task::spawn_local(async move {
+        let svc = service_fn(move |req| {
+            let w = Rc::clone(&w);
+            async move {
+                let keep_alive = wants_keep_alive(&req);
+                let resp = w.handle(index, peer, req).await;
+                Ok::<_, std::convert::Infallible>(finish(resp, keep_alive))
+            }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .keep_alive(true)
+            .title_case_headers(true)
+            .writev(false)
+            .half_close(true)
+            .max_buf_size(64 * 1024)
+            .serve_connection(TokioIo::new(stream), svc);
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => {}
+            _ = shutdown.wait_for(|s| *s) => {
+                // Finish the request in flight, then close (keep-alive off).
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+        }
+        live.fetch_sub(1, Ordering::Relaxed);
+    });
 }
 
 /// Whether the client asked to keep the connection open.
