@@ -14,5 +14,6 @@ pub mod plan;
 pub mod route;
 pub mod server;
 pub mod site;
+pub mod tls;
 pub mod uri;
 pub mod worker;

@@ -176,36 +176,116 @@ async fn accept_loop(listener: TcpListener, ctx: Ctx, stop: Arc<AtomicBool>) {
     }
 }
 
+/// Runs futures of HTTP/2 streams on the worker's thread (our services
+/// hold the worker's `Rc` state, so they are not `Send`).
+#[derive(Clone, Copy, Debug)]
+struct LocalExec;
+
+impl<F: std::future::Future + 'static> hyper::rt::Executor<F> for LocalExec {
+    fn execute(&self, fut: F) {
+        tokio::task::spawn_local(fut);
+    }
+}
+
+/// The request service of one connection.
+fn service(
+    w: Rc<Worker>,
+    index: usize,
+    peer: SocketAddr,
+    h2: bool,
+) -> impl hyper::service::Service<
+    http::Request<hyper::body::Incoming>,
+    Response = http::Response<crate::body::Body>,
+    Error = std::convert::Infallible,
+    Future = impl std::future::Future<
+        Output = Result<http::Response<crate::body::Body>, std::convert::Infallible>,
+    >,
+> + Clone {
+    service_fn(move |req| {
+        let w = Rc::clone(&w);
+        async move {
+            let keep_alive = !h2 && wants_keep_alive(&req);
+            let resp = w.handle(index, peer, req).await;
+            Ok::<_, std::convert::Infallible>(finish(resp, keep_alive, h2))
+        }
+    })
+}
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+async fn serve_h1<I>(
+    io: I,
+    svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = crate::body::Body>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+{
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .title_case_headers(true)
+        .writev(false)
+        .half_close(true)
+        .max_buf_size(64 * 1024)
+        .serve_connection(io, svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = shutdown.wait_for(|s| *s) => {
+            // Finish the request in flight, then close (keep-alive off).
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+async fn serve_h2<I>(
+    io: I,
+    svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = crate::body::Body> + 'static,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+{
+    let conn = hyper::server::conn::http2::Builder::new(LocalExec).serve_connection(io, svc);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = shutdown.wait_for(|s| *s) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
 fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
     let _ = stream.set_nodelay(true);
     let w = Rc::clone(&ctx.worker);
     let index = ctx.index;
     let live = Rc::clone(&ctx.live);
-    let mut shutdown = ctx.shutdown.subscribe();
+    let shutdown = ctx.shutdown.subscribe();
+    let tls = w.site.listeners[index].tls.clone();
     live.fetch_add(1, Ordering::Relaxed);
     tokio::task::spawn_local(async move {
-        let svc = service_fn(move |req| {
-            let w = Rc::clone(&w);
-            async move {
-                let keep_alive = wants_keep_alive(&req);
-                let resp = w.handle(index, peer, req).await;
-                Ok::<_, std::convert::Infallible>(finish(resp, keep_alive))
+        match tls {
+            None => {
+                serve_h1(
+                    TokioIo::new(stream),
+                    service(w, index, peer, false),
+                    shutdown,
+                )
+                .await;
             }
-        });
-        let conn = hyper::server::conn::http1::Builder::new()
-            .keep_alive(true)
-            .title_case_headers(true)
-            .writev(false)
-            .half_close(true)
-            .max_buf_size(64 * 1024)
-            .serve_connection(TokioIo::new(stream), svc);
-        tokio::pin!(conn);
-        tokio::select! {
-            _ = conn.as_mut() => {}
-            _ = shutdown.wait_for(|s| *s) => {
-                // Finish the request in flight, then close (keep-alive off).
-                conn.as_mut().graceful_shutdown();
-                let _ = conn.await;
+            Some(config) => {
+                let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                if let Ok(Ok(tls)) =
+                    tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                {
+                    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        serve_h2(TokioIo::new(tls), service(w, index, peer, true), shutdown).await;
+                    } else {
+                        serve_h1(TokioIo::new(tls), service(w, index, peer, false), shutdown).await;
+                    }
+                }
             }
         }
         live.fetch_sub(1, Ordering::Relaxed);
@@ -232,6 +312,7 @@ fn wants_keep_alive<B>(req: &http::Request<B>) -> bool {
 fn finish(
     resp: http::Response<crate::body::Body>,
     keep_alive: bool,
+    h2: bool,
 ) -> http::Response<crate::body::Body> {
     use http::header::{CONNECTION, DATE, SERVER};
     let (mut parts, body) = resp.into_parts();
@@ -243,8 +324,11 @@ fn finish(
     }
     // nginx closes the connection after these errors
     // (ngx_http_special_response_handler).
+    // HTTP/2 has no Connection header at all.
     let closing = matches!(parts.status.as_u16(), 400 | 413 | 414 | 500 | 501);
-    if closing {
+    if h2 {
+        headers.remove(CONNECTION);
+    } else if closing {
         headers.insert(CONNECTION, http::HeaderValue::from_static("close"));
     } else if keep_alive {
         headers.insert(CONNECTION, http::HeaderValue::from_static("keep-alive"));

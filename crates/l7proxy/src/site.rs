@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nginx_conf::model::http::{Http, ProxyPass};
@@ -20,6 +21,10 @@ pub struct Listener {
     pub servers: Vec<usize>,
     pub default: usize,
     pub backlog: Option<i32>,
+    pub http2: bool,
+    /// `listen … ssl`: the TLS configuration (from the default server).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    ssl_line: Option<usize>,
 }
 
 /// An upstream group ready for balancing.
@@ -198,15 +203,31 @@ impl Site {
                             if l.default_server {
                                 x.default = i;
                             }
+                            x.http2 |= l.http2;
+                            if l.ssl && x.ssl_line.is_none() {
+                                x.ssl_line = Some(l.line);
+                            }
                         }
                         None => listeners.push(Listener {
                             addr,
                             servers: vec![i],
                             default: i,
                             backlog: l.backlog,
+                            http2: l.http2,
+                            tls: None,
+                            ssl_line: l.ssl.then_some(l.line),
                         }),
                     }
                 }
+            }
+        }
+        for l in &mut listeners {
+            if let Some(line) = l.ssl_line {
+                l.tls = Some(crate::tls::server_config(
+                    &http.servers[l.default],
+                    l.http2,
+                    line,
+                )?);
             }
         }
         let mut upstreams = HashMap::new();

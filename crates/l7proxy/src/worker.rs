@@ -278,7 +278,7 @@ impl Worker {
             proxy_host: &plan.proxy_host,
             remote_addr: client,
             host: &host_key,
-            scheme: "http",
+            scheme: if l.tls.is_some() { "https" } else { "http" },
             request_uri: raw_target,
             uri: &normalized,
             args: uri::split(raw_target).1,

@@ -1,0 +1,183 @@
+//! Differential: TLS termination and HTTP/2 to clients. nginx 1.22 and
+//! l7proxy run the same `listen … ssl http2` file with the same certificate;
+//! curl over HTTP/2, HTTP/1.1 and TLS 1.2 must get the same protocol, status
+//! and backend-seen request (names compared case-insensitively).
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use netlab::Topology;
+
+struct Proc(Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(dir: &Path, name: &str, front: u16, backend: u16, program: &str, nginx: bool) -> Proc {
+    let d = dir.display();
+    let conf = format!(
+        "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}.log;\n\
+         events {{ worker_connections 256; }}\n\
+         http {{ access_log off; client_body_temp_path {d}/cb; proxy_temp_path {d}/pt;\n\
+           fastcgi_temp_path {d}/ft; uwsgi_temp_path {d}/ut; scgi_temp_path {d}/st;\n\
+           ssl_protocols TLSv1.2 TLSv1.3;\n\
+           upstream be {{ server 127.0.0.1:{backend}; }}\n\
+           server {{ listen 127.0.0.1:{front} ssl http2;\n\
+             ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;\n\
+             location /echo/ {{ proxy_pass http://be; proxy_set_header X-Scheme $scheme; }}\n\
+             location /ret {{ return 200 \"tls\"; }} }} }}\n"
+    );
+    let path = dir.join(format!("{name}.conf"));
+    std::fs::write(&path, conf).unwrap();
+    let mut cmd = Command::new(program);
+    if nginx {
+        cmd.arg("-p")
+            .arg(dir)
+            .arg("-e")
+            .arg(dir.join("stderr.log"))
+            .arg("-g")
+            .arg("daemon off; master_process off;");
+    }
+    cmd.arg("-c")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let p = Proc(cmd.spawn().unwrap());
+    assert!(
+        Topology::wait_until(Duration::from_secs(5), || std::net::TcpStream::connect((
+            "127.0.0.1",
+            front
+        ))
+        .is_ok()),
+        "{name} did not start"
+    );
+    p
+}
+
+/// (negotiated HTTP version, status, body with header names lower-cased).
+fn fetch(port: u16, target: &str, extra: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-sSk",
+            "--max-time",
+            "5",
+            "-o",
+            "-",
+            "-w",
+            "\n|%{http_version}|%{http_code}",
+        ])
+        .args(extra)
+        .arg(format!("https://127.0.0.1:{port}{target}"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, tail) = text.rsplit_once("\n|").unwrap_or((&text, "?"));
+    let body: Vec<String> = body
+        .split("\r\n")
+        .map(|l| match l.split_once(": ") {
+            Some((n, v)) if !l.starts_with("GET ") => format!("{}: {v}", n.to_ascii_lowercase()),
+            _ => l.to_owned(),
+        })
+        .collect();
+    format!(
+        "{tail} {}",
+        body.join("\r\n").replace(&port.to_string(), "PORT")
+    )
+}
+
+#[test]
+fn tls_and_http2_answer_as_nginx() {
+    assert!(
+        Path::new("/usr/sbin/nginx").exists(),
+        "nginx-light is not installed: run the README's test command"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(dir.path().join("key.pem"))
+        .arg("-out")
+        .arg(dir.path().join("cert.pem"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(made.success(), "openssl could not make a certificate");
+    let backend = TcpListener::bind("127.0.0.1:0").unwrap();
+    let bport = backend.local_addr().unwrap().port();
+    std::thread::spawn(move || netlab::http::serve(&backend, "b1"));
+    let (np, lp) = (free_port(), free_port());
+    let _n = start(dir.path(), "nginx", np, bport, "/usr/sbin/nginx", true);
+    let _o = start(
+        dir.path(),
+        "ours",
+        lp,
+        bport,
+        env!("CARGO_BIN_EXE_l7proxy"),
+        false,
+    );
+    let cases: &[(&str, &[&str])] = &[
+        ("/echo/h2?x=1", &["--http2"]),
+        ("/echo/h1", &["--http1.1"]),
+        ("/echo/tls12", &["--http2", "--tlsv1.2", "--tls-max", "1.2"]),
+        ("/ret", &["--http2"]),
+        ("/none", &["--http2"]),
+    ];
+    let mut diffs = Vec::new();
+    for (target, extra) in cases {
+        let (theirs, ours) = (fetch(np, target, extra), fetch(lp, target, extra));
+        let (theirs, ours) = if theirs.contains("|404 ") || theirs.contains("|2 404") {
+            (
+                theirs.split(' ').next().unwrap_or("").to_owned(),
+                ours.split(' ').next().unwrap_or("").to_owned(),
+            )
+        } else {
+            (theirs, ours)
+        };
+        if theirs != ours {
+            diffs.push(format!(
+                "{target} {extra:?}:\n  nginx {theirs:?}\n  ours  {ours:?}"
+            ));
+        }
+    }
+    assert!(
+        fetch(lp, "/echo/h2", &["--http2"]).starts_with("2|200 b1"),
+        "HTTP/2 was not negotiated"
+    );
+    assert!(
+        diffs.is_empty(),
+        "{} differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
