@@ -66,7 +66,7 @@ impl NextUpstream {
 /// A location's proxying, ready to run.
 #[derive(Debug, Clone)]
 pub struct ProxyPlan {
-    pub group: String,
+    pub group: std::sync::Arc<str>,
     pub proxy_host: String,
     /// `proxy_pass` URI part, and the length of the location prefix it
     /// replaces (`None` for regex locations: the whole URI follows).
@@ -113,7 +113,7 @@ fn proxy_plan(loc: &Location, settings: &ProxySettings) -> Option<ProxyPlan> {
         _ => None,
     };
     Some(ProxyPlan {
-        group,
+        group: group.into(),
         proxy_host: host,
         pass_uri: uri.map(|u| (u, prefix)),
         headers: HeaderPlan::new(settings.set_headers.as_deref().unwrap_or(&[])),

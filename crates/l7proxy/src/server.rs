@@ -319,8 +319,31 @@ fn finish(
     let mut headers = http::HeaderMap::with_capacity(parts.headers.len() + 3);
     headers.insert(SERVER, http::HeaderValue::from_static("l7proxy"));
     headers.insert(DATE, crate::date::now());
-    for (name, value) in parts.headers.drain().filter_map(|(n, v)| n.map(|n| (n, v))) {
-        headers.append(name, value);
+    // One pass: upstream headers nginx does not pass on (its hidden ones,
+    // and hop-by-hop ones it regenerates) are left out here.
+    let mut last = None;
+    for (name, value) in parts.headers.drain() {
+        if let Some(n) = name {
+            last = Some(n);
+        }
+        let Some(n) = &last else { continue };
+        let hidden = matches!(
+            n.as_str(),
+            "date"
+                | "server"
+                | "x-pad"
+                | "x-accel-expires"
+                | "x-accel-redirect"
+                | "x-accel-limit-rate"
+                | "x-accel-buffering"
+                | "x-accel-charset"
+                | "connection"
+                | "keep-alive"
+                | "transfer-encoding"
+        );
+        if !hidden {
+            headers.append(n.clone(), value);
+        }
     }
     // nginx closes the connection after these errors
     // (ngx_http_special_response_handler).

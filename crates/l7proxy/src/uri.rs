@@ -27,12 +27,34 @@ fn hex(b: u8) -> Option<u8> {
     }
 }
 
-/// The normalised path (`$uri`) of a request path.
-pub fn normalize(path: &str) -> Result<Vec<u8>, UriError> {
+/// Whether `raw` (starting with `/`) is already normal: no escapes, no
+/// empty, `.` or `..` segments.
+fn is_normal(raw: &[u8]) -> bool {
+    !raw.contains(&b'%')
+        && raw
+            .split(|&b| b == b'/')
+            .skip(1)
+            .enumerate()
+            .all(|(i, seg)| {
+                let last = i + 1 == raw.split(|&b| b == b'/').count() - 1;
+                !(seg == b"." || seg == b".." || (seg.is_empty() && !last))
+            })
+}
+
+/// The normalised path (`$uri`) of a request path; borrowed when the path
+/// is already normal (the common case), so most requests allocate nothing.
+pub fn normalize(path: &str) -> Result<std::borrow::Cow<'_, str>, UriError> {
     let raw = path.as_bytes();
     if raw.first() != Some(&b'/') {
         return Err(UriError::NotAbsolute);
     }
+    if is_normal(raw) {
+        return Ok(std::borrow::Cow::Borrowed(path));
+    }
+    normalize_bytes(raw).map(|v| std::borrow::Cow::Owned(String::from_utf8_lossy(&v).into_owned()))
+}
+
+fn normalize_bytes(raw: &[u8]) -> Result<Vec<u8>, UriError> {
     let mut decoded = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
@@ -80,7 +102,13 @@ mod tests {
     use super::*;
 
     fn n(p: &str) -> Result<String, UriError> {
-        normalize(p).map(|v| String::from_utf8(v).unwrap())
+        let fast = normalize(p).map(std::borrow::Cow::into_owned);
+        // The fast path must agree with the full algorithm.
+        if p.starts_with('/') {
+            let slow = normalize_bytes(p.as_bytes()).map(|v| String::from_utf8(v).unwrap());
+            assert_eq!(fast, slow, "{p}");
+        }
+        fast
     }
 
     #[test]
@@ -91,6 +119,22 @@ mod tests {
         assert_eq!(n("/%61%2Fb").unwrap(), "/a/b");
         assert_eq!(n("/a/b/..").unwrap(), "/a/");
         assert_eq!(n("/a/.").unwrap(), "/a/");
+    }
+
+    #[test]
+    fn already_normal_paths_are_borrowed() {
+        for p in ["/", "/a", "/a/b/", "/a.b/c-d_e", "/x?"] {
+            assert!(
+                matches!(normalize(p), Ok(std::borrow::Cow::Borrowed(_))),
+                "{p}"
+            );
+        }
+        for p in ["//", "/a//b", "/./a", "/a/..", "/%41", "/a/.", "/.."] {
+            assert!(
+                !matches!(normalize(p), Ok(std::borrow::Cow::Borrowed(_))),
+                "{p}"
+            );
+        }
     }
 
     #[test]

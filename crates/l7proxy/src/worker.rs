@@ -206,49 +206,48 @@ impl Worker {
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
         let l = &site.listeners[listener];
-        let host = req
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri().host())
-            .unwrap_or("");
         if let Some(status) = head_too_large(&req) {
             return error_page(status);
         }
+        let (parts, body) = req.into_parts();
         // Both framings at once is a smuggling vector: nginx refuses it.
-        if req.headers().contains_key(header::TRANSFER_ENCODING)
-            && req.headers().contains_key(header::CONTENT_LENGTH)
+        if parts.headers.contains_key(header::TRANSFER_ENCODING)
+            && parts.headers.contains_key(header::CONTENT_LENGTH)
         {
             return error_page(StatusCode::BAD_REQUEST);
         }
         // nginx: HTTP/1.1 needs a Host; the target must be origin-form
         // (`/path`) or absolute-form (`http://host/path`).
-        if req.version() == Version::HTTP_11
-            && req.headers().get(header::HOST).is_none()
-            && req.uri().host().is_none()
+        if parts.version == Version::HTTP_11
+            && !parts.headers.contains_key(header::HOST)
+            && parts.uri.host().is_none()
         {
             return error_page(StatusCode::BAD_REQUEST);
         }
-        if !req.uri().path().starts_with('/')
-            || (req.uri().scheme().is_none() && req.uri().authority().is_some())
+        if !parts.uri.path().starts_with('/')
+            || (parts.uri.scheme().is_none() && parts.uri.authority().is_some())
         {
             return error_page(StatusCode::BAD_REQUEST);
         }
-        let declared = req
-            .headers()
+        let declared = parts
+            .headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > MAX_BODY as u64) {
             return error_page(StatusCode::PAYLOAD_TOO_LARGE);
         }
-        let server = select_server(&site.routes, &l.servers, l.default, host);
-        let raw_target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let host = host_of(&parts);
+        let server = if l.servers.len() == 1 {
+            l.servers[0]
+        } else {
+            select_server(&site.routes, &l.servers, l.default, host)
+        };
+        let raw_target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let (path, args) = uri::split(raw_target);
         let Ok(normalized) = uri::normalize(path) else {
             return error_page(StatusCode::BAD_REQUEST);
         };
-        let normalized = String::from_utf8_lossy(&normalized);
         if let Some(ret) = &site.http.servers[server].ret {
             return returned(ret);
         }
@@ -258,8 +257,19 @@ impl Worker {
             Some(Action::Return(r)) => return returned(r),
             Some(Action::Proxy(p)) => p,
         };
-        let target = upstream_target(plan.pass_uri.as_ref(), &normalized, raw_target, args);
-        let (parts, body) = req.into_parts();
+        // Without a URI part the original target goes upstream as it came.
+        let target = match &plan.pass_uri {
+            None => parts.uri.path_and_query().map_or_else(
+                || http::Uri::from_static("/"),
+                |p| http::Uri::from(p.clone()),
+            ),
+            Some(_) => match upstream_target(plan.pass_uri.as_ref(), &normalized, raw_target, args)
+                .parse()
+            {
+                Ok(u) => u,
+                Err(_) => return error_page(StatusCode::BAD_REQUEST),
+            },
+        };
         let body = if hyper::body::Body::is_end_stream(&body) {
             Bytes::new()
         } else {
@@ -271,9 +281,7 @@ impl Worker {
         if body.len() > MAX_BODY {
             return error_page(StatusCode::PAYLOAD_TOO_LARGE);
         }
-        let raw_target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let host_key = crate::route::host_key(host_of(&parts));
-        let method = parts.method;
+        let host_key = crate::route::host_key(host);
         let vars = Vars {
             proxy_host: &plan.proxy_host,
             remote_addr: client,
@@ -281,13 +289,14 @@ impl Worker {
             scheme: if l.tls.is_some() { "https" } else { "http" },
             request_uri: raw_target,
             uri: &normalized,
-            args: uri::split(raw_target).1,
-            body_length: (!body.is_empty() || matches!(method.as_str(), "POST" | "PUT" | "PATCH"))
-                .then_some(body.len() as u64),
+            args,
+            body_length: (!body.is_empty()
+                || matches!(parts.method.as_str(), "POST" | "PUT" | "PATCH"))
+            .then_some(body.len() as u64),
             client_headers: &parts.headers,
         };
         let head = plan.headers.build(&vars);
-        let spec = site.upstreams.get(&plan.group);
+        let spec = site.upstreams.get(&*plan.group);
         let key = spec
             .and_then(|u| u.hash_key.as_ref())
             .map(|k| vars.expand(k));
@@ -299,23 +308,23 @@ impl Worker {
             _ => Input::None,
         };
         let outgoing = Outgoing {
-            method,
+            method: parts.method.clone(),
             target,
             version: plan.version,
             head,
             body,
         };
-        self.proxy(plan, input, &outgoing).await
+        self.proxy(plan, input, outgoing).await
     }
 
     async fn proxy(
         self: &Rc<Self>,
         plan: &ProxyPlan,
         input: Input<'_>,
-        out: &Outgoing,
+        mut out: Outgoing,
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
-        let group = plan.group.as_str();
+        let group = &*plan.group;
         let Some(spec) = site.upstreams.get(group) else {
             return error_page(StatusCode::INTERNAL_SERVER_ERROR);
         };
@@ -340,17 +349,18 @@ impl Worker {
             } else {
                 spec.primary[pick.index].1
             };
+            let last = tries >= max_tries;
+            let req = out.request(last);
             let outcome = self
                 .exchange(
                     group,
                     spec.keepalive > 0,
                     addr,
-                    out,
+                    req,
                     plan.connect_timeout,
                     plan.read_timeout,
                 )
                 .await;
-            let last = tries >= max_tries;
             match outcome {
                 Ok((resp, conn)) => {
                     let failed = plan.next.status(resp.status().as_u16());
@@ -359,7 +369,7 @@ impl Worker {
                         continue;
                     }
                     let lease = Lease {
-                        group: group.to_owned(),
+                        group: std::sync::Arc::clone(&plan.group),
                         attempt,
                         pick,
                         failed,
@@ -402,10 +412,8 @@ impl Worker {
         conn: Conn,
         keepalive: usize,
     ) -> Response<Body> {
+        // nginx's hidden upstream headers are dropped by server::finish.
         let (mut parts, incoming) = resp.into_parts();
-        for h in HIDDEN {
-            parts.headers.remove(*h);
-        }
         parts.version = Version::HTTP_11;
         let me = Rc::clone(self);
         let on_end: crate::body::OnEnd = Box::new(move |completed| {
@@ -461,7 +469,7 @@ impl Worker {
         group: &str,
         keepalive: bool,
         addr: SocketAddr,
-        out: &Outgoing,
+        req: Request<http_body_util::Full<Bytes>>,
         connect_timeout: Duration,
         read_timeout: Duration,
     ) -> Result<(Response<Incoming>, Conn), Failure> {
@@ -479,11 +487,6 @@ impl Worker {
             };
         }
         conn.requests += 1;
-        let mut req = Request::new(http_body_util::Full::new(out.body.clone()));
-        *req.method_mut() = out.method.clone();
-        *req.uri_mut() = out.target.parse().map_err(|_| Failure::Error)?;
-        *req.version_mut() = out.version;
-        *req.headers_mut() = out.head.clone();
         match tokio::time::timeout(read_timeout, conn.sender.send_request(req)).await {
             Ok(Ok(resp)) => Ok((resp, conn)),
             Ok(Err(_)) => Err(Failure::Error),
@@ -511,25 +514,9 @@ fn attempt_addr(w: &Worker, group: &str, pick: Pick) -> Option<SocketAddr> {
     list.get(pick.index).map(|(_, a)| *a)
 }
 
-/// Upstream response headers nginx does not pass on (its hidden headers,
-/// and hop-by-hop ones it regenerates).
-const HIDDEN: &[&str] = &[
-    "date",
-    "server",
-    "x-pad",
-    "x-accel-expires",
-    "x-accel-redirect",
-    "x-accel-limit-rate",
-    "x-accel-buffering",
-    "x-accel-charset",
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-];
-
 /// A peer in use by one response, released when its body ends.
 struct Lease {
-    group: String,
+    group: std::sync::Arc<str>,
     attempt: Attempt,
     pick: Pick,
     failed: bool,
@@ -541,10 +528,27 @@ enum Failure {
     Timeout,
 }
 
+impl Outgoing {
+    /// The request for one attempt; the last attempt takes the head
+    /// instead of copying it.
+    fn request(&mut self, last: bool) -> Request<http_body_util::Full<Bytes>> {
+        let mut req = Request::new(http_body_util::Full::new(self.body.clone()));
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.target.clone();
+        *req.version_mut() = self.version;
+        *req.headers_mut() = if last {
+            std::mem::take(&mut self.head)
+        } else {
+            self.head.clone()
+        };
+        req
+    }
+}
+
 /// The request to send upstream.
 struct Outgoing {
     method: HttpMethod,
-    target: String,
+    target: http::Uri,
     version: Version,
     head: http::HeaderMap,
     body: Bytes,

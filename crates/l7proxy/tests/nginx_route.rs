@@ -204,7 +204,7 @@ fn server_and_location_selection_match_nginx() {
                 Err(_) => "400".to_owned(),
                 Ok(normalized) => {
                     let server = select_server(&routes, &candidates, default, host);
-                    let path = routes[server].location(&normalized);
+                    let path = routes[server].location(normalized.as_bytes());
                     match location_at(&http.servers[server], &path).and_then(|l| l.ret.as_ref()) {
                         Some(r) => r.text.clone().unwrap_or_default(),
                         None => "404".to_owned(),
