@@ -41,6 +41,9 @@ pub const EXIT_CONFIG: i32 = 4;
 pub const EXIT_CONFIG_TEST: i32 = 5;
 /// Script security.
 pub const EXIT_SECURITY: i32 = 6;
+/// keepalived's `KEEPALIVED_EXIT_NO_CONFIG`: an include it was told to
+/// check (includer, includem, ...) failed, so it did not go on.
+pub const EXIT_NO_CONFIG: i32 = 6;
 /// keepalived's `KEEPALIVED_EXIT_CONFIG`: it stopped reading at a keyword
 /// whose parameter is missing.
 pub const EXIT_MISSING_PARAMETER: i32 = 2;

@@ -144,6 +144,7 @@ pub fn split_escaped(src: &str) -> Result<Vec<String>, String> {
         }
         let mut word: Vec<u8> = Vec::new();
         let mut quote: Option<u8> = None;
+        let mut opened_at = 0;
         while i < bytes.len() {
             let c = bytes[i];
             if c == b'\\' {
@@ -164,6 +165,7 @@ pub fn split_escaped(src: &str) -> Result<Vec<String>, String> {
                 }
                 None if c == b'"' || c == b'\'' => {
                     quote = Some(c);
+                    opened_at = i;
                     i += 1;
                 }
                 None if c == b' ' || c == b'\t' => break,
@@ -173,8 +175,12 @@ pub fn split_escaped(src: &str) -> Result<Vec<String>, String> {
                 }
             }
         }
+        // keepalived accepts a quote opened as the very last character
+        // (its scan ends there); any text after an unclosed quote is an error.
         if let Some(q) = quote {
-            return Err(format!("String '{src}': missing terminating {}", q as char));
+            if opened_at + 1 < bytes.len() {
+                return Err(format!("String '{src}': missing terminating {}", q as char));
+            }
         }
         words.push(String::from_utf8_lossy(&word).into_owned());
     }

@@ -62,6 +62,9 @@ fn finish<H: Host + ?Sized>(
     host: &H,
     mut diags: Diagnostics,
 ) -> Outcome {
+    if diags.stopped.is_some() {
+        return Outcome::new(Config::default(), diags);
+    }
     // keepalived -t validates the checker's view first, then the VRRP one.
     let nodes = tree::build(lines, tree::Process::Checker, &mut diags);
     let checker = model::build(&nodes, &mut diags);

@@ -163,6 +163,14 @@ impl Reader<'_> {
             Severity::FileNotFound
         };
         self.report(severity, message);
+        // keepalived's parent stops after reading when an include it was
+        // told to check fails (KEEPALIVED_EXIT_NO_CONFIG), -t or not. The
+        // main file itself is our documented exception (exit 4).
+        if severity == Severity::FileNotFound && self.include_depth > 0 {
+            self.diags
+                .stopped
+                .get_or_insert(crate::diag::EXIT_NO_CONFIG);
+        }
     }
 
     fn include(&mut self, pattern: &str, include_type: u8, base: &Path) {
@@ -269,13 +277,18 @@ impl Reader<'_> {
                     }
                     continue;
                 }
-                let d = decomment(piece);
-                if d.unterminated_quote {
+                let first = decomment(piece);
+                if first.unterminated_quote {
                     self.report(
                         Severity::GeneralError,
-                        format!("Unterminated quote '{}'", d.text),
+                        format!("Unterminated quote '{}'", first.text),
                     );
                 }
+                // keepalived's VRRP and checker processes read a copy of the
+                // file that the parent already decommented, and decomment it
+                // again: a `\#` or `\!` survives the first pass as `#`/`!`
+                // and starts a comment in the second.
+                let d = decomment(&first.text);
                 if d.text.is_empty() {
                     // keepalived's processes read a decommented copy of the
                     // file, where this line is empty: it ends a definition.
@@ -285,6 +298,13 @@ impl Reader<'_> {
                     continue;
                 }
                 if let Some(name) = self.multiline_def.clone() {
+                    if include_directive(&d.text).is_some() {
+                        // The copy keepalived's processes read has an empty
+                        // line here: the definition ends, nothing is included.
+                        self.defs.end_definition(&name);
+                        self.multiline_def = None;
+                        continue;
+                    }
                     if !self.defs.continue_definition(&name, &d.text) {
                         self.multiline_def = None;
                     }

@@ -148,6 +148,36 @@ impl<'a> Builder<'a, '_> {
         kw != "track_group" && !self.names.insert((kw.to_string(), l.words[1].clone()))
     }
 
+    /// Script keywords re-split their raw line with quotes and escapes; with
+    /// an unterminated quote that fails ("missing terminating") and the
+    /// script is dropped, instead of the missing value ending keepalived.
+    fn script_with_open_quote(&mut self, kw: &str, l: &Line) -> bool {
+        const SCRIPTS: &[&str] = &[
+            "notify",
+            "notify_backup",
+            "notify_master",
+            "notify_fault",
+            "notify_stop",
+            "notify_deleted",
+            "notify_master_rx_lower_pri",
+            "notify_up",
+            "notify_down",
+            "script",
+            "misc_path",
+        ];
+        if !SCRIPTS.contains(&kw) {
+            return false;
+        }
+        match crate::lexer::split_escaped(&l.raw) {
+            Err(e) if e.contains("missing terminating") => {
+                self.diags
+                    .report(Severity::UnmatchedQuote, &l.location(), e);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// keepalived's handling of an inactive keyword: a `{` on the next line
     /// starts a block skipped by counting braces; anything else is read
     /// normally.
@@ -218,7 +248,11 @@ impl<'a> Builder<'a, '_> {
                 continue;
             }
             let shape = shape(section, kw);
-            if shape.is_some() && l.words.len() < 2 && needs_argument(section, kw) {
+            if shape.is_some()
+                && l.words.len() < 2
+                && needs_argument(section, kw)
+                && !self.script_with_open_quote(kw, l)
+            {
                 self.diags.report(
                     Severity::MissingParameter,
                     &l.location(),
@@ -237,6 +271,13 @@ impl<'a> Builder<'a, '_> {
                 ),
                 Some(Shape::Leaf) => nodes.push(Node::from_line(l)),
                 Some(Shape::Values) => {
+                    if kw != "virtual_server_group" && l.words.len() > 1 {
+                        self.diags.report(
+                            Severity::GeneralError,
+                            &l.location(),
+                            format!("Block {kw} has extra parameters {} ...", l.words[1]),
+                        );
+                    }
                     let mut n = Node::from_line(l);
                     n.block = Some(self.values(kw == "virtual_server_group"));
                     nodes.push(n);

@@ -18,6 +18,11 @@ pub trait Host {
     /// Whether a user account exists (keepalived's default script user is
     /// `keepalived_script`).
     fn user_exists(&self, name: &str) -> bool;
+    /// For an existing script path: whether it is a regular file (keepalived
+    /// disables a directory or device "due to insecure").
+    fn script_is_regular_file(&self, _program: &str) -> bool {
+        true
+    }
 }
 
 /// The machine we run on: `/sys/class/net` and `PATH`.
@@ -35,10 +40,16 @@ impl Host for SystemHost {
 
     fn script_exists(&self, program: &str) -> bool {
         if program.contains('/') {
-            return Path::new(program).is_file();
+            // Anything that exists counts: keepalived then finds a directory
+            // insecure rather than missing (see `script_is_regular_file`).
+            return Path::new(program).exists();
         }
         let path = std::env::var_os("PATH").unwrap_or_default();
         std::env::split_paths(&path).any(|d| d.join(program).is_file())
+    }
+
+    fn script_is_regular_file(&self, program: &str) -> bool {
+        !program.contains('/') || Path::new(program).is_file()
     }
 
     fn user_exists(&self, name: &str) -> bool {
@@ -83,6 +94,16 @@ impl Ctx<'_> {
 }
 
 /// Is this script actually run (an existing executable, not a `</path` test)?
+/// The program of a script command line, unless it is a `</path` test.
+fn program(command: &str) -> Option<String> {
+    let args = split_escaped(command).ok()?;
+    let prog = args.into_iter().next()?;
+    match prog.strip_prefix('<') {
+        Some(rest) if rest.trim_start_matches([' ', '\t']).starts_with('/') => None,
+        _ => Some(prog),
+    }
+}
+
 fn is_script<H: Host + ?Sized>(host: &H, command: &str) -> bool {
     let Ok(args) = split_escaped(command) else {
         return false;
@@ -160,8 +181,9 @@ fn vrrp_while_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx
 
     // vrrp_script blocks without a script, or without a user to run as
     // under script security, are removed.
-    let no_user = no_default_script_user(cfg, host);
-    let mut user_reported = false;
+    let no_user = default_user(cfg, host) != DefaultUser::Found;
+    // Only the missing keepalived_script account is an error of its own.
+    let mut user_reported = !no_default_script_user(cfg, host);
     let mut kept = Vec::new();
     for s in std::mem::take(&mut cfg.vrrp_scripts) {
         if s.script.is_none() {
@@ -200,7 +222,7 @@ fn vrrp_while_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx
         .iter()
         .any(|n| n.is_some())
     });
-    if no_user && !user_reported && has_notify {
+    if no_default_script_user(cfg, host) && !user_reported && has_notify {
         cx.at(
             0,
             "Unable to set default user keepalived_script for script".to_string(),
@@ -439,12 +461,30 @@ fn virtual_servers(cfg: &Config, cx: &mut Ctx<'_>) {
     }
 }
 
-/// With script security on and no `script_user`, keepalived runs scripts as
-/// `keepalived_script`, which must exist.
+/// Whether keepalived can find the user to run scripts as: `script_user`
+/// if given (it must exist), else `keepalived_script` if it exists, else
+/// root unless script security is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DefaultUser {
+    Found,
+    /// `script_user` names no account.
+    ConfiguredMissing,
+    /// Script security needs `keepalived_script` and it does not exist.
+    DefaultMissing,
+}
+
+fn default_user<H: Host + ?Sized>(cfg: &Config, host: &H) -> DefaultUser {
+    match cfg.global_defs.script_user.as_ref().and_then(|u| u.first()) {
+        Some(user) if host.user_exists(user) => DefaultUser::Found,
+        Some(_) => DefaultUser::ConfiguredMissing,
+        None if host.user_exists("keepalived_script") => DefaultUser::Found,
+        None if cfg.global_defs.enable_script_security => DefaultUser::DefaultMissing,
+        None => DefaultUser::Found,
+    }
+}
+
 fn no_default_script_user<H: Host + ?Sized>(cfg: &Config, host: &H) -> bool {
-    cfg.global_defs.enable_script_security
-        && cfg.global_defs.script_user.is_none()
-        && !host.user_exists("keepalived_script")
+    default_user(cfg, host) == DefaultUser::DefaultMissing
 }
 
 /// keepalived's `FMT_VS`: `[ip]:proto:port`, `FWM n` or `[group]:0`.
@@ -527,13 +567,21 @@ fn vrrp_script_security<H: Host + ?Sized>(cfg: &Config, host: &H, diags: &mut Di
     let g = &cfg.global_defs;
     for s in &cfg.vrrp_scripts {
         if let Some(cmd) = &s.script {
-            if !is_system_check(cmd) && !is_script(host, cmd) {
+            if is_system_check(cmd) {
+                continue;
+            }
+            if !is_script(host, cmd) {
                 diags.report_global(
                     Severity::GeneralError,
                     format!(
                         "Disabling track script {} since not found/accessible",
                         s.name
                     ),
+                );
+            } else if program(cmd).is_some_and(|p| !host.script_is_regular_file(&p)) {
+                diags.report_global(
+                    Severity::GeneralError,
+                    format!("Disabling track script {} due to insecure", s.name),
                 );
             }
         }
@@ -546,7 +594,10 @@ fn vrrp_script_security<H: Host + ?Sized>(cfg: &Config, host: &H, diags: &mut Di
         .iter()
         .filter_map(|s| s.script.as_ref())
         .collect();
-    for v in &cfg.vrrp_instances {
+    // Without a user to run them as, keepalived drops notify scripts
+    // ("Failed to set default user ... - ignoring"), so they run nowhere.
+    let notify_dropped = default_user(cfg, host) != DefaultUser::Found;
+    for v in cfg.vrrp_instances.iter().filter(|_| !notify_dropped) {
         scripts.extend(
             [
                 &v.notify_master,
@@ -561,7 +612,7 @@ fn vrrp_script_security<H: Host + ?Sized>(cfg: &Config, host: &H, diags: &mut Di
             .flatten(),
         );
     }
-    for s in &cfg.vrrp_sync_groups {
+    for s in cfg.vrrp_sync_groups.iter().filter(|_| !notify_dropped) {
         scripts.extend(
             [
                 &s.notify_master,

@@ -11,6 +11,11 @@ use super::{keywords, Builder, Setting};
 use crate::tree::Node;
 use crate::values::TIMER_MAX;
 
+/// The IPVS schedulers keepalived 2.2.7 accepts.
+const LVS_SCHEDULERS: &[&str] = &[
+    "rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos",
+];
+
 /// How a virtual server is addressed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum VsAddress {
@@ -164,7 +169,14 @@ pub(crate) fn virtual_server(
         }
         let first = || c.arg(0).map(str::to_string);
         match c.keyword() {
-            "lb_algo" | "lvs_sched" => vs.lb_algo = first(),
+            "lb_algo" | "lvs_sched" => {
+                let a = c.arg(0).unwrap_or_default();
+                if LVS_SCHEDULERS.contains(&a) {
+                    vs.lb_algo = first();
+                } else {
+                    b.error(c, format!("Invalid lvs_scheduler '{a}' - ignoring"));
+                }
+            }
             "lb_kind" | "lvs_method" => {
                 let kind = c.arg(0).unwrap_or_default();
                 if matches!(kind, "NAT" | "DR" | "TUN") {
@@ -210,7 +222,17 @@ pub(crate) fn virtual_server(
             "ha_suspend" => vs.ha_suspend = true,
             "virtualhost" => vs.virtualhost = first(),
             "real_server" => {
-                if b.needs_block(c) {
+                let ip = c.arg(0).unwrap_or_default();
+                let port = c.arg(1);
+                if !valid_ip_port(ip, port) {
+                    b.error(
+                        c,
+                        format!(
+                            "Invalid real server ip address/port {ip}/{} - skipping",
+                            port.unwrap_or("(null)")
+                        ),
+                    );
+                } else if b.needs_block(c) {
                     vs.real_servers.push(real_server(b, c, track_files));
                 }
             }
@@ -411,4 +433,15 @@ pub(crate) fn group_entry_error(group: &str, words: &[String]) -> Option<String>
         ));
     }
     None
+}
+
+/// keepalived's `inet_stosockaddr` on an address and optional port (a port
+/// of zeros counts as none).
+pub(crate) fn valid_ip_port(ip: &str, port: Option<&str>) -> bool {
+    let port_ok = match port {
+        None => true,
+        Some(p) if p.bytes().all(|b| b == b'0') => true,
+        Some(p) => p.parse::<u16>().is_ok(),
+    };
+    ip.parse::<std::net::IpAddr>().is_ok() && port_ok
 }

@@ -278,7 +278,20 @@ pub fn build(nodes: &[Node], diags: &mut Diagnostics) -> Config {
                 }
             }
             "virtual_server" => {
-                if b.needs_block(n) {
+                let (p1, p2) = (n.arg(0).unwrap_or_default(), n.arg(1));
+                let by_address = p1 != "group" && p1 != "fwmark";
+                if by_address && !lvs::valid_ip_port(p1, p2) {
+                    let port = p2.filter(|p| !p.bytes().all(|c| c == b'0'));
+                    b.error(
+                        n,
+                        format!(
+                            "Invalid virtual server IP address{} {p1}{}{} - skipping",
+                            if port.is_some() { "/port" } else { "" },
+                            if port.is_some() { "/" } else { "" },
+                            port.unwrap_or("")
+                        ),
+                    );
+                } else if b.needs_block(n) {
                     let names: Vec<String> =
                         cfg.track_files.iter().map(|t| t.name.clone()).collect();
                     cfg.virtual_servers

@@ -206,7 +206,17 @@ pub(crate) fn instance(b: &mut Builder<'_>, n: &Node) -> VrrpInstance {
                     }
                 }
             }
-            "unicast_src_ip" => v.unicast_src_ip = c.arg(0).map(str::to_string),
+            "unicast_src_ip" => {
+                let a = c.arg(0).unwrap_or_default();
+                if a.parse::<std::net::IpAddr>().is_ok() {
+                    v.unicast_src_ip = Some(a.to_string());
+                } else {
+                    b.error(
+                        c,
+                        format!("Configuration error: VRRP instance[{iname}] malformed src address[{a}]. Skipping..."),
+                    );
+                }
+            }
             "mcast_src_ip" => v.mcast_src_ip = c.arg(0).map(str::to_string),
             "unicast_peer" => {
                 if c.children().is_empty() {
@@ -262,9 +272,18 @@ pub(crate) fn instance(b: &mut Builder<'_>, n: &Node) -> VrrpInstance {
                         continue;
                     }
                     if a.keyword() == "auth_type" {
-                        auth.auth_type = a.arg(0).map(str::to_string);
+                        let t = a.arg(0).unwrap_or_default();
+                        if t == "PASS" || t == "AH" {
+                            auth.auth_type = Some(t.to_string());
+                        } else {
+                            b.error(a, format!("({iname}) unknown authentication type '{t}'"));
+                        }
                     } else {
-                        auth.auth_pass = a.arg(0).map(str::to_string);
+                        let pass = a.arg(0).unwrap_or_default();
+                        if pass.len() > 8 {
+                            b.error(a, "Truncating auth_pass to 8 characters");
+                        }
+                        auth.auth_pass = Some(pass.chars().take(8).collect());
                     }
                 }
                 v.authentication = Some(auth);
