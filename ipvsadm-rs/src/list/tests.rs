@@ -1,0 +1,54 @@
+use super::{cmp_services, largenum, msort, service_entry, title};
+use crate::args::fmt;
+use crate::names::Names;
+use ipvs::{Destination, Family, Service, ServiceKey};
+
+#[test]
+fn largenum_scales_like_ipvsadm() {
+    assert_eq!(largenum(99_999_999, 0), " 99999999");
+    assert_eq!(largenum(100_000_000, 0), "  100000K");
+    assert_eq!(largenum(1_500_000_000, 0), "    1500M");
+    assert_eq!(largenum(123_456_789_012, 0), "     123G");
+    assert_eq!(largenum(u64::MAX, 0), "18446744T");
+    assert_eq!(largenum(5, fmt::EXACT), "        5");
+    assert_eq!(largenum(1_234_567_890, fmt::EXACT), " 1234567890");
+}
+
+#[test]
+fn destination_row_keeps_trailing_spaces() {
+    let key = ServiceKey::Addr {
+        protocol: ipvs::Protocol::Tcp,
+        addr: "192.0.2.1".parse().unwrap(),
+        port: 80,
+    };
+    let s = Service::new(key);
+    let d = Destination::new("198.51.100.1".parse().unwrap(), 80);
+    let mut n = Names::from_text("", "http 80/tcp\n");
+    let out = service_entry(&s, &[d], fmt::NUMERIC, &mut n);
+    assert_eq!(
+        out,
+        "TCP  192.0.2.1:80 wlc\n  -> 198.51.100.1:80              Masq    1      0          0         \n"
+    );
+    assert!(title(fmt::RULE).is_empty());
+}
+
+#[test]
+fn fwmark_order_follows_glibc_merge_sort() {
+    let fw = |m| {
+        Service::new(ServiceKey::Fwmark {
+            family: Family::Inet,
+            mark: m,
+        })
+    };
+    let tcp = Service::new(ServiceKey::Addr {
+        protocol: ipvs::Protocol::Tcp,
+        addr: "192.0.2.1".parse().unwrap(),
+        port: 80,
+    });
+    // Marks 2^31 apart compare "backwards" in libipvs.
+    assert!(cmp_services(&fw(0x8000_0001), &tcp) < 0);
+    let mut v = vec![fw(5), tcp.clone(), fw(1)];
+    msort(&mut v, &cmp_services);
+    assert_eq!(v[0], tcp);
+    assert_eq!(v[1], fw(1));
+}
