@@ -11,10 +11,9 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// `Sun, 06 Nov 1994 08:49:37 GMT` for seconds since the epoch.
-pub fn imf_fixdate(secs: u64) -> String {
+/// (year, month 1-12, day, weekday 0 = Thursday) of seconds since the epoch.
+fn civil(secs: u64) -> (i64, i64, i64, u64) {
     let days = secs / 86_400;
-    let rem = secs % 86_400;
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = i64::try_from(days).unwrap_or(0) + 719_468;
     let era = z.div_euclid(146_097);
@@ -25,12 +24,34 @@ pub fn imf_fixdate(secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day, days % 7)
+}
+
+fn month_name(month: i64) -> &'static str {
+    MONTHS[usize::try_from(month - 1).unwrap_or(0)]
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` for seconds since the epoch.
+pub fn imf_fixdate(secs: u64) -> String {
+    let (year, month, day, weekday) = civil(secs);
+    let rem = secs % 86_400;
     format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
-        DAYS[usize::try_from(days % 7).unwrap_or(0)],
-        day,
-        MONTHS[usize::try_from(month - 1).unwrap_or(0)],
-        year,
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS[usize::try_from(weekday).unwrap_or(0)],
+        month_name(month),
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// nginx's `$time_local` (in UTC: `06/Nov/1994:08:49:37 +0000`).
+pub fn time_local(secs: u64) -> String {
+    let (year, month, day, _) = civil(secs);
+    let rem = secs % 86_400;
+    format!(
+        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
+        month_name(month),
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -65,6 +86,7 @@ mod tests {
         assert_eq!(imf_fixdate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(imf_fixdate(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(imf_fixdate(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(super::time_local(784_111_777), "06/Nov/1994:08:49:37 +0000");
         // Checked with `date -u -d @1795505000`.
         assert_eq!(imf_fixdate(1_795_505_000), "Tue, 24 Nov 2026 07:23:20 GMT");
     }

@@ -6,6 +6,7 @@
 //! * [`route`]: server and location selection; [`uri`]: nginx's URI
 //!   normalisation.
 
+pub mod accesslog;
 pub mod balance;
 pub mod body;
 pub mod date;

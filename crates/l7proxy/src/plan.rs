@@ -9,6 +9,9 @@ use nginx_conf::model::http::{
     Http, Location, LocationMatch, ProxyPass, ProxySettings, Return, Server,
 };
 
+use std::sync::Arc;
+
+use crate::accesslog::Files;
 use crate::headers::HeaderPlan;
 use crate::site::proxy_host;
 
@@ -88,10 +91,11 @@ pub enum Action {
     NotFound,
 }
 
-/// A location's action and its nested locations' plans.
+/// A location's action, its access log and its nested locations' plans.
 #[derive(Debug, Clone)]
 pub struct PlanTree {
     pub action: Action,
+    pub log: Arc<crate::accesslog::Target>,
     pub children: Vec<PlanTree>,
 }
 
@@ -129,7 +133,7 @@ fn proxy_plan(loc: &Location, settings: &ProxySettings) -> Option<ProxyPlan> {
     })
 }
 
-fn tree(loc: &Location, parent: &ProxySettings) -> PlanTree {
+fn tree(loc: &Location, parent: &ProxySettings, files: &mut Files) -> Result<PlanTree, String> {
     let settings = loc.settings.proxy.clone().inherit(parent);
     let action = if let Some(r) = &loc.ret {
         Action::Return(r.clone())
@@ -144,20 +148,49 @@ fn tree(loc: &Location, parent: &ProxySettings) -> PlanTree {
     } else {
         Action::NotFound
     };
-    PlanTree {
-        action,
-        children: loc.locations.iter().map(|l| tree(l, &settings)).collect(),
-    }
-}
-
-/// Plans for every location of `server`, mirroring its location tree.
-pub fn server_plans(http: &Http, server: &Server) -> Vec<PlanTree> {
-    let settings = server.settings.proxy.clone().inherit(&http.settings.proxy);
-    server
+    let log = Arc::new(files.target(loc.settings.access_log.as_ref())?);
+    let children = loc
         .locations
         .iter()
-        .map(|l| tree(l, &settings))
-        .collect()
+        .map(|l| tree(l, &settings, files))
+        .collect::<Result<_, _>>()?;
+    Ok(PlanTree {
+        action,
+        log,
+        children,
+    })
+}
+
+/// The plans of one server, and its own access log (for requests no
+/// location takes).
+pub type ServerPlans = (Vec<PlanTree>, Arc<crate::accesslog::Target>);
+
+/// Plans for every location of `server`, mirroring its location tree.
+pub fn server_plans(
+    http: &Http,
+    server: &Server,
+    files: &mut Files,
+) -> Result<ServerPlans, String> {
+    let settings = server.settings.proxy.clone().inherit(&http.settings.proxy);
+    let plans = server
+        .locations
+        .iter()
+        .map(|l| tree(l, &settings, files))
+        .collect::<Result<_, _>>()?;
+    Ok((
+        plans,
+        Arc::new(files.target(server.settings.access_log.as_ref())?),
+    ))
+}
+
+/// The plan node at `path` (indexes down the location tree).
+pub fn node<'a>(plans: &'a [PlanTree], path: &[usize]) -> Option<&'a PlanTree> {
+    let (&first, rest) = path.split_first()?;
+    let mut t = plans.get(first)?;
+    for &i in rest {
+        t = t.children.get(i)?;
+    }
+    Some(t)
 }
 
 /// The action at `path` (indexes down the location tree).

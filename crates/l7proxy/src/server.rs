@@ -17,8 +17,9 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpSocket};
 
+use crate::accesslog::{Logged, RequestFacts};
 use crate::site::Site;
-use crate::worker::Worker;
+use crate::worker::{LogAt, Worker};
 
 /// The master's listening sockets, by address.
 #[derive(Debug, Default)]
@@ -195,18 +196,22 @@ fn service(
     h2: bool,
 ) -> impl hyper::service::Service<
     http::Request<hyper::body::Incoming>,
-    Response = http::Response<crate::body::Body>,
+    Response = http::Response<Logged>,
     Error = std::convert::Infallible,
-    Future = impl std::future::Future<
-        Output = Result<http::Response<crate::body::Body>, std::convert::Infallible>,
-    >,
+    Future = impl std::future::Future<Output = Result<http::Response<Logged>, std::convert::Infallible>>,
 > + Clone {
     service_fn(move |req| {
         let w = Rc::clone(&w);
         async move {
             let keep_alive = !h2 && wants_keep_alive(&req);
-            let resp = w.handle(index, peer, req).await;
-            Ok::<_, std::convert::Infallible>(finish(resp, keep_alive, h2))
+            let facts = RequestFacts::of(&req, peer);
+            let mut resp = finish(w.handle(index, peer, req).await, keep_alive, h2);
+            let status = resp.status().as_u16();
+            let log = resp
+                .extensions_mut()
+                .remove::<LogAt>()
+                .map(|LogAt(t)| (t, facts, status));
+            Ok::<_, std::convert::Infallible>(resp.map(|b| Logged::new(b, log)))
         }
     })
 }
@@ -216,7 +221,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn serve_h1<I>(
     io: I,
-    svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = crate::body::Body>,
+    svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = Logged>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
@@ -241,7 +246,7 @@ async fn serve_h1<I>(
 
 async fn serve_h2<I>(
     io: I,
-    svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = crate::body::Body> + 'static,
+    svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = Logged> + 'static,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,

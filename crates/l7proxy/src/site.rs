@@ -48,6 +48,8 @@ pub struct Site {
     pub routes: Vec<ServerRoutes>,
     /// Per server, what each location does.
     pub plans: Vec<Vec<crate::plan::PlanTree>>,
+    /// Per server, the access log of requests no location takes.
+    pub server_logs: Vec<Arc<crate::accesslog::Target>>,
     pub listeners: Vec<Listener>,
     pub upstreams: HashMap<String, UpstreamSpec>,
     pub workers: usize,
@@ -242,15 +244,19 @@ impl Site {
             }
             None => 1,
         };
-        let plans = http
-            .servers
-            .iter()
-            .map(|s| crate::plan::server_plans(&http, s))
-            .collect();
+        let mut files = crate::accesslog::Files::default();
+        let mut plans = Vec::new();
+        let mut server_logs = Vec::new();
+        for s in &http.servers {
+            let (p, log) = crate::plan::server_plans(&http, s, &mut files)?;
+            plans.push(p);
+            server_logs.push(log);
+        }
         Ok(Self {
             http,
             routes,
             plans,
+            server_logs,
             listeners,
             upstreams,
             workers,

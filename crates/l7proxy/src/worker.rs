@@ -197,12 +197,27 @@ impl Worker {
         }
     }
 
-    /// Answers one request.
+    /// Answers one request; the response carries the access log that
+    /// applies to it as a [`LogAt`] extension.
     pub async fn handle(
         self: Rc<Self>,
         listener: usize,
         client: SocketAddr,
         req: Request<Incoming>,
+    ) -> Response<Body> {
+        let site = Arc::clone(&self.site);
+        let mut log = Arc::clone(&site.server_logs[site.listeners[listener].default]);
+        let mut resp = self.route(listener, client, req, &mut log).await;
+        resp.extensions_mut().insert(LogAt(log));
+        resp
+    }
+
+    async fn route(
+        self: Rc<Self>,
+        listener: usize,
+        client: SocketAddr,
+        req: Request<Incoming>,
+        log: &mut Arc<crate::accesslog::Target>,
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
         let l = &site.listeners[listener];
@@ -251,8 +266,13 @@ impl Worker {
         if let Some(ret) = &site.http.servers[server].ret {
             return returned(ret);
         }
+        *log = Arc::clone(&site.server_logs[server]);
         let loc_path = site.routes[server].location(normalized.as_bytes());
-        let plan = match crate::plan::action(&site.plans[server], &loc_path) {
+        let node = crate::plan::node(&site.plans[server], &loc_path);
+        if let Some(n) = node {
+            *log = Arc::clone(&n.log);
+        }
+        let plan = match node.map(|n| &n.action) {
             None | Some(Action::NotFound) => return error_page(StatusCode::NOT_FOUND),
             Some(Action::Return(r)) => return returned(r),
             Some(Action::Proxy(p)) => p,
@@ -513,6 +533,10 @@ fn attempt_addr(w: &Worker, group: &str, pick: Pick) -> Option<SocketAddr> {
     };
     list.get(pick.index).map(|(_, a)| *a)
 }
+
+/// The access log that applies to a response.
+#[derive(Clone, Debug)]
+pub struct LogAt(pub Arc<crate::accesslog::Target>);
 
 /// A peer in use by one response, released when its body ends.
 struct Lease {

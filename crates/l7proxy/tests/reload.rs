@@ -15,7 +15,7 @@ fn conf(dir: &std::path::Path, port: u16, version: &str) -> String {
     let d = dir.display();
     format!(
         "worker_processes 2; pid {d}/l7.pid;\nevents {{ worker_connections 256; }}\n\
-         http {{ server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"{version}\"; }} }} }}\n"
+         http {{ access_log off; server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"{version}\"; }} }} }}\n"
     )
 }
 
