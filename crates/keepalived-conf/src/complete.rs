@@ -113,18 +113,22 @@ pub fn instance(v: &mut VrrpInstance, g: &GlobalDefs) -> Vec<String> {
     let has = |k: &str| v.other.iter().any(|o| o.keyword == k);
     if v.unicast_peer.is_empty()
         && (v.unicast_src_ip.is_some()
-            || has("check_unicast_src")
-            || has("old_unicast_checksum")
+            || v.options.check_unicast_src
+            || v.options.old_unicast_checksum.is_some()
             || has("unicast_peer"))
     {
         out.push(format!(
             "({name}) A unicast keyword has been specified without any unicast peers. Defaulting to multicast. This usage is deprecated - please update your configuration."
         ));
     }
-    if has("vmac_xmit_base") && v.use_vmac.is_none() {
+    if v.options.vmac_xmit_base && v.use_vmac.is_none() {
         out.push(format!("({name}) vmac_xmit_base is only valid with a vmac"));
     }
-    if has("use_ipvlan") && !ipv6 && v.unicast_src_ip.is_none() && v.mcast_src_ip.is_none() {
+    if v.options.use_ipvlan.is_some()
+        && !ipv6
+        && v.unicast_src_ip.is_none()
+        && v.mcast_src_ip.is_none()
+    {
         out.push(format!(
             "({name}) IPv4 ipvlan requires a source ip address to be configured. setting instance to fault state"
         ));

@@ -3,10 +3,12 @@
 
 pub mod complete;
 pub mod diag;
+pub mod host;
 pub mod include;
 pub mod lexer;
 pub mod params;
 pub mod reader;
+mod security;
 pub mod seq;
 pub mod tree;
 

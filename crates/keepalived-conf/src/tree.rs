@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use crate::diag::EXIT_MISSING_PARAMETER;
 use crate::diag::{Diagnostics, Location, Severity};
-use crate::model::keywords::{needs_argument, shape, Section, Shape};
+use crate::model::keywords::{shape, Section, Shape};
+use crate::model::missing_values::needs_argument;
 use crate::reader::Line;
 
 /// A keyword line and its block.

@@ -3,9 +3,11 @@
 //! keepalived knows is kept, in order, as a [`Setting`]; unknown keywords get
 //! keepalived's `Unknown keyword 'X'` and are dropped with their blocks.
 
+pub mod instance_options;
 mod ipconf;
 pub mod keywords;
 mod lvs;
+pub mod missing_values;
 mod vrrp;
 mod vrrp_instance;
 

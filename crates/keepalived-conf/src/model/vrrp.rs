@@ -108,7 +108,7 @@ pub(crate) fn global_defs(b: &mut Builder<'_>, n: &Node, g: &mut GlobalDefs) {
         let kw = c.keyword();
         let first = || c.arg(0).map(str::to_string);
         if c.args().is_empty() {
-            if let Some((_, msg)) = keywords::GLOBAL_VALUE_MISSING
+            if let Some((_, msg)) = super::missing_values::GLOBAL_VALUE_MISSING
                 .iter()
                 .find(|(k, _)| *k == kw)
             {

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::instance_options::InstanceOptions;
 use super::ipconf::{address, route, rule, Authentication, UnicastPeer};
 use super::vrrp::track_refs;
 use super::{keywords, Builder, Route, Rule, Setting, TrackRef, VirtualAddress};
@@ -59,6 +60,9 @@ pub struct VrrpInstance {
     pub garp_master_refresh: Option<u64>,
     pub garp_master_refresh_repeat: Option<u64>,
     pub lvs_sync_daemon_interface: Option<String>,
+    /// The less common keywords, typed.
+    pub options: InstanceOptions,
+    /// Keywords keepalived knows that have no typed field, as written.
     pub other: Vec<Setting>,
 }
 
@@ -103,6 +107,7 @@ pub(crate) fn instance(b: &mut Builder<'_>, n: &Node) -> VrrpInstance {
         garp_master_refresh: None,
         garp_master_refresh_repeat: None,
         lvs_sync_daemon_interface: None,
+        options: InstanceOptions::default(),
         other: Vec::new(),
     };
     let iname = v.name.clone();
@@ -317,13 +322,14 @@ pub(crate) fn instance(b: &mut Builder<'_>, n: &Node) -> VrrpInstance {
             }
             kw => {
                 instance_keyword_checks(b, c, &iname, kw, &v.virtual_ipaddress);
-                v.other.push(Setting::from_node(c));
+                if !v.options.set(b, c) {
+                    v.other.push(Setting::from_node(c));
+                }
             }
         }
     }
     let _ = TIMER_MAX;
-    let has = |k: &str| v.other.iter().any(|o| o.keyword == k);
-    if has("unicast_ttl") && v.unicast_peer.is_empty() {
+    if v.options.unicast_ttl.is_some() && v.unicast_peer.is_empty() {
         b.error(
             n,
             format!("({iname}): Cannot use unicast_ttl without unicast peers - resetting"),
