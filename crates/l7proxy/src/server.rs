@@ -224,7 +224,7 @@ async fn serve_h1<I>(
     svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = Logged>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
@@ -232,7 +232,8 @@ async fn serve_h1<I>(
         .writev(false)
         .half_close(true)
         .max_buf_size(64 * 1024)
-        .serve_connection(io, svc);
+        .serve_connection(io, svc)
+        .with_upgrades();
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
@@ -312,54 +313,66 @@ fn wants_keep_alive<B>(req: &http::Request<B>) -> bool {
     }
 }
 
-/// nginx's response head order: `Server`, `Date`, the rest, then
-/// `Connection: keep-alive` when the connection stays open.
+/// Upstream headers nginx does not pass on: its hidden ones, and the
+/// hop-by-hop ones it writes itself.
+fn hidden(name: &str, upgrading: bool) -> bool {
+    match name {
+        "connection" | "upgrade" => !upgrading,
+        "date" | "server" | "x-pad" | "x-accel-expires" | "x-accel-redirect"
+        | "x-accel-limit-rate" | "x-accel-buffering" | "x-accel-charset" | "keep-alive"
+        | "transfer-encoding" => true,
+        _ => false,
+    }
+}
+
+/// The head in nginx's order (`ngx_http_header_filter`): `Server`, `Date`,
+/// `Content-Type`, `Content-Length`, `Last-Modified`, `Location`, then
+/// `Connection` (`keep-alive`, `close` after 400/413/414/500/501, or the
+/// upstream's `upgrade` for a 101; none on HTTP/2), then every other header
+/// in the upstream's order.
 fn finish(
     resp: http::Response<crate::body::Body>,
     keep_alive: bool,
     h2: bool,
 ) -> http::Response<crate::body::Body> {
-    use http::header::{CONNECTION, DATE, SERVER};
+    use http::header::{
+        CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, LAST_MODIFIED, LOCATION, SERVER,
+    };
     let (mut parts, body) = resp.into_parts();
+    let upgrading = parts.status == http::StatusCode::SWITCHING_PROTOCOLS;
     let mut headers = http::HeaderMap::with_capacity(parts.headers.len() + 3);
     headers.insert(SERVER, http::HeaderValue::from_static("l7proxy"));
     headers.insert(DATE, crate::date::now());
-    // One pass: upstream headers nginx does not pass on (its hidden ones,
-    // and hop-by-hop ones it regenerates) are left out here.
+    for name in [CONTENT_TYPE, CONTENT_LENGTH, LAST_MODIFIED, LOCATION] {
+        for v in parts.headers.get_all(&name) {
+            headers.append(name.clone(), v.clone());
+        }
+    }
+    let closing = matches!(parts.status.as_u16(), 400 | 413 | 414 | 500 | 501);
+    if !h2 {
+        if upgrading {
+            if let Some(v) = parts.headers.get(CONNECTION) {
+                headers.insert(CONNECTION, v.clone());
+            }
+        } else if closing {
+            headers.insert(CONNECTION, http::HeaderValue::from_static("close"));
+        } else if keep_alive {
+            headers.insert(CONNECTION, http::HeaderValue::from_static("keep-alive"));
+        }
+    }
     let mut last = None;
     for (name, value) in parts.headers.drain() {
         if let Some(n) = name {
             last = Some(n);
         }
         let Some(n) = &last else { continue };
-        let hidden = matches!(
+        let placed = matches!(
             n.as_str(),
-            "date"
-                | "server"
-                | "x-pad"
-                | "x-accel-expires"
-                | "x-accel-redirect"
-                | "x-accel-limit-rate"
-                | "x-accel-buffering"
-                | "x-accel-charset"
-                | "connection"
-                | "keep-alive"
-                | "transfer-encoding"
+            "content-type" | "content-length" | "last-modified" | "location" | "connection"
         );
-        if !hidden {
+        if !placed && !hidden(n.as_str(), upgrading) {
             headers.append(n.clone(), value);
         }
-    }
-    // nginx closes the connection after these errors
-    // (ngx_http_special_response_handler).
-    // HTTP/2 has no Connection header at all.
-    let closing = matches!(parts.status.as_u16(), 400 | 413 | 414 | 500 | 501);
-    if h2 {
-        headers.remove(CONNECTION);
-    } else if closing {
-        headers.insert(CONNECTION, http::HeaderValue::from_static("close"));
-    } else if keep_alive {
-        headers.insert(CONNECTION, http::HeaderValue::from_static("keep-alive"));
     }
     parts.headers = headers;
     http::Response::from_parts(parts, body)

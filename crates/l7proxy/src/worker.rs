@@ -224,6 +224,11 @@ impl Worker {
         if let Some(status) = head_too_large(&req) {
             return error_page(status);
         }
+        let mut req = req;
+        let upgrade = req
+            .headers()
+            .contains_key(header::UPGRADE)
+            .then(|| hyper::upgrade::on(&mut req));
         let (parts, body) = req.into_parts();
         // Both framings at once is a smuggling vector: nginx refuses it.
         if parts.headers.contains_key(header::TRANSFER_ENCODING)
@@ -333,6 +338,7 @@ impl Worker {
             version: plan.version,
             head,
             body,
+            upgrade,
         };
         self.proxy(plan, input, outgoing).await
     }
@@ -382,6 +388,15 @@ impl Worker {
                 )
                 .await;
             match outcome {
+                Ok((resp, _conn)) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                    let lease = Lease {
+                        group: std::sync::Arc::clone(&plan.group),
+                        attempt,
+                        pick,
+                        failed: false,
+                    };
+                    return self.tunnel(lease, resp, out.upgrade.take());
+                }
                 Ok((resp, conn)) => {
                     let failed = plan.next.status(resp.status().as_u16());
                     if failed && !last && (idempotent(&out.method) || plan.next.non_idempotent) {
@@ -448,6 +463,31 @@ impl Worker {
             }
         });
         Response::from_parts(parts, Body::Upstream(incoming, Some(on_end)))
+    }
+
+    /// A `101 Switching Protocols` from upstream: the client gets it, then
+    /// both connections are joined byte for byte until either side closes;
+    /// the peer is released at the end.
+    fn tunnel(
+        self: &Rc<Self>,
+        lease: Lease,
+        mut resp: Response<Incoming>,
+        client: Option<hyper::upgrade::OnUpgrade>,
+    ) -> Response<Body> {
+        let upstream = hyper::upgrade::on(&mut resp);
+        let (parts, _) = resp.into_parts();
+        let me = Rc::clone(self);
+        tokio::task::spawn_local(async move {
+            if let (Some(client), Ok(up)) = (client, upstream.await) {
+                if let Ok(c) = client.await {
+                    let mut c = TokioIo::new(c);
+                    let mut u = TokioIo::new(up);
+                    let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
+                }
+            }
+            me.release(&lease.group, &lease.attempt, lease.pick, false);
+        });
+        Response::from_parts(parts, Body::empty())
     }
 
     /// Caches an idle connection (LRU: the oldest goes when `keepalive`
@@ -576,6 +616,8 @@ struct Outgoing {
     version: Version,
     head: http::HeaderMap,
     body: Bytes,
+    /// The client connection's upgrade, when it asked for one.
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
 async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Sender, Failure> {
@@ -592,7 +634,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Sender, Failure>
         .await
         .map_err(|_| Failure::Error)?;
     tokio::task::spawn_local(async move {
-        let _ = conn.await;
+        let _ = conn.with_upgrades().await;
     });
     Ok(sender)
 }

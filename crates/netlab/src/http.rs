@@ -1,6 +1,9 @@
 //! A tiny HTTP/1.x server used as a backend in tests: it answers every
 //! request with its own name, and for paths under `/echo` also with the
-//! request head it received, so tests can see what a proxy sent.
+//! request head it received, so tests can see what a proxy sent. A request
+//! for `/upgrade…` with an `Upgrade` header is answered `101 Switching
+//! Protocols` and the connection then echoes every byte (a stand-in for a
+//! WebSocket server).
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -32,11 +35,39 @@ fn handle(mut stream: TcpStream, name: &str) -> std::io::Result<()> {
         };
         let head = String::from_utf8_lossy(&buf[..end]).into_owned();
         buf.drain(..end);
+        if wants_upgrade(&head) {
+            stream.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")?;
+            stream.write_all(&buf)?;
+            return echo(stream);
+        }
         let response = respond(&head, name);
         stream.write_all(&response.bytes)?;
         if !response.keep_alive {
             return Ok(());
         }
+    }
+}
+
+fn wants_upgrade(head: &str) -> bool {
+    let path_ok = head
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|p| p.starts_with("/upgrade"));
+    path_ok
+        && head
+            .lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("upgrade:"))
+}
+
+/// Echoes bytes until the peer closes.
+fn echo(mut stream: TcpStream) -> std::io::Result<()> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(());
+        }
+        stream.write_all(&chunk[..n])?;
     }
 }
 
@@ -85,7 +116,7 @@ pub fn respond(head: &str, name: &str) -> Response {
     }
     let connection = if keep_alive { "keep-alive" } else { "close" };
     let bytes = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: {connection}\r\n\r\n{body}",
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Backend: {name}\r\nContent-Length: {}\r\nConnection: {connection}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes();
@@ -102,6 +133,7 @@ mod tests {
         let text = String::from_utf8(r.bytes).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(text.contains("Content-Length: 3\r\n"));
+        assert!(text.contains("X-Backend: b1\r\n"));
         assert!(text.ends_with("\r\n\r\nb1\n"));
         assert!(!r.keep_alive);
     }
