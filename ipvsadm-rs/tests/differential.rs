@@ -1,7 +1,8 @@
 //! Differential tests: every case of testdata/ipvsadm/cases.txt runs
 //! through Debian's `/usr/sbin/ipvsadm` and through ours, each in a fresh
-//! network namespace (so each starts from an empty IPVS table), and every
-//! step's stdout, stderr and exit code must be byte-identical.
+//! network namespace (`unshare --net`, so each starts from an empty IPVS
+//! table), and every step's stdout, stderr and exit code must be
+//! byte-identical. Cases run one at a time (see `support::run_all`).
 //!
 //! Case format, one per line (`#` starts a comment line):
 //!
