@@ -167,3 +167,42 @@ pub fn daemons(ds: &[Daemon]) -> String {
         .collect();
     document(&json!({"schema": SCHEMA, "daemons": list}))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::table;
+    use ipvs::{Destination, Info, Service, ServiceKey};
+    use serde_json::Value;
+
+    #[test]
+    fn table_document_schema() {
+        let info = Info {
+            version: 0x01_0201,
+            conn_tab_size: 4096,
+        };
+        let key = ServiceKey::Addr {
+            protocol: ipvs::Protocol::Udp,
+            addr: "2001:db8::1".parse().unwrap(),
+            port: 53,
+        };
+        let d2 = Destination::new("2001:db8::3".parse().unwrap(), 53);
+        let d1 = Destination::new("2001:db8::2".parse().unwrap(), 53);
+        let mut t = vec![(Service::new(key), vec![d2, d1])];
+        let v: Value = serde_json::from_str(&table(info, &mut t, 0)).unwrap();
+        assert_eq!(v["schema"], 1);
+        assert_eq!(v["version"], "1.2.1");
+        let s = &v["services"][0];
+        assert_eq!(s["protocol"], "udp");
+        assert_eq!(s["family"], "inet6");
+        assert_eq!(s["address"], "2001:db8::1");
+        assert!(s["persistence"].is_null() && s["fwmark"].is_null());
+        assert_eq!(s["destinations"][0]["address"], "2001:db8::2", "sorted");
+        assert_eq!(s["destinations"][0]["forward"], "masq");
+        let v: Value =
+            serde_json::from_str(&table(info, &mut t, crate::args::fmt::NOSORT)).unwrap();
+        assert_eq!(
+            v["services"][0]["destinations"][0]["address"],
+            "2001:db8::3"
+        );
+    }
+}
