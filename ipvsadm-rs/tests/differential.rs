@@ -33,6 +33,10 @@ fn main() {
             random_table_matches_real_ipvsadm,
         ),
         (
+            "random_command_lines_match_real_ipvsadm",
+            random_command_lines_match_real_ipvsadm,
+        ),
+        (
             "json_listing_describes_the_table",
             support::json::json_listing_describes_the_table,
         ),
@@ -69,4 +73,28 @@ fn random_table_matches_real_ipvsadm() -> Result<(), Failed> {
         steps: steps.iter().map(|s| (*s).to_owned()).collect(),
     };
     support::run_all(&[case])
+}
+
+/// 300 seeded random command lines (valid and invalid), run in order with
+/// both tools in one namespace each, then the resulting tables compared.
+fn random_command_lines_match_real_ipvsadm() -> Result<(), Failed> {
+    let mut steps = support::random::command_lines(0x0c0f_fee5, 300);
+    steps.push("ipvsadm -Sn".to_owned());
+    steps.push("ipvsadm -Ln --thresholds".to_owned());
+    let case = support::Case {
+        name: "random_command_lines".into(),
+        fwmark_unsigned: false,
+        steps,
+    };
+    let codes = support::run_all_codes(&[case])?;
+    // The mix must exercise every outcome, not only one error path.
+    let count = |c: i32| codes.iter().filter(|x| **x == Some(c)).count();
+    let (ok, invalid, failed) = (count(0), count(2), count(255));
+    if ok < 20 || invalid < 20 || failed < 10 {
+        return Err(
+            format!("too narrow a mix: {ok} ok, {invalid} exit 2, {failed} exit 255").into(),
+        );
+    }
+    eprintln!("random command lines: {ok} ok, {invalid} exit 2, {failed} exit 255");
+    Ok(())
 }

@@ -250,8 +250,9 @@ fn run_steps(
         .collect()
 }
 
-/// Runs one case with both tools; returns the differences found.
-fn run_case(f: &Fixture, case: &Case) -> Result<Vec<String>, Failed> {
+/// Runs one case with both tools; returns the differences found and the
+/// real tool's exit codes.
+fn run_case(f: &Fixture, case: &Case) -> Result<(Vec<String>, Vec<Option<i32>>), Failed> {
     let tmp = tempfile::tempdir()?;
     let dir = |d: &str| -> std::io::Result<PathBuf> {
         let p = tmp.path().join(d);
@@ -273,6 +274,7 @@ fn run_case(f: &Fixture, case: &Case) -> Result<Vec<String>, Failed> {
         &dir("ours-res")?,
         &case.steps,
     )?;
+    let codes = real.iter().map(|r| r.code).collect();
     let mut diffs = Vec::new();
     for (i, ((step, real), ours)) in case.steps.iter().zip(real).zip(ours).enumerate() {
         let mut real_out = real.stdout.clone();
@@ -303,7 +305,7 @@ fn run_case(f: &Fixture, case: &Case) -> Result<Vec<String>, Failed> {
             ));
         }
     }
-    Ok(diffs)
+    Ok((diffs, codes))
 }
 
 /// Runs every case, one after the other, and reports every difference at
@@ -311,17 +313,26 @@ fn run_case(f: &Fixture, case: &Case) -> Result<Vec<String>, Failed> {
 /// counted over every namespace's services, so a table changing in another
 /// namespace between two dump chunks repeats or skips entries in this one.
 pub fn run_all(cases: &[Case]) -> Result<(), Failed> {
+    run_all_codes(cases).map(|_| ())
+}
+
+/// [`run_all`], also returning the real tool's exit codes of every step.
+pub fn run_all_codes(cases: &[Case]) -> Result<Vec<Option<i32>>, Failed> {
     let _serial = serial();
     let f = fixture()?;
     let mut found = Vec::new();
+    let mut codes = Vec::new();
     for case in cases {
         match run_case(&f, case) {
-            Ok(d) => found.extend(d),
+            Ok((d, c)) => {
+                found.extend(d);
+                codes.extend(c);
+            }
             Err(e) => found.push(format!("{}: {e:?}", case.name)),
         }
     }
     if found.is_empty() {
-        Ok(())
+        Ok(codes)
     } else {
         Err(format!("{} difference(s):\n{}", found.len(), found.join("\n")).into())
     }

@@ -85,3 +85,102 @@ pub fn rules(seed: u64, services: usize) -> String {
     }
     out
 }
+
+/// `n` random command lines (seeded) mixing valid and invalid options and
+/// values, each one a `sh` step. Sync daemons are left out (starting one
+/// spawns kernel threads) and so are fwmarks above 2^31 (the intended
+/// difference).
+pub fn command_lines(seed: u64, n: usize) -> Vec<String> {
+    const COMMANDS: &[&str] = &[
+        "-A", "-A", "-A", "-E", "-D", "-a", "-a", "-a", "-e", "-d", "-L", "-l", "-Ln", "-Z", "-C",
+        "-S", "-Sn", "--set", "--list", "-R", "-n", "--foo",
+    ];
+    const SERVICES: &[&str] = &[
+        "192.0.2.1:80",
+        "192.0.2.2:http",
+        "[2001:db8::1]:443",
+        "192.0.2.3",
+        "80",
+        "bad:1",
+        "192.0.2.1:99999",
+        "2001:db8::5",
+        "localhost:domain",
+        "192.0.2.1:0",
+    ];
+    const DESTS: &[&str] = &[
+        "198.51.100.1",
+        "198.51.100.2:8080",
+        "[2001:db8::9]:80",
+        "2001:db8::9",
+        "bad",
+        "198.51.100.3:http",
+    ];
+    const NUMBERS: &[&str] = &[
+        "0",
+        "1",
+        "7",
+        "300",
+        "65535",
+        "65536",
+        "2147483647",
+        "-1",
+        "x",
+        "",
+    ];
+    let mut r = Rng(seed | 1);
+    let mut lines = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut words = vec![r.pick(COMMANDS).to_owned()];
+        for _ in 0..r.below(6) {
+            let (opt, values): (&str, &[&str]) = match r.below(34) {
+                0..=3 => ("-t", SERVICES),
+                4 => ("-u", SERVICES),
+                5 => ("--sctp-service", SERVICES),
+                6 => ("-f", &["1", "2", "7", "0", "-1", "x"]),
+                7 => ("-s", &["rr", "wlc", "sh", "mh", "nosuch", ""]),
+                8 => ("-p", &["", "60", "0", "x"]),
+                9 => ("-M", &["255.255.255.0", "64", "300.1.1.1", "0"]),
+                10..=12 => ("-r", DESTS),
+                13 => ("-m", &[]),
+                14 => ("-g", &[]),
+                15 => ("-i", &[]),
+                16 => ("-w", NUMBERS),
+                17 => ("-x", NUMBERS),
+                18 => ("-y", NUMBERS),
+                19 => ("-n", &[]),
+                20 => (r.pick(&["-c", "--timeout", "--daemon"]), &[]),
+                21 => (
+                    r.pick(&["--stats", "--rate", "--thresholds", "--persistent-conn"]),
+                    &[],
+                ),
+                22 => (
+                    r.pick(&["--nosort", "--sort", "--exact", "--tun-info"]),
+                    &[],
+                ),
+                23 => ("-6", &[]),
+                24 => ("-o", &[]),
+                25 => ("--pe", &["sip", "nosuch"]),
+                26 => ("-b", &["flag-1", "sh-port,sh-fallback", "mh-port", "nope"]),
+                27 => ("--tun-type", &["ipip", "gue", "gre", "vxlan"]),
+                28 => ("--tun-port", NUMBERS),
+                29 => (
+                    r.pick(&["--tun-nocsum", "--tun-csum", "--tun-remcsum"]),
+                    &[],
+                ),
+                30 => ("--syncid", NUMBERS),
+                31 => (r.pick(&["--foo", "-Q", "junk", "--numeric=1"]), &[]),
+                32 => ("--mcast-interface", &["lo"]),
+                _ => (r.pick(&["1", "2", "3"]), &[]),
+            };
+            words.push(opt.to_owned());
+            if !values.is_empty() {
+                let v = r.pick(values);
+                if !(opt == "-p" && v.is_empty()) {
+                    words.push(format!("'{v}'"));
+                }
+            }
+        }
+        lines.push(format!("ipvsadm {} </dev/null", words.join(" ")));
+    }
+    lines
+}
