@@ -175,7 +175,7 @@ pub fn instance(v: &mut VrrpInstance, g: &GlobalDefs) -> Vec<String> {
                 secs(v.advert_int)
             ));
             v.advert_int = 255_000_000;
-        } else if v.advert_int % 1_000_000 != 0 {
+        } else if !v.advert_int.is_multiple_of(1_000_000) {
             out.push(format!(
                 "({name}) VRRPv2 advertisement interval {:.6}s must be an integer. rounding",
                 secs(v.advert_int)
