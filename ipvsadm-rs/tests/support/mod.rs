@@ -225,8 +225,12 @@ fn run_steps(
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
+    // A file, not `sh -c`: a long case would exceed the argument size limit.
+    let file = res.join("steps.sh");
+    std::fs::write(&file, script)?;
     let out = Command::new("unshare")
-        .args(["--net", "sh", "-c", &script])
+        .args(["--net", "sh"])
+        .arg(&file)
         .env("PATH", path)
         .env("WORK", work)
         .env("TMP", tmp)
