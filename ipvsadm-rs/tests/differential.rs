@@ -37,6 +37,10 @@ fn main() {
             random_command_lines_match_real_ipvsadm,
         ),
         (
+            "random_restore_inputs_match_real_ipvsadm",
+            random_restore_inputs_match_real_ipvsadm,
+        ),
+        (
             "json_listing_describes_the_table",
             support::json::json_listing_describes_the_table,
         ),
@@ -96,5 +100,40 @@ fn random_command_lines_match_real_ipvsadm() -> Result<(), Failed> {
         );
     }
     eprintln!("random command lines: {ok} ok, {invalid} exit 2, {failed} exit 255");
+    Ok(())
+}
+
+/// Seeded random `-R` inputs (valid lines, errors of every kind, odd
+/// blanks), each restored into the table left by the previous one, with
+/// the status and the table compared after each.
+fn random_restore_inputs_match_real_ipvsadm() -> Result<(), Failed> {
+    let mut steps = Vec::new();
+    for i in 0..support::RESTORE_INPUTS {
+        steps.push(format!("ipvsadm -R < $WORK/restore-{i}.rules"));
+        steps.push("ipvsadm -Sn".to_owned());
+        if i % 4 == 3 {
+            steps.push("ipvsadm -C".to_owned());
+        }
+    }
+    let case = support::Case {
+        name: "random_restore_inputs".into(),
+        fwmark_unsigned: false,
+        steps: steps.clone(),
+    };
+    let codes = support::run_all_codes(&[case])?;
+    // The -R statuses must cover success, a validation abort and a failed
+    // last line, or the inputs are too tame.
+    let restores: Vec<Option<i32>> = steps
+        .iter()
+        .zip(&codes)
+        .filter(|(s, _)| s.contains(" -R "))
+        .map(|(_, c)| *c)
+        .collect();
+    let count = |c: i32| restores.iter().filter(|x| **x == Some(c)).count();
+    let (ok, invalid, failed) = (count(0), count(2), count(255));
+    eprintln!("random -R inputs: {ok} exit 0, {invalid} exit 2, {failed} exit 255");
+    if ok == 0 || invalid == 0 || failed == 0 {
+        return Err(format!("too narrow a mix: {ok}/{invalid}/{failed}").into());
+    }
     Ok(())
 }

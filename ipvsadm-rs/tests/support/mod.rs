@@ -22,6 +22,9 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// How many random `-R` inputs the fixture writes (`$WORK/restore-N.rules`).
+pub const RESTORE_INPUTS: usize = 40;
+
 /// Debian's ipvsadm, the reference.
 pub const REAL: &str = "/usr/sbin/ipvsadm";
 /// Ours.
@@ -97,6 +100,10 @@ pub fn fixture() -> Result<Fixture, Failed> {
         root.path().join("random.rules"),
         random::rules(0x1f05_2026, 300),
     )?;
+    for i in 0..RESTORE_INPUTS {
+        let text = random::restore_input(0x4e57_0000 + i as u64, 8);
+        std::fs::write(root.path().join(format!("restore-{i}.rules")), text)?;
+    }
     Ok(Fixture {
         root,
         real_bin,

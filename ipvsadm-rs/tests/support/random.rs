@@ -184,3 +184,62 @@ pub fn command_lines(seed: u64, n: usize) -> Vec<String> {
     }
     lines
 }
+
+/// A seeded `-R` input: lines from [`command_lines`] (mostly valid table
+/// changes, some errors of every kind) laid out with the separators
+/// ipvsadm's reader has to cope with: tabs, carriage returns, runs of
+/// blanks, blank lines, `ipvsadm` words, and sometimes no final newline.
+pub fn restore_input(seed: u64, n: usize) -> String {
+    let mut r = Rng(seed | 1);
+    let valid = [
+        "-A -t 192.0.2.1:80 -s rr",
+        "-A -u 192.0.2.2:53",
+        "-A -f 7 -p 60",
+        "-a -t 192.0.2.1:80 -r 198.51.100.1 -m -w 3",
+        "-a -t 192.0.2.1:80 -r 198.51.100.2 -i --tun-type gre --tun-csum",
+        "-a -u 192.0.2.2:53 -r 198.51.100.3:5353 -m",
+        "-e -t 192.0.2.1:80 -r 198.51.100.1 -m -w 9",
+        "-d -t 192.0.2.1:80 -r 198.51.100.2",
+        "-D -u 192.0.2.2:53",
+        "-E -f 7 -s sh -b sh-port",
+        "-Z",
+        "--set 100 20 30",
+        "-Ln",
+        "-A -t [2001:db8::1]:443",
+    ];
+    let random = command_lines(seed ^ 0x9e37_79b9, n);
+    let mut out = String::new();
+    for injected in &random {
+        let line = if r.below(16) == 0 {
+            injected
+                .trim_start_matches("ipvsadm ")
+                .trim_end_matches(" </dev/null")
+                .replace('\'', "")
+        } else {
+            r.pick(&valid).to_owned()
+        };
+        let sep = || [" ", "  ", "\t", " \t "];
+        let mut text = String::new();
+        if r.below(6) == 0 {
+            text.push_str("ipvsadm ");
+        }
+        for (j, w) in line.split(' ').enumerate() {
+            if j > 0 {
+                text.push_str(r.pick(&sep()));
+            }
+            text.push_str(w);
+        }
+        if r.below(8) == 0 {
+            text.push('\r');
+        }
+        out.push_str(&text);
+        out.push('\n');
+        if r.below(10) == 0 {
+            out.push_str(r.pick(&["\n", "   \n", "ipvsadm\n", "\t\r\n"]));
+        }
+    }
+    if r.below(2) == 0 {
+        out.pop();
+    }
+    out
+}
