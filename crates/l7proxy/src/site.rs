@@ -88,12 +88,8 @@ fn upstream_spec(u: &UpstreamModel) -> Result<UpstreamSpec, String> {
             key,
             consistent: true,
         } => (Method::HashConsistent, Some(key.clone())),
-        Balancing::Random { .. } => {
-            return Err(format!(
-                "\"random\" in upstream \"{}\" is not supported yet",
-                u.name
-            ))
-        }
+        // `random two least_conn` is `random two`: least_conn is its method.
+        Balancing::Random { two, .. } => (Method::Random { two: *two }, None),
     };
     let mut primary = Vec::new();
     let mut backup = Vec::new();

@@ -55,6 +55,8 @@ pub struct Worker {
     balancers: RefCell<HashMap<String, Upstream>>,
     /// Per upstream: idle connections, most recent last.
     idle: RefCell<HashMap<String, VecDeque<Idle>>>,
+    /// xorshift64* state for `random` balancing (not cryptographic).
+    rng: std::cell::Cell<u64>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -190,11 +192,26 @@ impl Worker {
                 )
             })
             .collect();
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| u64::from(d.subsec_nanos()) ^ d.as_secs())
+            | 1;
         Self {
             site,
             balancers: RefCell::new(balancers),
             idle: RefCell::new(HashMap::new()),
+            rng: std::cell::Cell::new(seed),
         }
+    }
+
+    /// The next pseudo-random number (xorshift64*).
+    fn random(&self) -> u64 {
+        let mut s = self.rng.get();
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        self.rng.set(s);
+        s.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
     /// Answers one request; the response carries the access log that
@@ -368,7 +385,7 @@ impl Worker {
                 .balancers
                 .borrow_mut()
                 .get_mut(group)
-                .and_then(|u| u.next(&mut attempt, now_secs()));
+                .and_then(|u| u.next_with(&mut attempt, now_secs(), &mut || self.random()));
             let Some(pick) = pick else { break };
             let addr = if pick.backup {
                 spec.backup[pick.index].1

@@ -82,7 +82,7 @@ impl Upstream {
     }
 
     /// The bookkeeping nginx does for a peer chosen by hash.
-    fn hashed(&mut self, a: &mut Attempt, p: usize, now: u64) -> Pick {
+    pub(super) fn hashed(&mut self, a: &mut Attempt, p: usize, now: u64) -> Pick {
         let g = &mut self.primary;
         if now.saturating_sub(g.state[p].checked) > g.peers[p].fail_timeout {
             g.state[p].checked = now;

@@ -7,6 +7,7 @@
 
 mod hash;
 mod least_conn;
+mod random;
 mod rr;
 
 use std::net::IpAddr;
@@ -137,6 +138,10 @@ pub enum Method {
     Hash,
     /// `hash KEY consistent`.
     HashConsistent,
+    /// `random [two]` (with `two`, the less loaded of two draws).
+    Random {
+        two: bool,
+    },
 }
 
 /// An upstream: method, primary peers, optional backup peers.
@@ -241,12 +246,23 @@ impl Upstream {
     /// usable ("no live upstreams": 502). The chosen peer's connection
     /// count is raised until [`Upstream::release`].
     pub fn next(&mut self, attempt: &mut Attempt, now: u64) -> Option<Pick> {
+        self.next_with(attempt, now, &mut || 0)
+    }
+
+    /// [`Upstream::next`] with the random numbers `random` uses.
+    pub fn next_with(
+        &mut self,
+        attempt: &mut Attempt,
+        now: u64,
+        random: &mut dyn FnMut() -> u64,
+    ) -> Option<Pick> {
         let pick = match self.method {
             Method::RoundRobin => self.round_robin(attempt, now),
             Method::LeastConn => self.least_conn(attempt, now),
             Method::IpHash => self.ip_hash(attempt, now),
             Method::Hash => self.hash(attempt, now),
             Method::HashConsistent => self.chash(attempt, now),
+            Method::Random { two } => self.random(attempt, now, two, random),
         }?;
         self.group_mut(pick.backup).state[pick.index].conns += 1;
         attempt.current = Some(pick);
