@@ -6,28 +6,12 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use netlab::Topology;
+mod support;
+use support::{free_port, require_nginx, Proc, NGINX, OURS};
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(dir: &Path, name: &str, front: u16, backend: u16, program: &str, nginx: bool) -> Proc {
+fn start(dir: &Path, name: &str, front: u16, backend: u16, program: &str) -> Proc {
     let d = dir.display();
     let conf = format!(
         "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}.log;\n\
@@ -37,32 +21,7 @@ fn start(dir: &Path, name: &str, front: u16, backend: u16, program: &str, nginx:
            upstream be {{ server 127.0.0.1:{backend}; }}\n\
            server {{ listen 127.0.0.1:{front}; location / {{ proxy_pass http://be; }} }} }}\n"
     );
-    let path = dir.join(format!("{name}.conf"));
-    std::fs::write(&path, conf).unwrap();
-    let mut cmd = Command::new(program);
-    if nginx {
-        cmd.arg("-p")
-            .arg(dir)
-            .arg("-e")
-            .arg(dir.join("stderr.log"))
-            .arg("-g")
-            .arg("daemon off; master_process off;");
-    }
-    cmd.arg("-c")
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let p = Proc(cmd.spawn().unwrap());
-    assert!(
-        Topology::wait_until(Duration::from_secs(5), || TcpStream::connect((
-            "127.0.0.1",
-            front
-        ))
-        .is_ok()),
-        "{name} did not start"
-    );
-    p
+    support::start(dir, name, &conf, front, program)
 }
 
 /// The status line and `Connection` header answering `raw`. The client does not half-close: nginx
@@ -105,24 +64,14 @@ fn status_line(port: u16, raw: &[u8]) -> String {
 
 #[test]
 fn malformed_requests_get_nginx_s_status() {
-    assert!(
-        Path::new("/usr/sbin/nginx").exists(),
-        "nginx-light is not installed: run the README's test command"
-    );
+    require_nginx();
     let backend = TcpListener::bind("127.0.0.1:0").unwrap();
     let bport = backend.local_addr().unwrap().port();
     std::thread::spawn(move || netlab::http::serve(&backend, "b1"));
     let dir = tempfile::tempdir().unwrap();
     let (np, lp) = (free_port(), free_port());
-    let _n = start(dir.path(), "nginx", np, bport, "/usr/sbin/nginx", true);
-    let _o = start(
-        dir.path(),
-        "ours",
-        lp,
-        bport,
-        env!("CARGO_BIN_EXE_l7proxy"),
-        false,
-    );
+    let _n = start(dir.path(), "nginx", np, bport, NGINX);
+    let _o = start(dir.path(), "ours", lp, bport, OURS);
     let long = |n: usize, c: u8| vec![c; n];
     let mut cases: Vec<(&str, Vec<u8>)> = vec![
         (

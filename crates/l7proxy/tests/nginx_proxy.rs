@@ -4,36 +4,11 @@
 //! headers (names compared case-insensitively: hyper writes Title-Case) and
 //! the client the same status and body.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
-use netlab::Topology;
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn backend(name: &str) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let name = name.to_owned();
-    std::thread::spawn(move || netlab::http::serve(&l, &name));
-    port
-}
+mod support;
+use support::{backend, free_port, require_nginx, Proc, NGINX, OURS};
 
 const CONF: &str = r#"
 worker_processes 1;
@@ -79,7 +54,7 @@ struct Ports {
     dead: u16,
 }
 
-fn start(dir: &Path, name: &str, ports: &Ports, program: &str, nginx: bool) -> Proc {
+fn start(dir: &Path, name: &str, ports: &Ports, program: &str) -> Proc {
     let conf = CONF
         .replace("DIR", &dir.display().to_string())
         .replace("NAME", name)
@@ -87,28 +62,7 @@ fn start(dir: &Path, name: &str, ports: &Ports, program: &str, nginx: bool) -> P
         .replace("B1", &ports.b1.to_string())
         .replace("B2", &ports.b2.to_string())
         .replace("DEAD", &ports.dead.to_string());
-    let path = dir.join(format!("{name}.conf"));
-    std::fs::write(&path, conf).unwrap();
-    let mut cmd = Command::new(program);
-    if nginx {
-        cmd.arg("-p")
-            .arg(dir)
-            .arg("-e")
-            .arg(dir.join("nginx-stderr.log"))
-            .arg("-g")
-            .arg("daemon off; master_process off;");
-    }
-    cmd.arg("-c")
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let p = Proc(cmd.spawn().unwrap());
-    let up = Topology::wait_until(Duration::from_secs(5), || {
-        std::net::TcpStream::connect(("127.0.0.1", ports.front)).is_ok()
-    });
-    assert!(up, "{name} did not start");
-    p
+    support::start(dir, name, &conf, ports.front, program)
 }
 
 /// (status, body) of a curl request with extra arguments.
@@ -146,10 +100,7 @@ fn canonical(body: &str, ports: [u16; 2]) -> String {
 
 #[test]
 fn backends_see_the_same_requests_and_clients_the_same_answers() {
-    assert!(
-        Path::new("/usr/sbin/nginx").exists(),
-        "nginx-light is not installed: run the README's test command"
-    );
+    require_nginx();
     let dir = tempfile::tempdir().unwrap();
     let (b1, b2, dead) = (backend("b1"), backend("b2"), free_port());
     let (np, lp) = (free_port(), free_port());
@@ -165,14 +116,8 @@ fn backends_see_the_same_requests_and_clients_the_same_answers() {
         b2,
         dead,
     };
-    let _nginx = start(dir.path(), "nginx", &nginx_ports, "/usr/sbin/nginx", true);
-    let _ours = start(
-        dir.path(),
-        "ours",
-        &our_ports,
-        env!("CARGO_BIN_EXE_l7proxy"),
-        false,
-    );
+    let _nginx = start(dir.path(), "nginx", &nginx_ports, NGINX);
+    let _ours = start(dir.path(), "ours", &our_ports, OURS);
     let cases: &[(&str, &[&str])] = &[
         ("/echo/a?b=1&c=2", &[]),
         (

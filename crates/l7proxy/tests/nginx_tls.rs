@@ -5,28 +5,12 @@
 
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
-use netlab::Topology;
+mod support;
+use support::{free_port, require_nginx, Proc, NGINX, OURS};
 
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(dir: &Path, name: &str, front: u16, backend: u16, program: &str, nginx: bool) -> Proc {
+fn start(dir: &Path, name: &str, front: u16, backend: u16, program: &str) -> Proc {
     let d = dir.display();
     let conf = format!(
         "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}.log;\n\
@@ -40,32 +24,7 @@ fn start(dir: &Path, name: &str, front: u16, backend: u16, program: &str, nginx:
              location /echo/ {{ proxy_pass http://be; proxy_set_header X-Scheme $scheme; }}\n\
              location /ret {{ return 200 \"tls\"; }} }} }}\n"
     );
-    let path = dir.join(format!("{name}.conf"));
-    std::fs::write(&path, conf).unwrap();
-    let mut cmd = Command::new(program);
-    if nginx {
-        cmd.arg("-p")
-            .arg(dir)
-            .arg("-e")
-            .arg(dir.join("stderr.log"))
-            .arg("-g")
-            .arg("daemon off; master_process off;");
-    }
-    cmd.arg("-c")
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let p = Proc(cmd.spawn().unwrap());
-    assert!(
-        Topology::wait_until(Duration::from_secs(5), || std::net::TcpStream::connect((
-            "127.0.0.1",
-            front
-        ))
-        .is_ok()),
-        "{name} did not start"
-    );
-    p
+    support::start(dir, name, &conf, front, program)
 }
 
 /// (negotiated HTTP version, status, body with header names lower-cased).
@@ -101,10 +60,7 @@ fn fetch(port: u16, target: &str, extra: &[&str]) -> String {
 
 #[test]
 fn tls_and_http2_answer_as_nginx() {
-    assert!(
-        Path::new("/usr/sbin/nginx").exists(),
-        "nginx-light is not installed: run the README's test command"
-    );
+    require_nginx();
     let dir = tempfile::tempdir().unwrap();
     let made = Command::new("openssl")
         .args([
@@ -137,15 +93,8 @@ fn tls_and_http2_answer_as_nginx() {
     let bport = backend.local_addr().unwrap().port();
     std::thread::spawn(move || netlab::http::serve(&backend, "b1"));
     let (np, lp) = (free_port(), free_port());
-    let _n = start(dir.path(), "nginx", np, bport, "/usr/sbin/nginx", true);
-    let _o = start(
-        dir.path(),
-        "ours",
-        lp,
-        bport,
-        env!("CARGO_BIN_EXE_l7proxy"),
-        false,
-    );
+    let _n = start(dir.path(), "nginx", np, bport, NGINX);
+    let _o = start(dir.path(), "ours", lp, bport, OURS);
     let cases: &[(&str, &[&str])] = &[
         ("/echo/h2?x=1", &["--http2"]),
         ("/echo/h1", &["--http1.1"]),
