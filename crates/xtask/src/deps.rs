@@ -16,6 +16,10 @@ pub const APT: &[&str] = &[
     "wrk",             // load generator for benchmarks
     "curl",            // HTTP client in lab tests
     "tcpdump",         // packet captures
+    "openssl",         // test certificates (l7proxy TLS differential)
+    "procps",          // kill and sysctl in topology and daemon tests
+    "python3",         // vrrp tests' raw-socket sender
+    "python3-pip",     // installs crossplane
 ];
 
 /// Python packages from PyPI: (import/command name, pip requirement).
