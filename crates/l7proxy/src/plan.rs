@@ -192,13 +192,3 @@ pub fn node<'a>(plans: &'a [PlanTree], path: &[usize]) -> Option<&'a PlanTree> {
     }
     Some(t)
 }
-
-/// The action at `path` (indexes down the location tree).
-pub fn action<'a>(plans: &'a [PlanTree], path: &[usize]) -> Option<&'a Action> {
-    let (&first, rest) = path.split_first()?;
-    let mut t = plans.get(first)?;
-    for &i in rest {
-        t = t.children.get(i)?;
-    }
-    Some(&t.action)
-}

@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
-use crate::balance::{Attempt, Input, Method, Pick, Upstream};
+use crate::balance::{Attempt, Input, Method, Upstream};
 use crate::body::Body;
 use crate::headers::Vars;
 use crate::plan::{Action, ProxyPlan};
@@ -148,19 +148,17 @@ fn returned(ret: &Return) -> Response<Body> {
     }
 }
 
-/// The URI sent upstream: the original request target when `proxy_pass`
-/// has no URI part; else the matched prefix replaced by it.
+/// The URI sent upstream when `proxy_pass` has a URI part: the matched
+/// location prefix (none for regex locations) replaced by it, then the
+/// arguments.
 fn upstream_target(
-    pass_uri: Option<&(String, Option<usize>)>,
+    pass_uri: &str,
+    prefix: Option<usize>,
     normalized: &str,
-    raw_target: &str,
     args: Option<&str>,
 ) -> String {
-    let Some((pass_uri, prefix)) = pass_uri else {
-        return raw_target.to_owned();
-    };
     let rest = match prefix {
-        Some(n) => normalized.get(*n..).unwrap_or(""),
+        Some(n) => normalized.get(n..).unwrap_or(""),
         None => normalized,
     };
     let mut t =
@@ -305,9 +303,7 @@ impl Worker {
                 || http::Uri::from_static("/"),
                 |p| http::Uri::from(p.clone()),
             ),
-            Some(_) => match upstream_target(plan.pass_uri.as_ref(), &normalized, raw_target, args)
-                .parse()
-            {
+            Some((uri, prefix)) => match upstream_target(uri, *prefix, &normalized, args).parse() {
                 Ok(u) => u,
                 Err(_) => return error_page(StatusCode::BAD_REQUEST),
             },
@@ -409,7 +405,7 @@ impl Worker {
                     let lease = Lease {
                         group: std::sync::Arc::clone(&plan.group),
                         attempt,
-                        pick,
+                        addr,
                         failed: false,
                     };
                     return self.tunnel(lease, resp, out.upgrade.take());
@@ -417,19 +413,19 @@ impl Worker {
                 Ok((resp, conn)) => {
                     let failed = plan.next.status(resp.status().as_u16());
                     if failed && !last && (idempotent(&out.method) || plan.next.non_idempotent) {
-                        self.release(group, &attempt, pick, true);
+                        self.release(group, &attempt, true);
                         continue;
                     }
                     let lease = Lease {
                         group: std::sync::Arc::clone(&plan.group),
                         attempt,
-                        pick,
+                        addr,
                         failed,
                     };
                     return self.respond(lease, resp, conn, spec.keepalive);
                 }
                 Err(kind) => {
-                    self.release(group, &attempt, pick, true);
+                    self.release(group, &attempt, true);
                     let allowed = match kind {
                         Failure::Timeout => {
                             last_failure = StatusCode::GATEWAY_TIMEOUT;
@@ -449,7 +445,7 @@ impl Worker {
         error_page(last_failure)
     }
 
-    fn release(&self, group: &str, attempt: &Attempt, _pick: Pick, failed: bool) {
+    fn release(&self, group: &str, attempt: &Attempt, failed: bool) {
         if let Some(u) = self.balancers.borrow_mut().get_mut(group) {
             u.release(attempt, failed, now_secs());
         }
@@ -469,14 +465,9 @@ impl Worker {
         parts.version = Version::HTTP_11;
         let me = Rc::clone(self);
         let on_end: crate::body::OnEnd = Box::new(move |completed| {
-            me.release(&lease.group, &lease.attempt, lease.pick, lease.failed);
+            me.release(&lease.group, &lease.attempt, lease.failed);
             if completed && keepalive > 0 && !conn.sender.is_closed() {
-                me.cache(
-                    &lease.group,
-                    conn,
-                    keepalive,
-                    attempt_addr(&me, &lease.group, lease.pick),
-                );
+                me.cache(&lease.group, conn, keepalive, lease.addr);
             }
         });
         Response::from_parts(parts, Body::Upstream(incoming, Some(on_end)))
@@ -502,15 +493,14 @@ impl Worker {
                     let _ = tokio::io::copy_bidirectional(&mut c, &mut u).await;
                 }
             }
-            me.release(&lease.group, &lease.attempt, lease.pick, false);
+            me.release(&lease.group, &lease.attempt, false);
         });
         Response::from_parts(parts, Body::empty())
     }
 
     /// Caches an idle connection (LRU: the oldest goes when `keepalive`
     /// are cached), unless it has carried `keepalive_requests` requests.
-    fn cache(&self, group: &str, conn: Conn, keepalive: usize, addr: Option<SocketAddr>) {
-        let Some(addr) = addr else { return };
+    fn cache(&self, group: &str, conn: Conn, keepalive: usize, addr: SocketAddr) {
         let spec = &self.site.upstreams[group];
         if conn.requests >= spec.keepalive_requests {
             return;
@@ -581,16 +571,6 @@ fn host_of(parts: &http::request::Parts) -> &str {
         .unwrap_or("")
 }
 
-fn attempt_addr(w: &Worker, group: &str, pick: Pick) -> Option<SocketAddr> {
-    let spec = w.site.upstreams.get(group)?;
-    let list = if pick.backup {
-        &spec.backup
-    } else {
-        &spec.primary
-    };
-    list.get(pick.index).map(|(_, a)| *a)
-}
-
 /// The access log that applies to a response.
 #[derive(Clone, Debug)]
 pub struct LogAt(pub Arc<crate::accesslog::Target>);
@@ -599,7 +579,8 @@ pub struct LogAt(pub Arc<crate::accesslog::Target>);
 struct Lease {
     group: std::sync::Arc<str>,
     attempt: Attempt,
-    pick: Pick,
+    /// The peer's address (where an idle connection is cached).
+    addr: SocketAddr,
     failed: bool,
 }
 

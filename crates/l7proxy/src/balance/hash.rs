@@ -83,11 +83,7 @@ impl Upstream {
 
     /// The bookkeeping nginx does for a peer chosen by hash.
     pub(super) fn hashed(&mut self, a: &mut Attempt, p: usize, now: u64) -> Pick {
-        let g = &mut self.primary;
-        if now.saturating_sub(g.state[p].checked) > g.peers[p].fail_timeout {
-            g.state[p].checked = now;
-        }
-        a.tried[p] = true;
+        self.primary.choose(p, &mut a.tried, now);
         Pick {
             backup: false,
             index: p,

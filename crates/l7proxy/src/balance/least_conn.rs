@@ -60,10 +60,7 @@ impl Upstream {
             }
         }
         g.state[b].current_weight -= total;
-        if now.saturating_sub(g.state[b].checked) > g.peers[b].fail_timeout {
-            g.state[b].checked = now;
-        }
-        a.tried[b] = true;
+        g.choose(b, &mut a.tried, now);
         Some(Pick { backup, index: b })
     }
 }

@@ -117,6 +117,15 @@ impl Group {
         gained
     }
 
+    /// nginx's bookkeeping for the chosen peer `i`: its failure window
+    /// restarts once fail_timeout has passed, and the request has tried it.
+    fn choose(&mut self, i: usize, tried: &mut [bool], now: u64) {
+        if now.saturating_sub(self.state[i].checked) > self.peers[i].fail_timeout {
+            self.state[i].checked = now;
+        }
+        tried[i] = true;
+    }
+
     /// Whether peer `i`'s current weight beats peer `best`'s (none: yes).
     fn beats(&self, i: usize, best: Option<usize>) -> bool {
         best.is_none_or(|b| self.state[i].current_weight > self.state[b].current_weight)

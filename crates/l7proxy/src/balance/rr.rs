@@ -19,10 +19,7 @@ impl Group {
         }
         let b = best?;
         self.state[b].current_weight -= total;
-        if now.saturating_sub(self.state[b].checked) > self.peers[b].fail_timeout {
-            self.state[b].checked = now;
-        }
-        tried[b] = true;
+        self.choose(b, tried, now);
         Some(b)
     }
 
