@@ -52,18 +52,19 @@ impl Lvs {
             t.route(&ns, "default", "192.0.2.1")?;
             backends.push(addr);
         }
-        let lab = Self { topo: t, backends };
+        let mut lab = Self { topo: t, backends };
         lab.start_backends(netlab)?;
         Ok(lab)
     }
 
     /// Starts `netlab serve-http 0.0.0.0:80 backendN` in every backend and
     /// waits until each answers the director.
-    fn start_backends(&self, netlab: &Path) -> Result<()> {
+    fn start_backends(&mut self, netlab: &Path) -> Result<()> {
         let bin = netlab.to_string_lossy();
         for i in 1..=self.backends.len() {
             let ns = format!("backend{i}");
-            self.topo_spawn(&ns, &[&bin, "serve-http", "0.0.0.0:80", &ns])?;
+            self.topo
+                .spawn(&ns, &[&bin, "serve-http", "0.0.0.0:80", &ns])?;
         }
         for (i, addr) in self.backends.iter().enumerate() {
             let want = format!("backend{}\n", i + 1);
@@ -77,17 +78,6 @@ impl Lvs {
                 return Err(Error::Lab(format!("backend {addr} did not answer in 10 s")));
             }
         }
-        Ok(())
-    }
-
-    fn topo_spawn(&self, ns: &str, argv: &[&str]) -> Result<()> {
-        // Backends are long-lived servers: they die with their namespace.
-        let mut c = self.topo.command(ns, argv);
-        c.stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        c.spawn()
-            .map_err(|e| Error::Lab(format!("cannot start backend: {e}")))?;
         Ok(())
     }
 
@@ -121,7 +111,7 @@ impl Lvs {
         }
         t.addr("director", "eth0", &format!("{VIP}/24"))?;
         let backends = hosts.into_iter().skip(2).map(|(_, a)| a).collect();
-        let lab = Self { topo: t, backends };
+        let mut lab = Self { topo: t, backends };
         lab.start_backends(netlab)?;
         Ok(lab)
     }
