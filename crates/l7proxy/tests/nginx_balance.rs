@@ -3,85 +3,40 @@
 //! the same order, for each method, from chosen client addresses and keys.
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, TcpListener};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::net::IpAddr;
+use std::process::Command;
 
 use l7proxy::balance::{Input, Method, PeerConfig, Upstream};
-use netlab::Topology;
 
-/// A backend on 127.0.0.1 answering with its name.
-fn backend(name: &str) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let name = name.to_owned();
-    std::thread::spawn(move || netlab::http::serve(&l, &name));
-    port
-}
+mod support;
+use support::{backend, free_port, require_nginx, temp_paths, Proc, NGINX};
 
-/// A port nothing listens on (bound, then closed): connections are refused.
-fn dead_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// nginx serving `upstream u { BODY }` behind `location /`.
 struct Nginx {
-    child: Child,
     port: u16,
+    _proc: Proc,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts nginx in the foreground with `upstream u { BODY }` behind
-/// `location /`, and waits until it accepts connections.
+/// Starts nginx with `upstream u { BODY }` behind `location /`.
 fn nginx(upstream_body: &str) -> Nginx {
-    assert!(
-        Path::new("/usr/sbin/nginx").exists(),
-        "nginx-light is not installed: run the README's test command"
-    );
+    require_nginx();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display();
-    let port = dead_port();
+    let port = free_port();
     let conf = format!(
-        "daemon off; master_process off; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+        "worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;\n\
          events {{ worker_connections 64; }}\n\
-         http {{ access_log off; client_body_temp_path {d}/cb; proxy_temp_path {d}/pt;\n\
-           fastcgi_temp_path {d}/ft; uwsgi_temp_path {d}/ut; scgi_temp_path {d}/st;\n\
+         http {{ access_log off; {}\n\
            upstream u {{ {upstream_body} }}\n\
            server {{ listen 127.0.0.1:{port}; location / {{ proxy_pass http://u; }} }}\n\
-         }}\n"
+         }}\n",
+        temp_paths(dir.path())
     );
-    std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
-    let child = Command::new("/usr/sbin/nginx")
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-e")
-        .arg(dir.path().join("error.log"))
-        .arg("-c")
-        .arg(dir.path().join("nginx.conf"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let up = Topology::wait_until(Duration::from_secs(5), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
-    assert!(up, "nginx did not start: {log}");
+    let proc = support::start(dir.path(), "nginx", &conf, port, NGINX);
     Nginx {
-        child,
         port,
+        _proc: proc,
         _dir: dir,
     }
 }
@@ -128,7 +83,7 @@ fn run(case: &Case) {
     let mut dead = Vec::new();
     for (i, &(weight, extra, is_dead)) in case.servers.iter().enumerate() {
         let name = format!("b{i}");
-        let port = if is_dead { dead_port() } else { backend(&name) };
+        let port = if is_dead { free_port() } else { backend(&name) };
         let server = format!("127.0.0.1:{port}");
         let _ = write!(lines, "server {server} weight={weight} {extra}; ");
         let peer = PeerConfig {

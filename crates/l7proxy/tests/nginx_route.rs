@@ -2,14 +2,13 @@
 //! our router picks must be the ones nginx 1.22 picks for the same file.
 //! Every location answers `return 200 "NAME"`, so nginx tells us its pick.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use l7proxy::route::{location_at, select_server, ServerRoutes};
 use l7proxy::uri;
-use netlab::Topology;
+
+mod support;
+use support::{free_port, require_nginx, temp_paths, NGINX};
 
 const SERVERS: &str = r#"
   server { listen 127.0.0.1:PORT; server_name first.test;
@@ -101,62 +100,22 @@ const URIS: &[&str] = &[
     "/./api/v1/",
 ];
 
-struct Nginx(Child, tempfile::TempDir);
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn server_and_location_selection_match_nginx() {
-    assert!(
-        Path::new("/usr/sbin/nginx").exists(),
-        "nginx-light is not installed: run the README's test command"
-    );
+    require_nginx();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
     let port = free_port();
     let conf = format!(
-        "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+        "pid {d}/nginx.pid; error_log {d}/error.log;\n\
          events {{ worker_connections 64; }}\n\
-         http {{ access_log off; client_body_temp_path {d}/cb; proxy_temp_path {d}/pt;\n\
-           fastcgi_temp_path {d}/ft; uwsgi_temp_path {d}/ut; scgi_temp_path {d}/st;\n\
+         http {{ access_log off; {}\n\
            {}\n}}\n",
+        temp_paths(dir.path()),
         SERVERS.replace("PORT", &port.to_string())
     );
+    let _nginx = support::start(dir.path(), "nginx", &conf, port, NGINX);
     let path = dir.path().join("nginx.conf");
-    std::fs::write(&path, &conf).unwrap();
-    let child = Command::new("/usr/sbin/nginx")
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-e")
-        .arg(dir.path().join("error.log"))
-        .arg("-c")
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let nginx = Nginx(child, dir);
-    let up = Topology::wait_until(Duration::from_secs(5), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    assert!(
-        up,
-        "nginx did not start: {}",
-        std::fs::read_to_string(nginx.1.path().join("error.log")).unwrap_or_default()
-    );
 
     let config =
         nginx_conf::model::load(&path.to_string_lossy()).expect("our model loads the file");
