@@ -33,7 +33,7 @@ fn key_attrs(key: &ServiceKey) -> Vec<Attr> {
 
 /// `CMD_ATTR_SERVICE` naming a service only (for DEL, GET, dest commands).
 pub fn service_key(key: &ServiceKey) -> Attr {
-    Attr::Nested(attr::CMD_SERVICE, key_attrs(key))
+    Attr::nested(attr::CMD_SERVICE, key_attrs(key))
 }
 
 /// `CMD_ATTR_SERVICE` with every configurable field (for NEW and SET).
@@ -51,12 +51,12 @@ pub fn service(svc: &Service) -> Attr {
         attr::SVC_NETMASK,
         svc.netmask.to_bytes().to_vec(),
     ));
-    Attr::Nested(attr::CMD_SERVICE, v)
+    Attr::nested(attr::CMD_SERVICE, v)
 }
 
 /// `CMD_ATTR_DEST` naming a destination only (for DEL).
 pub fn dest_key(addr: &IpAddr, port: u16) -> Attr {
-    Attr::Nested(
+    Attr::nested(
         attr::CMD_DEST,
         vec![
             Attr::Bytes(attr::DEST_ADDR, addr_bytes(addr).to_vec()),
@@ -69,7 +69,7 @@ pub fn dest_key(addr: &IpAddr, port: u16) -> Attr {
 /// `CMD_ATTR_DEST` with every configurable field (for NEW and SET), in
 /// ipvsadm 1.31's layout (tunnel attributes always present).
 pub fn dest(d: &Destination) -> Attr {
-    Attr::Nested(
+    Attr::nested(
         attr::CMD_DEST,
         vec![
             Attr::u16(attr::DEST_ADDR_FAMILY, Family::of(&d.addr).raw()),
@@ -107,12 +107,12 @@ pub fn daemon(d: &Daemon) -> Attr {
     if d.mcast_ttl != 0 {
         v.push(Attr::u8(attr::DAEMON_MCAST_TTL, d.mcast_ttl));
     }
-    Attr::Nested(attr::CMD_DAEMON, v)
+    Attr::nested(attr::CMD_DAEMON, v)
 }
 
 /// `CMD_ATTR_DAEMON` naming a daemon to stop.
 pub fn daemon_role(role: DaemonRole) -> Attr {
-    Attr::Nested(
+    Attr::nested(
         attr::CMD_DAEMON,
         vec![Attr::u32(attr::DAEMON_STATE, role.raw())],
     )

@@ -99,10 +99,18 @@ pub mod attr {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attr {
     Bytes(u16, Vec<u8>),
-    Nested(u16, Vec<Attr>),
+    /// Kind, children, and the children's encoded length (computed once
+    /// by [`Attr::nested`], not at every level of every emit).
+    Nested(u16, Vec<Attr>, usize),
 }
 
 impl Attr {
+    /// Nested attributes.
+    pub fn nested(kind: u16, children: Vec<Attr>) -> Self {
+        let len = children.as_slice().buffer_len();
+        Self::Nested(kind, children, len)
+    }
+
     pub fn u8(kind: u16, v: u8) -> Self {
         Self::Bytes(kind, vec![v])
     }
@@ -127,21 +135,21 @@ impl Nla for Attr {
     fn value_len(&self) -> usize {
         match self {
             Self::Bytes(_, b) => b.len(),
-            Self::Nested(_, v) => v.as_slice().buffer_len(),
+            Self::Nested(_, _, len) => *len,
         }
     }
 
     fn kind(&self) -> u16 {
         match self {
             Self::Bytes(k, _) => *k,
-            Self::Nested(k, _) => *k | NLA_F_NESTED,
+            Self::Nested(k, _, _) => *k | NLA_F_NESTED,
         }
     }
 
     fn emit_value(&self, buffer: &mut [u8]) {
         match self {
             Self::Bytes(_, b) => buffer[..b.len()].copy_from_slice(b),
-            Self::Nested(_, v) => v.as_slice().emit(buffer),
+            Self::Nested(_, v, _) => v.as_slice().emit(buffer),
         }
     }
 }
