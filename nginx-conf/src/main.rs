@@ -182,6 +182,24 @@ fn first_error(payload: &Payload) -> Option<String> {
     payload.errors.first().map(|e| e.error.clone())
 }
 
+/// Parses `filename`; its first error, if any, is the error.
+fn parse_clean(filename: &str, opts: &ParseOptions) -> Result<Payload, String> {
+    let payload = parse(filename, opts);
+    match first_error(&payload) {
+        Some(e) => Err(e),
+        None => Ok(payload),
+    }
+}
+
+/// The statements of the payload's first (main) file.
+fn first_file(payload: &Payload) -> &[nginx_conf::payload::Stmt] {
+    payload
+        .config
+        .first()
+        .map(|c| c.parsed.as_slice())
+        .unwrap_or_default()
+}
+
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Parse {
@@ -297,15 +315,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 catch_errors: false,
                 ..single_file_options()
             };
-            let payload = parse(&filename, &opts);
-            if let Some(e) = first_error(&payload) {
-                return Err(e);
-            }
-            let parsed = payload
-                .config
-                .first()
-                .map(|c| c.parsed.as_slice())
-                .unwrap_or_default();
+            let payload = parse_clean(&filename, &opts)?;
+            let parsed = first_file(&payload);
             write_out(out.as_deref(), &builder::minify(parsed))
         }
         Command::Format {
@@ -318,15 +329,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 comments: true,
                 ..single_file_options()
             };
-            let payload = parse(&filename, &opts);
-            if let Some(e) = first_error(&payload) {
-                return Err(e);
-            }
-            let parsed = payload
-                .config
-                .first()
-                .map(|c| c.parsed.as_slice())
-                .unwrap_or_default();
+            let payload = parse_clean(&filename, &opts)?;
+            let parsed = first_file(&payload);
             write_out(
                 out.as_deref(),
                 &(builder::build(parsed, indent, tabs, false) + "\n"),

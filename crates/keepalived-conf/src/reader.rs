@@ -81,63 +81,58 @@ struct Reader<'d> {
 
 /// Reads `path` and everything it includes.
 pub fn read_config(path: &Path, opts: &ReadOptions, diags: &mut Diagnostics) -> Vec<Line> {
-    let mut r = Reader {
-        config_id: opts.config_id.clone(),
-        defs: Definitions::new(&opts.config_id, opts.random_seed),
-        diags,
-        out: Vec::new(),
-        multiline_def: None,
-        block_depth: 0,
-        include_depth: 0,
-        nesting: 0,
-        file: None,
-        line_no: 0,
-        too_many: false,
-        processed: 0,
-    };
+    let mut r = Reader::new(opts, diags);
     let cwd = PathBuf::from(".");
     let pattern = path.to_string_lossy().into_owned();
     r.include(&pattern, INC_R | INC_M | INC_W, &cwd);
-    if r.block_depth > 0 {
-        r.diags.report_global(
-            Severity::MissingEob,
-            format!("There are {} missing '}}'s or extra '{{'s", r.block_depth),
-        );
-    }
-    r.out
+    r.finish()
 }
 
 /// Reads configuration text held in memory, as if it were the file `name`
 /// (includes are resolved relative to `name`'s directory).
 pub fn read_str(text: &str, name: &Path, opts: &ReadOptions, diags: &mut Diagnostics) -> Vec<Line> {
-    let mut r = Reader {
-        config_id: opts.config_id.clone(),
-        defs: Definitions::new(&opts.config_id, opts.random_seed),
-        diags,
-        out: Vec::new(),
-        multiline_def: None,
-        block_depth: 0,
-        include_depth: 0,
-        nesting: 0,
-        file: None,
-        line_no: 0,
-        too_many: false,
-        processed: 0,
-    };
+    let mut r = Reader::new(opts, diags);
     r.read_text(text.as_bytes(), name);
-    if r.block_depth > 0 {
-        r.diags.report_global(
-            Severity::MissingEob,
-            format!("There are {} missing '}}'s or extra '{{'s", r.block_depth),
-        );
-    }
-    r.out
+    r.finish()
 }
 
 fn dir_of(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
+    }
+}
+
+impl<'d> Reader<'d> {
+    fn new(opts: &ReadOptions, diags: &'d mut Diagnostics) -> Self {
+        Reader {
+            config_id: opts.config_id.clone(),
+            defs: Definitions::new(&opts.config_id, opts.random_seed),
+            diags,
+            out: Vec::new(),
+            multiline_def: None,
+            block_depth: 0,
+            include_depth: 0,
+            nesting: 0,
+            file: None,
+            line_no: 0,
+            too_many: false,
+            processed: 0,
+        }
+    }
+
+    /// The lines read, after reporting blocks left open.
+    fn finish(self) -> Vec<Line> {
+        if self.block_depth > 0 {
+            self.diags.report_global(
+                Severity::MissingEob,
+                format!(
+                    "There are {} missing '}}'s or extra '{{'s",
+                    self.block_depth
+                ),
+            );
+        }
+        self.out
     }
 }
 
