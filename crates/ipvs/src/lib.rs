@@ -5,15 +5,19 @@
 //! * [`Client`]: one netlink socket, the family resolved once, every command,
 //!   dumps, and pipelined batches ([`Client::apply_ops`]).
 //! * [`apply`]: desired state → the minimal list of operations.
+//! * [`procfs`]: `/proc/net/ip_vs`, every service's destinations in a few
+//!   reads (for fast listings).
 
 pub mod apply;
 pub mod client;
 pub mod codec;
 mod error;
 pub mod message;
+pub mod procfs;
 pub mod types;
 
 pub use apply::{Applied, Reconciler, Table};
 pub use client::{Client, Op};
 pub use error::{Error, KernelError};
+pub use procfs::ProcDestinations;
 pub use types::*;

@@ -8,7 +8,7 @@ use ipvs::{
     Client, Daemon, DaemonRole, Destination, Family, ForwardMethod, KernelError, Name, Netmask, Op,
     Protocol, Service, ServiceFlags, ServiceKey, Timeouts, TunnelChecksum, TunnelType,
 };
-use ipvs::{Reconciler, Table};
+use ipvs::{ProcDestinations, Reconciler, Table};
 use libtest_mimic::Failed;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -46,6 +46,10 @@ fn main() {
         (
             "reconciler_sends_only_differences_and_recovers_from_drift",
             reconciler_sends_only_differences_and_recovers_from_drift,
+        ),
+        (
+            "proc_listing_agrees_with_the_destination_dumps",
+            proc_listing_agrees_with_the_destination_dumps,
         ),
     ]);
 }
@@ -470,5 +474,112 @@ fn reconciler_sends_only_differences_and_recovers_from_drift() -> Result<(), Fai
     check(
         Table::read(r.client())?.same_config(&third),
         "live table differs after recovery",
+    )
+}
+
+/// What `/proc/net/ip_vs` can tell of a destination.
+fn proc_view(d: &Destination) -> (IpAddr, u16, ForwardMethod, u32, u32, u32) {
+    (
+        d.addr,
+        d.port,
+        d.forward,
+        d.weight,
+        d.active_conns,
+        d.inactive_conns,
+    )
+}
+
+fn proc_listing_agrees_with_the_destination_dumps() -> Result<(), Failed> {
+    let (_g, mut c) = fresh()?;
+    let dest = |a: &str, port: u16, fwd: ForwardMethod, weight: u32| {
+        let mut d = Destination::new(ip(a), port);
+        d.forward = fwd;
+        d.weight = weight;
+        d
+    };
+    let tunnels = tcp("192.0.2.1", 80);
+    c.add_service(&Service::new(tunnels))?;
+    let mut gue = dest("198.51.100.3", 80, ForwardMethod::Tunnel, 2);
+    gue.tunnel_type = TunnelType::Gue;
+    gue.tunnel_port = 6080;
+    for d in [
+        dest("198.51.100.1", 8080, ForwardMethod::Masq, 0),
+        dest("198.51.100.2", 80, ForwardMethod::Route, 2_147_483_647),
+        gue,
+        dest("2001:db8::9", 80, ForwardMethod::Tunnel, 1),
+    ] {
+        c.add_dest(&tunnels, &d)?;
+    }
+    let udp6 = ServiceKey::Addr {
+        protocol: Protocol::Udp,
+        addr: ip("2001:db8::1"),
+        port: 53,
+    };
+    let mut s = Service::new(udp6);
+    s.flags = ServiceFlags::ONEPACKET;
+    c.add_service(&s)?;
+    c.add_dest(&udp6, &dest("2001:db8::2", 5353, ForwardMethod::Route, 3))?;
+    // More destinations than fit in one page of the listing.
+    let big = ServiceKey::Addr {
+        protocol: Protocol::Sctp,
+        addr: ip("192.0.2.2"),
+        port: 3868,
+    };
+    c.add_service(&Service::new(big))?;
+    for i in 1..=150u16 {
+        let a = format!("198.51.100.{}", i % 250 + 1);
+        c.add_dest(&big, &dest(&a, 1000 + i, ForwardMethod::Masq, u32::from(i)))?;
+    }
+    // The same mark in both families: /proc cannot tell them apart.
+    let fw = |family, mark| ServiceKey::Fwmark { family, mark };
+    for key in [
+        fw(Family::Inet, 5),
+        fw(Family::Inet6, 5),
+        fw(Family::Inet, 6),
+    ] {
+        c.add_service(&Service::new(key))?;
+    }
+    c.add_dest(
+        &fw(Family::Inet, 5),
+        &dest("198.51.100.5", 0, ForwardMethod::Masq, 1),
+    )?;
+    c.add_dest(
+        &fw(Family::Inet6, 5),
+        &dest("2001:db8::5", 0, ForwardMethod::Masq, 1),
+    )?;
+    c.add_dest(
+        &fw(Family::Inet, 6),
+        &dest("198.51.100.6", 0, ForwardMethod::Route, 4),
+    )?;
+
+    let mut proc = ProcDestinations::read()?;
+    check(proc.len() == 5, format!("{} keys in /proc", proc.len()))?;
+    for s in c.services()? {
+        let dumped = c.destinations(&s.key)?;
+        let listed = proc.clone().take(&s.key, false);
+        if s.key == fw(Family::Inet, 5) || s.key == fw(Family::Inet6, 5) {
+            check(
+                listed.is_none(),
+                "an fwmark of both families must be ambiguous",
+            )?;
+            continue;
+        }
+        let listed = listed.ok_or_else(|| format!("{:?} missing from /proc", s.key))?;
+        let (a, b): (Vec<_>, Vec<_>) = (
+            dumped.iter().map(proc_view).collect(),
+            listed.iter().map(proc_view).collect(),
+        );
+        check(a == b, format!("{:?}: dump {a:?} /proc {b:?}", s.key))?;
+        let tunnel = dumped.iter().any(|d| d.forward == ForwardMethod::Tunnel);
+        check(
+            proc.take(&s.key, true).is_some() != tunnel,
+            format!("{:?}: tunnel parameters need the dump", s.key),
+        )?;
+    }
+    // A service deleted after the service dump is absent from a later read.
+    c.del_service(&big)?;
+    check(
+        ProcDestinations::read()?.take(&big, false).is_none(),
+        "deleted service still listed",
     )
 }
