@@ -73,18 +73,6 @@ pub fn largenum(i: u64, format: u32) -> String {
     }
 }
 
-/// The C `snprintf(buf, n, …)` cut: at most `n - 1` bytes.
-fn cut(mut s: String, n: usize) -> String {
-    if s.len() >= n {
-        let mut end = n - 1;
-        while !s.is_char_boundary(end) {
-            end -= 1;
-        }
-        s.truncate(end);
-    }
-    s
-}
-
 fn proto_raw(key: &ServiceKey) -> Option<ipvs::Protocol> {
     match key {
         ServiceKey::Addr { protocol, .. } => Some(*protocol),
@@ -101,17 +89,111 @@ pub fn addrport(
     format: u32,
     names: &mut Names,
 ) -> String {
-    let (l, r) = if addr.is_ipv4() { ("", "") } else { ("[", "]") };
-    let s = if format & fmt::NUMERIC != 0 {
-        format!("{l}{addr}{r}:{port}")
+    let mut s = String::new();
+    push_addrport(&mut s, addr, port, proto, format, names);
+    s
+}
+
+/// [`addrport`], appended to `out`.
+fn push_addrport(
+    out: &mut String,
+    addr: &IpAddr,
+    port: u16,
+    proto: Option<ipvs::Protocol>,
+    format: u32,
+    names: &mut Names,
+) {
+    let start = out.len();
+    let v6 = addr.is_ipv6();
+    if v6 {
+        out.push('[');
+    }
+    if format & fmt::NUMERIC != 0 {
+        push_ip(out, addr);
+        out.push_str(if v6 { "]:" } else { ":" });
+        push_num(out, u64::from(port));
     } else {
-        let host = names.addr_to_host(addr).unwrap_or_else(|| addr.to_string());
-        let serv = proto
-            .and_then(|p| names.port_to_service(port, p))
-            .unwrap_or_else(|| port.to_string());
-        format!("{l}{host}{r}:{serv}")
-    };
-    cut(s, 60)
+        match names.addr_to_host(addr) {
+            Some(host) => out.push_str(&host),
+            None => push_ip(out, addr),
+        }
+        out.push_str(if v6 { "]:" } else { ":" });
+        match proto.and_then(|p| names.port_to_service(port, p)) {
+            Some(serv) => out.push_str(&serv),
+            None => push_num(out, u64::from(port)),
+        }
+    }
+    cut_from(out, start, 60);
+}
+
+/// The C `snprintf(buf, n, …)` cut (at most `n - 1` bytes) applied to
+/// what `out` holds from `start` on.
+fn cut_from(out: &mut String, start: usize, n: usize) {
+    if out.len() - start >= n {
+        let mut end = start + n - 1;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+    }
+}
+
+/// C's `%-Ns`: spaces until what `out` holds from `start` on is `width`
+/// bytes long (C counts bytes, not characters).
+fn pad_from(out: &mut String, start: usize, width: usize) {
+    let len = out.len() - start;
+    if len < width {
+        out.extend(std::iter::repeat_n(' ', width - len));
+    }
+}
+
+/// `s` padded on the right to `width` bytes.
+fn push_left(out: &mut String, s: &str, width: usize) {
+    let start = out.len();
+    out.push_str(s);
+    pad_from(out, start, width);
+}
+
+/// A number in decimal.
+fn push_num(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        // n % 10 < 10: the cast keeps every bit.
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
+
+/// A number in decimal, padded on the right to `width` bytes.
+fn push_num_left(out: &mut String, n: u64, width: usize) {
+    let start = out.len();
+    push_num(out, n);
+    pad_from(out, start, width);
+}
+
+/// An address as `inet_ntop` writes it.
+fn push_ip(out: &mut String, addr: &IpAddr) {
+    match addr {
+        IpAddr::V4(a) => {
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_num(out, u64::from(o));
+            }
+        }
+        IpAddr::V6(a) => {
+            let _ = write!(out, "{a}");
+        }
+    }
 }
 
 const fn fwd_name(f: ForwardMethod) -> &'static str {
@@ -204,14 +286,21 @@ fn has_sched_flags(s: &Service) -> bool {
 /// The service column: `TCP  addr:port`, `FWM  7`, or the rule's
 /// `-t addr:port` / `-f 7 -6`.
 fn service_name(s: &Service, format: u32, names: &mut Names) -> String {
+    let mut out = String::with_capacity(48);
     match s.key {
         ServiceKey::Fwmark { family, mark } => {
-            let v6 = family == Family::Inet6;
-            match (format & fmt::RULE != 0, v6) {
-                (true, true) => format!("-f {mark} -6"),
-                (true, false) => format!("-f {mark}"),
-                (false, true) => format!("FWM  {mark} IPv6"),
-                (false, false) => format!("FWM  {mark}"),
+            out.push_str(if format & fmt::RULE != 0 {
+                "-f "
+            } else {
+                "FWM  "
+            });
+            push_num(&mut out, u64::from(mark));
+            if family == Family::Inet6 {
+                out.push_str(if format & fmt::RULE != 0 {
+                    " -6"
+                } else {
+                    " IPv6"
+                });
             }
         }
         ServiceKey::Addr {
@@ -219,28 +308,23 @@ fn service_name(s: &Service, format: u32, names: &mut Names) -> String {
             addr,
             port,
         } => {
-            let vname = addrport(&addr, port, Some(protocol), format, names);
-            if format & fmt::RULE != 0 {
-                let opt = match protocol {
-                    ipvs::Protocol::Tcp => "-t",
-                    ipvs::Protocol::Udp => "-u",
-                    ipvs::Protocol::Sctp => "--sctp-service",
-                };
-                cut(format!("{opt} {vname}"), 1024)
-            } else {
-                let name = match protocol {
-                    ipvs::Protocol::Tcp => "TCP",
-                    ipvs::Protocol::Udp => "UDP",
-                    ipvs::Protocol::Sctp => "SCTP",
-                };
-                let mut s = cut(format!("{name:<4} {vname}"), 1024);
-                if addr.is_ipv4() && s.len() > 33 {
-                    s = cut(s, 34);
-                }
-                s
+            let rule = format & fmt::RULE != 0;
+            out.push_str(match (rule, protocol) {
+                (true, ipvs::Protocol::Tcp) => "-t ",
+                (true, ipvs::Protocol::Udp) => "-u ",
+                (true, ipvs::Protocol::Sctp) => "--sctp-service ",
+                (false, ipvs::Protocol::Tcp) => "TCP  ",
+                (false, ipvs::Protocol::Udp) => "UDP  ",
+                (false, ipvs::Protocol::Sctp) => "SCTP ",
+            });
+            push_addrport(&mut out, &addr, port, Some(protocol), format, names);
+            cut_from(&mut out, 0, 1024);
+            if !rule && addr.is_ipv4() && out.len() > 33 {
+                cut_from(&mut out, 0, 34);
             }
         }
     }
+    out
 }
 
 fn v4_mask_text(s: &Service) -> Option<String> {
@@ -253,9 +337,15 @@ fn v4_mask_text(s: &Service) -> Option<String> {
     }
 }
 
-/// One service and its destinations (`print_service_entry`).
-pub fn service_entry(s: &Service, dests: &[Destination], format: u32, names: &mut Names) -> String {
-    let mut out = String::new();
+/// One service and its destinations (`print_service_entry`), appended to
+/// `out`.
+pub fn service_entry(
+    out: &mut String,
+    s: &Service,
+    dests: &[Destination],
+    format: u32,
+    names: &mut Names,
+) {
     let name = service_name(s, format, names);
     let persistent = s.flags.contains(ServiceFlags::PERSISTENT);
     let stats = |out: &mut String, st: &ipvs::Stats, rate: bool| {
@@ -269,9 +359,13 @@ pub fn service_entry(s: &Service, dests: &[Destination], format: u32, names: &mu
         }
     };
     if format & fmt::RULE != 0 {
-        let _ = write!(out, "-A {name} -s {}", s.scheduler);
+        out.push_str("-A ");
+        out.push_str(&name);
+        out.push_str(" -s ");
+        out.push_str(s.scheduler.as_str());
         if persistent {
-            let _ = write!(out, " -p {}", s.timeout);
+            out.push_str(" -p ");
+            push_num(out, u64::from(s.timeout));
             if let Some(m) = v4_mask_text(s) {
                 let _ = write!(out, " -M {m}");
             }
@@ -286,15 +380,18 @@ pub fn service_entry(s: &Service, dests: &[Destination], format: u32, names: &mu
             let _ = write!(out, " -b {}", sched_flags(s));
         }
     } else if format & (fmt::STATS | fmt::RATE) != 0 {
-        let _ = write!(out, "{name:<33}");
-        stats(&mut out, &s.stats, format & fmt::STATS == 0);
+        push_left(out, &name, 33);
+        stats(out, &s.stats, format & fmt::STATS == 0);
     } else {
-        let _ = write!(out, "{name} {}", s.scheduler);
+        out.push_str(&name);
+        out.push(' ');
+        out.push_str(s.scheduler.as_str());
         if has_sched_flags(s) {
             let _ = write!(out, " ({})", sched_flags(s));
         }
         if persistent {
-            let _ = write!(out, " persistent {}", s.timeout);
+            out.push_str(" persistent ");
+            push_num(out, u64::from(s.timeout));
             if let Some(m) = v4_mask_text(s) {
                 let _ = write!(out, " mask {m}");
             }
@@ -307,81 +404,116 @@ pub fn service_entry(s: &Service, dests: &[Destination], format: u32, names: &mu
         }
     }
     out.push('\n');
-    let mut dests = dests.to_vec();
+    let mut dests: Vec<&Destination> = dests.iter().collect();
     if format & fmt::NOSORT == 0 {
-        sort_dests(&mut dests);
+        msort(&mut dests, &|a: &&Destination, b: &&Destination| {
+            cmp_dests(a, b)
+        });
     }
     let proto = proto_raw(&s.key);
-    for e in &dests {
-        let mut dname = addrport(&e.addr, e.port, proto, format, names);
-        if format & fmt::RULE == 0 && e.addr.is_ipv4() && dname.len() > 28 {
-            dname = cut(dname, 29);
-        }
-        let fwd = fwd_name(e.forward);
-        if format & fmt::RULE != 0 {
-            let sw = fwd_switch(e.forward);
-            let w = e.weight;
-            let _ = write!(out, "-a {name} -r {dname} {sw} -w {w}");
-            if e.forward == ForwardMethod::Tunnel {
-                let t = tun_name(e.tunnel_type);
-                let _ = write!(out, " --tun-type {t}");
-                match e.tunnel_type {
-                    TunnelType::Gre => {
-                        let _ = write!(out, " {}", tun_flag_opt(e.tunnel_checksum));
-                    }
-                    TunnelType::Gue => {
-                        let c = tun_flag_opt(e.tunnel_checksum);
-                        let _ = write!(out, " --tun-port {} {c}", e.tunnel_port);
-                    }
-                    TunnelType::Ipip => {}
-                }
-            }
-            out.push('\n');
-        } else if format & fmt::STATS != 0 {
-            let _ = write!(out, "  -> {dname:<28}");
-            stats(&mut out, &e.stats, false);
-            out.push('\n');
-        } else if format & fmt::RATE != 0 {
-            let st = &e.stats;
-            let _ = writeln!(
-                out,
-                "  -> {dname:<28} {:>8} {:>8} {:>8}{}{}",
-                st.cps,
-                st.inpps,
-                st.outpps,
-                largenum(st.inbps, format),
-                largenum(st.outbps, format)
-            );
-        } else if format & fmt::THRESHOLDS != 0 {
-            let _ = writeln!(
-                out,
-                "  -> {dname:<28} {:<10} {:<10} {:<10} {:<10}",
-                e.upper_threshold, e.lower_threshold, e.active_conns, e.inactive_conns
-            );
-        } else if format & fmt::PERSISTENTCONN != 0 {
-            let _ = writeln!(
-                out,
-                "  -> {dname:<28} {:<9} {:<11} {:<10} {:<10}",
-                e.weight, e.persistent_conns, e.active_conns, e.inactive_conns
-            );
-        } else if format & fmt::TUN_INFO != 0 {
-            let _ = writeln!(
-                out,
-                "  -> {dname:<28} {fwd:<7} {:<13} {:<6} {:<10} {:<10}",
-                tun_info(e),
-                e.weight,
-                e.active_conns,
-                e.inactive_conns
-            );
-        } else {
-            let _ = writeln!(
-                out,
-                "  -> {dname:<28} {fwd:<7} {:<6} {:<10} {:<10}",
-                e.weight, e.active_conns, e.inactive_conns
-            );
-        }
+    for e in dests {
+        destination_row(out, &name, e, proto, format, names, &stats);
     }
-    out
+}
+
+/// One destination's line of [`service_entry`].
+fn destination_row(
+    out: &mut String,
+    name: &str,
+    e: &Destination,
+    proto: Option<ipvs::Protocol>,
+    format: u32,
+    names: &mut Names,
+    stats: &impl Fn(&mut String, &ipvs::Stats, bool),
+) {
+    let line = out.len();
+    if format & fmt::RULE != 0 {
+        out.push_str("-a ");
+        out.push_str(name);
+        out.push_str(" -r ");
+        push_addrport(out, &e.addr, e.port, proto, format, names);
+        out.push(' ');
+        out.push_str(fwd_switch(e.forward));
+        out.push_str(" -w ");
+        push_num(out, u64::from(e.weight));
+        if e.forward == ForwardMethod::Tunnel {
+            out.push_str(" --tun-type ");
+            out.push_str(tun_name(e.tunnel_type));
+            match e.tunnel_type {
+                TunnelType::Gre => {
+                    out.push(' ');
+                    out.push_str(tun_flag_opt(e.tunnel_checksum));
+                }
+                TunnelType::Gue => {
+                    out.push_str(" --tun-port ");
+                    push_num(out, u64::from(e.tunnel_port));
+                    out.push(' ');
+                    out.push_str(tun_flag_opt(e.tunnel_checksum));
+                }
+                TunnelType::Ipip => {}
+            }
+        }
+        out.push('\n');
+        return;
+    }
+    out.push_str("  -> ");
+    let dname = out.len();
+    push_addrport(out, &e.addr, e.port, proto, format, names);
+    if e.addr.is_ipv4() && out.len() - dname > 28 {
+        cut_from(out, dname, 29);
+    }
+    pad_from(out, dname, 28);
+    let fwd = fwd_name(e.forward);
+    if format & fmt::STATS != 0 {
+        stats(out, &e.stats, false);
+        out.push('\n');
+    } else if format & fmt::RATE != 0 {
+        let st = &e.stats;
+        let _ = writeln!(
+            out,
+            " {:>8} {:>8} {:>8}{}{}",
+            st.cps,
+            st.inpps,
+            st.outpps,
+            largenum(st.inbps, format),
+            largenum(st.outbps, format)
+        );
+    } else if format & fmt::THRESHOLDS != 0 {
+        out.push(' ');
+        push_num_left(out, u64::from(e.upper_threshold), 10);
+        out.push(' ');
+        push_num_left(out, u64::from(e.lower_threshold), 10);
+        out.push(' ');
+        push_num_left(out, u64::from(e.active_conns), 10);
+        out.push(' ');
+        push_num_left(out, u64::from(e.inactive_conns), 10);
+        out.push('\n');
+    } else if format & fmt::PERSISTENTCONN != 0 {
+        out.push(' ');
+        push_num_left(out, u64::from(e.weight), 9);
+        out.push(' ');
+        push_num_left(out, u64::from(e.persistent_conns), 11);
+        out.push(' ');
+        push_num_left(out, u64::from(e.active_conns), 10);
+        out.push(' ');
+        push_num_left(out, u64::from(e.inactive_conns), 10);
+        out.push('\n');
+    } else {
+        out.push(' ');
+        push_left(out, fwd, 7);
+        out.push(' ');
+        if format & fmt::TUN_INFO != 0 {
+            push_left(out, &tun_info(e), 13);
+            out.push(' ');
+        }
+        push_num_left(out, u64::from(e.weight), 6);
+        out.push(' ');
+        push_num_left(out, u64::from(e.active_conns), 10);
+        out.push(' ');
+        push_num_left(out, u64::from(e.inactive_conns), 10);
+        out.push('\n');
+    }
+    debug_assert!(out.len() > line);
 }
 
 /// `Timeout (tcp tcpfin udp): 900 120 300`.
@@ -498,39 +630,54 @@ pub fn cmp_dests(a: &Destination, b: &Destination) -> i32 {
 
 /// glibc's `qsort` (a top-down merge sort taking from the left half on
 /// ties), so that libipvs's comparators, which are not transitive for
-/// values more than 2^31 apart, give the same order as ipvsadm.
-pub fn msort<T: Clone>(v: &mut [T], cmp: &impl Fn(&T, &T) -> i32) {
-    let n = v.len();
-    if n <= 1 {
+/// values more than 2^31 apart, give the same order as ipvsadm. Sorts
+/// cheap copies (references), with one scratch buffer.
+pub fn msort<T: Copy>(v: &mut [T], cmp: &impl Fn(&T, &T) -> i32) {
+    let mut tmp = v.to_vec();
+    msort_with(v, &mut tmp, cmp);
+}
+
+fn msort_with<T: Copy>(v: &mut [T], tmp: &mut [T], cmp: &impl Fn(&T, &T) -> i32) {
+    let len = v.len();
+    if len <= 1 {
         return;
     }
-    let n1 = n / 2;
-    msort(&mut v[..n1], cmp);
-    msort(&mut v[n1..], cmp);
-    let mut merged = Vec::with_capacity(n);
-    let (mut i, mut j) = (0, n1);
-    while i < n1 && j < n {
-        if cmp(&v[i], &v[j]) <= 0 {
-            merged.push(v[i].clone());
-            i += 1;
+    let mid = len / 2;
+    msort_with(&mut v[..mid], tmp, cmp);
+    msort_with(&mut v[mid..], tmp, cmp);
+    let (mut left, mut right, mut out) = (0, mid, 0);
+    while left < mid && right < len {
+        if cmp(&v[left], &v[right]) <= 0 {
+            tmp[out] = v[left];
+            left += 1;
         } else {
-            merged.push(v[j].clone());
-            j += 1;
+            tmp[out] = v[right];
+            right += 1;
         }
+        out += 1;
     }
-    merged.extend_from_slice(&v[i..n1]);
-    merged.extend_from_slice(&v[j..n]);
-    v.clone_from_slice(&merged);
+    // What is left of the right half is in place already.
+    while left < mid {
+        tmp[out] = v[left];
+        left += 1;
+        out += 1;
+    }
+    v[..out].copy_from_slice(&tmp[..out]);
 }
 
-pub fn sort_services(v: &mut [(Service, Vec<Destination>)]) {
-    msort(v, &|a: &(Service, Vec<Destination>), b| {
-        cmp_services(&a.0, &b.0)
+/// Sorts references (cheap to move) into ipvsadm's service order.
+pub fn sort_services(v: &mut [&Service]) {
+    msort(v, &|a: &&Service, b: &&Service| cmp_services(a, b));
+}
+
+/// Sorts destinations into ipvsadm's order.
+pub fn sort_dests(v: &mut Vec<Destination>) {
+    let mut refs: Vec<&Destination> = v.iter().collect();
+    msort(&mut refs, &|a: &&Destination, b: &&Destination| {
+        cmp_dests(a, b)
     });
-}
-
-pub fn sort_dests(v: &mut [Destination]) {
-    msort(v, &cmp_dests);
+    let sorted: Vec<Destination> = refs.into_iter().cloned().collect();
+    *v = sorted;
 }
 
 #[cfg(test)]

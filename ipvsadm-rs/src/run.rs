@@ -234,7 +234,9 @@ fn list(e: &Entry, ctx: &mut Ctx, io: &mut Io) -> Flow {
         } else {
             io.out(&list::title(e.format));
             let (s, d) = &table[0];
-            io.out(&list::service_entry(s, d, e.format, &mut ctx.names));
+            let mut text = String::new();
+            list::service_entry(&mut text, s, d, e.format, &mut ctx.names);
+            io.out(&text);
         }
         return Flow::Status(0);
     }
@@ -268,6 +270,13 @@ fn list(e: &Entry, ctx: &mut Ctx, io: &mut Io) -> Flow {
 }
 
 /// `list_all`: the header, the titles and every service (or the rules).
+///
+/// As ipvsadm: one service dump, sorted, then each service's destinations
+/// in that order; a failure to get them prints the error after the
+/// services already listed and exits 1. The destinations come from
+/// `/proc/net/ip_vs` (the whole table in a few reads) wherever that text
+/// tells everything the format prints, and from the kernel's per-service
+/// dump otherwise (see `ipvs::procfs` and docs/ipvsadm.md).
 pub fn list_all(format: u32, ctx: &mut Ctx, io: &mut Io) -> Flow {
     let json = format & fmt::JSON != 0;
     if format & (fmt::RULE | fmt::JSON) == 0 {
@@ -280,26 +289,54 @@ pub fn list_all(format: u32, ctx: &mut Ctx, io: &mut Io) -> Flow {
             return Flow::Exit(1);
         }
     };
-    let mut table = Vec::with_capacity(services.len());
-    for s in services {
-        match ctx.client.destinations(&s.key) {
-            Ok(d) => table.push((s, d)),
-            Err(x) => {
-                io.err(&format!("{}\n", kernel_error(Func::GetDests, &x)));
-                return Flow::Exit(1);
+    // Counters, thresholds and persistent connections are not in /proc.
+    let detailed = fmt::STATS | fmt::RATE | fmt::THRESHOLDS | fmt::PERSISTENTCONN | fmt::JSON;
+    let mut from_proc = if format & detailed == 0 && !services.is_empty() {
+        ipvs::ProcDestinations::read().ok()
+    } else {
+        None
+    };
+    let tunnel_params = format & (fmt::RULE | fmt::TUN_INFO) != 0;
+    let mut services: Vec<&Service> = services.iter().collect();
+    if format & fmt::NOSORT == 0 {
+        list::sort_services(&mut services);
+    }
+    let mut dests_of = |client: &mut Client, s: &Service| {
+        from_proc
+            .as_mut()
+            .and_then(|p| p.take(&s.key, tunnel_params))
+            .map_or_else(|| client.destinations(&s.key), Ok)
+    };
+    if json {
+        let mut table = Vec::with_capacity(services.len());
+        for s in services {
+            match dests_of(&mut ctx.client, s) {
+                Ok(d) => table.push((s.clone(), d)),
+                Err(x) => {
+                    io.err(&format!("{}\n", kernel_error(Func::GetDests, &x)));
+                    return Flow::Exit(1);
+                }
             }
         }
-    }
-    if format & fmt::NOSORT == 0 {
-        list::sort_services(&mut table);
-    }
-    if json {
         io.out(&crate::json::table(ctx.info, &mut table, format));
         return Flow::Status(0);
     }
     io.out(&list::title(format));
-    for (s, d) in &table {
-        io.out(&list::service_entry(s, d, format, &mut ctx.names));
+    let mut text = String::with_capacity(64 * 1024);
+    for s in services {
+        match dests_of(&mut ctx.client, s) {
+            Ok(d) => list::service_entry(&mut text, s, &d, format, &mut ctx.names),
+            Err(x) => {
+                io.out(&text);
+                io.err(&format!("{}\n", kernel_error(Func::GetDests, &x)));
+                return Flow::Exit(1);
+            }
+        }
+        if text.len() >= 60 * 1024 {
+            io.out(&text);
+            text.clear();
+        }
     }
+    io.out(&text);
     Flow::Status(0)
 }

@@ -24,7 +24,8 @@ fn destination_row_keeps_trailing_spaces() {
     let s = Service::new(key);
     let d = Destination::new("198.51.100.1".parse().unwrap(), 80);
     let mut n = Names::from_text("", "http 80/tcp\n");
-    let out = service_entry(&s, &[d], fmt::NUMERIC, &mut n);
+    let mut out = String::new();
+    service_entry(&mut out, &s, &[d], fmt::NUMERIC, &mut n);
     assert_eq!(
         out,
         "TCP  192.0.2.1:80 wlc\n  -> 198.51.100.1:80              Masq    1      0          0         \n"
@@ -47,8 +48,9 @@ fn fwmark_order_follows_glibc_merge_sort() {
     });
     // Marks 2^31 apart compare "backwards" in libipvs.
     assert!(cmp_services(&fw(0x8000_0001), &tcp) < 0);
-    let mut v = vec![fw(5), tcp.clone(), fw(1)];
-    msort(&mut v, &cmp_services);
-    assert_eq!(v[0], tcp);
-    assert_eq!(v[1], fw(1));
+    let (a, b) = (fw(5), fw(1));
+    let mut v = vec![&a, &tcp, &b];
+    msort(&mut v, &|x: &&Service, y: &&Service| cmp_services(x, y));
+    assert_eq!(v[0], &tcp);
+    assert_eq!(v[1], &b);
 }
