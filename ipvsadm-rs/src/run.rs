@@ -291,7 +291,7 @@ pub fn list_all(format: u32, ctx: &mut Ctx, io: &mut Io) -> Flow {
     };
     // Counters, thresholds and persistent connections are not in /proc.
     let detailed = fmt::STATS | fmt::RATE | fmt::THRESHOLDS | fmt::PERSISTENTCONN | fmt::JSON;
-    let mut from_proc = if format & detailed == 0 && !services.is_empty() {
+    let from_proc = if format & detailed == 0 && !services.is_empty() {
         ipvs::ProcDestinations::read().ok()
     } else {
         None
@@ -301,10 +301,10 @@ pub fn list_all(format: u32, ctx: &mut Ctx, io: &mut Io) -> Flow {
     if format & fmt::NOSORT == 0 {
         list::sort_services(&mut services);
     }
-    let mut dests_of = |client: &mut Client, s: &Service| {
+    let dests_of = |client: &mut Client, s: &Service| {
         from_proc
-            .as_mut()
-            .and_then(|p| p.take(&s.key, tunnel_params))
+            .as_ref()
+            .and_then(|p| p.destinations(&s.key, tunnel_params))
             .map_or_else(|| client.destinations(&s.key), Ok)
     };
     if json {

@@ -130,8 +130,14 @@ pub fn timeouts(t: &Timeouts) -> Vec<Attr> {
 
 // ---- decoding ----
 
-fn each(buf: &[u8]) -> impl Iterator<Item = Result<NlaBuffer<&[u8]>, Error>> {
-    NlasIterator::new(buf).map(|r| r.map_err(|e| Error::Decode(e.to_string())))
+/// The attributes in `buf`: kind and value (borrowed from `buf`).
+fn each(buf: &[u8]) -> impl Iterator<Item = Result<(u16, &[u8]), Error>> {
+    NlasIterator::new(buf).map(|r| {
+        let nla: NlaBuffer<&[u8]> = r.map_err(|e| Error::Decode(e.to_string()))?;
+        let (kind, len) = (nla.kind(), nla.value_length());
+        let value = nla.into_inner().get(4..4 + len).unwrap_or_default();
+        Ok((kind, value))
+    })
 }
 
 fn fixed<const N: usize>(v: &[u8], what: &str) -> Result<[u8; N], Error> {
@@ -162,14 +168,13 @@ fn string(v: &[u8]) -> String {
 pub fn stats(buf: &[u8], wide: bool) -> Result<Stats, Error> {
     let mut s = Stats::default();
     for nla in each(buf) {
-        let nla = nla?;
-        let v = nla.value();
-        let n = if wide || matches!(nla.kind(), attr::STATS_INBYTES | attr::STATS_OUTBYTES) {
+        let (kind, v) = nla?;
+        let n = if wide || matches!(kind, attr::STATS_INBYTES | attr::STATS_OUTBYTES) {
             u64_ne(v, "stats")?
         } else {
             u64::from(u32_ne(v, "stats")?)
         };
-        match nla.kind() {
+        match kind {
             attr::STATS_CONNS => s.conns = n,
             attr::STATS_INPKTS => s.inpkts = n,
             attr::STATS_OUTPKTS => s.outpkts = n,
@@ -186,18 +191,27 @@ pub fn stats(buf: &[u8], wide: bool) -> Result<Stats, Error> {
     Ok(s)
 }
 
+/// The 64-bit stats when sent, else the 32-bit ones (only the one used is
+/// decoded).
+fn either_stats(wide: Option<&[u8]>, narrow: Option<&[u8]>) -> Result<Stats, Error> {
+    match (wide, narrow) {
+        (Some(b), _) => stats(b, true),
+        (None, Some(b)) => stats(b, false),
+        (None, None) => Ok(Stats::default()),
+    }
+}
+
 /// Decodes the inside of a `CMD_ATTR_SERVICE`.
 pub fn decode_service(buf: &[u8]) -> Result<Service, Error> {
     let (mut af, mut proto, mut addr, mut port, mut mark) = (None, None, None, 0u16, None);
     let (mut sched, mut pe, mut flags, mut timeout, mut netmask) = (None, None, 0u32, 0u32, None);
     let (mut st32, mut st64) = (None, None);
     for nla in each(buf) {
-        let nla = nla?;
-        let v = nla.value();
-        match nla.kind() {
+        let (kind, v) = nla?;
+        match kind {
             attr::SVC_AF => af = Some(Family::from_raw(u16_ne(v, "af")?)?),
             attr::SVC_PROTOCOL => proto = Some(u16_ne(v, "protocol")?),
-            attr::SVC_ADDR => addr = Some(v.to_vec()),
+            attr::SVC_ADDR => addr = Some(v),
             attr::SVC_PORT => port = u16_be(v, "port")?,
             attr::SVC_FWMARK => mark = Some(u32_ne(v, "fwmark")?),
             attr::SVC_SCHED_NAME => sched = Some(string(v)),
@@ -205,8 +219,8 @@ pub fn decode_service(buf: &[u8]) -> Result<Service, Error> {
             attr::SVC_FLAGS => flags = u32_ne(v, "flags")?,
             attr::SVC_TIMEOUT => timeout = u32_ne(v, "timeout")?,
             attr::SVC_NETMASK => netmask = Some(fixed::<4>(v, "netmask")?),
-            attr::SVC_STATS => st32 = Some(stats(v, false)?),
-            attr::SVC_STATS64 => st64 = Some(stats(v, true)?),
+            attr::SVC_STATS => st32 = Some(v),
+            attr::SVC_STATS64 => st64 = Some(v),
             _ => {}
         }
     }
@@ -215,7 +229,7 @@ pub fn decode_service(buf: &[u8]) -> Result<Service, Error> {
         (Some(mark), _, _) if mark != 0 => ServiceKey::Fwmark { family, mark },
         (_, Some(p), Some(a)) => ServiceKey::Addr {
             protocol: Protocol::from_raw(p)?,
-            addr: addr_from(family, &a)?,
+            addr: addr_from(family, a)?,
             port,
         },
         _ => return Err(Error::Decode("service without address or fwmark".into())),
@@ -229,7 +243,7 @@ pub fn decode_service(buf: &[u8]) -> Result<Service, Error> {
         timeout,
         netmask: netmask.map_or(Netmask::full(family), |b| Netmask::from_bytes(family, b)),
         pe_name: pe.map(|p| Name::new(&p)).transpose()?,
-        stats: st64.or(st32).unwrap_or_default(),
+        stats: either_stats(st64, st32)?,
     })
 }
 
@@ -238,17 +252,16 @@ pub fn decode_service(buf: &[u8]) -> Result<Service, Error> {
 pub fn decode_dest(buf: &[u8], svc_family: Family) -> Result<Destination, Error> {
     let mut family = svc_family;
     for nla in each(buf) {
-        let nla = nla?;
-        if nla.kind() == attr::DEST_ADDR_FAMILY {
-            family = Family::from_raw(u16_ne(nla.value(), "dest af")?)?;
+        let (kind, v) = nla?;
+        if kind == attr::DEST_ADDR_FAMILY {
+            family = Family::from_raw(u16_ne(v, "dest af")?)?;
         }
     }
     let mut d = Destination::new(IpAddr::from([0u8; 4]), 0);
     let (mut addr, mut st32, mut st64) = (None, None, None);
     for nla in each(buf) {
-        let nla = nla?;
-        let v = nla.value();
-        match nla.kind() {
+        let (kind, v) = nla?;
+        match kind {
             attr::DEST_ADDR => addr = Some(addr_from(family, v)?),
             attr::DEST_PORT => d.port = u16_be(v, "dest port")?,
             attr::DEST_FWD_METHOD => d.forward = ForwardMethod::from_raw(u32_ne(v, "fwd")?)?,
@@ -258,8 +271,8 @@ pub fn decode_dest(buf: &[u8], svc_family: Family) -> Result<Destination, Error>
             attr::DEST_ACTIVE_CONNS => d.active_conns = u32_ne(v, "activeconns")?,
             attr::DEST_INACT_CONNS => d.inactive_conns = u32_ne(v, "inactconns")?,
             attr::DEST_PERSIST_CONNS => d.persistent_conns = u32_ne(v, "persistconns")?,
-            attr::DEST_STATS => st32 = Some(stats(v, false)?),
-            attr::DEST_STATS64 => st64 = Some(stats(v, true)?),
+            attr::DEST_STATS => st32 = Some(v),
+            attr::DEST_STATS64 => st64 = Some(v),
             attr::DEST_TUN_TYPE => {
                 d.tunnel_type = TunnelType::from_raw(*v.first().unwrap_or(&0))?;
             }
@@ -271,7 +284,7 @@ pub fn decode_dest(buf: &[u8], svc_family: Family) -> Result<Destination, Error>
         }
     }
     d.addr = addr.ok_or_else(|| Error::Decode("destination without address".into()))?;
-    d.stats = st64.or(st32).unwrap_or_default();
+    d.stats = either_stats(st64, st32)?;
     Ok(d)
 }
 
@@ -279,9 +292,8 @@ pub fn decode_dest(buf: &[u8], svc_family: Family) -> Result<Destination, Error>
 pub fn decode_daemon(buf: &[u8]) -> Result<Daemon, Error> {
     let mut d = Daemon::new(DaemonRole::Master, "");
     for nla in each(buf) {
-        let nla = nla?;
-        let v = nla.value();
-        match nla.kind() {
+        let (kind, v) = nla?;
+        match kind {
             attr::DAEMON_STATE => {
                 d.role = match u32_ne(v, "state")? {
                     1 => DaemonRole::Master,
@@ -309,10 +321,10 @@ pub fn decode_info(buf: &[u8]) -> Result<Info, Error> {
         conn_tab_size: 0,
     };
     for nla in each(buf) {
-        let nla = nla?;
-        match nla.kind() {
-            attr::INFO_VERSION => i.version = u32_ne(nla.value(), "version")?,
-            attr::INFO_CONN_TAB_SIZE => i.conn_tab_size = u32_ne(nla.value(), "size")?,
+        let (kind, v) = nla?;
+        match kind {
+            attr::INFO_VERSION => i.version = u32_ne(v, "version")?,
+            attr::INFO_CONN_TAB_SIZE => i.conn_tab_size = u32_ne(v, "size")?,
             _ => {}
         }
     }
@@ -323,9 +335,8 @@ pub fn decode_info(buf: &[u8]) -> Result<Info, Error> {
 pub fn decode_timeouts(buf: &[u8]) -> Result<Timeouts, Error> {
     let mut t = Timeouts::default();
     for nla in each(buf) {
-        let nla = nla?;
-        let v = nla.value();
-        match nla.kind() {
+        let (kind, v) = nla?;
+        match kind {
             attr::CMD_TIMEOUT_TCP => t.tcp = u32_ne(v, "tcp timeout")?,
             attr::CMD_TIMEOUT_TCP_FIN => t.tcp_fin = u32_ne(v, "tcpfin timeout")?,
             attr::CMD_TIMEOUT_UDP => t.udp = u32_ne(v, "udp timeout")?,

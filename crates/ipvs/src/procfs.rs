@@ -7,7 +7,7 @@
 //! thresholds, persistent connections, counters or tunnel parameters, it
 //! names IPv4 and IPv6 fwmark services alike (`FWM  %08X`), and it prints
 //! the methods the kernel stores but `ipvsadm` cannot set (bypass, 4 ..= 7)
-//! as `Masq`. [`ProcDestinations::take`] therefore only answers for a
+//! as `Masq`. [`ProcDestinations::destinations`] therefore only answers for a
 //! service whose record is unambiguous, and only with tunnel destinations
 //! when the caller does not need their parameters; everything else is for
 //! [`crate::Client::destinations`].
@@ -23,10 +23,34 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::types::{Destination, ForwardMethod, Protocol, ServiceKey};
 
-/// One service's record in the listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A destination as the listing tells it (compact: the whole table is
+/// held at once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ProcDest {
+    addr: IpAddr,
+    port: u16,
+    forward: ForwardMethod,
+    weight: u32,
+    active: u32,
+    inactive: u32,
+}
+
+impl ProcDest {
+    fn destination(&self) -> Destination {
+        let mut d = Destination::new(self.addr, self.port);
+        d.forward = self.forward;
+        d.weight = self.weight;
+        d.active_conns = self.active;
+        d.inactive_conns = self.inactive;
+        d
+    }
+}
+
+/// One service's record: its destinations are `dests[start..end]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Record {
-    dests: Vec<Destination>,
+    start: usize,
+    end: usize,
     has_tunnel: bool,
 }
 
@@ -57,6 +81,7 @@ pub struct ProcDestinations {
     /// families, or a service repeated by a table changing during the read),
     /// or a line of its record did not parse.
     records: HashMap<ProcKey, Option<Record>>,
+    dests: Vec<ProcDest>,
 }
 
 impl ProcDestinations {
@@ -110,12 +135,13 @@ impl ProcDestinations {
     /// service with a tunnel destination gets `None` (its type, port and
     /// checksum are not listed); without, tunnel destinations come with
     /// [`Destination::new`]'s tunnel defaults.
-    pub fn take(&mut self, key: &ServiceKey, tunnel_params: bool) -> Option<Vec<Destination>> {
-        let record = self.records.get_mut(&ProcKey::of(key))?.as_mut()?;
+    pub fn destinations(&self, key: &ServiceKey, tunnel_params: bool) -> Option<Vec<Destination>> {
+        let record = (*self.records.get(&ProcKey::of(key))?)?;
         if tunnel_params && record.has_tunnel {
             return None;
         }
-        Some(std::mem::take(&mut record.dests))
+        let dests = self.dests.get(record.start..record.end)?;
+        Some(dests.iter().map(ProcDest::destination).collect())
     }
 
     /// Number of services listed (ambiguous ones counted once).
@@ -132,10 +158,11 @@ impl ProcDestinations {
 #[derive(Debug, Default)]
 struct Parser {
     records: HashMap<ProcKey, Option<Record>>,
-    /// The record being read: its key (`None` for a line that names no
-    /// service we know, such as the column titles) and its contents
-    /// (`None` once a line failed).
-    current: Option<(Option<ProcKey>, Option<Record>)>,
+    dests: Vec<ProcDest>,
+    /// The record being read: its key and its extent (`None` once a line
+    /// failed). `None` for a line that names no service we know, such as
+    /// the column titles.
+    current: Option<(ProcKey, Option<Record>)>,
 }
 
 impl Parser {
@@ -146,7 +173,8 @@ impl Parser {
                     match (record.as_mut(), parse_dest(rest)) {
                         (Some(r), Some(d)) => {
                             r.has_tunnel |= d.forward == ForwardMethod::Tunnel;
-                            r.dests.push(d);
+                            self.dests.push(d);
+                            r.end = self.dests.len();
                         }
                         _ => *record = None,
                     }
@@ -154,16 +182,20 @@ impl Parser {
                 continue;
             }
             self.end_record();
-            let record = Record {
-                dests: Vec::new(),
-                has_tunnel: false,
-            };
-            self.current = Some((parse_service(line), Some(record)));
+            let start = self.dests.len();
+            self.current = parse_service(line).map(|key| {
+                let record = Record {
+                    start,
+                    end: start,
+                    has_tunnel: false,
+                };
+                (key, Some(record))
+            });
         }
     }
 
     fn end_record(&mut self) {
-        if let Some((Some(key), record)) = self.current.take() {
+        if let Some((key, record)) = self.current.take() {
             self.records
                 .entry(key)
                 .and_modify(|r| *r = None)
@@ -175,6 +207,7 @@ impl Parser {
         self.end_record();
         ProcDestinations {
             records: self.records,
+            dests: self.dests,
         }
     }
 }
@@ -199,7 +232,7 @@ fn parse_service(line: &str) -> Option<ProcKey> {
 }
 
 /// `C6130001:1F90      Masq    1      0          0` (after `  -> `).
-fn parse_dest(rest: &str) -> Option<Destination> {
+fn parse_dest(rest: &str) -> Option<ProcDest> {
     let mut words = rest.split_ascii_whitespace();
     let (addr, port) = parse_addr_port(words.next()?)?;
     let forward = match words.next()? {
@@ -215,11 +248,14 @@ fn parse_dest(rest: &str) -> Option<Destination> {
         let v: i32 = words.next()?.parse().ok()?;
         Some(v.cast_unsigned())
     };
-    let mut d = Destination::new(addr, port);
-    d.forward = forward;
-    d.weight = int()?;
-    d.active_conns = int()?;
-    d.inactive_conns = int()?;
+    let d = ProcDest {
+        addr,
+        port,
+        forward,
+        weight: int()?,
+        active: int()?,
+        inactive: int()?,
+    };
     if words.next().is_some() {
         return None;
     }
@@ -278,13 +314,13 @@ SCTP  C0000202:0BB8 rr
 
     #[test]
     fn parses_each_kind_of_record() {
-        let mut p = ProcDestinations::parse(TEXT);
+        let p = ProcDestinations::parse(TEXT);
         let tcp = ServiceKey::Addr {
             protocol: Protocol::Tcp,
             addr: v4("192.0.2.1"),
             port: 80,
         };
-        let d = p.take(&tcp, false).unwrap();
+        let d = p.destinations(&tcp, false).unwrap();
         assert_eq!(d.len(), 2);
         assert_eq!((d[0].addr, d[0].port), (v4("198.51.100.1"), 8080));
         assert_eq!(d[0].forward, ForwardMethod::Masq);
@@ -297,7 +333,7 @@ SCTP  C0000202:0BB8 rr
             addr: "2001:db8::1".parse().unwrap(),
             port: 53,
         };
-        let d = p.take(&udp6, true).unwrap();
+        let d = p.destinations(&udp6, true).unwrap();
         assert_eq!(d[0].addr, "2001:db8::2".parse::<IpAddr>().unwrap());
         assert_eq!((d[0].forward, d[0].weight), (ForwardMethod::Route, 0));
 
@@ -306,31 +342,31 @@ SCTP  C0000202:0BB8 rr
             mark,
         };
         assert_eq!(
-            p.take(&fwm(7), true).unwrap()[0].forward,
+            p.destinations(&fwm(7), true).unwrap()[0].forward,
             ForwardMethod::Local
         );
         // Listed twice: which record is which family is unknown.
-        assert_eq!(p.take(&fwm(8), false), None);
+        assert_eq!(p.destinations(&fwm(8), false), None);
         // A line that does not parse spoils its service only.
         let sctp = ServiceKey::Addr {
             protocol: Protocol::Sctp,
             addr: v4("192.0.2.2"),
             port: 3000,
         };
-        assert_eq!(p.take(&sctp, false), None);
+        assert_eq!(p.destinations(&sctp, false), None);
         assert_eq!(p.len(), 5);
     }
 
     #[test]
     fn tunnel_destinations_need_the_kernel_when_their_parameters_matter() {
-        let mut p = ProcDestinations::parse(TEXT);
+        let p = ProcDestinations::parse(TEXT);
         let tcp = ServiceKey::Addr {
             protocol: Protocol::Tcp,
             addr: v4("192.0.2.1"),
             port: 80,
         };
-        assert_eq!(p.take(&tcp, true), None);
-        assert!(p.take(&tcp, false).is_some());
+        assert_eq!(p.destinations(&tcp, true), None);
+        assert!(p.destinations(&tcp, false).is_some());
     }
 
     #[test]
@@ -348,14 +384,14 @@ SCTP  C0000202:0BB8 rr
             "  -> C6336401:0000      Masq    1      0          0\n",
         ] {
             assert_eq!(
-                ProcDestinations::parse(text).take(&key, false),
+                ProcDestinations::parse(text).destinations(&key, false),
                 None,
                 "{text}"
             );
         }
         let p = ProcDestinations::parse("FWM  00000001 rr\n  -> C6336401:0000 Masq 1 0\n");
-        assert_eq!(p.clone().take(&key, false), None);
+        assert_eq!(p.destinations(&key, false), None);
         let p = ProcDestinations::parse("FWM  00000001 rr\n  -> C6336401:0000 Masq 1 0 0 9\n");
-        assert_eq!(p.clone().take(&key, false), None);
+        assert_eq!(p.destinations(&key, false), None);
     }
 }
