@@ -1,11 +1,14 @@
 //! Desired state: given the wanted services and destinations, compute and
 //! apply the minimal list of operations against the live table.
 //!
-//! [`plan`] is pure: `(known, desired) → ops`. [`Reconciler`] keeps the
-//! table it last read or wrote, so each [`Reconciler::apply`] sends only
-//! what differs: no dump per apply, kernel work proportional to the change.
-//! [`Reconciler::refresh`] re-reads the live table when something else may
-//! have changed it.
+//! [`plan`] is pure: `(known, desired) → ops`; [`plan_services`] does the
+//! same for a partial desired state (only the services named are looked
+//! at). [`Reconciler`] keeps the table it last read or wrote, so each
+//! [`Reconciler::apply`] sends only what differs: no dump per apply, kernel
+//! work proportional to the change (the in-memory diff of a whole desired
+//! table is linear in the table; [`Reconciler::apply_services`] avoids
+//! even that). [`Reconciler::refresh`] re-reads the live table when
+//! something else may have changed it.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -102,6 +105,8 @@ impl Table {
 /// deleted (their destinations with them); new services are added; changed
 /// ones edited; then per service the destinations that go are deleted,
 /// changed ones edited and new ones added. Nothing equal is touched.
+/// Compares every service of both tables (see [`plan_services`] for a
+/// plan that only looks at what changed).
 pub fn plan(known: &Table, desired: &Table) -> Vec<Op> {
     let mut ops = Vec::new();
     for key in known.services.keys() {
@@ -110,31 +115,53 @@ pub fn plan(known: &Table, desired: &Table) -> Vec<Op> {
         }
     }
     for (key, want) in &desired.services {
-        let have = known.services.get(key);
-        match have {
-            None => ops.push(Op::AddService(want.service.clone())),
-            Some(h) if !h.service.same_config(&want.service) => {
-                ops.push(Op::EditService(want.service.clone()));
-            }
-            Some(_) => {}
-        }
-        let empty = BTreeMap::new();
-        let have_dests = have.map_or(&empty, |h| &h.dests);
-        for (dk, _) in have_dests
-            .iter()
-            .filter(|(dk, _)| !want.dests.contains_key(dk))
-        {
-            ops.push(Op::DelDest(*key, dk.0, dk.1));
-        }
-        for (dk, d) in &want.dests {
-            match have_dests.get(dk) {
-                Some(h) if h.same_config(d) => {}
-                Some(_) => ops.push(Op::EditDest(*key, d.clone())),
-                None => ops.push(Op::AddDest(*key, d.clone())),
-            }
-        }
+        plan_entry(*key, known.services.get(key), want, &mut ops);
     }
     ops
+}
+
+/// The operations for a partial desired state: each service of `changed`
+/// becomes exactly as given there (its destinations not listed are
+/// deleted), each of `removed` that is known and not in `changed` is
+/// deleted, and no other service is looked at, so the work follows the
+/// services named, not the table.
+pub fn plan_services(known: &Table, changed: &Table, removed: &[ServiceKey]) -> Vec<Op> {
+    let mut ops = Vec::new();
+    for key in removed {
+        if known.services.contains_key(key) && !changed.services.contains_key(key) {
+            ops.push(Op::DelService(*key));
+        }
+    }
+    for (key, want) in &changed.services {
+        plan_entry(*key, known.services.get(key), want, &mut ops);
+    }
+    ops
+}
+
+/// One service of a plan: add or edit it, then its destinations.
+fn plan_entry(key: ServiceKey, have: Option<&Entry>, want: &Entry, ops: &mut Vec<Op>) {
+    match have {
+        None => ops.push(Op::AddService(want.service.clone())),
+        Some(h) if !h.service.same_config(&want.service) => {
+            ops.push(Op::EditService(want.service.clone()));
+        }
+        Some(_) => {}
+    }
+    let empty = BTreeMap::new();
+    let have_dests = have.map_or(&empty, |h| &h.dests);
+    for (dk, _) in have_dests
+        .iter()
+        .filter(|(dk, _)| !want.dests.contains_key(dk))
+    {
+        ops.push(Op::DelDest(key, dk.0, dk.1));
+    }
+    for (dk, d) in &want.dests {
+        match have_dests.get(dk) {
+            Some(h) if h.same_config(d) => {}
+            Some(_) => ops.push(Op::EditDest(key, d.clone())),
+            None => ops.push(Op::AddDest(key, d.clone())),
+        }
+    }
 }
 
 /// What one [`Reconciler::apply`] did.
@@ -175,6 +202,19 @@ impl Reconciler {
     /// (pipelined), and records those the kernel accepted.
     pub fn apply(&mut self, desired: &Table) -> Applied {
         let ops = plan(&self.known, desired);
+        self.send(ops)
+    }
+
+    /// [`Self::apply`] for a partial desired state ([`plan_services`]):
+    /// the services in `changed` become as given, those in `removed` go,
+    /// the rest of the table is not looked at. Planning and kernel work
+    /// follow the size of the change, not of the table.
+    pub fn apply_services(&mut self, changed: &Table, removed: &[ServiceKey]) -> Applied {
+        let ops = plan_services(&self.known, changed, removed);
+        self.send(ops)
+    }
+
+    fn send(&mut self, ops: Vec<Op>) -> Applied {
         let results = self.client.apply_ops(&ops);
         let mut failed = Vec::new();
         for (i, (op, r)) in ops.iter().zip(results).enumerate() {
@@ -251,6 +291,36 @@ mod tests {
                 Op::AddDest(key(9000), dest(7, 1)),
             ]
         );
+    }
+
+    #[test]
+    fn a_partial_plan_touches_only_the_services_named() {
+        let known = table(&[(80, &[(1, 1), (2, 1)]), (443, &[(3, 5)]), (8080, &[(9, 1)])]);
+        let changed = table(&[(80, &[(1, 2)]), (9000, &[(7, 1)])]);
+        let ops = plan_services(&known, &changed, &[key(8080), key(1), key(9000)]);
+        assert_eq!(
+            ops,
+            vec![
+                Op::DelService(key(8080)),
+                Op::DelDest(key(80), dest(2, 1).addr, 80),
+                Op::EditDest(key(80), dest(1, 2)),
+                Op::AddService(Service::new(key(9000))),
+                Op::AddDest(key(9000), dest(7, 1)),
+            ]
+        );
+        // The same change as a full desired table.
+        let mut full = changed.clone();
+        full.services
+            .insert(key(443), known.services[&key(443)].clone());
+        let mut a = known.clone();
+        let mut b = known.clone();
+        for op in &ops {
+            a.record(op);
+        }
+        for op in plan(&known, &full) {
+            b.record(&op);
+        }
+        assert!(a.same_config(&b));
     }
 
     #[test]

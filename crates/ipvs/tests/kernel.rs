@@ -456,6 +456,27 @@ fn reconciler_sends_only_differences_and_recovers_from_drift() -> Result<(), Fai
         Table::read(r.client())?.same_config(&second),
         "live table differs after the change",
     )?;
+    // A partial desired state: the services named, nothing else looked at.
+    let mut changed = Table::default();
+    let back = &first.services[&tcp("192.0.2.10", 10_000)];
+    changed.insert(back.service.clone(), back.dests.values().cloned());
+    let removed = [tcp("192.0.2.10", 10_199)];
+    let applied = r.apply_services(&changed, &removed);
+    check(
+        applied.ops.len() == 2 && applied.failed.is_empty(),
+        format!("apply_services: {:?}", applied.ops),
+    )?;
+    let mut expect = second.clone();
+    expect.services.insert(back.service.key, back.clone());
+    expect.services.remove(&removed[0]);
+    check(
+        Table::read(r.client())?.same_config(&expect),
+        "live table differs after apply_services",
+    )?;
+    check(
+        r.apply(&second).ops.len() == 2 + 5,
+        "putting the table back takes an edit, a service and its 5 dests",
+    )?;
     // Drift: a service vanishes behind the reconciler's back.
     let gone = tcp("192.0.2.10", 10_000);
     r.client().del_service(&gone)?;
@@ -552,11 +573,11 @@ fn proc_listing_agrees_with_the_destination_dumps() -> Result<(), Failed> {
         &dest("198.51.100.6", 0, ForwardMethod::Route, 4),
     )?;
 
-    let mut proc = ProcDestinations::read()?;
+    let proc = ProcDestinations::read()?;
     check(proc.len() == 5, format!("{} keys in /proc", proc.len()))?;
     for s in c.services()? {
         let dumped = c.destinations(&s.key)?;
-        let listed = proc.clone().take(&s.key, false);
+        let listed = proc.destinations(&s.key, false);
         if s.key == fw(Family::Inet, 5) || s.key == fw(Family::Inet6, 5) {
             check(
                 listed.is_none(),
@@ -572,14 +593,16 @@ fn proc_listing_agrees_with_the_destination_dumps() -> Result<(), Failed> {
         check(a == b, format!("{:?}: dump {a:?} /proc {b:?}", s.key))?;
         let tunnel = dumped.iter().any(|d| d.forward == ForwardMethod::Tunnel);
         check(
-            proc.take(&s.key, true).is_some() != tunnel,
+            proc.destinations(&s.key, true).is_some() != tunnel,
             format!("{:?}: tunnel parameters need the dump", s.key),
         )?;
     }
     // A service deleted after the service dump is absent from a later read.
     c.del_service(&big)?;
     check(
-        ProcDestinations::read()?.take(&big, false).is_none(),
+        ProcDestinations::read()?
+            .destinations(&big, false)
+            .is_none(),
         "deleted service still listed",
     )
 }
