@@ -157,7 +157,7 @@ impl Client {
                 result = Some(r.map_err(|errno| Error::Kernel { cmd, errno }));
                 true
             }
-            Reply::Data(_) | Reply::Done => false,
+            Reply::Data(..) | Reply::Done => false,
         })?;
         result.unwrap_or(Ok(()))
     }
@@ -170,6 +170,25 @@ impl Client {
         attrs: Vec<Attr>,
         dump: bool,
     ) -> Result<Vec<IpvsMessage>, Error> {
+        self.collect_with(cmd, attrs, dump, |genl_cmd, payload| {
+            Ok(IpvsMessage {
+                cmd: genl_cmd,
+                attrs: Vec::new(),
+                payload: payload.to_vec(),
+            })
+        })
+    }
+
+    /// [`Self::collect`], each reply's attributes decoded by `decode`
+    /// straight from the receive buffer (nothing copied per reply). Reads
+    /// to the end of the reply even after a decode error, then returns it.
+    fn collect_with<T>(
+        &mut self,
+        cmd: Cmd,
+        attrs: Vec<Attr>,
+        dump: bool,
+        mut decode: impl FnMut(u8, &[u8]) -> Result<T, Error>,
+    ) -> Result<Vec<T>, Error> {
         let mut out = Vec::new();
         let flags = NLM_F_REQUEST | NLM_F_ACK | if dump { NLM_F_DUMP } else { 0 };
         self.frame(cmd, attrs, flags, &mut out);
@@ -177,13 +196,18 @@ impl Client {
         let mut data = Vec::new();
         let mut failure = None;
         self.receive(cmd, |_, m| match m {
-            Reply::Data(d) => {
-                data.push(d);
+            Reply::Data(genl_cmd, payload) => {
+                match decode(genl_cmd, payload) {
+                    Ok(v) => data.push(v),
+                    Err(e) => {
+                        failure.get_or_insert(e);
+                    }
+                }
                 false
             }
             Reply::Done | Reply::Ack(Ok(())) => true,
             Reply::Ack(Err(errno)) => {
-                failure = Some(Error::Kernel { cmd, errno });
+                failure.get_or_insert(Error::Kernel { cmd, errno });
                 true
             }
         })?;
@@ -203,26 +227,44 @@ impl Client {
     }
 
     /// Reads datagrams, handing each message to `f` until it returns true.
-    fn receive(&mut self, cmd: Cmd, mut f: impl FnMut(u32, Reply) -> bool) -> Result<(), Error> {
+    /// Messages are read in place: a reply's attributes are a slice of the
+    /// receive buffer.
+    fn receive(
+        &mut self,
+        cmd: Cmd,
+        mut f: impl FnMut(u32, Reply<'_>) -> bool,
+    ) -> Result<(), Error> {
         loop {
             let n = self.recv(cmd)?;
             let mut off = 0;
             let mut finished = false;
             while off < n {
                 let len = frame_len(&self.buf[off..n])?;
-                let m = Msg::deserialize(&self.buf[off..off + len])
+                let nl = NetlinkBuffer::new_checked(&self.buf[off..off + len])
                     .map_err(|e| Error::Decode(e.to_string()))?;
                 off += len;
-                let seq = m.header.sequence_number;
-                let reply = match m.payload {
-                    NetlinkPayload::InnerMessage(g) => Reply::Data(g.payload),
-                    NetlinkPayload::Done(_) => Reply::Done,
-                    NetlinkPayload::Error(e) => {
-                        Reply::Ack(e.code.map_or(Ok(()), |c| Err(-c.get())))
+                let payload = nl.payload();
+                let reply = match nl.message_type() {
+                    NLMSG_DONE => Reply::Done,
+                    NLMSG_ERROR => {
+                        let code = payload
+                            .get(..4)
+                            .and_then(|b| b.try_into().ok())
+                            .map(i32::from_ne_bytes)
+                            .ok_or_else(|| Error::Decode("short NLMSG_ERROR".into()))?;
+                        Reply::Ack(if code == 0 { Ok(()) } else { Err(-code) })
+                    }
+                    t if t == self.family => {
+                        // The generic netlink header: cmd, version, 2 reserved.
+                        let (Some(&genl_cmd), Some(attrs)) = (payload.first(), payload.get(4..))
+                        else {
+                            return Err(Error::Decode("short generic netlink message".into()));
+                        };
+                        Reply::Data(genl_cmd, attrs)
                     }
                     _ => continue,
                 };
-                finished |= f(seq, reply);
+                finished |= f(nl.sequence_number(), reply);
             }
             if finished {
                 return Ok(());
@@ -286,15 +328,11 @@ impl Client {
 
     /// Every service (dump).
     pub fn services(&mut self) -> Result<Vec<Service>, Error> {
-        self.collect(Cmd::GetService, vec![], true)?
-            .iter()
-            .map(|m| {
-                let inner = m
-                    .find(attr::CMD_SERVICE)
-                    .ok_or_else(|| Error::Decode("no service".into()))?;
-                codec::decode_service(inner)
-            })
-            .collect()
+        self.collect_with(Cmd::GetService, vec![], true, |_, payload| {
+            let inner = crate::message::find(payload, attr::CMD_SERVICE)
+                .ok_or_else(|| Error::Decode("no service".into()))?;
+            codec::decode_service(inner)
+        })
     }
 
     /// One service.
@@ -312,15 +350,12 @@ impl Client {
     /// The destinations of one service (dump).
     pub fn destinations(&mut self, key: &ServiceKey) -> Result<Vec<Destination>, Error> {
         let family = key.family();
-        self.collect(Cmd::GetDest, vec![codec::service_key(key)], true)?
-            .iter()
-            .map(|m| {
-                let inner = m
-                    .find(attr::CMD_DEST)
-                    .ok_or_else(|| Error::Decode("no dest".into()))?;
-                codec::decode_dest(inner, family)
-            })
-            .collect()
+        let request = vec![codec::service_key(key)];
+        self.collect_with(Cmd::GetDest, request, true, |_, payload| {
+            let inner = crate::message::find(payload, attr::CMD_DEST)
+                .ok_or_else(|| Error::Decode("no dest".into()))?;
+            codec::decode_dest(inner, family)
+        })
     }
 
     pub fn add_service(&mut self, s: &Service) -> Result<(), Error> {
@@ -404,12 +439,17 @@ impl Client {
     }
 }
 
-enum Reply {
-    Data(IpvsMessage),
+enum Reply<'a> {
+    /// A message of the IPVS family: its command and attributes.
+    Data(u8, &'a [u8]),
     Done,
     /// An ACK (`Ok`) or an error with its errno.
     Ack(Result<(), i32>),
 }
+
+/// `NLMSG_ERROR` and `NLMSG_DONE`.
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
 
 /// Length of the netlink message at the start of `buf`, aligned.
 fn frame_len(buf: &[u8]) -> Result<usize, Error> {
