@@ -54,3 +54,43 @@ fn fwmark_order_follows_glibc_merge_sort() {
     assert_eq!(v[0], &tcp);
     assert_eq!(v[1], &b);
 }
+
+#[test]
+fn columns_are_padded_and_cut_in_bytes_as_printf_does() {
+    let key = ServiceKey::Addr {
+        protocol: ipvs::Protocol::Tcp,
+        addr: "192.0.2.1".parse().unwrap(),
+        port: 80,
+    };
+    let s = Service::new(key);
+    let mut n = Names::from_text(
+        "198.51.100.1 h\u{e9}llo\n198.51.100.2 a-very-long-host-name-for-the-column\n",
+        "",
+    );
+    let dests = [
+        Destination::new("198.51.100.1".parse().unwrap(), 80),
+        Destination::new("198.51.100.2".parse().unwrap(), 4_294),
+    ];
+    let mut out = String::new();
+    service_entry(&mut out, &s, &dests, 0, &mut n);
+    let rows: Vec<&str> = out.lines().skip(1).collect();
+    // "héllo:80" is 9 bytes: 19 blanks make the 28 bytes of `%-28s`.
+    assert_eq!(
+        rows[0],
+        format!(
+            "  -> h\u{e9}llo:80{} Masq    1      0          0         ",
+            " ".repeat(19)
+        )
+    );
+    // An IPv4 name longer than 28 bytes is cut to 28.
+    assert_eq!(
+        rows[1],
+        "  -> a-very-long-host-name-for-th Masq    1      0          0         "
+    );
+    let mut nums = String::new();
+    for n in [0, 7, 10, 65_535, u64::MAX] {
+        super::push_num(&mut nums, n);
+        nums.push(' ');
+    }
+    assert_eq!(nums, "0 7 10 65535 18446744073709551615 ");
+}
