@@ -43,14 +43,25 @@ pub fn connection(line: &str, format: u32, names: &mut Names) -> Option<String> 
     let dest = addrport(&daddr, port(f[6]), proto, format, names);
     let state = f[7];
     let pro = f[0];
+    // Names may be UTF-8: pad them in bytes, as printf does.
+    let (source, virt) = (pad_bytes(&source, 18), pad_bytes(&virt, 18));
     Some(if format & fmt::PERSISTENTCONN != 0 && f.len() >= 11 {
+        let dest = pad_bytes(&dest, 16);
         format!(
-            "{pro:<3} {expire:<6} {state:<11} {source:<18} {virt:<18} {dest:<16} {:<18} {}\n",
+            "{pro:<3} {expire:<6} {state:<11} {source} {virt} {dest} {:<18} {}\n",
             f[9], f[10]
         )
     } else {
-        format!("{pro:<3} {expire:<6} {state:<11} {source:<18} {virt:<18} {dest}\n")
+        format!("{pro:<3} {expire:<6} {state:<11} {source} {virt} {dest}\n")
     })
+}
+
+/// `s` padded with blanks to `width` bytes (C's `%-Ns`).
+fn pad_bytes(s: &str, width: usize) -> String {
+    let mut out = String::with_capacity(width.max(s.len()));
+    out.push_str(s);
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(s.len())));
+    out
 }
 
 /// The whole listing from the proc file's text.
@@ -113,6 +124,13 @@ mod tests {
         let out = format_table(text, 0, &mut n);
         assert!(
             out.ends_with("192.0.2.1:http     198.51.100.1:http\n"),
+            "{out}"
+        );
+        // A UTF-8 name: "h\u{e9}:54321" is 9 bytes, padded to 18 bytes.
+        let mut n = Names::from_text("192.0.2.5 h\u{e9}\n", "");
+        let out = format_table(text, 0, &mut n);
+        assert!(
+            out.contains("ESTABLISHED h\u{e9}:54321          192.0.2.1:80"),
             "{out}"
         );
     }
