@@ -292,7 +292,7 @@ pub fn list_all(format: u32, ctx: &mut Ctx, io: &mut Io) -> Flow {
     // Counters, thresholds and persistent connections are not in /proc.
     let detailed = fmt::STATS | fmt::RATE | fmt::THRESHOLDS | fmt::PERSISTENTCONN | fmt::JSON;
     let from_proc = if format & detailed == 0 && !services.is_empty() {
-        ipvs::ProcDestinations::read().ok()
+        ipvs::ProcDestinations::read_for(&services).ok()
     } else {
         None
     };

@@ -7,10 +7,15 @@
 //! thresholds, persistent connections, counters or tunnel parameters, it
 //! names IPv4 and IPv6 fwmark services alike (`FWM  %08X`), and it prints
 //! the methods the kernel stores but `ipvsadm` cannot set (bypass, 4 ..= 7)
-//! as `Masq`. [`ProcDestinations::destinations`] therefore only answers for a
-//! service whose record is unambiguous, and only with tunnel destinations
-//! when the caller does not need their parameters; everything else is for
-//! [`crate::Client::destinations`].
+//! as `Masq`, indistinguishable from NAT (a caller that must tell them
+//! apart needs the dump). [`ProcDestinations::destinations`] only answers
+//! for a service whose record is unambiguous, and only with tunnel
+//! destinations when the caller does not need their parameters; everything
+//! else is for [`crate::Client::destinations`].
+//!
+//! [`ProcDestinations::read_for`] takes the service dump read just before,
+//! so that an fwmark the dump has in both families stays ambiguous even
+//! when one of them went before the text was read.
 //!
 //! The file is read in page-sized chunks, each resuming at a service index,
 //! so a table that changes during the read may lose or repeat a service
@@ -21,7 +26,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::types::{Destination, ForwardMethod, Protocol, ServiceKey};
+use crate::types::{Destination, ForwardMethod, Protocol, Service, ServiceKey};
 
 /// A destination as the listing tells it (compact: the whole table is
 /// held at once).
@@ -119,6 +124,22 @@ impl ProcDestinations {
         }
         parser.feed(&String::from_utf8_lossy(&buf[..have]));
         Ok(parser.finish())
+    }
+
+    /// [`Self::read`] for the services of a dump read just before: an
+    /// fwmark that `services` holds in both families is ambiguous even if
+    /// the text lists it once (one of the two went between the reads).
+    pub fn read_for(services: &[Service]) -> std::io::Result<Self> {
+        let mut p = Self::read()?;
+        let mut seen = HashMap::new();
+        for s in services {
+            if let ServiceKey::Fwmark { family, mark } = s.key {
+                if *seen.entry(mark).or_insert(family) != family {
+                    p.records.insert(ProcKey::Fwmark(mark), None);
+                }
+            }
+        }
+        Ok(p)
     }
 
     /// Parses the listing's text. Lines that do not parse make their

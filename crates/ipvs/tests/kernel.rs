@@ -597,6 +597,21 @@ fn proc_listing_agrees_with_the_destination_dumps() -> Result<(), Failed> {
             format!("{:?}: tunnel parameters need the dump", s.key),
         )?;
     }
+    // One family of a mark goes between the dump and the read: the text
+    // lists the mark once, but which family it is cannot be told.
+    let dumped = c.services()?;
+    c.del_service(&fw(Family::Inet6, 5))?;
+    let later = ProcDestinations::read_for(&dumped)?;
+    check(
+        later.destinations(&fw(Family::Inet, 5), false).is_none(),
+        "an fwmark the dump has in both families must stay ambiguous",
+    )?;
+    check(
+        ProcDestinations::read()?
+            .destinations(&fw(Family::Inet, 5), false)
+            .is_some(),
+        "an fwmark listed once is answered",
+    )?;
     // A service deleted after the service dump is absent from a later read.
     c.del_service(&big)?;
     check(
