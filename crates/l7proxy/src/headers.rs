@@ -33,12 +33,36 @@ pub struct Vars<'a> {
     pub uri: &'a str,
     pub args: Option<&'a str>,
     pub body_length: Option<u64>,
-    pub client_headers: &'a HeaderMap,
+    pub client_headers: Client<'a>,
+}
+
+/// The client's headers: hyper's map, or the parsed head of the plain
+/// HTTP/1 path (in the client's order and case).
+#[derive(Debug, Clone, Copy)]
+pub enum Client<'a> {
+    Map(&'a HeaderMap),
+    Raw(&'a [httparse::Header<'a>]),
+}
+
+impl<'a> Client<'a> {
+    /// The first value of `name` (lower case), if it is text.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        match *self {
+            Client::Map(m) => m.get(name).and_then(|v| v.to_str().ok()),
+            Client::Raw(h) => h
+                .iter()
+                .find(|x| x.name.eq_ignore_ascii_case(name))
+                .map(|x| x.value)
+                // As HeaderValue::to_str: visible ASCII and tabs only.
+                .filter(|v| v.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)))
+                .and_then(|v| std::str::from_utf8(v).ok()),
+        }
+    }
 }
 
 impl Vars<'_> {
     fn header(&self, name: &str) -> Option<&str> {
-        self.client_headers.get(name).and_then(|v| v.to_str().ok())
+        self.client_headers.get(name)
     }
 
     /// The value of `$name` (empty when unknown or unset).
@@ -148,6 +172,9 @@ pub enum Template {
 pub struct HeaderPlan {
     entries: Vec<(HeaderName, Template)>,
     covered: Vec<HeaderName>,
+    /// The entries' names as configured (for the plain HTTP/1 path, which
+    /// keeps their case as nginx does).
+    spelled: Vec<String>,
 }
 
 impl HeaderPlan {
@@ -162,6 +189,7 @@ impl HeaderPlan {
         }
         let mut entries = Vec::new();
         let mut covered = Vec::new();
+        let mut spelled = Vec::new();
         for (name, value) in pairs {
             let Ok(hn) = HeaderName::from_bytes(name.as_bytes()) else {
                 continue;
@@ -179,13 +207,69 @@ impl HeaderPlan {
                 }
             };
             entries.push((hn, t));
+            spelled.push(name.to_owned());
         }
-        Self { entries, covered }
+        Self {
+            entries,
+            covered,
+            spelled,
+        }
+    }
+
+    /// Writes the headers to send upstream as `Name: value\r\n` lines;
+    /// returns whether a `Connection` header naming `close` was written.
+    pub fn write(
+        &self,
+        vars: &Vars<'_>,
+        client: &[httparse::Header<'_>],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let mut close = false;
+        for ((name, t), spelled) in self.entries.iter().zip(&self.spelled) {
+            let mut line = |value: &[u8]| {
+                out.extend_from_slice(spelled.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value);
+                out.extend_from_slice(b"\r\n");
+                if name == http::header::CONNECTION
+                    && value
+                        .split(|&b| b == b',')
+                        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+                {
+                    close = true;
+                }
+            };
+            match t {
+                Template::Fixed(v) => line(v.as_bytes()),
+                Template::Vars(tpl) => {
+                    let value = vars.expand(tpl);
+                    if !value.is_empty() && HeaderValue::from_str(&value).is_ok() {
+                        line(value.as_bytes());
+                    }
+                }
+            }
+        }
+        for h in client {
+            if !self
+                .covered
+                .iter()
+                .any(|c| c.as_str().eq_ignore_ascii_case(h.name))
+            {
+                out.extend_from_slice(h.name.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(h.value);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        close
     }
 
     /// The headers to send upstream, in order.
     pub fn build(&self, vars: &Vars<'_>) -> HeaderMap {
-        let mut out = HeaderMap::with_capacity(self.entries.len() + vars.client_headers.len());
+        let Client::Map(client) = vars.client_headers else {
+            return HeaderMap::new();
+        };
+        let mut out = HeaderMap::with_capacity(self.entries.len() + client.len());
         for (name, t) in &self.entries {
             match t {
                 Template::Fixed(v) => {
@@ -199,7 +283,7 @@ impl HeaderPlan {
                 }
             }
         }
-        for (name, value) in vars.client_headers {
+        for (name, value) in client {
             if !self.covered.contains(name) {
                 out.append(name.clone(), value.clone());
             }
@@ -247,7 +331,7 @@ mod tests {
             uri: "/a",
             args: Some("b=1&Name=x"),
             body_length: body,
-            client_headers: client,
+            client_headers: Client::Map(client),
         }
     }
 

@@ -269,33 +269,37 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
     let index = ctx.index;
     let live = Rc::clone(&ctx.live);
     let shutdown = ctx.shutdown.subscribe();
-    let tls = w.site.listeners[index].tls.clone();
     live.fetch_add(1, Ordering::Relaxed);
-    tokio::task::spawn_local(async move {
-        match tls {
-            None => {
-                serve_h1(
-                    TokioIo::new(stream),
+    // Separate tasks, so that a plain connection's future stays small
+    // (hyper's connection state is boxed only when it is needed).
+    match w.site.listeners[index].tls.clone() {
+        None => tokio::task::spawn_local(async move {
+            let mut shutdown = shutdown;
+            let rest = crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown).await;
+            if let Some(io) = rest {
+                Box::pin(serve_h1(
+                    TokioIo::new(io),
                     service(w, index, peer, false),
                     shutdown,
-                )
+                ))
                 .await;
             }
-            Some(config) => {
-                let acceptor = tokio_rustls::TlsAcceptor::from(config);
-                if let Ok(Ok(tls)) =
-                    tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                {
-                    if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                        serve_h2(TokioIo::new(tls), service(w, index, peer, true), shutdown).await;
-                    } else {
-                        serve_h1(TokioIo::new(tls), service(w, index, peer, false), shutdown).await;
-                    }
+            live.fetch_sub(1, Ordering::Relaxed);
+        }),
+        Some(config) => tokio::task::spawn_local(async move {
+            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+            if let Ok(Ok(tls)) =
+                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+            {
+                if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    serve_h2(TokioIo::new(tls), service(w, index, peer, true), shutdown).await;
+                } else {
+                    serve_h1(TokioIo::new(tls), service(w, index, peer, false), shutdown).await;
                 }
             }
-        }
-        live.fetch_sub(1, Ordering::Relaxed);
-    });
+            live.fetch_sub(1, Ordering::Relaxed);
+        }),
+    };
 }
 
 /// Whether the client asked to keep the connection open.
@@ -318,12 +322,24 @@ fn wants_keep_alive<B>(req: &http::Request<B>) -> bool {
 fn hidden(name: &str, upgrading: bool) -> bool {
     match name {
         "connection" | "upgrade" => !upgrading,
-        "date" | "server" | "x-pad" | "x-accel-expires" | "x-accel-redirect"
-        | "x-accel-limit-rate" | "x-accel-buffering" | "x-accel-charset" | "keep-alive"
-        | "transfer-encoding" => true,
-        _ => false,
+        _ => HIDDEN.contains(&name),
     }
 }
+
+/// Upstream headers never passed on (lower case), besides `Connection`
+/// and `Upgrade` outside an upgrade.
+pub(crate) const HIDDEN: [&str; 10] = [
+    "date",
+    "server",
+    "x-pad",
+    "x-accel-expires",
+    "x-accel-redirect",
+    "x-accel-limit-rate",
+    "x-accel-buffering",
+    "x-accel-charset",
+    "keep-alive",
+    "transfer-encoding",
+];
 
 /// The head in nginx's order (`ngx_http_header_filter`): `Server`, `Date`,
 /// `Content-Type`, `Content-Length`, `Last-Modified`, `Location`, then
