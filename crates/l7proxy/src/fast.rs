@@ -28,10 +28,13 @@ use crate::headers::{Client, Vars};
 use crate::plan::Action;
 use crate::worker::{Failure, RawConn, Worker};
 
-/// Size of one I/O buffer.
-const BUF: usize = 16 * 1024;
+/// Size of a head buffer (a request, a response head and the first body
+/// bytes read with it).
+const BUF: usize = 4 * 1024;
+/// Size of the upstream read buffer once a body needs more reads.
+const BODY_BUF: usize = 32 * 1024;
 /// Spare buffers kept per worker.
-const SPARE: usize = 256;
+const SPARE: usize = 32;
 /// Request heads longer than this go to hyper (which applies nginx's
 /// limits and answers 400/414 as nginx does).
 const MAX_HEAD: usize = 16 * 1024;
@@ -51,7 +54,7 @@ fn take_buf(w: &Worker) -> Vec<u8> {
 }
 
 fn put_buf(w: &Worker, mut b: Vec<u8>) {
-    if (BUF..=4 * BUF).contains(&b.capacity()) {
+    if (BUF..=2 * BODY_BUF).contains(&b.capacity()) {
         let mut bufs = w.bufs.borrow_mut();
         if bufs.len() < SPARE {
             b.clear();
@@ -135,19 +138,29 @@ pub async fn serve(
 ) -> Option<Rewind> {
     let mut pending = Vec::new();
     loop {
-        if pending.is_empty() {
-            // Idle: only the socket is held.
+        while pending.is_empty() {
+            // Idle: only the socket is held; a buffer is taken when bytes
+            // have come (readiness can be stale: then it goes back).
             tokio::select! {
                 biased;
                 _ = shutdown.wait_for(|s| *s) => return None,
                 r = stream.readable() => r.ok()?,
             }
+            let mut buf = take_buf(&w);
+            match stream.try_read_buf(&mut buf) {
+                Ok(0) => {
+                    put_buf(&w, buf);
+                    return None;
+                }
+                Ok(_) => pending = buf,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => put_buf(&w, buf),
+                Err(_) => {
+                    put_buf(&w, buf);
+                    return None;
+                }
+            }
         }
-        let buf = if pending.is_empty() {
-            take_buf(&w)
-        } else {
-            std::mem::take(&mut pending)
-        };
+        let buf = std::mem::take(&mut pending);
         match Box::pin(one(&mut stream, buf, peer, &w, index, shutdown)).await {
             Step::Again(rest) => pending = rest,
             Step::Close => return None,
@@ -849,6 +862,10 @@ async fn relay(client: &mut TcpStream, r: &mut Answer, out: &mut Vec<u8>) -> Res
             let mut left = n - take as u64;
             client.write_all(out).await.map_err(|_| 0u64)?;
             sent += take as u64;
+            if left > 0 {
+                r.buf.clear();
+                r.buf.reserve(BODY_BUF);
+            }
             while left > 0 {
                 r.buf.clear();
                 match r.conn.stream.read_buf(&mut r.buf).await {
@@ -881,6 +898,7 @@ async fn relay(client: &mut TcpStream, r: &mut Answer, out: &mut Vec<u8>) -> Res
                 }
                 out.clear();
                 r.buf.clear();
+                r.buf.reserve(BODY_BUF);
                 from = 0;
                 match r.conn.stream.read_buf(&mut r.buf).await {
                     Ok(0) | Err(_) => return Err(sent),
@@ -910,6 +928,7 @@ async fn relay(client: &mut TcpStream, r: &mut Answer, out: &mut Vec<u8>) -> Res
                 }
                 out.clear();
                 r.buf.clear();
+                r.buf.reserve(BODY_BUF);
                 from = 0;
                 if r.conn.stream.read_buf(&mut r.buf).await.is_err() {
                     return Err(sent);
