@@ -137,13 +137,17 @@ pub async fn serve(
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Option<Rewind> {
     let mut pending = Vec::new();
+    // One wait for the stop for the connection's life (not one per
+    // request), on its own receiver.
+    let mut stop_rx = shutdown.clone();
+    let mut stop = std::pin::pin!(stop_rx.wait_for(|s| *s));
     loop {
         while pending.is_empty() {
             // Idle: only the socket is held; a buffer is taken when bytes
             // have come (readiness can be stale: then it goes back).
             tokio::select! {
                 biased;
-                _ = shutdown.wait_for(|s| *s) => return None,
+                _ = stop.as_mut() => return None,
                 r = stream.readable() => r.ok()?,
             }
             let mut buf = take_buf(&w);
@@ -185,13 +189,17 @@ async fn one(
     shutdown: &tokio::sync::watch::Receiver<bool>,
 ) -> Step {
     let head_len = loop {
-        if !buf.is_empty() {
-            let mut headers = [httparse::EMPTY_HEADER; HEADERS];
-            match httparse::Request::new(&mut headers).parse(&buf) {
-                Ok(httparse::Status::Complete(n)) => break n,
-                Ok(httparse::Status::Partial) => {}
-                Err(_) => return Step::Hyper(buf),
-            }
+        if let Some(n) = head_end(&buf) {
+            break n;
+        }
+        // Incomplete: a full parse tells bytes that can never become a
+        // request (TLS on the plain port, binary) from a head still
+        // coming; hyper answers the former.
+        let mut headers = [httparse::EMPTY_HEADER; HEADERS];
+        match httparse::Request::new(&mut headers).parse(&buf) {
+            Ok(httparse::Status::Complete(n)) => break n,
+            Ok(httparse::Status::Partial) => {}
+            Err(_) => return Step::Hyper(buf),
         }
         if buf.len() >= MAX_HEAD {
             return Step::Hyper(buf);
@@ -231,6 +239,21 @@ async fn one(
             Step::Again(Vec::new())
         }
     }
+}
+
+/// The length of the head in `buf` up to its empty line (`\r\n` or a bare
+/// `\n`, as httparse reads them), if it is there; `answer` parses it.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = buf[from..].iter().position(|&b| b == b'\n') {
+        let at = from + i + 1;
+        match buf.get(at..) {
+            Some([b'\n', ..]) => return Some(at + 1),
+            Some([b'\r', b'\n', ..]) => return Some(at + 2),
+            _ => from = at,
+        }
+    }
+    None
 }
 
 enum Done {
@@ -446,6 +469,7 @@ async fn answer(
             connect_timeout: plan.connect_timeout,
             read_timeout: plan.read_timeout,
             head_only: req.head_only,
+            client_keep_alive: req.keep_alive && !*shutdown.borrow(),
         };
         match up.exchange(w, &out).await {
             Ok(r) => {
@@ -454,6 +478,7 @@ async fn answer(
                 if failed && !last {
                     w.release(group, &attempt, true);
                     put_buf(w, r.buf);
+                    put_buf(w, r.head);
                     continue;
                 }
                 got = Some((r, failed, addr));
@@ -483,9 +508,10 @@ async fn answer(
     };
 
     // The response.
-    out.clear();
-    let stopping = *shutdown.borrow();
-    let closing = client_head(&mut out, &r, req.keep_alive && !stopping);
+    put_buf(w, out);
+    let mut out = std::mem::take(&mut r.head);
+    let stopping = !r.keep_alive;
+    let closing = r.closing;
     let relayed = relay(stream, &mut r, &mut out).await;
     let (complete, sent) = match relayed {
         Ok(n) => (true, n),
@@ -562,8 +588,12 @@ async fn page(
 
 /// `HTTP/1.1 CODE REASON`, then `Server` and `Date`.
 fn status_line(out: &mut Vec<u8>, code: u16, reason: &[u8]) {
+    const DIGITS: &[u8; 10] = b"0123456789";
     out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(code.to_string().as_bytes());
+    // Statuses are three digits (httparse and StatusCode see to it).
+    for d in [code / 100 % 10, code / 10 % 10, code % 10] {
+        out.push(DIGITS[usize::from(d)]);
+    }
     out.push(b' ');
     out.extend_from_slice(reason);
     out.extend_from_slice(b"\r\nServer: l7proxy\r\nDate: ");
@@ -584,6 +614,12 @@ enum Framing {
 /// An upstream response whose head has been read.
 struct Answer {
     conn: RawConn,
+    /// The client's response head, written from the upstream's.
+    head: Vec<u8>,
+    /// Whether `head` says `Connection: keep-alive`, and whether the
+    /// status closes the client connection anyway.
+    keep_alive: bool,
+    closing: bool,
     /// The head, then the first body bytes read with it.
     buf: Vec<u8>,
     head_len: usize,
@@ -601,6 +637,8 @@ struct Upstream<'a> {
     connect_timeout: Duration,
     read_timeout: Duration,
     head_only: bool,
+    /// Whether the client connection stays open after this response.
+    client_keep_alive: bool,
 }
 
 impl Upstream<'_> {
@@ -627,15 +665,19 @@ impl Upstream<'_> {
                 return Err(Failure::Error);
             }
             let mut buf = take_buf(w);
+            let mut out = take_buf(w);
             let head = tokio::time::timeout(
                 self.read_timeout,
-                read_head(&mut conn.stream, &mut buf, self.head_only),
+                read_head(&mut conn.stream, &mut buf, self, &mut out),
             )
             .await;
             match head {
-                Ok(Ok((head_len, status, framing, keep))) => {
+                Ok(Ok((head_len, status, framing, keep, closing))) => {
                     return Ok(Answer {
                         conn,
+                        head: out,
+                        keep_alive: self.client_keep_alive,
+                        closing,
                         buf,
                         head_len,
                         status,
@@ -645,6 +687,7 @@ impl Upstream<'_> {
                 }
                 Ok(Err(any)) => {
                     put_buf(w, buf);
+                    put_buf(w, out);
                     if reused && !any {
                         continue;
                     }
@@ -652,6 +695,7 @@ impl Upstream<'_> {
                 }
                 Err(_) => {
                     put_buf(w, buf);
+                    put_buf(w, out);
                     return Err(Failure::Timeout);
                 }
             }
@@ -672,14 +716,16 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<RawConn, Failure
     })
 }
 
-/// Reads a response head (skipping interim 1xx ones) into `buf`: its
-/// length, status, framing and whether the connection stays reusable.
-/// The error says whether any byte had come.
+/// Reads a response head (skipping interim 1xx ones) into `buf` and
+/// writes the client's head from it into `out`: the head's length,
+/// status, framing, whether the connection stays reusable and whether the
+/// status closes the client's. The error says whether any byte had come.
 async fn read_head(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
-    head_only: bool,
-) -> Result<(usize, u16, Framing, bool), bool> {
+    up: &Upstream<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(usize, u16, Framing, bool, bool), bool> {
     loop {
         if !buf.is_empty() {
             let mut headers = [httparse::EMPTY_HEADER; UP_HEADERS];
@@ -694,8 +740,9 @@ async fn read_head(
                     if !(200..1000).contains(&status) {
                         return Err(true);
                     }
-                    let (framing, keep) = framing(&resp, status, head_only).ok_or(true)?;
-                    return Ok((n, status, framing, keep));
+                    let (framing, keep) = framing(&resp, status, up.head_only).ok_or(true)?;
+                    let closing = client_head(out, &resp, status, framing, up.client_keep_alive);
+                    return Ok((n, status, framing, keep, closing));
                 }
                 Ok(httparse::Status::Partial) => {}
                 Err(_) => return Err(true),
@@ -774,26 +821,29 @@ fn framing(
 /// `Location`, `Transfer-Encoding`, `Connection`, then the upstream's
 /// others but its hidden ones); returns whether the status closes the
 /// connection.
-fn client_head(out: &mut Vec<u8>, r: &Answer, keep_alive: bool) -> bool {
-    let mut headers = [httparse::EMPTY_HEADER; UP_HEADERS];
-    let mut resp = httparse::Response::new(&mut headers);
-    let _ = resp.parse(&r.buf[..r.head_len]);
+fn client_head(
+    out: &mut Vec<u8>,
+    resp: &httparse::Response<'_, '_>,
+    status: u16,
+    framing: Framing,
+    keep_alive: bool,
+) -> bool {
     let reason = match resp.reason {
         Some(x) if !x.is_empty() => x.as_bytes(),
-        _ => StatusCode::from_u16(r.status)
+        _ => StatusCode::from_u16(status)
             .ok()
             .and_then(|s| s.canonical_reason())
             .unwrap_or("")
             .as_bytes(),
     };
-    status_line(out, r.status, reason);
+    status_line(out, status, reason);
     let line = |out: &mut Vec<u8>, h: &httparse::Header<'_>| {
         out.extend_from_slice(h.name.as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(h.value);
         out.extend_from_slice(b"\r\n");
     };
-    let chunked = matches!(r.framing, Framing::Chunked | Framing::Close);
+    let chunked = matches!(framing, Framing::Chunked | Framing::Close);
     for name in [
         "content-type",
         "content-length",
@@ -812,7 +862,7 @@ fn client_head(out: &mut Vec<u8>, r: &Answer, keep_alive: bool) -> bool {
     if chunked {
         out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
     }
-    let closing = matches!(r.status, 400 | 413 | 414 | 500 | 501);
+    let closing = matches!(status, 400 | 413 | 414 | 500 | 501);
     out.extend_from_slice(if closing || !keep_alive {
         b"Connection: close\r\n"
     } else {
@@ -1092,6 +1142,15 @@ mod tests {
             assert_eq!(out, b"5\r\nhello\r\na\r\n0123456789\r\n0\r\n\r\n");
             assert_eq!((data, done), (15, true));
         }
+    }
+
+    #[test]
+    fn heads_end_at_the_first_empty_line_with_or_without_cr() {
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET"), Some(27));
+        assert_eq!(head_end(b"GET / HTTP/1.1\nHost: a\n\n"), Some(24));
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n"), None);
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r"), None);
+        assert_eq!(head_end(b""), None);
     }
 
     #[test]

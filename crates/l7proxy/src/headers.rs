@@ -122,8 +122,32 @@ impl Vars<'_> {
 
     /// Expands `$name` and `${name}` in `template`.
     pub fn expand(&self, template: &str) -> String {
+        let mut out = Vec::with_capacity(template.len());
+        self.expand_into(template, &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Appends the value of `$name` to `out` (without a copy for the
+    /// variables that are plain text already).
+    fn get_into(&self, name: &str, out: &mut Vec<u8>) {
+        let direct = match name {
+            "proxy_host" => self.proxy_host,
+            "host" => self.host,
+            "scheme" => self.scheme,
+            "request_uri" => self.request_uri,
+            "uri" | "document_uri" => self.uri,
+            "args" | "query_string" => self.args.unwrap_or(""),
+            _ => {
+                out.extend_from_slice(self.get(name).as_bytes());
+                return;
+            }
+        };
+        out.extend_from_slice(direct.as_bytes());
+    }
+
+    /// Appends `template` with `$name` and `${name}` expanded to `out`.
+    pub fn expand_into(&self, template: &str, out: &mut Vec<u8>) {
         let b = template.as_bytes();
-        let mut out = String::with_capacity(template.len());
         let mut i = 0;
         while i < b.len() {
             if b[i] == b'$' {
@@ -140,10 +164,10 @@ impl Vars<'_> {
                     (&template[i + 1..end], end)
                 };
                 if name.is_empty() {
-                    out.push('$');
+                    out.push(b'$');
                     i += 1;
                 } else {
-                    out.push_str(&self.get(name));
+                    self.get_into(name, out);
                     i = next;
                 }
             } else {
@@ -151,10 +175,9 @@ impl Vars<'_> {
                 while i < b.len() && b[i] != b'$' {
                     i += 1;
                 }
-                out.push_str(&template[start..i]);
+                out.extend_from_slice(&b[start..i]);
             }
         }
-        out
     }
 }
 
@@ -226,28 +249,32 @@ impl HeaderPlan {
     ) -> bool {
         let mut close = false;
         for ((name, t), spelled) in self.entries.iter().zip(&self.spelled) {
-            let mut line = |value: &[u8]| {
-                out.extend_from_slice(spelled.as_bytes());
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(value);
-                out.extend_from_slice(b"\r\n");
-                if name == http::header::CONNECTION
-                    && value
-                        .split(|&b| b == b',')
-                        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
-                {
-                    close = true;
-                }
-            };
+            let start = out.len();
+            out.extend_from_slice(spelled.as_bytes());
+            out.extend_from_slice(b": ");
+            let at = out.len();
             match t {
-                Template::Fixed(v) => line(v.as_bytes()),
+                Template::Fixed(v) => out.extend_from_slice(v.as_bytes()),
                 Template::Vars(tpl) => {
-                    let value = vars.expand(tpl);
-                    if !value.is_empty() && HeaderValue::from_str(&value).is_ok() {
-                        line(value.as_bytes());
+                    vars.expand_into(tpl, out);
+                    // Empty means not sent; a value HeaderValue::from_str
+                    // refuses (not visible ASCII) is not sent either, as
+                    // on the hyper path.
+                    let text = |b: &u8| *b == b'\t' || (0x20..0x7f).contains(b);
+                    if out.len() == at || !out[at..].iter().all(text) {
+                        out.truncate(start);
+                        continue;
                     }
                 }
             }
+            if name == http::header::CONNECTION
+                && out[at..]
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+            {
+                close = true;
+            }
+            out.extend_from_slice(b"\r\n");
         }
         for h in client {
             if !self

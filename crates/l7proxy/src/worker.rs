@@ -2,7 +2,7 @@
 //! nginx worker process has its own), and the request handler.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -87,9 +87,9 @@ struct Idle {
 
 pub struct Worker {
     pub site: Arc<Site>,
-    pub(crate) balancers: RefCell<HashMap<String, Upstream>>,
+    pub(crate) balancers: RefCell<crate::site::Names<Upstream>>,
     /// Per upstream: idle connections, most recent last.
-    idle: RefCell<HashMap<String, VecDeque<Idle>>>,
+    idle: RefCell<crate::site::Names<VecDeque<Idle>>>,
     /// xorshift64* state for `random` balancing (not cryptographic).
     rng: std::cell::Cell<u64>,
     /// Spare I/O buffers of the plain HTTP/1 path (only requests in
@@ -235,7 +235,7 @@ impl Worker {
         Self {
             site,
             balancers: RefCell::new(balancers),
-            idle: RefCell::new(HashMap::new()),
+            idle: RefCell::new(crate::site::Names::default()),
             rng: std::cell::Cell::new(seed),
             bufs: RefCell::new(Vec::new()),
         }
@@ -545,7 +545,10 @@ impl Worker {
             return;
         }
         let mut idle = self.idle.borrow_mut();
-        let q = idle.entry(group.to_owned()).or_default();
+        if !idle.contains_key(group) {
+            idle.insert(group.to_owned(), VecDeque::new());
+        }
+        let Some(q) = idle.get_mut(group) else { return };
         if q.len() >= keepalive {
             q.pop_front();
         }
