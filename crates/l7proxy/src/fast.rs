@@ -816,6 +816,31 @@ fn framing(
     Some((f, keep && f != Framing::Close))
 }
 
+/// Where an upstream header goes in the client's head: 1 `Content-Type`,
+/// 2 `Content-Length`, 3 `Last-Modified`, 4 `Location`, `u8::MAX` not
+/// passed on (`Connection`, `Upgrade`, nginx's hidden ones), 0 after
+/// `Connection` in the upstream's order.
+fn class(name: &str) -> u8 {
+    const PLACED: [&str; 4] = [
+        "content-type",
+        "content-length",
+        "last-modified",
+        "location",
+    ];
+    if let Some(i) = PLACED.iter().position(|x| name.eq_ignore_ascii_case(x)) {
+        return u8::try_from(i + 1).unwrap_or(0);
+    }
+    let hidden = ["connection", "upgrade"]
+        .iter()
+        .chain(crate::server::HIDDEN.iter())
+        .any(|x| name.eq_ignore_ascii_case(x));
+    if hidden {
+        u8::MAX
+    } else {
+        0
+    }
+}
+
 /// Writes the client's response head (as `server::finish` orders it:
 /// `Server`, `Date`, `Content-Type`, `Content-Length`, `Last-Modified`,
 /// `Location`, `Transfer-Encoding`, `Connection`, then the upstream's
@@ -844,19 +869,19 @@ fn client_head(
         out.extend_from_slice(b"\r\n");
     };
     let chunked = matches!(framing, Framing::Chunked | Framing::Close);
-    for name in [
-        "content-type",
-        "content-length",
-        "last-modified",
-        "location",
-    ] {
-        if name == "content-length" && chunked {
+    // Each header's place, found once: 1-4 the placed ones in order,
+    // 0 the rest, u8::MAX not passed on.
+    let mut place = [0u8; UP_HEADERS];
+    for (p, h) in place.iter_mut().zip(resp.headers.iter()) {
+        *p = class(h.name);
+    }
+    let places = &place[..resp.headers.len()];
+    for want in 1..=4 {
+        if want == 2 && chunked {
             continue;
         }
-        for h in resp.headers.iter() {
-            if h.name.eq_ignore_ascii_case(name) {
-                line(out, h);
-            }
+        for (h, _) in resp.headers.iter().zip(places).filter(|(_, &p)| p == want) {
+            line(out, h);
         }
     }
     if chunked {
@@ -868,22 +893,8 @@ fn client_head(
     } else {
         b"Connection: keep-alive\r\n"
     });
-    for h in resp.headers.iter() {
-        let n = h.name;
-        let skip = [
-            "content-type",
-            "content-length",
-            "last-modified",
-            "location",
-            "connection",
-            "upgrade",
-        ]
-        .iter()
-        .chain(crate::server::HIDDEN.iter())
-        .any(|x| n.eq_ignore_ascii_case(x));
-        if !skip {
-            line(out, h);
-        }
+    for (h, _) in resp.headers.iter().zip(places).filter(|(_, &p)| p == 0) {
+        line(out, h);
     }
     out.extend_from_slice(b"\r\n");
     closing

@@ -137,6 +137,8 @@ impl Vars<'_> {
             "request_uri" => self.request_uri,
             "uri" | "document_uri" => self.uri,
             "args" | "query_string" => self.args.unwrap_or(""),
+            "proxy_internal_body_length" if self.body_length.is_none() => "",
+            "proxy_internal_chunked" => "",
             _ => {
                 out.extend_from_slice(self.get(name).as_bytes());
                 return;
@@ -181,10 +183,11 @@ impl Vars<'_> {
     }
 }
 
-/// A header value: fixed, or a template with variables.
+/// A header value: fixed, one variable, or a template with variables.
 #[derive(Debug, Clone)]
 pub enum Template {
     Fixed(HeaderValue),
+    Var(String),
     Vars(String),
 }
 
@@ -221,7 +224,12 @@ impl HeaderPlan {
             if value.is_empty() {
                 continue;
             }
-            let t = if value.contains('$') {
+            let single = value.strip_prefix('$').filter(|n| {
+                !n.is_empty() && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+            });
+            let t = if let Some(name) = single {
+                Template::Var(name.to_owned())
+            } else if value.contains('$') {
                 Template::Vars(value.to_owned())
             } else {
                 match HeaderValue::from_str(value) {
@@ -255,8 +263,12 @@ impl HeaderPlan {
             let at = out.len();
             match t {
                 Template::Fixed(v) => out.extend_from_slice(v.as_bytes()),
-                Template::Vars(tpl) => {
-                    vars.expand_into(tpl, out);
+                Template::Var(_) | Template::Vars(_) => {
+                    match t {
+                        Template::Var(name) => vars.get_into(name, out),
+                        Template::Vars(tpl) => vars.expand_into(tpl, out),
+                        Template::Fixed(_) => {}
+                    }
                     // Empty means not sent; a value HeaderValue::from_str
                     // refuses (not visible ASCII) is not sent either, as
                     // on the hyper path.
@@ -302,8 +314,12 @@ impl HeaderPlan {
                 Template::Fixed(v) => {
                     out.append(name.clone(), v.clone());
                 }
-                Template::Vars(tpl) => {
-                    let value = vars.expand(tpl);
+                Template::Var(_) | Template::Vars(_) => {
+                    let value = match t {
+                        Template::Var(name) => vars.get(name),
+                        Template::Vars(tpl) => vars.expand(tpl),
+                        Template::Fixed(_) => String::new(),
+                    };
                     if let (false, Ok(v)) = (value.is_empty(), HeaderValue::from_str(&value)) {
                         out.append(name.clone(), v);
                     }
