@@ -148,7 +148,9 @@ pub async fn serve(
             tokio::select! {
                 biased;
                 _ = stop.as_mut() => return None,
-                r = stream.readable() => r.ok()?,
+                // No readiness future kept in the task: the waker goes
+                // into the socket's own slot.
+                r = std::future::poll_fn(|cx| stream.poll_read_ready(cx)) => r.ok()?,
             }
             let mut buf = take_buf(&w);
             match stream.try_read_buf(&mut buf) {
