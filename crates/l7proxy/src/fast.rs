@@ -140,7 +140,7 @@ pub async fn serve(
     // One wait for the stop for the connection's life (not one per
     // request), on its own receiver.
     let mut stop_rx = shutdown.clone();
-    let mut stop = std::pin::pin!(stop_rx.wait_for(|s| *s));
+    let mut stop = std::pin::pin!(stop_rx.changed());
     loop {
         while pending.is_empty() {
             // Idle: only the socket is held; a buffer is taken when bytes
