@@ -128,6 +128,17 @@ pub fn combined(f: &RequestFacts, status: u16, bytes: u64, secs: u64) -> String 
     line
 }
 
+/// Writes one `combined` line to every file of `target`.
+pub fn write(target: &Target, facts: &RequestFacts, status: u16, sent: u64) {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let line = combined(facts, status, sent, secs);
+    for f in &target.0 {
+        let _ = (&**f).write_all(line.as_bytes());
+    }
+}
+
 /// A response body that writes the log line when it ends or is dropped.
 #[derive(Debug)]
 pub struct Logged {
@@ -147,13 +158,7 @@ impl Logged {
 
     fn write(&mut self) {
         if let Some((target, facts, status)) = self.pending.take() {
-            let secs = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let line = combined(&facts, status, self.sent, secs);
-            for f in &target.0 {
-                let _ = (&**f).write_all(line.as_bytes());
-            }
+            write(&target, &facts, status, self.sent);
         }
     }
 }

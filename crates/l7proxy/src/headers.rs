@@ -33,12 +33,36 @@ pub struct Vars<'a> {
     pub uri: &'a str,
     pub args: Option<&'a str>,
     pub body_length: Option<u64>,
-    pub client_headers: &'a HeaderMap,
+    pub client_headers: Client<'a>,
+}
+
+/// The client's headers: hyper's map, or the parsed head of the plain
+/// HTTP/1 path (in the client's order and case).
+#[derive(Debug, Clone, Copy)]
+pub enum Client<'a> {
+    Map(&'a HeaderMap),
+    Raw(&'a [httparse::Header<'a>]),
+}
+
+impl<'a> Client<'a> {
+    /// The first value of `name` (lower case), if it is text.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        match *self {
+            Client::Map(m) => m.get(name).and_then(|v| v.to_str().ok()),
+            Client::Raw(h) => h
+                .iter()
+                .find(|x| x.name.eq_ignore_ascii_case(name))
+                .map(|x| x.value)
+                // As HeaderValue::to_str: visible ASCII and tabs only.
+                .filter(|v| v.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)))
+                .and_then(|v| std::str::from_utf8(v).ok()),
+        }
+    }
 }
 
 impl Vars<'_> {
     fn header(&self, name: &str) -> Option<&str> {
-        self.client_headers.get(name).and_then(|v| v.to_str().ok())
+        self.client_headers.get(name)
     }
 
     /// The value of `$name` (empty when unknown or unset).
@@ -98,8 +122,34 @@ impl Vars<'_> {
 
     /// Expands `$name` and `${name}` in `template`.
     pub fn expand(&self, template: &str) -> String {
+        let mut out = Vec::with_capacity(template.len());
+        self.expand_into(template, &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Appends the value of `$name` to `out` (without a copy for the
+    /// variables that are plain text already).
+    fn get_into(&self, name: &str, out: &mut Vec<u8>) {
+        let direct = match name {
+            "proxy_host" => self.proxy_host,
+            "host" => self.host,
+            "scheme" => self.scheme,
+            "request_uri" => self.request_uri,
+            "uri" | "document_uri" => self.uri,
+            "args" | "query_string" => self.args.unwrap_or(""),
+            "proxy_internal_body_length" if self.body_length.is_none() => "",
+            "proxy_internal_chunked" => "",
+            _ => {
+                out.extend_from_slice(self.get(name).as_bytes());
+                return;
+            }
+        };
+        out.extend_from_slice(direct.as_bytes());
+    }
+
+    /// Appends `template` with `$name` and `${name}` expanded to `out`.
+    pub fn expand_into(&self, template: &str, out: &mut Vec<u8>) {
         let b = template.as_bytes();
-        let mut out = String::with_capacity(template.len());
         let mut i = 0;
         while i < b.len() {
             if b[i] == b'$' {
@@ -116,10 +166,10 @@ impl Vars<'_> {
                     (&template[i + 1..end], end)
                 };
                 if name.is_empty() {
-                    out.push('$');
+                    out.push(b'$');
                     i += 1;
                 } else {
-                    out.push_str(&self.get(name));
+                    self.get_into(name, out);
                     i = next;
                 }
             } else {
@@ -127,17 +177,17 @@ impl Vars<'_> {
                 while i < b.len() && b[i] != b'$' {
                     i += 1;
                 }
-                out.push_str(&template[start..i]);
+                out.extend_from_slice(&b[start..i]);
             }
         }
-        out
     }
 }
 
-/// A header value: fixed, or a template with variables.
+/// A header value: fixed, one variable, or a template with variables.
 #[derive(Debug, Clone)]
 pub enum Template {
     Fixed(HeaderValue),
+    Var(String),
     Vars(String),
 }
 
@@ -148,6 +198,9 @@ pub enum Template {
 pub struct HeaderPlan {
     entries: Vec<(HeaderName, Template)>,
     covered: Vec<HeaderName>,
+    /// The entries' names as configured (for the plain HTTP/1 path, which
+    /// keeps their case as nginx does).
+    spelled: Vec<String>,
 }
 
 impl HeaderPlan {
@@ -162,6 +215,7 @@ impl HeaderPlan {
         }
         let mut entries = Vec::new();
         let mut covered = Vec::new();
+        let mut spelled = Vec::new();
         for (name, value) in pairs {
             let Ok(hn) = HeaderName::from_bytes(name.as_bytes()) else {
                 continue;
@@ -170,7 +224,12 @@ impl HeaderPlan {
             if value.is_empty() {
                 continue;
             }
-            let t = if value.contains('$') {
+            let single = value.strip_prefix('$').filter(|n| {
+                !n.is_empty() && n.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+            });
+            let t = if let Some(name) = single {
+                Template::Var(name.to_owned())
+            } else if value.contains('$') {
                 Template::Vars(value.to_owned())
             } else {
                 match HeaderValue::from_str(value) {
@@ -179,27 +238,95 @@ impl HeaderPlan {
                 }
             };
             entries.push((hn, t));
+            spelled.push(name.to_owned());
         }
-        Self { entries, covered }
+        Self {
+            entries,
+            covered,
+            spelled,
+        }
+    }
+
+    /// Writes the headers to send upstream as `Name: value\r\n` lines;
+    /// returns whether a `Connection` header naming `close` was written.
+    pub fn write(
+        &self,
+        vars: &Vars<'_>,
+        client: &[httparse::Header<'_>],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let mut close = false;
+        for ((name, t), spelled) in self.entries.iter().zip(&self.spelled) {
+            let start = out.len();
+            out.extend_from_slice(spelled.as_bytes());
+            out.extend_from_slice(b": ");
+            let at = out.len();
+            match t {
+                Template::Fixed(v) => out.extend_from_slice(v.as_bytes()),
+                Template::Var(_) | Template::Vars(_) => {
+                    match t {
+                        Template::Var(name) => vars.get_into(name, out),
+                        Template::Vars(tpl) => vars.expand_into(tpl, out),
+                        Template::Fixed(_) => {}
+                    }
+                    // Empty means not sent; a value HeaderValue::from_str
+                    // refuses (not visible ASCII) is not sent either, as
+                    // on the hyper path.
+                    let text = |b: &u8| *b == b'\t' || (0x20..0x7f).contains(b);
+                    if out.len() == at || !out[at..].iter().all(text) {
+                        out.truncate(start);
+                        continue;
+                    }
+                }
+            }
+            if name == http::header::CONNECTION
+                && out[at..]
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+            {
+                close = true;
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+        for h in client {
+            if !self
+                .covered
+                .iter()
+                .any(|c| c.as_str().eq_ignore_ascii_case(h.name))
+            {
+                out.extend_from_slice(h.name.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(h.value);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        close
     }
 
     /// The headers to send upstream, in order.
     pub fn build(&self, vars: &Vars<'_>) -> HeaderMap {
-        let mut out = HeaderMap::with_capacity(self.entries.len() + vars.client_headers.len());
+        let Client::Map(client) = vars.client_headers else {
+            return HeaderMap::new();
+        };
+        let mut out = HeaderMap::with_capacity(self.entries.len() + client.len());
         for (name, t) in &self.entries {
             match t {
                 Template::Fixed(v) => {
                     out.append(name.clone(), v.clone());
                 }
-                Template::Vars(tpl) => {
-                    let value = vars.expand(tpl);
+                Template::Var(_) | Template::Vars(_) => {
+                    let value = match t {
+                        Template::Var(name) => vars.get(name),
+                        Template::Vars(tpl) => vars.expand(tpl),
+                        Template::Fixed(_) => String::new(),
+                    };
                     if let (false, Ok(v)) = (value.is_empty(), HeaderValue::from_str(&value)) {
                         out.append(name.clone(), v);
                     }
                 }
             }
         }
-        for (name, value) in vars.client_headers {
+        for (name, value) in client {
             if !self.covered.contains(name) {
                 out.append(name.clone(), value.clone());
             }
@@ -247,7 +374,7 @@ mod tests {
             uri: "/a",
             args: Some("b=1&Name=x"),
             body_length: body,
-            client_headers: client,
+            client_headers: Client::Map(client),
         }
     }
 

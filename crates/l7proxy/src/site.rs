@@ -2,6 +2,32 @@
 //! servers, routes, and upstreams with resolved peer addresses.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A map by upstream name, looked up on every request: FNV-1a instead of
+/// SipHash (the names come from the configuration file, not from clients).
+pub type Names<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
+
+/// FNV-1a, 64 bits.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,7 +77,7 @@ pub struct Site {
     /// Per server, the access log of requests no location takes.
     pub server_logs: Vec<Arc<crate::accesslog::Target>>,
     pub listeners: Vec<Listener>,
-    pub upstreams: HashMap<String, UpstreamSpec>,
+    pub upstreams: Names<UpstreamSpec>,
     pub workers: usize,
     pub pid: Option<String>,
 }
@@ -123,7 +149,7 @@ fn upstream_spec(u: &UpstreamModel) -> Result<UpstreamSpec, String> {
 
 /// Upstream groups named by `proxy_pass http://HOST[:PORT]` URLs that are
 /// not `upstream` blocks become one-peer groups named `HOST[:PORT]`.
-fn implicit_upstreams(http: &Http, out: &mut HashMap<String, UpstreamSpec>) -> Result<(), String> {
+fn implicit_upstreams(http: &Http, out: &mut Names<UpstreamSpec>) -> Result<(), String> {
     fn walk(locs: &[nginx_conf::model::http::Location], acc: &mut Vec<(String, u16)>) {
         for l in locs {
             if let Some(ProxyPass::Url { host, port, .. }) = &l.proxy_pass {
@@ -228,7 +254,7 @@ impl Site {
                 )?);
             }
         }
-        let mut upstreams = HashMap::new();
+        let mut upstreams = Names::default();
         for u in &http.upstreams {
             upstreams.insert(u.name.clone(), upstream_spec(u)?);
         }

@@ -2,7 +2,7 @@
 //! nginx worker process has its own), and the request handler.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -43,20 +43,58 @@ impl std::fmt::Debug for Conn {
     }
 }
 
+/// An upstream connection of the plain HTTP/1 path (ours, not hyper's).
+#[derive(Debug)]
+pub struct RawConn {
+    pub stream: tokio::net::TcpStream,
+    pub requests: u32,
+}
+
+/// A cached upstream connection of either path.
+#[derive(Debug)]
+pub enum Link {
+    Hyper(Conn),
+    Raw(RawConn),
+}
+
+impl Link {
+    fn requests(&self) -> u32 {
+        match self {
+            Link::Hyper(c) => c.requests,
+            Link::Raw(c) => c.requests,
+        }
+    }
+
+    /// Whether the peer may have closed it (a raw one is checked by a
+    /// non-blocking read: any byte or end of stream makes it unusable).
+    fn closed(&self) -> bool {
+        match self {
+            Link::Hyper(c) => c.sender.is_closed(),
+            Link::Raw(c) => !matches!(
+                c.stream.try_read(&mut [0u8; 1]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+            ),
+        }
+    }
+}
+
 /// An idle upstream connection.
 struct Idle {
     addr: SocketAddr,
-    conn: Conn,
+    link: Link,
     since: Instant,
 }
 
 pub struct Worker {
     pub site: Arc<Site>,
-    balancers: RefCell<HashMap<String, Upstream>>,
+    pub(crate) balancers: RefCell<crate::site::Names<Upstream>>,
     /// Per upstream: idle connections, most recent last.
-    idle: RefCell<HashMap<String, VecDeque<Idle>>>,
+    idle: RefCell<crate::site::Names<VecDeque<Idle>>>,
     /// xorshift64* state for `random` balancing (not cryptographic).
     rng: std::cell::Cell<u64>,
+    /// Spare I/O buffers of the plain HTTP/1 path (only requests in
+    /// progress hold one; idle connections hold none).
+    pub(crate) bufs: RefCell<Vec<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -65,14 +103,14 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
 
 /// nginx's reason phrases where they differ from today's (RFC 2616 names).
-fn reason(status: StatusCode) -> &'static str {
+pub(crate) fn reason(status: StatusCode) -> &'static str {
     match status.as_u16() {
         413 => "Request Entity Too Large",
         414 => "Request-URI Too Large",
@@ -151,7 +189,7 @@ fn returned(ret: &Return) -> Response<Body> {
 /// The URI sent upstream when `proxy_pass` has a URI part: the matched
 /// location prefix (none for regex locations) replaced by it, then the
 /// arguments.
-fn upstream_target(
+pub(crate) fn upstream_target(
     pass_uri: &str,
     prefix: Option<usize>,
     normalized: &str,
@@ -172,7 +210,7 @@ fn upstream_target(
     t
 }
 
-fn idempotent(m: &HttpMethod) -> bool {
+pub(crate) fn idempotent(m: &HttpMethod) -> bool {
     !matches!(m.as_str(), "POST" | "LOCK" | "PATCH")
 }
 
@@ -197,13 +235,14 @@ impl Worker {
         Self {
             site,
             balancers: RefCell::new(balancers),
-            idle: RefCell::new(HashMap::new()),
+            idle: RefCell::new(crate::site::Names::default()),
             rng: std::cell::Cell::new(seed),
+            bufs: RefCell::new(Vec::new()),
         }
     }
 
     /// The next pseudo-random number (xorshift64*).
-    fn random(&self) -> u64 {
+    pub(crate) fn random(&self) -> u64 {
         let mut s = self.rng.get();
         s ^= s >> 12;
         s ^= s << 25;
@@ -331,7 +370,7 @@ impl Worker {
             body_length: (!body.is_empty()
                 || matches!(parts.method.as_str(), "POST" | "PUT" | "PATCH"))
             .then_some(body.len() as u64),
-            client_headers: &parts.headers,
+            client_headers: crate::headers::Client::Map(&parts.headers),
         };
         let head = plan.headers.build(&vars);
         let spec = site.upstreams.get(&*plan.group);
@@ -445,7 +484,7 @@ impl Worker {
         error_page(last_failure)
     }
 
-    fn release(&self, group: &str, attempt: &Attempt, failed: bool) {
+    pub(crate) fn release(&self, group: &str, attempt: &Attempt, failed: bool) {
         if let Some(u) = self.balancers.borrow_mut().get_mut(group) {
             u.release(attempt, failed, now_secs());
         }
@@ -467,7 +506,7 @@ impl Worker {
         let on_end: crate::body::OnEnd = Box::new(move |completed| {
             me.release(&lease.group, &lease.attempt, lease.failed);
             if completed && keepalive > 0 && !conn.sender.is_closed() {
-                me.cache(&lease.group, conn, keepalive, lease.addr);
+                me.cache(&lease.group, Link::Hyper(conn), keepalive, lease.addr);
             }
         });
         Response::from_parts(parts, Body::Upstream(incoming, Some(on_end)))
@@ -500,35 +539,57 @@ impl Worker {
 
     /// Caches an idle connection (LRU: the oldest goes when `keepalive`
     /// are cached), unless it has carried `keepalive_requests` requests.
-    fn cache(&self, group: &str, conn: Conn, keepalive: usize, addr: SocketAddr) {
+    pub(crate) fn cache(&self, group: &str, link: Link, keepalive: usize, addr: SocketAddr) {
         let spec = &self.site.upstreams[group];
-        if conn.requests >= spec.keepalive_requests {
+        if link.requests() >= spec.keepalive_requests {
             return;
         }
         let mut idle = self.idle.borrow_mut();
-        let q = idle.entry(group.to_owned()).or_default();
+        if !idle.contains_key(group) {
+            idle.insert(group.to_owned(), VecDeque::new());
+        }
+        let Some(q) = idle.get_mut(group) else { return };
         if q.len() >= keepalive {
             q.pop_front();
         }
         q.push_back(Idle {
             addr,
-            conn,
+            link,
             since: Instant::now(),
         });
     }
 
-    /// A cached connection to `addr` (most recent first), if any is usable.
-    fn cached(&self, group: &str, addr: SocketAddr) -> Option<Conn> {
-        let spec = &self.site.upstreams[group];
+    /// A cached connection to `addr` of the wanted kind (most recent
+    /// first), if any is usable.
+    fn cached_link(&self, group: &str, addr: SocketAddr, raw: bool) -> Option<Link> {
+        let spec = self.site.upstreams.get(group)?;
         let mut idle = self.idle.borrow_mut();
         let q = idle.get_mut(group)?;
-        while let Some(pos) = q.iter().rposition(|c| c.addr == addr) {
+        while let Some(pos) = q
+            .iter()
+            .rposition(|c| c.addr == addr && matches!(c.link, Link::Raw(_)) == raw)
+        {
             let c = q.remove(pos)?;
-            if !c.conn.sender.is_closed() && c.since.elapsed() < spec.keepalive_timeout {
-                return Some(c.conn);
+            if !c.link.closed() && c.since.elapsed() < spec.keepalive_timeout {
+                return Some(c.link);
             }
         }
         None
+    }
+
+    fn cached(&self, group: &str, addr: SocketAddr) -> Option<Conn> {
+        match self.cached_link(group, addr, false)? {
+            Link::Hyper(c) => Some(c),
+            Link::Raw(_) => None,
+        }
+    }
+
+    /// A cached connection of the plain HTTP/1 path to `addr`.
+    pub(crate) fn cached_raw(&self, group: &str, addr: SocketAddr) -> Option<RawConn> {
+        match self.cached_link(group, addr, true)? {
+            Link::Raw(c) => Some(c),
+            Link::Hyper(_) => None,
+        }
     }
 
     async fn exchange(
@@ -585,7 +646,7 @@ struct Lease {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Failure {
+pub(crate) enum Failure {
     Error,
     Timeout,
 }

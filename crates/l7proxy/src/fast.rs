@@ -1,0 +1,1179 @@
+//! The plain HTTP/1 path: the common request (`GET`/`HEAD`, HTTP/1.1, no
+//! body, no upgrade, a `Host`, an origin-form target, a location that
+//! proxies) is parsed with `httparse`, sent upstream as bytes on a pooled
+//! connection of our own, and its response head rewritten into one buffer
+//! written with the first part of the body, the rest streamed with
+//! backpressure (one upstream read, then one client write). Anything else
+//! hands the connection, with the bytes read so far, to hyper for the rest
+//! of its life, before a byte of answer is written: the answers of the two
+//! paths are the same (the differential tests run through both).
+//!
+//! An idle keep-alive connection holds no buffer: the task waits for
+//! readability with only its socket; buffers come from the worker's spare
+//! list while a request is in progress.
+
+use std::io::ErrorKind;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::StatusCode;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::balance::{Input, Method};
+use crate::headers::{Client, Vars};
+use crate::plan::Action;
+use crate::worker::{Failure, RawConn, Worker};
+
+/// Size of a head buffer (a request, a response head and the first body
+/// bytes read with it).
+const BUF: usize = 2 * 1024;
+/// Size of the upstream read buffer once a body needs more reads.
+const BODY_BUF: usize = 32 * 1024;
+/// Spare buffers kept per worker.
+const SPARE: usize = 32;
+/// Request heads longer than this go to hyper (which applies nginx's
+/// limits and answers 400/414 as nginx does).
+const MAX_HEAD: usize = 16 * 1024;
+/// nginx's `large_client_header_buffers` line size.
+const LINE: usize = 8192;
+/// Client header lines the fast path parses (more: hyper).
+const HEADERS: usize = 64;
+/// Upstream response header lines and head size accepted.
+const UP_HEADERS: usize = 100;
+const UP_HEAD_MAX: usize = 64 * 1024;
+
+fn take_buf(w: &Worker) -> Vec<u8> {
+    w.bufs
+        .borrow_mut()
+        .pop()
+        .unwrap_or_else(|| Vec::with_capacity(BUF))
+}
+
+fn put_buf(w: &Worker, mut b: Vec<u8>) {
+    if (BUF..=2 * BODY_BUF).contains(&b.capacity()) {
+        let mut bufs = w.bufs.borrow_mut();
+        if bufs.len() < SPARE {
+            b.clear();
+            bufs.push(b);
+        }
+    }
+}
+
+/// The client connection after the fast path gave it up: the bytes it
+/// read first, then the socket.
+#[derive(Debug)]
+pub struct Rewind {
+    pre: Vec<u8>,
+    pos: usize,
+    stream: TcpStream,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let me = self.get_mut();
+        if me.pos < me.pre.len() {
+            let n = buf.remaining().min(me.pre.len() - me.pos);
+            buf.put_slice(&me.pre[me.pos..me.pos + n]);
+            me.pos += n;
+            if me.pos == me.pre.len() {
+                me.pre = Vec::new();
+                me.pos = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut me.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+/// What became of the connection after one request.
+enum Step {
+    /// Keep it; these bytes (maybe none) were read past the request.
+    Again(Vec<u8>),
+    Close,
+    /// Give it to hyper with these bytes.
+    Hyper(Vec<u8>),
+}
+
+/// Serves a plain connection until it closes (`None`) or needs hyper.
+pub async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    w: Rc<Worker>,
+    index: usize,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<Rewind> {
+    let mut pending = Vec::new();
+    // One wait for the stop for the connection's life (not one per
+    // request), on its own receiver.
+    let mut stop_rx = shutdown.clone();
+    let mut stop = std::pin::pin!(stop_rx.changed());
+    loop {
+        while pending.is_empty() {
+            // Idle: only the socket is held; a buffer is taken when bytes
+            // have come (readiness can be stale: then it goes back).
+            tokio::select! {
+                biased;
+                _ = stop.as_mut() => return None,
+                // No readiness future kept in the task: the waker goes
+                // into the socket's own slot.
+                r = std::future::poll_fn(|cx| stream.poll_read_ready(cx)) => r.ok()?,
+            }
+            let mut buf = take_buf(&w);
+            match stream.try_read_buf(&mut buf) {
+                Ok(0) => {
+                    put_buf(&w, buf);
+                    return None;
+                }
+                Ok(_) => pending = buf,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => put_buf(&w, buf),
+                Err(_) => {
+                    put_buf(&w, buf);
+                    return None;
+                }
+            }
+        }
+        let buf = std::mem::take(&mut pending);
+        match Box::pin(one(&mut stream, buf, peer, &w, index, shutdown)).await {
+            Step::Again(rest) => pending = rest,
+            Step::Close => return None,
+            Step::Hyper(pre) => {
+                return Some(Rewind {
+                    pre,
+                    pos: 0,
+                    stream,
+                })
+            }
+        }
+    }
+}
+
+/// Reads one request head and answers it.
+async fn one(
+    stream: &mut TcpStream,
+    mut buf: Vec<u8>,
+    peer: SocketAddr,
+    w: &Rc<Worker>,
+    index: usize,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+) -> Step {
+    let head_len = loop {
+        if let Some(n) = head_end(&buf) {
+            break n;
+        }
+        // Incomplete: a full parse tells bytes that can never become a
+        // request (TLS on the plain port, binary) from a head still
+        // coming; hyper answers the former.
+        let mut headers = [httparse::EMPTY_HEADER; HEADERS];
+        match httparse::Request::new(&mut headers).parse(&buf) {
+            Ok(httparse::Status::Complete(n)) => break n,
+            Ok(httparse::Status::Partial) => {}
+            Err(_) => return Step::Hyper(buf),
+        }
+        if buf.len() >= MAX_HEAD {
+            return Step::Hyper(buf);
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(BUF);
+        }
+        match stream.try_read_buf(&mut buf) {
+            // End of stream: between requests, close; inside one, let
+            // hyper give its answer to the partial request.
+            Ok(0) if buf.is_empty() => {
+                put_buf(w, buf);
+                return Step::Close;
+            }
+            Ok(0) => return Step::Hyper(buf),
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if stream.readable().await.is_err() {
+                    return Step::Close;
+                }
+            }
+            Err(_) => return Step::Close,
+        }
+    };
+    match answer(stream, &buf[..head_len], peer, w, index, shutdown).await {
+        Done::Hyper => Step::Hyper(buf),
+        Done::Close => {
+            put_buf(w, buf);
+            Step::Close
+        }
+        Done::KeepAlive if buf.len() > head_len => {
+            buf.drain(..head_len);
+            Step::Again(buf)
+        }
+        Done::KeepAlive => {
+            put_buf(w, buf);
+            Step::Again(Vec::new())
+        }
+    }
+}
+
+/// The length of the head in `buf` up to its empty line (`\r\n` or a bare
+/// `\n`, as httparse reads them), if it is there; `answer` parses it.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = buf[from..].iter().position(|&b| b == b'\n') {
+        let at = from + i + 1;
+        match buf.get(at..) {
+            Some([b'\n', ..]) => return Some(at + 1),
+            Some([b'\r', b'\n', ..]) => return Some(at + 2),
+            _ => from = at,
+        }
+    }
+    None
+}
+
+enum Done {
+    KeepAlive,
+    Close,
+    /// Nothing was written: hyper answers this request.
+    Hyper,
+}
+
+/// Bytes of a request target the fast path passes as they are (RFC 3986
+/// unreserved, sub-delims, `:@/?%`); anything else goes to hyper.
+fn plain_target_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b)
+}
+
+/// The request facts the fast path has decided to answer.
+struct Req<'a> {
+    method: &'a str,
+    target: &'a str,
+    head_only: bool,
+    keep_alive: bool,
+    client: &'a [httparse::Header<'a>],
+}
+
+#[allow(clippy::too_many_lines)] // one request, start to end
+async fn answer(
+    stream: &mut TcpStream,
+    head: &[u8],
+    peer: SocketAddr,
+    w: &Rc<Worker>,
+    index: usize,
+    shutdown: &tokio::sync::watch::Receiver<bool>,
+) -> Done {
+    let mut headers = [httparse::EMPTY_HEADER; HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    if !matches!(parsed.parse(head), Ok(httparse::Status::Complete(_))) {
+        return Done::Hyper;
+    }
+    let (Some(method), Some(target), Some(1)) = (parsed.method, parsed.path, parsed.version) else {
+        return Done::Hyper;
+    };
+    let client: &[httparse::Header<'_>] = parsed.headers;
+    if !matches!(method, "GET" | "HEAD")
+        || method.len() + target.len() + "  HTTP/1.1\r\n".len() > LINE
+        || !target.starts_with('/')
+        || !target.bytes().all(plain_target_byte)
+    {
+        return Done::Hyper;
+    }
+    let mut host = None;
+    let mut connection = None;
+    for h in client {
+        if h.name.len() + h.value.len() + 4 > LINE {
+            return Done::Hyper;
+        }
+        let n = h.name;
+        if n.eq_ignore_ascii_case("host") {
+            let visible = h.value.iter().all(|&b| (0x21..0x7f).contains(&b));
+            if host.is_some() || !visible {
+                return Done::Hyper;
+            }
+            host = std::str::from_utf8(h.value).ok();
+        } else if n.eq_ignore_ascii_case("connection") {
+            // As hyper's map: the first one counts.
+            connection = connection.or(Some(h.value));
+        } else if ["content-length", "transfer-encoding", "upgrade", "expect"]
+            .iter()
+            .any(|x| n.eq_ignore_ascii_case(x))
+        {
+            return Done::Hyper;
+        }
+    }
+    let Some(host) = host else {
+        return Done::Hyper;
+    };
+    let keep_alive = !connection.is_some_and(|v| {
+        v.split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+    });
+
+    // Routing, as Worker::route.
+    let site = &w.site;
+    let l = &site.listeners[index];
+    let server = if l.servers.len() == 1 {
+        l.servers[0]
+    } else {
+        crate::route::select_server(&site.routes, &l.servers, l.default, host)
+    };
+    let (path, args) = crate::uri::split(target);
+    let Ok(normalized) = crate::uri::normalize(path) else {
+        return Done::Hyper;
+    };
+    if site.http.servers[server].ret.is_some() {
+        return Done::Hyper;
+    }
+    let loc_path = site.routes[server].location(normalized.as_bytes());
+    let Some(node) = crate::plan::node(&site.plans[server], &loc_path) else {
+        return Done::Hyper;
+    };
+    let Action::Proxy(plan) = &node.action else {
+        return Done::Hyper;
+    };
+    let log = &node.log;
+    let facts = if log.0.is_empty() {
+        None
+    } else {
+        let (Ok(m), Ok(u)) = (
+            http::Method::from_bytes(method.as_bytes()),
+            target.parse::<http::Uri>(),
+        ) else {
+            return Done::Hyper;
+        };
+        let get = |name: &str| {
+            client
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .and_then(|h| http::HeaderValue::from_bytes(h.value).ok())
+        };
+        Some(crate::accesslog::RequestFacts {
+            remote: peer,
+            method: m,
+            uri: u,
+            version: http::Version::HTTP_11,
+            referer: get("referer"),
+            user_agent: get("user-agent"),
+        })
+    };
+    let req = Req {
+        method,
+        target,
+        head_only: method == "HEAD",
+        keep_alive,
+        client,
+    };
+
+    // The upstream request.
+    let host_key = crate::route::host_key(host);
+    let vars = Vars {
+        proxy_host: &plan.proxy_host,
+        remote_addr: peer,
+        host: &host_key,
+        scheme: "http",
+        request_uri: target,
+        uri: &normalized,
+        args,
+        body_length: None,
+        client_headers: Client::Raw(client),
+    };
+    let mut out = take_buf(w);
+    out.extend_from_slice(req.method.as_bytes());
+    out.push(b' ');
+    match &plan.pass_uri {
+        None => out.extend_from_slice(req.target.as_bytes()),
+        Some((uri, prefix)) => out.extend_from_slice(
+            crate::worker::upstream_target(uri, *prefix, &normalized, args).as_bytes(),
+        ),
+    }
+    out.extend_from_slice(if plan.version == http::Version::HTTP_11 {
+        b" HTTP/1.1\r\n"
+    } else {
+        b" HTTP/1.0\r\n"
+    });
+    let sent_close = plan.headers.write(&vars, req.client, &mut out);
+    out.extend_from_slice(b"\r\n");
+
+    let group = &*plan.group;
+    let spec = site.upstreams.get(group);
+    let key = spec
+        .and_then(|u| u.hash_key.as_ref())
+        .map(|k| vars.expand(k));
+    let input = match spec.map(|u| &u.method) {
+        Some(Method::IpHash) => Input::Client(peer.ip()),
+        Some(Method::Hash | Method::HashConsistent) => {
+            Input::Key(key.as_deref().unwrap_or("").as_bytes())
+        }
+        _ => Input::None,
+    };
+    let attempt = spec.and_then(|_| w.balancers.borrow().get(group).map(|u| u.start(input)));
+    let (Some(spec), Some(mut attempt)) = (spec, attempt) else {
+        put_buf(w, out);
+        return page(
+            stream,
+            w,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &req,
+            log,
+            facts,
+        )
+        .await;
+    };
+    let max_tries = match plan.tries {
+        0 => spec.primary.len() + spec.backup.len(),
+        n => n as usize,
+    };
+    let mut last_failure = StatusCode::BAD_GATEWAY;
+    let mut got = None;
+    for tries in 1..=max_tries.max(1) {
+        let pick =
+            w.balancers.borrow_mut().get_mut(group).and_then(|u| {
+                u.next_with(&mut attempt, crate::worker::now_secs(), &mut || w.random())
+            });
+        let Some(pick) = pick else { break };
+        let addr = if pick.backup {
+            spec.backup[pick.index].1
+        } else {
+            spec.primary[pick.index].1
+        };
+        let last = tries >= max_tries;
+        let up = Upstream {
+            group,
+            keepalive: spec.keepalive > 0,
+            addr,
+            connect_timeout: plan.connect_timeout,
+            read_timeout: plan.read_timeout,
+            head_only: req.head_only,
+            client_keep_alive: req.keep_alive && !*shutdown.borrow(),
+        };
+        match up.exchange(w, &out).await {
+            Ok(r) => {
+                let failed = plan.next.status(r.status);
+                // GET and HEAD are idempotent: a failed status is retried.
+                if failed && !last {
+                    w.release(group, &attempt, true);
+                    put_buf(w, r.buf);
+                    put_buf(w, r.head);
+                    continue;
+                }
+                got = Some((r, failed, addr));
+                break;
+            }
+            Err(kind) => {
+                w.release(group, &attempt, true);
+                let allowed = match kind {
+                    Failure::Timeout => {
+                        last_failure = StatusCode::GATEWAY_TIMEOUT;
+                        plan.next.timeout
+                    }
+                    Failure::Error => {
+                        last_failure = StatusCode::BAD_GATEWAY;
+                        plan.next.error
+                    }
+                };
+                if !allowed {
+                    break;
+                }
+            }
+        }
+    }
+    let Some((mut r, failed, addr)) = got else {
+        put_buf(w, out);
+        return page(stream, w, last_failure, &req, log, facts).await;
+    };
+
+    // The response.
+    put_buf(w, out);
+    let mut out = std::mem::take(&mut r.head);
+    let stopping = !r.keep_alive;
+    let closing = r.closing;
+    let relayed = relay(stream, &mut r, &mut out).await;
+    let (complete, sent) = match relayed {
+        Ok(n) => (true, n),
+        Err(n) => (false, n),
+    };
+    w.release(group, &attempt, failed);
+    if complete && r.reusable && !sent_close && spec.keepalive > 0 {
+        w.cache(
+            group,
+            crate::worker::Link::Raw(r.conn),
+            spec.keepalive,
+            addr,
+        );
+    }
+    put_buf(w, out);
+    put_buf(w, r.buf);
+    if let Some(f) = &facts {
+        crate::accesslog::write(log, f, r.status, sent);
+    }
+    if complete && req.keep_alive && !stopping && !closing {
+        Done::KeepAlive
+    } else {
+        Done::Close
+    }
+}
+
+/// Writes one of our pages (nginx's error page, as `worker::error_page`).
+async fn page(
+    stream: &mut TcpStream,
+    w: &Worker,
+    status: StatusCode,
+    req: &Req<'_>,
+    log: &crate::accesslog::Target,
+    facts: Option<crate::accesslog::RequestFacts>,
+) -> Done {
+    let mut resp = crate::worker::error_page(status);
+    let body = match resp.body_mut() {
+        crate::body::Body::Full(b) => b.take().unwrap_or_default(),
+        crate::body::Body::Upstream(..) => bytes::Bytes::new(),
+    };
+    let closing = matches!(status.as_u16(), 400 | 413 | 414 | 500 | 501);
+    let mut out = take_buf(w);
+    status_line(
+        &mut out,
+        status.as_u16(),
+        crate::worker::reason(status).as_bytes(),
+    );
+    out.extend_from_slice(b"Content-Type: text/html\r\nContent-Length: ");
+    out.extend_from_slice(body.len().to_string().as_bytes());
+    out.extend_from_slice(if closing || !req.keep_alive {
+        b"\r\nConnection: close\r\n\r\n".as_slice()
+    } else {
+        b"\r\nConnection: keep-alive\r\n\r\n".as_slice()
+    });
+    if !req.head_only {
+        out.extend_from_slice(&body);
+    }
+    let ok = stream.write_all(&out).await.is_ok();
+    put_buf(w, out);
+    if let Some(f) = &facts {
+        let sent = if ok && !req.head_only {
+            body.len() as u64
+        } else {
+            0
+        };
+        crate::accesslog::write(log, f, status.as_u16(), sent);
+    }
+    if ok && req.keep_alive && !closing {
+        Done::KeepAlive
+    } else {
+        Done::Close
+    }
+}
+
+/// `HTTP/1.1 CODE REASON`, then `Server` and `Date`.
+fn status_line(out: &mut Vec<u8>, code: u16, reason: &[u8]) {
+    const DIGITS: &[u8; 10] = b"0123456789";
+    out.extend_from_slice(b"HTTP/1.1 ");
+    // Statuses are three digits (httparse and StatusCode see to it).
+    for d in [code / 100 % 10, code / 10 % 10, code % 10] {
+        out.push(DIGITS[usize::from(d)]);
+    }
+    out.push(b' ');
+    out.extend_from_slice(reason);
+    out.extend_from_slice(b"\r\nServer: l7proxy\r\nDate: ");
+    out.extend_from_slice(crate::date::now().as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// How an upstream response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    /// Until the upstream closes.
+    Close,
+}
+
+/// An upstream response whose head has been read.
+struct Answer {
+    conn: RawConn,
+    /// The client's response head, written from the upstream's.
+    head: Vec<u8>,
+    /// Whether `head` says `Connection: keep-alive`, and whether the
+    /// status closes the client connection anyway.
+    keep_alive: bool,
+    closing: bool,
+    /// The head, then the first body bytes read with it.
+    buf: Vec<u8>,
+    head_len: usize,
+    status: u16,
+    framing: Framing,
+    /// The connection may carry another request once the body is read.
+    reusable: bool,
+}
+
+/// One attempt at one peer.
+struct Upstream<'a> {
+    group: &'a str,
+    keepalive: bool,
+    addr: SocketAddr,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    head_only: bool,
+    /// Whether the client connection stays open after this response.
+    client_keep_alive: bool,
+}
+
+impl Upstream<'_> {
+    /// Sends `req` and reads the response head, on a cached connection if
+    /// there is one (one that fails before answering is replaced by a new
+    /// one, as nginx does, without counting a try).
+    async fn exchange(&self, w: &Worker, req: &[u8]) -> Result<Answer, Failure> {
+        let mut cached = if self.keepalive {
+            w.cached_raw(self.group, self.addr)
+        } else {
+            None
+        };
+        loop {
+            let reused = cached.is_some();
+            let mut conn = match cached.take() {
+                Some(c) => c,
+                None => connect(self.addr, self.connect_timeout).await?,
+            };
+            conn.requests += 1;
+            if conn.stream.write_all(req).await.is_err() {
+                if reused {
+                    continue;
+                }
+                return Err(Failure::Error);
+            }
+            let mut buf = take_buf(w);
+            let mut out = take_buf(w);
+            let head = tokio::time::timeout(
+                self.read_timeout,
+                read_head(&mut conn.stream, &mut buf, self, &mut out),
+            )
+            .await;
+            match head {
+                Ok(Ok((head_len, status, framing, keep, closing))) => {
+                    return Ok(Answer {
+                        conn,
+                        head: out,
+                        keep_alive: self.client_keep_alive,
+                        closing,
+                        buf,
+                        head_len,
+                        status,
+                        framing,
+                        reusable: keep,
+                    })
+                }
+                Ok(Err(any)) => {
+                    put_buf(w, buf);
+                    put_buf(w, out);
+                    if reused && !any {
+                        continue;
+                    }
+                    return Err(Failure::Error);
+                }
+                Err(_) => {
+                    put_buf(w, buf);
+                    put_buf(w, out);
+                    return Err(Failure::Timeout);
+                }
+            }
+        }
+    }
+}
+
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<RawConn, Failure> {
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(_)) => return Err(Failure::Error),
+        Err(_) => return Err(Failure::Timeout),
+    };
+    let _ = stream.set_nodelay(true);
+    Ok(RawConn {
+        stream,
+        requests: 0,
+    })
+}
+
+/// Reads a response head (skipping interim 1xx ones) into `buf` and
+/// writes the client's head from it into `out`: the head's length,
+/// status, framing, whether the connection stays reusable and whether the
+/// status closes the client's. The error says whether any byte had come.
+async fn read_head(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    up: &Upstream<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(usize, u16, Framing, bool, bool), bool> {
+    loop {
+        if !buf.is_empty() {
+            let mut headers = [httparse::EMPTY_HEADER; UP_HEADERS];
+            let mut resp = httparse::Response::new(&mut headers);
+            match resp.parse(buf) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let status = resp.code.unwrap_or(0);
+                    if (100..200).contains(&status) && status != 101 {
+                        buf.drain(..n);
+                        continue;
+                    }
+                    if !(200..1000).contains(&status) {
+                        return Err(true);
+                    }
+                    let (framing, keep) = framing(&resp, status, up.head_only).ok_or(true)?;
+                    let closing = client_head(out, &resp, status, framing, up.client_keep_alive);
+                    return Ok((n, status, framing, keep, closing));
+                }
+                Ok(httparse::Status::Partial) => {}
+                Err(_) => return Err(true),
+            }
+        }
+        if buf.len() >= UP_HEAD_MAX {
+            return Err(true);
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(BUF);
+        }
+        match stream.read_buf(buf).await {
+            Ok(0) | Err(_) => return Err(!buf.is_empty()),
+            Ok(_) => {}
+        }
+    }
+}
+
+fn tokens(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v.split(|&b| b == b',').map(<[u8]>::trim_ascii)
+}
+
+/// The body's framing and whether the connection is reusable after it;
+/// `None` for a head hyper's client refuses too (bad or conflicting
+/// `Content-Length`).
+fn framing(
+    resp: &httparse::Response<'_, '_>,
+    status: u16,
+    head_only: bool,
+) -> Option<(Framing, bool)> {
+    let mut keep = resp.version == Some(1);
+    let mut te = None;
+    let mut len: Option<u64> = None;
+    for h in resp.headers.iter() {
+        let n = h.name;
+        if n.eq_ignore_ascii_case("transfer-encoding") {
+            te = Some(
+                tokens(h.value)
+                    .last()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked")),
+            );
+        } else if n.eq_ignore_ascii_case("content-length") {
+            let v = std::str::from_utf8(h.value.trim_ascii()).ok()?;
+            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let v: u64 = v.parse().ok()?;
+            if len.is_some_and(|l| l != v) {
+                return None;
+            }
+            len = Some(v);
+        } else if n.eq_ignore_ascii_case("connection") {
+            for t in tokens(h.value) {
+                if t.eq_ignore_ascii_case(b"close") {
+                    keep = false;
+                } else if t.eq_ignore_ascii_case(b"keep-alive") && resp.version == Some(0) {
+                    keep = true;
+                }
+            }
+        }
+    }
+    let f = if head_only || status == 204 || status == 304 {
+        Framing::None
+    } else {
+        match (te, len) {
+            (Some(true), _) => Framing::Chunked,
+            (Some(false), _) | (None, None) => Framing::Close,
+            (None, Some(n)) => Framing::Length(n),
+        }
+    };
+    Some((f, keep && f != Framing::Close))
+}
+
+/// Where an upstream header goes in the client's head: 1 `Content-Type`,
+/// 2 `Content-Length`, 3 `Last-Modified`, `u8::MAX` not
+/// passed on (`Connection`, `Upgrade`, nginx's hidden ones), 0 after
+/// `Connection` in the upstream's order.
+fn class(name: &str) -> u8 {
+    // A proxied `Location` stays in the upstream's order, as in nginx
+    // (which does not take it for a redirect of its own).
+    const PLACED: [&str; 3] = ["content-type", "content-length", "last-modified"];
+    if let Some(i) = PLACED.iter().position(|x| name.eq_ignore_ascii_case(x)) {
+        return u8::try_from(i + 1).unwrap_or(0);
+    }
+    let hidden = ["connection", "upgrade"]
+        .iter()
+        .chain(crate::server::HIDDEN.iter())
+        .any(|x| name.eq_ignore_ascii_case(x));
+    if hidden {
+        u8::MAX
+    } else {
+        0
+    }
+}
+
+/// Writes the client's response head (as `server::finish` orders it:
+/// `Server`, `Date`, `Content-Type`, `Content-Length`, `Last-Modified`,
+/// `Transfer-Encoding`, `Connection`, then the upstream's
+/// others but its hidden ones); returns whether the status closes the
+/// connection.
+fn client_head(
+    out: &mut Vec<u8>,
+    resp: &httparse::Response<'_, '_>,
+    status: u16,
+    framing: Framing,
+    keep_alive: bool,
+) -> bool {
+    let reason = match resp.reason {
+        Some(x) if !x.is_empty() => x.as_bytes(),
+        _ => StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("")
+            .as_bytes(),
+    };
+    status_line(out, status, reason);
+    let line = |out: &mut Vec<u8>, h: &httparse::Header<'_>| {
+        out.extend_from_slice(h.name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(h.value);
+        out.extend_from_slice(b"\r\n");
+    };
+    let chunked = matches!(framing, Framing::Chunked | Framing::Close);
+    // Each header's place, found once: 1-4 the placed ones in order,
+    // 0 the rest, u8::MAX not passed on.
+    let mut place = [0u8; UP_HEADERS];
+    for (p, h) in place.iter_mut().zip(resp.headers.iter()) {
+        *p = class(h.name);
+    }
+    let places = &place[..resp.headers.len()];
+    for want in 1..=3 {
+        if want == 2 && chunked {
+            continue;
+        }
+        for (h, _) in resp.headers.iter().zip(places).filter(|(_, &p)| p == want) {
+            line(out, h);
+        }
+    }
+    if chunked {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    }
+    let closing = matches!(status, 400 | 413 | 414 | 500 | 501);
+    out.extend_from_slice(if closing || !keep_alive {
+        b"Connection: close\r\n"
+    } else {
+        b"Connection: keep-alive\r\n"
+    });
+    for (h, _) in resp.headers.iter().zip(places).filter(|(_, &p)| p == 0) {
+        line(out, h);
+    }
+    out.extend_from_slice(b"\r\n");
+    closing
+}
+
+/// Sends `out` (the head) with the body: the bytes already read, then the
+/// rest as it comes. Returns the body bytes sent, as an error when the
+/// response could not be completed (either side failed).
+async fn relay(client: &mut TcpStream, r: &mut Answer, out: &mut Vec<u8>) -> Result<u64, u64> {
+    let mut sent = 0u64;
+    let first = r.buf.len() - r.head_len;
+    match r.framing {
+        Framing::None => {
+            if first > 0 {
+                r.reusable = false;
+            }
+            client.write_all(out).await.map_err(|_| 0u64)?;
+            Ok(0)
+        }
+        Framing::Length(n) => {
+            let take = usize::try_from(n).unwrap_or(usize::MAX).min(first);
+            if first > take {
+                r.reusable = false;
+            }
+            out.extend_from_slice(&r.buf[r.head_len..r.head_len + take]);
+            let mut left = n - take as u64;
+            client.write_all(out).await.map_err(|_| 0u64)?;
+            sent += take as u64;
+            if left > 0 {
+                r.buf.clear();
+                r.buf.reserve(BODY_BUF);
+            }
+            while left > 0 {
+                r.buf.clear();
+                match r.conn.stream.read_buf(&mut r.buf).await {
+                    Ok(0) | Err(_) => return Err(sent),
+                    Ok(_) => {}
+                }
+                let k = usize::try_from(left).unwrap_or(usize::MAX).min(r.buf.len());
+                if k < r.buf.len() {
+                    r.reusable = false;
+                }
+                client.write_all(&r.buf[..k]).await.map_err(|_| sent)?;
+                sent += k as u64;
+                left -= k as u64;
+            }
+            Ok(sent)
+        }
+        Framing::Chunked => {
+            let mut dec = Chunks::default();
+            let mut from = r.head_len;
+            loop {
+                let used = dec.feed(&r.buf[from..], out).map_err(|()| sent)?;
+                if dec.done() && from + used < r.buf.len() {
+                    r.reusable = false;
+                }
+                let data = dec.data;
+                client.write_all(out).await.map_err(|_| sent)?;
+                sent = data;
+                if dec.done() {
+                    return Ok(sent);
+                }
+                out.clear();
+                r.buf.clear();
+                r.buf.reserve(BODY_BUF);
+                from = 0;
+                match r.conn.stream.read_buf(&mut r.buf).await {
+                    Ok(0) | Err(_) => return Err(sent),
+                    Ok(_) => {}
+                }
+            }
+        }
+        Framing::Close => {
+            r.reusable = false;
+            let mut from = r.head_len;
+            loop {
+                let data = &r.buf[from..];
+                let end = data.is_empty();
+                if end {
+                    out.extend_from_slice(b"0\r\n\r\n");
+                } else {
+                    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                    out.extend_from_slice(data);
+                    out.extend_from_slice(b"\r\n");
+                }
+                if !out.is_empty() {
+                    client.write_all(out).await.map_err(|_| sent)?;
+                }
+                sent += data.len() as u64;
+                if end {
+                    return Ok(sent);
+                }
+                out.clear();
+                r.buf.clear();
+                r.buf.reserve(BODY_BUF);
+                from = 0;
+                if r.conn.stream.read_buf(&mut r.buf).await.is_err() {
+                    return Err(sent);
+                }
+            }
+        }
+    }
+}
+
+/// A chunked-body decoder that writes the same data re-chunked (extensions
+/// and trailers dropped, as nginx does).
+#[derive(Debug, Default)]
+struct Chunks {
+    state: Chunk,
+    size: u64,
+    digits: u8,
+    /// Data bytes seen.
+    data: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    #[default]
+    Size,
+    Ext,
+    SizeLf,
+    Data,
+    DataCr,
+    DataLf,
+    Trailer,
+    TrailerLine,
+    TrailerLf,
+    Done,
+}
+
+impl Chunks {
+    fn done(&self) -> bool {
+        self.state == Chunk::Done
+    }
+
+    /// Decodes from `input` (until the end of the body), appending the
+    /// re-chunked bytes to `out`; returns the bytes used.
+    fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, ()> {
+        let mut i = 0;
+        while i < input.len() && self.state != Chunk::Done {
+            let b = input[i];
+            match self.state {
+                Chunk::Data => {
+                    let k = usize::try_from(self.size)
+                        .unwrap_or(usize::MAX)
+                        .min(input.len() - i);
+                    out.extend_from_slice(&input[i..i + k]);
+                    self.size -= k as u64;
+                    self.data += k as u64;
+                    i += k;
+                    if self.size == 0 {
+                        self.state = Chunk::DataCr;
+                    }
+                    continue;
+                }
+                Chunk::Size => match b {
+                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                        let d = u64::from(char::from(b).to_digit(16).ok_or(())?);
+                        if self.digits >= 15 {
+                            return Err(());
+                        }
+                        self.size = self.size * 16 + d;
+                        self.digits += 1;
+                    }
+                    b';' | b' ' | b'\t' if self.digits > 0 => self.state = Chunk::Ext,
+                    b'\r' if self.digits > 0 => self.state = Chunk::SizeLf,
+                    b'\n' if self.digits > 0 => self.size_line(out),
+                    _ => return Err(()),
+                },
+                Chunk::Ext => {
+                    if b == b'\n' {
+                        self.size_line(out);
+                    }
+                }
+                Chunk::SizeLf => {
+                    if b != b'\n' {
+                        return Err(());
+                    }
+                    self.size_line(out);
+                }
+                Chunk::DataCr => match b {
+                    b'\r' => self.state = Chunk::DataLf,
+                    b'\n' => self.chunk_end(out),
+                    _ => return Err(()),
+                },
+                Chunk::DataLf => {
+                    if b != b'\n' {
+                        return Err(());
+                    }
+                    self.chunk_end(out);
+                }
+                Chunk::Trailer => match b {
+                    b'\r' => self.state = Chunk::TrailerLf,
+                    b'\n' => self.finish(out),
+                    _ => self.state = Chunk::TrailerLine,
+                },
+                Chunk::TrailerLine => {
+                    if b == b'\n' {
+                        self.state = Chunk::Trailer;
+                    }
+                }
+                Chunk::TrailerLf => {
+                    if b != b'\n' {
+                        return Err(());
+                    }
+                    self.finish(out);
+                }
+                Chunk::Done => {}
+            }
+            i += 1;
+        }
+        Ok(i)
+    }
+
+    fn size_line(&mut self, out: &mut Vec<u8>) {
+        if self.size == 0 {
+            self.state = Chunk::Trailer;
+        } else {
+            out.extend_from_slice(format!("{:x}\r\n", self.size).as_bytes());
+            self.state = Chunk::Data;
+        }
+    }
+
+    fn chunk_end(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\r\n");
+        self.size = 0;
+        self.digits = 0;
+        self.state = Chunk::Size;
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"0\r\n\r\n");
+        self.state = Chunk::Done;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rechunk(parts: &[&[u8]]) -> Result<(Vec<u8>, u64, bool), ()> {
+        let mut d = Chunks::default();
+        let mut out = Vec::new();
+        for p in parts {
+            let used = d.feed(p, &mut out)?;
+            assert!(used == p.len() || d.done());
+        }
+        Ok((out, d.data, d.done()))
+    }
+
+    #[test]
+    fn chunks_are_rewritten_across_reads_without_extensions_or_trailers() {
+        let body: &[u8] = b"5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n";
+        for cut in 0..body.len() {
+            let (out, data, done) = rechunk(&[&body[..cut], &body[cut..]]).unwrap();
+            assert_eq!(out, b"5\r\nhello\r\na\r\n0123456789\r\n0\r\n\r\n");
+            assert_eq!((data, done), (15, true));
+        }
+    }
+
+    #[test]
+    fn heads_end_at_the_first_empty_line_with_or_without_cr() {
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nGET"), Some(27));
+        assert_eq!(head_end(b"GET / HTTP/1.1\nHost: a\n\n"), Some(24));
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n"), None);
+        assert_eq!(head_end(b"GET / HTTP/1.1\r\nHost: a\r\n\r"), None);
+        assert_eq!(head_end(b""), None);
+    }
+
+    #[test]
+    fn bad_chunks_are_errors() {
+        assert!(rechunk(&[b"x\r\n"]).is_err());
+        assert!(rechunk(&[b"\r\n"]).is_err());
+        assert!(rechunk(&[b"2\r\nabX"]).is_err());
+        assert!(rechunk(&[b"ffffffffffffffffff\r\n"]).is_err());
+    }
+
+    #[test]
+    fn unfinished_chunks_are_not_done() {
+        let (_, data, done) = rechunk(&[b"5\r\nhel"]).unwrap();
+        assert_eq!((data, done), (3, false));
+    }
+}
