@@ -48,7 +48,7 @@ pub struct Listener {
     pub default: usize,
     pub backlog: Option<i32>,
     pub http2: bool,
-    /// `listen … ssl`: the TLS configuration (from the default server).
+    /// `listen … ssl`: the TLS configuration (certificates by SNI).
     pub tls: Option<Arc<rustls::ServerConfig>>,
     ssl_line: Option<usize>,
 }
@@ -248,7 +248,9 @@ impl Site {
         for l in &mut listeners {
             if let Some(line) = l.ssl_line {
                 l.tls = Some(crate::tls::server_config(
-                    &http.servers[l.default],
+                    &http.servers,
+                    &l.servers,
+                    l.default,
                     l.http2,
                     line,
                 )?);
