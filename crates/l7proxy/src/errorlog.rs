@@ -12,6 +12,7 @@
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -248,6 +249,128 @@ impl RequestContext<'_> {
             let _ = write!(out, ", host: \"{h}\"");
         }
         out
+    }
+}
+
+std::thread_local! {
+    /// The last upstream connect failure on this worker thread, noted by
+    /// the connecting code and taken by the request that saw it fail (no
+    /// await point lies between the two).
+    static CONNECT_FAILURE: std::cell::RefCell<Option<String>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Notes a failed upstream `connect()`.
+pub fn note_connect_error(e: &std::io::Error) {
+    let text = format!("connect() failed ({})", os_error(e));
+    CONNECT_FAILURE.with(|c| *c.borrow_mut() = Some(text));
+}
+
+/// Notes an upstream `connect()` that timed out.
+pub fn note_connect_timeout() {
+    CONNECT_FAILURE.with(|c| {
+        *c.borrow_mut() = Some("upstream timed out (110: Connection timed out)".to_owned());
+    });
+}
+
+/// The request an upstream event happened to, for its error lines.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    pub site: &'a crate::site::Site,
+    pub server: usize,
+    /// The location's path of indexes (empty: the server's level).
+    pub location: &'a [usize],
+    pub client: std::net::IpAddr,
+    pub method: &'a str,
+    pub target: &'a str,
+    /// `HTTP/1.1`, `HTTP/1.0`, `HTTP/2.0`.
+    pub version: &'a str,
+    pub host: Option<&'a str>,
+}
+
+/// The target of the upstream request head `head` (`/uri` of
+/// `GET /uri HTTP/1.1`).
+fn upstream_target(head: &[u8]) -> &str {
+    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+    let mut words = line.split(|&b| b == b' ');
+    let target = words.nth(1).unwrap_or_default();
+    std::str::from_utf8(target).unwrap_or("/")
+}
+
+impl Event<'_> {
+    fn target(&self) -> Arc<Target> {
+        let server = &self.site.http.servers[self.server];
+        let location = crate::route::location_at(server, self.location);
+        self.site.request_errors(self.server, location)
+    }
+
+    fn write(&self, level: Level, message: &str, action: &str, upstream: &str) {
+        let target = self.target();
+        if !target.wants(level) {
+            return;
+        }
+        let server = self.site.http.servers[self.server]
+            .server_names
+            .first()
+            .map(|n| match n {
+                nginx_conf::model::listen::ServerName::Exact(n)
+                | nginx_conf::model::listen::ServerName::Wildcard(n) => n.clone(),
+                nginx_conf::model::listen::ServerName::Regex(r) => format!("~{r}"),
+            })
+            .unwrap_or_default();
+        let request = format!("{} {} {}", self.method, self.target, self.version);
+        let ctx = RequestContext {
+            client: self.client,
+            server: &server,
+            request: &request,
+            upstream: Some(upstream),
+            host: self.host,
+        };
+        target.log(
+            level,
+            Some(connection_number()),
+            &ctx.format(message, action),
+        );
+    }
+
+    /// A try at `peer` failed (`timeout`: it timed out): nginx's
+    /// `connect() failed (…) while connecting to upstream` when the
+    /// connection could not be made, else the reading failure; then
+    /// `upstream server temporarily disabled` (warn) when the peer has just
+    /// reached `max_fails`.
+    pub fn upstream_failed(&self, peer: SocketAddr, head: &[u8], timeout: bool, disabled: bool) {
+        let upstream = format!("http://{peer}{}", upstream_target(head));
+        let (message, action) = match CONNECT_FAILURE.with(|c| c.borrow_mut().take()) {
+            Some(m) => (m, "connecting to upstream"),
+            None if timeout => (
+                "upstream timed out (110: Connection timed out)".to_owned(),
+                "reading response header from upstream",
+            ),
+            None => (
+                "upstream prematurely closed connection".to_owned(),
+                "reading response header from upstream",
+            ),
+        };
+        self.write(Level::Error, &message, action, &upstream);
+        if disabled {
+            self.write(
+                Level::Warn,
+                "upstream server temporarily disabled",
+                action,
+                &upstream,
+            );
+        }
+    }
+
+    /// No peer of `group` could be chosen: nginx's `no live upstreams`.
+    pub fn no_live_upstreams(&self, group: &str, head: &[u8]) {
+        let upstream = format!("http://{group}{}", upstream_target(head));
+        self.write(
+            Level::Error,
+            "no live upstreams",
+            "connecting to upstream",
+            &upstream,
+        );
     }
 }
 
