@@ -7,8 +7,11 @@
 set -euo pipefail
 n=${1:-10000}; body=${2:-2}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
-cargo build -q --release -p l7proxy --manifest-path "$root/Cargo.toml"
-bin="${CARGO_TARGET_DIR:-$root/target}/release/l7proxy"
+# OURS=path: measure that binary instead (e.g. an older build).
+if [ -n "${OURS:-}" ]; then bin=$OURS; else
+  cargo build -q --release -p l7proxy --manifest-path "$root/Cargo.toml"
+  bin="${CARGO_TARGET_DIR:-$root/target}/release/l7proxy"
+fi
 ulimit -n "$(ulimit -Hn)" # both sides need N + a few descriptors
 [ "$(ulimit -n)" -gt $((n + 200)) ] || { echo "ulimit -n $(ulimit -n) is too low for $n"; exit 1; }
 dir=$(mktemp -d); trap 'kill $(cat "$dir"/*.pid 2>/dev/null) 2>/dev/null; rm -rf "$dir"' EXIT

@@ -14,8 +14,11 @@
 set -euo pipefail
 secs=${1:-10}; conns=${2:-50}; workloads=${3:-2}; rounds=${4:-3}
 root=$(cd "$(dirname "$0")/../../.." && pwd)
-cargo build -q --release -p l7proxy --manifest-path "$root/Cargo.toml"
-bin="${CARGO_TARGET_DIR:-$root/target}/release/l7proxy"
+# OURS=path: measure that binary instead (e.g. an older build).
+if [ -n "${OURS:-}" ]; then bin=$OURS; else
+  cargo build -q --release -p l7proxy --manifest-path "$root/Cargo.toml"
+  bin="${CARGO_TARGET_DIR:-$root/target}/release/l7proxy"
+fi
 dir=$(mktemp -d); trap 'kill $(cat "$dir"/*.pid 2>/dev/null) 2>/dev/null; rm -rf "$dir"' EXIT
 temp="client_body_temp_path $dir/cb; proxy_temp_path $dir/pt; fastcgi_temp_path $dir/ft; uwsgi_temp_path $dir/ut; scgi_temp_path $dir/st;"
 mkdir -p "$dir/www"; chmod 755 "$dir" "$dir/www" # nginx workers run as nobody
@@ -52,6 +55,7 @@ if [ "${PIN:-1}" = 1 ]; then on0=(taskset -c 0); on1=(taskset -c 1); else on0=()
 "${on0[@]}" nginx -p "$dir" -e "$dir/err.log" -c "$dir/backend.conf"
 "${on0[@]}" nginx -p "$dir" -e "$dir/err.log" -c "$dir/nginx.conf"
 "${on0[@]}" "$bin" -c "$dir/ours.conf" >"$dir/ours.out" 2>&1 &
+ours_pid=$! # taskset execs the binary: same pid
 for _ in $(seq 50); do
   curl -sf -o /dev/null "http://127.0.0.1:19003/2" && break; sleep 0.1
 done
@@ -61,29 +65,41 @@ for p in 19001 19002 19003; do
     [ "$n" = "$f" ] || { echo "port $p /$f: $n bytes"; exit 1; }
   done
 done
-# wrk PORT PATH [HEADER...] -> "rps p50 p99" (latencies in ms)
-run() { local port=$1 path=$2; shift 2
-  "${on1[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency "$@" "http://127.0.0.1:$port$path" | awk '
+nginx_worker=$(pgrep -P "$(cat "$dir/nginx.pid")" | head -1)
+backend_worker=$(pgrep -P "$(cat "$dir/backend.pid")" | head -1)
+# CPU time (user + system, clock ticks) of a process so far.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+# wrk PORT PATH [HEADER...] -> "rps p50 p99 cpu" (latencies in ms; cpu: the
+# front's CPU time per request in microseconds, steadier than req/s when
+# other work shares the machine)
+run() { local port=$1 path=$2 pid; shift 2
+  case $port in 19001) pid=$backend_worker;; 19002) pid=$nginx_worker;; *) pid=$ours_pid;; esac
+  local t0; t0=$(ticks "$pid")
+  "${on1[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency "$@" "http://127.0.0.1:$port$path" >"$dir/wrk.out"
+  awk -v t="$(( $(ticks "$pid") - t0 ))" -v hz="$hz" '
   function ms(v) { if (v ~ /us$/) return v/1000; if (v ~ /ms$/) return v+0; if (v ~ /s$/) return v*1000; return v }
-  /Requests\/sec/ {rps=$2} /^ +99%/ {p99=ms($2)} /^ +50%/ {p50=ms($2)}
-  END {printf "%.0f %.3f %.3f\n", rps, p50, p99}'; }
+  /requests in/ {n=$1} /Requests\/sec/ {rps=$2} /^ +99%/ {p99=ms($2)} /^ +50%/ {p50=ms($2)}
+  END {printf "%.0f %.3f %.3f %.1f\n", rps, p50, p99, (n > 0) ? t / hz * 1e6 / n : 0}' "$dir/wrk.out"; }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 echo "wrk -t1 -c$conns -d${secs}s, 1 worker each, PIN=${PIN:-1}, upstream keepalive 64"
-printf '%-9s %-6s %10s %9s %9s %7s\n' workload who req/s p50ms p99ms ratio
+printf '%-9s %-6s %10s %9s %9s %11s %7s\n' workload who req/s p50ms p99ms cpu_us/req ratio
 for w in ${workloads//,/ }; do
   hdr=(); path=/$w
   if [ "$w" = close ]; then hdr=(-H "Connection: close"); path=/2; fi
-  read -r b _ b99 < <(run 19001 "$path" "${hdr[@]}")
-  printf '%-9s %-6s %10s %9s %9s\n' "$w" backend "$b" - "$b99"
-  : >"$dir/ratios"; : >"$dir/p99n"; : >"$dir/p99o"
+  read -r b _ b99 bc < <(run 19001 "$path" "${hdr[@]}")
+  printf '%-9s %-6s %10s %9s %9s %11s\n' "$w" backend "$b" - "$b99" "$bc"
+  : >"$dir/ratios"; : >"$dir/p99n"; : >"$dir/p99o"; : >"$dir/cpun"; : >"$dir/cpuo"
   for r in $(seq "$rounds"); do
-    read -r n n50 n99 < <(run 19002 "$path" "${hdr[@]}")
-    read -r o o50 o99 < <(run 19003 "$path" "${hdr[@]}")
+    read -r n n50 n99 nc < <(run 19002 "$path" "${hdr[@]}")
+    read -r o o50 o99 oc < <(run 19003 "$path" "${hdr[@]}")
     ratio=$(awk -v a="$o" -v b="$n" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
-    printf '%-9s %-6s %10s %9s %9s\n' "$w" nginx "$n" "$n50" "$n99"
-    printf '%-9s %-6s %10s %9s %9s %7s\n' "$w" ours "$o" "$o50" "$o99" "$ratio"
+    printf '%-9s %-6s %10s %9s %9s %11s\n' "$w" nginx "$n" "$n50" "$n99" "$nc"
+    printf '%-9s %-6s %10s %9s %9s %11s %7s\n' "$w" ours "$o" "$o50" "$o99" "$oc" "$ratio"
     echo "$ratio" >>"$dir/ratios"; echo "$n99" >>"$dir/p99n"; echo "$o99" >>"$dir/p99o"
+    echo "$nc" >>"$dir/cpun"; echo "$oc" >>"$dir/cpuo"
   done
-  printf '%-9s median ratio %s, p99 nginx %s ms / ours %s ms\n' "$w" \
-    "$(median <"$dir/ratios")" "$(median <"$dir/p99n")" "$(median <"$dir/p99o")"
+  printf '%-9s median ratio %s, p99 nginx %s / ours %s ms, cpu/req nginx %s / ours %s us\n' "$w" \
+    "$(median <"$dir/ratios")" "$(median <"$dir/p99n")" "$(median <"$dir/p99o")" \
+    "$(median <"$dir/cpun")" "$(median <"$dir/cpuo")"
 done

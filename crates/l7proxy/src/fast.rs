@@ -30,7 +30,7 @@ use crate::worker::{Failure, RawConn, Worker};
 
 /// Size of a head buffer (a request, a response head and the first body
 /// bytes read with it).
-const BUF: usize = 4 * 1024;
+const BUF: usize = 2 * 1024;
 /// Size of the upstream read buffer once a body needs more reads.
 const BODY_BUF: usize = 32 * 1024;
 /// Spare buffers kept per worker.
