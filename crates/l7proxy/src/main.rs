@@ -316,32 +316,41 @@ fn redirect_stderr(site: &Site) {
 }
 
 fn send_signal(pid_file: Option<&str>, sig: &str) -> ExitCode {
-    let name = match sig {
-        "stop" => "TERM",
-        "quit" => "QUIT",
-        "reopen" => "USR1",
-        "reload" => "HUP",
+    use nix::sys::signal::Signal;
+    let signal = match sig {
+        "stop" => Signal::SIGTERM,
+        "quit" => Signal::SIGQUIT,
+        "reopen" => Signal::SIGUSR1,
+        "reload" => Signal::SIGHUP,
         _ => {
             eprintln!("l7proxy: invalid option: \"-s {sig}\"");
             return ExitCode::from(1);
         }
     };
     let file = pid_file.unwrap_or("/run/nginx.pid");
-    let pid = match std::fs::read_to_string(file) {
+    let text = match std::fs::read_to_string(file) {
         Ok(p) => p.trim().to_owned(),
         Err(e) => {
-            eprintln!("l7proxy: [error] open() \"{file}\" failed ({e})");
+            eprintln!(
+                "l7proxy: [error] open() \"{file}\" failed ({})",
+                l7proxy::errorlog::os_error(&e)
+            );
             return ExitCode::from(1);
         }
     };
-    match std::process::Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(&pid)
-        .status()
-    {
-        Ok(s) if s.success() => ExitCode::SUCCESS,
-        _ => {
-            eprintln!("l7proxy: [error] kill({pid}, SIG{name}) failed");
+    let Some(pid) = text.parse::<i32>().ok().filter(|p| *p > 0) else {
+        eprintln!("l7proxy: [error] invalid PID number \"{text}\" in \"{file}\"");
+        return ExitCode::from(1);
+    };
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "l7proxy: [alert] kill({pid}, {}) failed ({}: {})",
+                signal as i32,
+                e as i32,
+                e.desc()
+            );
             ExitCode::from(1)
         }
     }
