@@ -127,10 +127,13 @@ impl LogFile {
         if self.path == "stderr" {
             return Ok(());
         }
-        let fresh = open_append(&self.path)?;
-        if let Ok(mut guard) = self.file.write() {
-            *guard = Some(fresh);
-        }
+        // Opened under the lock: once the new file exists, no line can
+        // still go to the old one.
+        let mut guard = self
+            .file
+            .write()
+            .map_err(|_| format!("reopen \"{}\": poisoned lock", self.path))?;
+        *guard = Some(open_append(&self.path)?);
         Ok(())
     }
 }
@@ -293,7 +296,7 @@ pub struct Event<'a> {
 
 /// The target of the upstream request head `head` (`/uri` of
 /// `GET /uri HTTP/1.1`).
-fn upstream_target(head: &[u8]) -> &str {
+pub fn upstream_target(head: &[u8]) -> &str {
     let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
     let mut words = line.split(|&b| b == b' ');
     let target = words.nth(1).unwrap_or_default();
@@ -341,8 +344,8 @@ impl Event<'_> {
     /// connection could not be made, else the reading failure; then
     /// `upstream server temporarily disabled` (warn) when the peer has just
     /// reached `max_fails`.
-    pub fn upstream_failed(&self, peer: SocketAddr, head: &[u8], timeout: bool, disabled: bool) {
-        let upstream = format!("http://{peer}{}", upstream_target(head));
+    pub fn upstream_failed(&self, peer: SocketAddr, uri: &str, timeout: bool, disabled: bool) {
+        let upstream = format!("http://{peer}{uri}");
         let (message, action) = match CONNECT_FAILURE.with(|c| c.borrow_mut().take()) {
             Some(m) => (m, "connecting to upstream"),
             None if timeout => (
@@ -366,8 +369,8 @@ impl Event<'_> {
     }
 
     /// No peer of `group` could be chosen: nginx's `no live upstreams`.
-    pub fn no_live_upstreams(&self, group: &str, head: &[u8]) {
-        let upstream = format!("http://{group}{}", upstream_target(head));
+    pub fn no_live_upstreams(&self, group: &str, uri: &str) {
+        let upstream = format!("http://{group}{uri}");
         self.write(
             Level::Error,
             "no live upstreams",

@@ -468,7 +468,7 @@ async fn answer(
                 u.next_with(&mut attempt, crate::worker::now_secs(), &mut || w.random())
             });
         let Some(pick) = pick else {
-            event.no_live_upstreams(group, &out);
+            event.no_live_upstreams(group, crate::errorlog::upstream_target(&out));
             break;
         };
         let addr = if pick.backup {
@@ -506,7 +506,12 @@ async fn answer(
                     .borrow()
                     .get(group)
                     .is_some_and(|u| u.disabled(&attempt));
-                event.upstream_failed(addr, &out, matches!(kind, Failure::Timeout), disabled);
+                event.upstream_failed(
+                    addr,
+                    crate::errorlog::upstream_target(&out),
+                    matches!(kind, Failure::Timeout),
+                    disabled,
+                );
                 let allowed = match kind {
                     Failure::Timeout => {
                         last_failure = StatusCode::GATEWAY_TIMEOUT;

@@ -76,6 +76,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // A signal only needs the pid file: the logs are not opened (which
+    // would create them while the master has yet to reopen them).
+    if let Some(sig) = &cli.signal {
+        return send_signal(config.pid.as_deref(), sig);
+    }
     let site = match l7proxy::site::Site::new(config) {
         Ok(s) => Arc::new(s),
         Err(e) => {
@@ -83,9 +88,6 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if let Some(sig) = &cli.signal {
-        return send_signal(site.pid.as_deref(), sig);
-    }
     if cli.test {
         if !cli.quiet {
             eprintln!("l7proxy: the configuration file {} syntax is ok", cli.conf);
