@@ -36,16 +36,24 @@ fn conf(dir: &Path, name: &str, port: u16, dead: (u16, u16)) -> String {
     )
 }
 
-fn get(port: u16, target: &str, host: &str) -> String {
+fn send(port: u16, head: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    s.write_all(
-        format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .unwrap();
+    s.write_all(head.as_bytes()).unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out.split("\r\n").next().unwrap_or("").to_owned()
+}
+
+fn get(target: &str, host: &str) -> String {
+    format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+}
+
+fn post(target: &str) -> String {
+    format!(
+        "POST {target} HTTP/1.1\r\nHost: two.test\r\nContent-Length: 2\r\n\
+         Connection: close\r\n\r\nhi"
+    )
 }
 
 /// The messages of `path`: the line head cut, the port masked.
@@ -71,18 +79,22 @@ fn run(program: &str, dir: &Path, name: &str, dead: (u16, u16)) -> (Vec<String>,
     let port = free_port();
     let _p = support::start(dir, name, &conf(dir, name, port, dead), port, program);
     let requests = [
-        ("/single/a?b=1", "one.test"),
-        ("/first", "two.test"),
-        ("/second", "other.test"),
-        ("/third", &format!("one.test:{port}")),
+        // Served by hyper (a body; no Host), then by the fast path.
+        post("/single/p"),
+        "GET /single/q HTTP/1.0\r\n\r\n".to_owned(),
+        get("/single/a?b=1", "one.test"),
+        get("/first", "two.test"),
+        get("/second", "other.test"),
+        get("/third", &format!("one.test:{port}")),
+        post("/fourth"),
     ];
-    let statuses: Vec<String> = requests.iter().map(|(t, h)| get(port, t, h)).collect();
+    let statuses: Vec<String> = requests.iter().map(|r| send(port, r)).collect();
     assert!(
         statuses.iter().all(|s| s.contains(" 502 ")),
         "{name}: {statuses:?}"
     );
     let err = dir.join(format!("{name}.err"));
-    let expected = 6;
+    let expected = 10;
     Topology::wait_until(Duration::from_secs(3), || {
         messages(&err, port).len() >= expected
     });
