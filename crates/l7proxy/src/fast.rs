@@ -849,16 +849,13 @@ fn framing(
 }
 
 /// Where an upstream header goes in the client's head: 1 `Content-Type`,
-/// 2 `Content-Length`, 3 `Last-Modified`, 4 `Location`, `u8::MAX` not
+/// 2 `Content-Length`, 3 `Last-Modified`, `u8::MAX` not
 /// passed on (`Connection`, `Upgrade`, nginx's hidden ones), 0 after
 /// `Connection` in the upstream's order.
 fn class(name: &str) -> u8 {
-    const PLACED: [&str; 4] = [
-        "content-type",
-        "content-length",
-        "last-modified",
-        "location",
-    ];
+    // A proxied `Location` stays in the upstream's order, as in nginx
+    // (which does not take it for a redirect of its own).
+    const PLACED: [&str; 3] = ["content-type", "content-length", "last-modified"];
     if let Some(i) = PLACED.iter().position(|x| name.eq_ignore_ascii_case(x)) {
         return u8::try_from(i + 1).unwrap_or(0);
     }
@@ -875,7 +872,7 @@ fn class(name: &str) -> u8 {
 
 /// Writes the client's response head (as `server::finish` orders it:
 /// `Server`, `Date`, `Content-Type`, `Content-Length`, `Last-Modified`,
-/// `Location`, `Transfer-Encoding`, `Connection`, then the upstream's
+/// `Transfer-Encoding`, `Connection`, then the upstream's
 /// others but its hidden ones); returns whether the status closes the
 /// connection.
 fn client_head(
@@ -908,7 +905,7 @@ fn client_head(
         *p = class(h.name);
     }
     let places = &place[..resp.headers.len()];
-    for want in 1..=4 {
+    for want in 1..=3 {
         if want == 2 && chunked {
             continue;
         }

@@ -204,8 +204,12 @@ fn service(
         let w = Rc::clone(&w);
         async move {
             let keep_alive = !h2 && wants_keep_alive(&req);
+            // A body of unknown length goes chunked to an HTTP/1.1 client.
+            let chunk = !h2
+                && req.version() == http::Version::HTTP_11
+                && req.method() != http::Method::HEAD;
             let facts = RequestFacts::of(&req, peer);
-            let mut resp = finish(w.handle(index, peer, req).await, keep_alive, h2);
+            let mut resp = finish(w.handle(index, peer, req).await, keep_alive, h2, chunk);
             let status = resp.status().as_u16();
             let log = resp
                 .extensions_mut()
@@ -342,27 +346,48 @@ pub(crate) const HIDDEN: [&str; 10] = [
 ];
 
 /// The head in nginx's order (`ngx_http_header_filter`): `Server`, `Date`,
-/// `Content-Type`, `Content-Length`, `Last-Modified`, `Location`, then
-/// `Connection` (`keep-alive`, `close` after 400/413/414/500/501, or the
-/// upstream's `upgrade` for a 101; none on HTTP/2), then every other header
-/// in the upstream's order.
+/// `Content-Type`, `Content-Length`, `Last-Modified`, `Location` (ours
+/// only: nginx leaves a proxied one in the upstream's order),
+/// `Transfer-Encoding: chunked` (an upstream body of unknown length when
+/// `chunk`), then `Connection` (`keep-alive`, or `close` when the client
+/// asked or after 400/413/414/500/501, or the upstream's `upgrade` for a
+/// 101; none on HTTP/2), then every other header in the upstream's order.
 fn finish(
     resp: http::Response<crate::body::Body>,
     keep_alive: bool,
     h2: bool,
+    chunk: bool,
 ) -> http::Response<crate::body::Body> {
     use http::header::{
         CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, LAST_MODIFIED, LOCATION, SERVER,
     };
     let (mut parts, body) = resp.into_parts();
     let upgrading = parts.status == http::StatusCode::SWITCHING_PROTOCOLS;
+    let proxied = matches!(body, crate::body::Body::Upstream(..));
     let mut headers = http::HeaderMap::with_capacity(parts.headers.len() + 3);
     headers.insert(SERVER, http::HeaderValue::from_static("l7proxy"));
     headers.insert(DATE, crate::date::now());
     for name in [CONTENT_TYPE, CONTENT_LENGTH, LAST_MODIFIED, LOCATION] {
+        if name == LOCATION && proxied {
+            continue;
+        }
         for v in parts.headers.get_all(&name) {
             headers.append(name.clone(), v.clone());
         }
+    }
+    let s = parts.status.as_u16();
+    if chunk
+        && proxied
+        && !upgrading
+        && s >= 200
+        && s != 204
+        && s != 304
+        && !parts.headers.contains_key(CONTENT_LENGTH)
+    {
+        headers.insert(
+            http::header::TRANSFER_ENCODING,
+            http::HeaderValue::from_static("chunked"),
+        );
     }
     let closing = matches!(parts.status.as_u16(), 400 | 413 | 414 | 500 | 501);
     if !h2 {
@@ -374,6 +399,8 @@ fn finish(
             headers.insert(CONNECTION, http::HeaderValue::from_static("close"));
         } else if keep_alive {
             headers.insert(CONNECTION, http::HeaderValue::from_static("keep-alive"));
+        } else {
+            headers.insert(CONNECTION, http::HeaderValue::from_static("close"));
         }
     }
     let mut last = None;
@@ -384,8 +411,8 @@ fn finish(
         let Some(n) = &last else { continue };
         let placed = matches!(
             n.as_str(),
-            "content-type" | "content-length" | "last-modified" | "location" | "connection"
-        );
+            "content-type" | "content-length" | "last-modified" | "connection"
+        ) || (n == LOCATION && !proxied);
         if !placed && !hidden(n.as_str(), upgrading) {
             headers.append(n.clone(), value);
         }
