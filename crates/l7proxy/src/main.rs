@@ -85,6 +85,9 @@ fn main() -> ExitCode {
         Ok(s) => Arc::new(s),
         Err(e) => {
             eprintln!("l7proxy: [emerg] {e}");
+            if cli.test {
+                eprintln!("l7proxy: configuration file {} test failed", cli.conf);
+            }
             return ExitCode::from(1);
         }
     };
