@@ -5,8 +5,6 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,17 +15,21 @@ use bytes::Bytes;
 use http::HeaderValue;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use nginx_conf::model::http::AccessLog;
+use nginx_conf::model::ErrorLog;
+
+use crate::errorlog::{Level, LogFile};
 
 /// Debian's nginx writes here when the file names no `access_log`.
 pub const DEFAULT_PATH: &str = "/var/log/nginx/access.log";
 
 /// Where a location's requests are logged (empty: `access_log off`).
 #[derive(Debug, Clone, Default)]
-pub struct Target(pub Vec<Arc<File>>);
+pub struct Target(pub Vec<Arc<LogFile>>);
 
-/// The open log files, by path, shared by every location and worker.
+/// The open log files (access and error), by path, shared by every
+/// location and worker.
 #[derive(Debug, Default)]
-pub struct Files(HashMap<String, Arc<File>>);
+pub struct Files(HashMap<String, Arc<LogFile>>);
 
 impl Files {
     /// The target for an `access_log` list (`None`: the default path).
@@ -47,20 +49,43 @@ impl Files {
                     "unknown log format \"{f}\" (only \"combined\" is supported)"
                 ));
             }
-            if let Some(f) = self.0.get(path) {
-                out.push(Arc::clone(f));
-                continue;
-            }
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("open() \"{path}\" failed ({e})"))?;
-            let file = Arc::new(file);
-            self.0.insert(path.clone(), Arc::clone(&file));
-            out.push(file);
+            out.push(self.open(path)?);
         }
         Ok(Target(out))
+    }
+
+    /// The file at `path`, opened once.
+    fn open(&mut self, path: &str) -> Result<Arc<LogFile>, String> {
+        if let Some(f) = self.0.get(path) {
+            return Ok(Arc::clone(f));
+        }
+        let file = LogFile::open(path)?;
+        self.0.insert(path.to_owned(), Arc::clone(&file));
+        Ok(file)
+    }
+
+    /// The error log target of an `error_log` list (`None`, empty: `None`).
+    pub fn errors(
+        &mut self,
+        logs: Option<&Vec<ErrorLog>>,
+    ) -> Result<Option<crate::errorlog::Target>, String> {
+        let Some(logs) = logs.filter(|l| !l.is_empty()) else {
+            return Ok(None);
+        };
+        let mut out = Vec::new();
+        for l in logs {
+            let level = match &l.level {
+                Some(name) => Level::parse(name)?,
+                None => Level::Error,
+            };
+            out.push((self.open(&l.path)?, level));
+        }
+        Ok(Some(crate::errorlog::Target(out)))
+    }
+
+    /// Every file opened.
+    pub fn all(&self) -> Vec<Arc<LogFile>> {
+        self.0.values().cloned().collect()
     }
 }
 
@@ -135,7 +160,7 @@ pub fn write(target: &Target, facts: &RequestFacts, status: u16, sent: u64) {
         .map_or(0, |d| d.as_secs());
     let line = combined(facts, status, sent, secs);
     for f in &target.0 {
-        let _ = (&**f).write_all(line.as_bytes());
+        f.write(line.as_bytes());
     }
 }
 

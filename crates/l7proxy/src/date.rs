@@ -45,6 +45,19 @@ pub fn imf_fixdate(secs: u64) -> String {
     )
 }
 
+/// The time at the head of an error log line (in UTC:
+/// `1994/11/06 08:49:37`).
+pub fn error_log_time(secs: u64) -> String {
+    let (year, month, day, _) = civil(secs);
+    let rem = secs % 86_400;
+    format!(
+        "{year}/{month:02}/{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 /// nginx's `$time_local` (in UTC: `06/Nov/1994:08:49:37 +0000`).
 pub fn time_local(secs: u64) -> String {
     let (year, month, day, _) = civil(secs);

@@ -452,12 +452,25 @@ async fn answer(
     };
     let mut last_failure = StatusCode::BAD_GATEWAY;
     let mut got = None;
+    let event = crate::errorlog::Event {
+        site,
+        server,
+        location: &loc_path,
+        client: peer.ip(),
+        method,
+        target,
+        version: "HTTP/1.1",
+        host: Some(host),
+    };
     for tries in 1..=max_tries.max(1) {
         let pick =
             w.balancers.borrow_mut().get_mut(group).and_then(|u| {
                 u.next_with(&mut attempt, crate::worker::now_secs(), &mut || w.random())
             });
-        let Some(pick) = pick else { break };
+        let Some(pick) = pick else {
+            event.no_live_upstreams(group, crate::errorlog::upstream_target(&out));
+            break;
+        };
         let addr = if pick.backup {
             spec.backup[pick.index].1
         } else {
@@ -488,6 +501,17 @@ async fn answer(
             }
             Err(kind) => {
                 w.release(group, &attempt, true);
+                let disabled = w
+                    .balancers
+                    .borrow()
+                    .get(group)
+                    .is_some_and(|u| u.disabled(&attempt));
+                event.upstream_failed(
+                    addr,
+                    crate::errorlog::upstream_target(&out),
+                    matches!(kind, Failure::Timeout),
+                    disabled,
+                );
                 let allowed = match kind {
                     Failure::Timeout => {
                         last_failure = StatusCode::GATEWAY_TIMEOUT;
@@ -708,8 +732,14 @@ impl Upstream<'_> {
 async fn connect(addr: SocketAddr, timeout: Duration) -> Result<RawConn, Failure> {
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(_)) => return Err(Failure::Error),
-        Err(_) => return Err(Failure::Timeout),
+        Ok(Err(e)) => {
+            crate::errorlog::note_connect_error(&e);
+            return Err(Failure::Error);
+        }
+        Err(_) => {
+            crate::errorlog::note_connect_timeout();
+            return Err(Failure::Timeout);
+        }
     };
     let _ = stream.set_nodelay(true);
     Ok(RawConn {

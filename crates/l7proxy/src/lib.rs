@@ -10,6 +10,7 @@ pub mod accesslog;
 pub mod balance;
 pub mod body;
 pub mod date;
+pub mod errorlog;
 pub mod fast;
 pub mod headers;
 pub mod plan;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use l7proxy::errorlog::{log, Level};
 use l7proxy::server::{Generation, Sockets};
 use l7proxy::site::Site;
 
@@ -33,6 +34,9 @@ struct Cli {
     /// Send a signal to the running master: stop, quit, reopen, reload.
     #[arg(short = 's')]
     signal: Option<String>,
+    /// Main-context directives added to the file's (`daemon off;`).
+    #[arg(short = 'g')]
+    directives: Option<String>,
     #[arg(short = 'h', short_alias = '?', action = clap::ArgAction::Help)]
     help: Option<bool>,
 }
@@ -49,7 +53,16 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let config = match nginx_conf::model::load(&cli.conf) {
+    let loaded = nginx_conf::model::load(&cli.conf).and_then(|mut c| {
+        if let Some(g) = &cli.directives {
+            global_directives(&mut c, g).map_err(|message| nginx_conf::CheckError {
+                message,
+                location: None,
+            })?;
+        }
+        Ok(c)
+    });
+    let config = match loaded {
         Ok(c) => c,
         Err(e) => {
             let at = e
@@ -63,16 +76,21 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // A signal only needs the pid file: the logs are not opened (which
+    // would create them while the master has yet to reopen them).
+    if let Some(sig) = &cli.signal {
+        return send_signal(config.pid.as_deref(), sig);
+    }
     let site = match l7proxy::site::Site::new(config) {
         Ok(s) => Arc::new(s),
         Err(e) => {
             eprintln!("l7proxy: [emerg] {e}");
+            if cli.test {
+                eprintln!("l7proxy: configuration file {} test failed", cli.conf);
+            }
             return ExitCode::from(1);
         }
     };
-    if let Some(sig) = &cli.signal {
-        return send_signal(site.pid.as_deref(), sig);
-    }
     if cli.test {
         if !cli.quiet {
             eprintln!("l7proxy: the configuration file {} syntax is ok", cli.conf);
@@ -83,31 +101,45 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    let mut sockets = Sockets::default();
+    // The sockets are bound (in a runtime of their own, dropped before a
+    // fork) while errors still reach the terminal, as nginx does.
+    let bound = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| {
+            let _in_runtime = rt.enter();
+            sockets.update(&site)
+        });
+    if let Err(e) = bound {
+        eprintln!("l7proxy: [emerg] {e}");
+        return ExitCode::from(1);
+    }
+    if site.daemon {
+        if let Err(e) = daemonize() {
+            eprintln!("l7proxy: [emerg] daemon() failed ({e})");
+            return ExitCode::from(1);
+        }
+    }
+    l7proxy::errorlog::set_main(Arc::clone(&site.error_log));
+    redirect_stderr(&site);
+    if let Some(pid) = &site.pid {
+        if let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id())) {
+            log(Level::Emerg, &format!("open() \"{pid}\" failed ({e})"));
+            return ExitCode::from(1);
+        }
+    }
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     else {
         return ExitCode::from(1);
     };
-    let mut sockets = Sockets::default();
-    let bound = {
-        let _in_runtime = rt.enter();
-        sockets.update(&site)
-    };
-    if let Err(e) = bound {
-        eprintln!("l7proxy: [emerg] {e}");
-        return ExitCode::from(1);
-    }
-    if let Some(pid) = &site.pid {
-        if let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id())) {
-            eprintln!("l7proxy: [emerg] open() \"{pid}\" failed ({e})");
-            return ExitCode::from(1);
-        }
-    }
     let code = match Generation::start(&site, &sockets) {
-        Ok(first) => master(&rt, first, sockets, &cli.conf),
+        Ok(first) => master(&rt, first, Arc::clone(&site), sockets, &cli.conf),
         Err(e) => {
-            eprintln!("l7proxy: [emerg] {e}");
+            log(Level::Emerg, &e);
             ExitCode::from(1)
         }
     };
@@ -135,38 +167,52 @@ fn load(conf: &str) -> Result<Arc<Site>, String> {
 fn master(
     rt: &tokio::runtime::Runtime,
     mut current: Generation,
+    mut site: Arc<Site>,
     mut sockets: Sockets,
     conf: &str,
 ) -> ExitCode {
     use tokio::signal::unix::{signal, SignalKind};
     rt.block_on(async move {
-        let (Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut quit)) = (
+        let (Ok(mut hup), Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut usr1)) = (
             signal(SignalKind::hangup()),
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
             signal(SignalKind::quit()),
+            signal(SignalKind::user_defined1()),
         ) else {
             return ExitCode::from(1);
         };
         loop {
             tokio::select! {
                 _ = hup.recv() => {
-                    eprintln!("l7proxy: [notice] signal 1 (SIGHUP) received, reconfiguring");
-                    let next = load(conf).and_then(|site| {
-                        sockets.update(&site)?;
-                        Generation::start(&site, &sockets)
+                    log(Level::Notice, "signal 1 (SIGHUP) received, reconfiguring");
+                    let next = load(conf).and_then(|next_site| {
+                        sockets.update(&next_site)?;
+                        Generation::start(&next_site, &sockets).map(|g| (g, next_site))
                     });
                     match next {
-                        Ok(next) => {
+                        Ok((next, next_site)) => {
                             let old = std::mem::replace(&mut current, next);
+                            site = next_site;
+                            l7proxy::errorlog::set_main(Arc::clone(&site.error_log));
+                            redirect_stderr(&site);
                             // The old workers finish their requests meanwhile.
                             std::thread::spawn(move || old.stop());
                         }
-                        Err(e) => eprintln!("l7proxy: [emerg] {e}; keeping the running configuration"),
+                        Err(e) => log(Level::Emerg, &format!("{e}; keeping the running configuration")),
                     }
                 }
+                _ = usr1.recv() => {
+                    log(Level::Notice, "signal 10 (SIGUSR1) received, reopening logs");
+                    for file in site.log_files.values() {
+                        if let Err(e) = file.reopen() {
+                            log(Level::Alert, &e);
+                        }
+                    }
+                    redirect_stderr(&site);
+                }
                 _ = quit.recv() => {
-                    eprintln!("l7proxy: [notice] signal 3 (SIGQUIT) received, shutting down gracefully");
+                    log(Level::Notice, "signal 3 (SIGQUIT) received, shutting down gracefully");
                     return match current.stop() {
                         Ok(()) => ExitCode::SUCCESS,
                         Err(_) => ExitCode::from(1),
@@ -179,33 +225,137 @@ fn master(
     })
 }
 
+/// Applies `-g` directives: `daemon`, `master_process` (accepted, there
+/// is one process), `pid`, `error_log`, `worker_processes`; one that the
+/// file also has is a duplicate, as in nginx.
+fn global_directives(config: &mut nginx_conf::model::Config, text: &str) -> Result<(), String> {
+    for stmt in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        let mut words = stmt.split_whitespace();
+        let name = words.next().unwrap_or_default();
+        let args: Vec<&str> = words.collect();
+        let one = || match args.as_slice() {
+            [a] => Ok(*a),
+            _ => Err(format!(
+                "invalid number of arguments in \"{name}\" directive"
+            )),
+        };
+        let flag = || match one()? {
+            "on" => Ok(true),
+            "off" => Ok(false),
+            v => Err(format!(
+                "invalid value \"{v}\" in \"{name}\" directive, it must be \"on\" or \"off\""
+            )),
+        };
+        let duplicate = || format!("\"{name}\" directive is duplicate");
+        match name {
+            "daemon" => {
+                if config.daemon.is_some() {
+                    return Err(duplicate());
+                }
+                config.daemon = Some(flag()?);
+            }
+            "master_process" => {
+                flag()?;
+            }
+            "pid" => {
+                if config.pid.is_some() {
+                    return Err(duplicate());
+                }
+                config.pid = Some(one()?.to_owned());
+            }
+            "error_log" => match args.as_slice() {
+                [path] | [path, _] => config.error_log.push(nginx_conf::model::ErrorLog {
+                    path: (*path).to_owned(),
+                    level: args.get(1).map(|l| (*l).to_owned()),
+                }),
+                _ => {
+                    return Err(format!(
+                        "invalid number of arguments in \"{name}\" directive"
+                    ))
+                }
+            },
+            "worker_processes" => {
+                if config.worker_processes.is_some() {
+                    return Err(duplicate());
+                }
+                let v = one()?;
+                config.worker_processes = Some(if v == "auto" {
+                    nginx_conf::model::WorkerProcesses::Auto
+                } else {
+                    nginx_conf::model::WorkerProcesses::Count(v.parse().map_err(|_| {
+                        format!("invalid value \"{v}\" in \"worker_processes\" directive")
+                    })?)
+                });
+            }
+            _ => return Err(format!("unknown directive \"{name}\" in command line")),
+        }
+    }
+    Ok(())
+}
+
+/// `daemon on`: nginx's `ngx_daemon`. `nix::unistd::daemon` (libc's
+/// `daemon(3)`: fork, the parent exits 0, the child calls `setsid`) runs
+/// here before any thread or runtime exists (the sockets are bound and
+/// the logs open, so errors have been reported to the terminal); the child
+/// keeps the working directory and standard error (as nginx does; a file
+/// error log takes it over next), standard input and output go to
+/// `/dev/null`.
+fn daemonize() -> Result<(), String> {
+    nix::unistd::daemon(true, true).map_err(|e| e.to_string())?;
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| format!("open(\"/dev/null\") failed ({e})"))?;
+    nix::unistd::dup2_stdin(&null).map_err(|e| e.to_string())?;
+    nix::unistd::dup2_stdout(&null).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// nginx's `ngx_log_redirect_stderr`: when the main error log is a file,
+/// standard error is that file too (stray messages land in the log).
+fn redirect_stderr(site: &Site) {
+    if let Some((file, _)) = site.error_log.0.first() {
+        file.redirect_stderr();
+    }
+}
+
 fn send_signal(pid_file: Option<&str>, sig: &str) -> ExitCode {
-    let name = match sig {
-        "stop" => "TERM",
-        "quit" => "QUIT",
-        "reopen" => "USR1",
-        "reload" => "HUP",
+    use nix::sys::signal::Signal;
+    let signal = match sig {
+        "stop" => Signal::SIGTERM,
+        "quit" => Signal::SIGQUIT,
+        "reopen" => Signal::SIGUSR1,
+        "reload" => Signal::SIGHUP,
         _ => {
             eprintln!("l7proxy: invalid option: \"-s {sig}\"");
             return ExitCode::from(1);
         }
     };
     let file = pid_file.unwrap_or("/run/nginx.pid");
-    let pid = match std::fs::read_to_string(file) {
+    let text = match std::fs::read_to_string(file) {
         Ok(p) => p.trim().to_owned(),
         Err(e) => {
-            eprintln!("l7proxy: [error] open() \"{file}\" failed ({e})");
+            eprintln!(
+                "l7proxy: [error] open() \"{file}\" failed ({})",
+                l7proxy::errorlog::os_error(&e)
+            );
             return ExitCode::from(1);
         }
     };
-    match std::process::Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(&pid)
-        .status()
-    {
-        Ok(s) if s.success() => ExitCode::SUCCESS,
-        _ => {
-            eprintln!("l7proxy: [error] kill({pid}, SIG{name}) failed");
+    let Some(pid) = text.parse::<i32>().ok().filter(|p| *p > 0) else {
+        eprintln!("l7proxy: [error] invalid PID number \"{text}\" in \"{file}\"");
+        return ExitCode::from(1);
+    };
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "l7proxy: [alert] kill({pid}, {}) failed ({}: {})",
+                signal as i32,
+                e as i32,
+                e.desc()
+            );
             ExitCode::from(1)
         }
     }

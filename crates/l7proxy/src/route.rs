@@ -4,7 +4,9 @@
 //! listening address, an exact name, then the longest leading wildcard
 //! (`*.example.com`, `.example.com`), then the longest trailing wildcard
 //! (`www.example.*`), then the first matching regex; else the
-//! `default_server` of that address, else its first server.
+//! `default_server` of that address, else its first server. A request
+//! without a Host has the empty name, which a server without
+//! `server_name` (or with `server_name ""`) has.
 //!
 //! Locations (`ngx_http_core_find_location`), at each level: the longest
 //! matching prefix (an `=` location that equals the URI returns at once);
@@ -177,6 +179,11 @@ pub struct ServerRoutes {
 impl ServerRoutes {
     pub fn new(server: &Server) -> Result<Self, RegexError> {
         let (mut exact, mut leading, mut trailing, mut regexes) = (vec![], vec![], vec![], vec![]);
+        // A server without `server_name` has the empty name (nginx ≥
+        // 0.8.48): requests without a Host choose it over the default.
+        if server.server_names.is_empty() {
+            exact.push(String::new());
+        }
         for name in &server.server_names {
             match name {
                 ServerName::Exact(n) => exact.push(n.to_ascii_lowercase()),

@@ -48,7 +48,7 @@ pub struct Listener {
     pub default: usize,
     pub backlog: Option<i32>,
     pub http2: bool,
-    /// `listen … ssl`: the TLS configuration (from the default server).
+    /// `listen … ssl`: the TLS configuration (certificates by SNI).
     pub tls: Option<Arc<rustls::ServerConfig>>,
     ssl_line: Option<usize>,
 }
@@ -80,6 +80,50 @@ pub struct Site {
     pub upstreams: Names<UpstreamSpec>,
     pub workers: usize,
     pub pid: Option<String>,
+    /// `daemon` (nginx's default: on).
+    pub daemon: bool,
+    /// The main context's `error_log` (none: standard error at `error`).
+    pub error_log: Arc<crate::errorlog::Target>,
+    /// Per server, its (or http's) `error_log`, if any.
+    pub server_errors: Vec<Option<Arc<crate::errorlog::Target>>>,
+    /// Every log file opened, by path, for `-s reopen` and for the error
+    /// logs of locations.
+    pub log_files: Names<Arc<crate::errorlog::LogFile>>,
+}
+
+impl Site {
+    /// Where a request's error messages go: its location's `error_log`,
+    /// else its server's (or http's), else the main one.
+    pub fn request_errors(
+        &self,
+        server: usize,
+        location: Option<&nginx_conf::model::http::Location>,
+    ) -> Arc<crate::errorlog::Target> {
+        if let Some(logs) = location.and_then(|l| l.settings.error_log.as_ref()) {
+            let files: Vec<_> = logs
+                .iter()
+                .filter_map(|l| {
+                    let file = self.log_files.get(&l.path)?;
+                    let level = l
+                        .level
+                        .as_deref()
+                        .map_or(
+                            Ok(crate::errorlog::Level::Error),
+                            crate::errorlog::Level::parse,
+                        )
+                        .ok()?;
+                    Some((Arc::clone(file), level))
+                })
+                .collect();
+            if !files.is_empty() {
+                return Arc::new(crate::errorlog::Target(files));
+            }
+        }
+        self.server_errors
+            .get(server)
+            .and_then(Clone::clone)
+            .unwrap_or_else(|| Arc::clone(&self.error_log))
+    }
 }
 
 fn resolve(text: &str, default_port: u16) -> Result<Vec<SocketAddr>, String> {
@@ -188,6 +232,18 @@ fn implicit_upstreams(http: &Http, out: &mut Names<UpstreamSpec>) -> Result<(), 
     Ok(())
 }
 
+/// Opens the files of the locations' `error_log`s (checking their levels).
+fn location_errors(
+    locations: &[nginx_conf::model::http::Location],
+    files: &mut crate::accesslog::Files,
+) -> Result<(), String> {
+    for l in locations {
+        files.errors(l.settings.error_log.as_ref())?;
+        location_errors(&l.locations, files)?;
+    }
+    Ok(())
+}
+
 /// `$proxy_host`: the host, with the port unless it is 80.
 pub fn proxy_host(host: &str, port: Option<u16>) -> String {
     match port {
@@ -248,7 +304,9 @@ impl Site {
         for l in &mut listeners {
             if let Some(line) = l.ssl_line {
                 l.tls = Some(crate::tls::server_config(
-                    &http.servers[l.default],
+                    &http.servers,
+                    &l.servers,
+                    l.default,
                     l.http2,
                     line,
                 )?);
@@ -274,6 +332,25 @@ impl Site {
             plans.push(p);
             server_logs.push(log);
         }
+        let main_errors = if config.error_log.is_empty() {
+            files.errors(Some(&vec![nginx_conf::model::ErrorLog {
+                path: "stderr".to_owned(),
+                level: None,
+            }]))?
+        } else {
+            files.errors(Some(&config.error_log))?
+        };
+        let error_log = Arc::new(main_errors.unwrap_or_default());
+        let mut server_errors = Vec::new();
+        for s in &http.servers {
+            server_errors.push(files.errors(s.settings.error_log.as_ref())?.map(Arc::new));
+            location_errors(&s.locations, &mut files)?;
+        }
+        let log_files = files
+            .all()
+            .into_iter()
+            .map(|f| (f.path().to_owned(), f))
+            .collect();
         Ok(Self {
             http,
             routes,
@@ -283,6 +360,10 @@ impl Site {
             upstreams,
             workers,
             pid: config.pid,
+            daemon: config.daemon.unwrap_or(true),
+            error_log,
+            server_errors,
+            log_files,
         })
     }
 }

@@ -392,7 +392,24 @@ impl Worker {
             body,
             upgrade,
         };
-        self.proxy(plan, input, outgoing).await
+        let event = crate::errorlog::Event {
+            site: &site,
+            server,
+            location: &loc_path,
+            client: client.ip(),
+            method: parts.method.as_str(),
+            target: raw_target,
+            version: match parts.version {
+                Version::HTTP_10 => "HTTP/1.0",
+                Version::HTTP_2 => "HTTP/2.0",
+                _ => "HTTP/1.1",
+            },
+            host: parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok()),
+        };
+        self.proxy(plan, input, outgoing, &event).await
     }
 
     async fn proxy(
@@ -400,6 +417,7 @@ impl Worker {
         plan: &ProxyPlan,
         input: Input<'_>,
         mut out: Outgoing,
+        event: &crate::errorlog::Event<'_>,
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
         let group = &*plan.group;
@@ -421,7 +439,10 @@ impl Worker {
                 .borrow_mut()
                 .get_mut(group)
                 .and_then(|u| u.next_with(&mut attempt, now_secs(), &mut || self.random()));
-            let Some(pick) = pick else { break };
+            let Some(pick) = pick else {
+                event.no_live_upstreams(group, &out.target.to_string());
+                break;
+            };
             let addr = if pick.backup {
                 spec.backup[pick.index].1
             } else {
@@ -465,6 +486,17 @@ impl Worker {
                 }
                 Err(kind) => {
                     self.release(group, &attempt, true);
+                    let disabled = self
+                        .balancers
+                        .borrow()
+                        .get(group)
+                        .is_some_and(|u| u.disabled(&attempt));
+                    event.upstream_failed(
+                        addr,
+                        &out.target.to_string(),
+                        matches!(kind, Failure::Timeout),
+                        disabled,
+                    );
                     let allowed = match kind {
                         Failure::Timeout => {
                             last_failure = StatusCode::GATEWAY_TIMEOUT;
@@ -682,8 +714,14 @@ struct Outgoing {
 async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Sender, Failure> {
     let stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(_)) => return Err(Failure::Error),
-        Err(_) => return Err(Failure::Timeout),
+        Ok(Err(e)) => {
+            crate::errorlog::note_connect_error(&e);
+            return Err(Failure::Error);
+        }
+        Err(_) => {
+            crate::errorlog::note_connect_timeout();
+            return Err(Failure::Timeout);
+        }
     };
     let _ = stream.set_nodelay(true);
     let (sender, conn) = hyper::client::conn::http1::Builder::new()

@@ -99,6 +99,7 @@ fn reload_switches_configuration_without_failed_requests() {
     let mut proxy = Command::new(bin)
         .arg("-c")
         .arg(&path)
+        .args(["-g", "daemon off;"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

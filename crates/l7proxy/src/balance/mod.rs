@@ -281,6 +281,18 @@ impl Upstream {
     /// Ends the use of the current peer: `failed` as nginx's
     /// `NGX_PEER_FAILED` (error, timeout, or a status listed in
     /// `proxy_next_upstream`).
+    /// Whether the attempt's current peer has just reached `max_fails`
+    /// (nginx then warns "upstream server temporarily disabled"); never
+    /// for a single-peer group, which nginx does not count.
+    pub fn disabled(&self, attempt: &Attempt) -> bool {
+        let Some(pick) = attempt.current else {
+            return false;
+        };
+        let g = self.group(pick.backup);
+        let (p, s) = (&g.peers[pick.index], &g.state[pick.index]);
+        !g.single && p.max_fails > 0 && s.fails >= p.max_fails
+    }
+
     pub fn release(&mut self, attempt: &Attempt, failed: bool, now: u64) {
         let Some(pick) = attempt.current else { return };
         let g = self.group_mut(pick.backup);

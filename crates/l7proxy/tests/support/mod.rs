@@ -76,6 +76,9 @@ pub fn start(dir: &Path, name: &str, conf: &str, port: u16, program: &str) -> Pr
             .arg(dir.join("stderr.log"))
             .arg("-g")
             .arg("daemon off; master_process off;");
+    } else {
+        // In the foreground, so that dropping the `Proc` stops it.
+        cmd.arg("-g").arg("daemon off;");
     }
     cmd.arg("-c")
         .arg(&path)

@@ -1,0 +1,412 @@
+//! `error_log FILE|stderr [LEVEL]` in nginx's line format
+//! `YYYY/MM/DD HH:MM:SS [LEVEL] PID#TID: *CID MESSAGE`, and the log files
+//! (access and error) that `-s reopen` reopens in place.
+//!
+//! Levels as nginx orders them: `debug info notice warn error crit alert
+//! emerg`; a file gets the messages at its level or more severe. The
+//! main-context `error_log` (Debian's nginx default when none: `stderr` at
+//! `error`) takes the process's messages; a request's messages go to its
+//! location's, else its server's, else http's `error_log`, else the main
+//! one. Times are UTC.
+
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A message's severity (most severe first, so `<=` means "at least as
+/// severe").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Emerg,
+    Alert,
+    Crit,
+    Error,
+    Warn,
+    Notice,
+    Info,
+    Debug,
+}
+
+const NAMES: [(&str, Level); 8] = [
+    ("emerg", Level::Emerg),
+    ("alert", Level::Alert),
+    ("crit", Level::Crit),
+    ("error", Level::Error),
+    ("warn", Level::Warn),
+    ("notice", Level::Notice),
+    ("info", Level::Info),
+    ("debug", Level::Debug),
+];
+
+impl Level {
+    pub fn name(self) -> &'static str {
+        NAMES
+            .iter()
+            .find(|(_, l)| *l == self)
+            .map_or("error", |(n, _)| n)
+    }
+
+    /// A level named in `error_log`.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, l)| *l)
+            .ok_or_else(|| format!("invalid log level \"{name}\""))
+    }
+}
+
+/// A log file shared by every location and worker that names its path;
+/// `reopen` swaps the open file for a new one at the same path (after a
+/// rotation moved it away).
+#[derive(Debug)]
+pub struct LogFile {
+    path: String,
+    /// `None`: standard error.
+    file: RwLock<Option<File>>,
+}
+
+fn open_append(path: &str) -> Result<File, String> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("open() \"{path}\" failed ({})", os_error(&e)))
+}
+
+impl LogFile {
+    /// Opens `path` for appending (`stderr`: standard error).
+    pub fn open(path: &str) -> Result<Arc<Self>, String> {
+        if path.starts_with("syslog:") || path.starts_with("memory:") {
+            return Err(format!("logging to \"{path}\" is not supported yet"));
+        }
+        let file = if path == "stderr" {
+            None
+        } else {
+            Some(open_append(path)?)
+        };
+        Ok(Arc::new(Self {
+            path: path.to_owned(),
+            file: RwLock::new(file),
+        }))
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Appends `bytes` (one line: a single write, so lines of different
+    /// threads do not interleave).
+    pub fn write(&self, bytes: &[u8]) {
+        let Ok(guard) = self.file.read() else { return };
+        match &*guard {
+            Some(f) => {
+                let _ = (&*f).write_all(bytes);
+            }
+            None => {
+                let _ = std::io::stderr().write_all(bytes);
+            }
+        }
+    }
+
+    /// Makes standard error this file (no-op for `stderr`).
+    pub fn redirect_stderr(&self) {
+        if let Ok(guard) = self.file.read() {
+            if let Some(f) = &*guard {
+                let _ = nix::unistd::dup2_stderr(f);
+            }
+        }
+    }
+
+    /// Opens the path anew and writes there from now on.
+    pub fn reopen(&self) -> Result<(), String> {
+        if self.path == "stderr" {
+            return Ok(());
+        }
+        // Opened under the lock: once the new file exists, no line can
+        // still go to the old one.
+        let mut guard = self
+            .file
+            .write()
+            .map_err(|_| format!("reopen \"{}\": poisoned lock", self.path))?;
+        *guard = Some(open_append(&self.path)?);
+        Ok(())
+    }
+}
+
+/// `strerror`-style text as nginx prints it: `111: Connection refused`.
+pub fn os_error(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(n) => {
+            let plain = text
+                .strip_suffix(&format!(" (os error {n})"))
+                .unwrap_or(&text);
+            format!("{n}: {plain}")
+        }
+        None => text,
+    }
+}
+
+/// Where a context's error messages go: files with their levels.
+#[derive(Debug, Clone, Default)]
+pub struct Target(pub Vec<(Arc<LogFile>, Level)>);
+
+/// nginx's connection numbers (`*N`): one per logged request here.
+static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh connection number.
+pub fn connection_number() -> u64 {
+    CONNECTIONS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// One line: time, level, pid#tid, the connection number if any, message.
+pub fn line(level: Level, connection: Option<u64>, message: &str) -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let cid = connection.map(|c| format!("*{c} ")).unwrap_or_default();
+    format!(
+        "{} [{}] {}#{}: {cid}{message}\n",
+        crate::date::error_log_time(secs),
+        level.name(),
+        std::process::id(),
+        nix::unistd::gettid(),
+    )
+}
+
+impl Target {
+    /// Whether any file takes messages of `level`.
+    pub fn wants(&self, level: Level) -> bool {
+        self.0.iter().any(|(_, l)| level <= *l)
+    }
+
+    /// Writes `message` to the files whose level admits it.
+    pub fn log(&self, level: Level, connection: Option<u64>, message: &str) {
+        if !self.wants(level) {
+            return;
+        }
+        let text = line(level, connection, message);
+        for (f, l) in &self.0 {
+            if level <= *l {
+                f.write(text.as_bytes());
+            }
+        }
+    }
+}
+
+/// The main context's error log, for the process's own messages.
+static MAIN: RwLock<Option<Arc<Target>>> = RwLock::new(None);
+
+/// Makes `target` the process's error log (at start and on reload).
+pub fn set_main(target: Arc<Target>) {
+    if let Ok(mut m) = MAIN.write() {
+        *m = Some(target);
+    }
+}
+
+/// The process's error log (standard error at `error` until one is set).
+pub fn main_target() -> Arc<Target> {
+    MAIN.read().ok().and_then(|m| m.clone()).unwrap_or_else(|| {
+        Arc::new(Target(vec![(
+            Arc::new(LogFile {
+                path: "stderr".to_owned(),
+                file: RwLock::new(None),
+            }),
+            Level::Error,
+        )]))
+    })
+}
+
+/// Logs a process message (no connection number) to the main error log.
+pub fn log(level: Level, message: &str) {
+    main_target().log(level, None, message);
+}
+
+/// What nginx appends to a request's error messages.
+#[derive(Debug, Clone)]
+pub struct RequestContext<'a> {
+    pub client: std::net::IpAddr,
+    /// The server's first `server_name` (empty when it has none).
+    pub server: &'a str,
+    /// The request line as received.
+    pub request: &'a str,
+    /// `http://PEER/URI`, or `http://GROUP/URI` when no peer was chosen.
+    pub upstream: Option<&'a str>,
+    pub host: Option<&'a str>,
+}
+
+impl RequestContext<'_> {
+    /// `while ACTION, client: …, server: …, request: "…", upstream: "…",
+    /// host: "…"` after `message`.
+    pub fn format(&self, message: &str, action: &str) -> String {
+        let mut out = format!(
+            "{message} while {action}, client: {}, server: {}, request: \"{}\"",
+            self.client, self.server, self.request
+        );
+        if let Some(u) = self.upstream {
+            let _ = write!(out, ", upstream: \"{u}\"");
+        }
+        if let Some(h) = self.host {
+            let _ = write!(out, ", host: \"{h}\"");
+        }
+        out
+    }
+}
+
+std::thread_local! {
+    /// The last upstream connect failure on this worker thread, noted by
+    /// the connecting code and taken by the request that saw it fail (no
+    /// await point lies between the two).
+    static CONNECT_FAILURE: std::cell::RefCell<Option<String>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Notes a failed upstream `connect()`.
+pub fn note_connect_error(e: &std::io::Error) {
+    let text = format!("connect() failed ({})", os_error(e));
+    CONNECT_FAILURE.with(|c| *c.borrow_mut() = Some(text));
+}
+
+/// Notes an upstream `connect()` that timed out.
+pub fn note_connect_timeout() {
+    CONNECT_FAILURE.with(|c| {
+        *c.borrow_mut() = Some("upstream timed out (110: Connection timed out)".to_owned());
+    });
+}
+
+/// The request an upstream event happened to, for its error lines.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    pub site: &'a crate::site::Site,
+    pub server: usize,
+    /// The location's path of indexes (empty: the server's level).
+    pub location: &'a [usize],
+    pub client: std::net::IpAddr,
+    pub method: &'a str,
+    pub target: &'a str,
+    /// `HTTP/1.1`, `HTTP/1.0`, `HTTP/2.0`.
+    pub version: &'a str,
+    pub host: Option<&'a str>,
+}
+
+/// The target of the upstream request head `head` (`/uri` of
+/// `GET /uri HTTP/1.1`).
+pub fn upstream_target(head: &[u8]) -> &str {
+    let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
+    let mut words = line.split(|&b| b == b' ');
+    let target = words.nth(1).unwrap_or_default();
+    std::str::from_utf8(target).unwrap_or("/")
+}
+
+impl Event<'_> {
+    fn target(&self) -> Arc<Target> {
+        let server = &self.site.http.servers[self.server];
+        let location = crate::route::location_at(server, self.location);
+        self.site.request_errors(self.server, location)
+    }
+
+    fn write(&self, level: Level, message: &str, action: &str, upstream: &str) {
+        let target = self.target();
+        if !target.wants(level) {
+            return;
+        }
+        let server = self.site.http.servers[self.server]
+            .server_names
+            .first()
+            .map(|n| match n {
+                nginx_conf::model::listen::ServerName::Exact(n)
+                | nginx_conf::model::listen::ServerName::Wildcard(n) => n.clone(),
+                nginx_conf::model::listen::ServerName::Regex(r) => format!("~{r}"),
+            })
+            .unwrap_or_default();
+        let request = format!("{} {} {}", self.method, self.target, self.version);
+        let ctx = RequestContext {
+            client: self.client,
+            server: &server,
+            request: &request,
+            upstream: Some(upstream),
+            host: self.host,
+        };
+        target.log(
+            level,
+            Some(connection_number()),
+            &ctx.format(message, action),
+        );
+    }
+
+    /// A try at `peer` failed (`timeout`: it timed out): nginx's
+    /// `connect() failed (…) while connecting to upstream` when the
+    /// connection could not be made, else the reading failure; then
+    /// `upstream server temporarily disabled` (warn) when the peer has just
+    /// reached `max_fails`.
+    pub fn upstream_failed(&self, peer: SocketAddr, uri: &str, timeout: bool, disabled: bool) {
+        let upstream = format!("http://{peer}{uri}");
+        let (message, action) = match CONNECT_FAILURE.with(|c| c.borrow_mut().take()) {
+            Some(m) => (m, "connecting to upstream"),
+            None if timeout => (
+                "upstream timed out (110: Connection timed out)".to_owned(),
+                "reading response header from upstream",
+            ),
+            None => (
+                "upstream prematurely closed connection".to_owned(),
+                "reading response header from upstream",
+            ),
+        };
+        self.write(Level::Error, &message, action, &upstream);
+        if disabled {
+            self.write(
+                Level::Warn,
+                "upstream server temporarily disabled",
+                action,
+                &upstream,
+            );
+        }
+    }
+
+    /// No peer of `group` could be chosen: nginx's `no live upstreams`.
+    pub fn no_live_upstreams(&self, group: &str, uri: &str) {
+        let upstream = format!("http://{group}{uri}");
+        self.write(
+            Level::Error,
+            "no live upstreams",
+            "connecting to upstream",
+            &upstream,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_filter_like_nginx() {
+        let t = Target(vec![(LogFile::open("stderr").unwrap(), Level::Warn)]);
+        assert!(t.wants(Level::Emerg) && t.wants(Level::Error) && t.wants(Level::Warn));
+        assert!(!t.wants(Level::Notice) && !t.wants(Level::Debug));
+        assert_eq!(Level::parse("crit"), Ok(Level::Crit));
+        assert!(Level::parse("loud").is_err());
+    }
+
+    #[test]
+    fn lines_have_nginx_s_prefix() {
+        let l = line(Level::Error, Some(7), "m");
+        let (time, rest) = l.split_at(19);
+        assert_eq!(time.as_bytes()[4], b'/');
+        assert_eq!(time.as_bytes()[13], b':');
+        let pid = std::process::id();
+        assert!(rest.starts_with(&format!(" [error] {pid}#")), "{l}");
+        assert!(rest.ends_with(": *7 m\n"), "{l}");
+    }
+
+    #[test]
+    fn os_errors_read_as_strerror() {
+        let e = std::io::Error::from_raw_os_error(111);
+        assert_eq!(os_error(&e), "111: Connection refused");
+    }
+}
