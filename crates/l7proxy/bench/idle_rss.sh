@@ -39,7 +39,7 @@ front nginx 19012 "$dir/nginx.pid"
 front ours 19013 "$dir/ours.pid"
 nginx -p "$dir" -e "$dir/err.log" -c "$dir/backend.conf"
 nginx -p "$dir" -e "$dir/err.log" -c "$dir/nginx.conf"
-"$bin" -c "$dir/ours.conf" >"$dir/ours.out" 2>&1 &
+"$bin" -g 'daemon off;' -c "$dir/ours.conf" >"$dir/ours.out" 2>&1 &
 echo $! >"$dir/ours.pid"
 for _ in $(seq 50); do curl -sf -o /dev/null http://127.0.0.1:19013/ && break; sleep 0.1; done
 master=$(cat "$dir/nginx.pid")

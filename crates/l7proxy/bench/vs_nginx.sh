@@ -54,7 +54,7 @@ front ours 19003 "$dir/ours.pid"
 if [ "${PIN:-1}" = 1 ]; then on0=(taskset -c 0); on1=(taskset -c 1); else on0=(); on1=(); fi
 "${on0[@]}" nginx -p "$dir" -e "$dir/err.log" -c "$dir/backend.conf"
 "${on0[@]}" nginx -p "$dir" -e "$dir/err.log" -c "$dir/nginx.conf"
-"${on0[@]}" "$bin" -c "$dir/ours.conf" >"$dir/ours.out" 2>&1 &
+"${on0[@]}" "$bin" -g 'daemon off;' -c "$dir/ours.conf" >"$dir/ours.out" 2>&1 &
 ours_pid=$! # taskset execs the binary: same pid
 for _ in $(seq 50); do
   curl -sf -o /dev/null "http://127.0.0.1:19003/2" && break; sleep 0.1
