@@ -70,6 +70,8 @@ impl VrrpSocket {
                 s.set_multicast_hops_v6(255)?;
                 s.set_unicast_hops_v6(255)?;
                 s.set_recv_hoplimit_v6(true)?;
+                // keepalived sends with traffic class 0xc0 (network control).
+                s.set_tclass_v6(0xc0)?;
                 s.set_multicast_if_v6(ifindex)?;
                 setsockopt(&s, sockopt::Ipv6RecvPacketInfo, &true).map_err(io::Error::from)?;
                 s.join_multicast_v6(&MULTICAST_V6, ifindex)?;
