@@ -106,15 +106,15 @@ impl Lab {
     }
 
     fn logs(&self) -> String {
-        ["a", "b"]
-            .iter()
-            .map(|ns| {
-                format!(
-                    "--- {ns}:\n{}",
-                    std::fs::read_to_string(self.path(&format!("{ns}.log"))).unwrap_or_default()
-                )
-            })
-            .collect()
+        let mut all = String::new();
+        for ns in ["a", "b"] {
+            let log = std::fs::read_to_string(self.path(&format!("{ns}.log"))).unwrap_or_default();
+            all.push_str("--- ");
+            all.push_str(ns);
+            all.push_str(":\n");
+            all.push_str(&log);
+        }
+        all
     }
 
     fn notified(&self) -> String {
@@ -181,7 +181,7 @@ fn sighup_keeps_unchanged_instances_and_applies_changes() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     signal(pid, "-HUP");
-    std::thread::sleep(Duration::from_millis(1000));
+    std::thread::sleep(Duration::from_secs(1));
     let events = std::fs::read_to_string(&monitor_out).unwrap_or_default();
     assert!(
         events.trim().is_empty(),
