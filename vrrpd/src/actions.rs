@@ -122,6 +122,24 @@ fn set_addresses(d: &mut Daemon, name: &str, add: bool) {
     }
 }
 
+/// At start, as keepalived: addresses left by an earlier run are removed
+/// (nothing is logged when there are none).
+pub fn clear_stale_addresses(d: &mut Daemon, name: &str) {
+    let Some(inst) = d.instances.get(name) else {
+        return;
+    };
+    for a in &address_specs(d, &inst.spec, inst.ifindex) {
+        let present = d
+            .addrs
+            .iter()
+            .any(|x| x.index == a.index && x.address == a.address);
+        if present {
+            info!("({name}) removing stale address {}", a.address);
+            let _ = d.rtnl.del_address(a);
+        }
+    }
+}
+
 /// After a reload of a master: removes the addresses no longer wanted and adds
 /// the new ones, leaving the others untouched (no flap).
 pub fn swap_addresses(d: &mut Daemon, name: &str, old: &InstanceSpec) {

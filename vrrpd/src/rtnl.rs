@@ -9,7 +9,7 @@ use netlink_packet_core::{
     NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{
-    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope, CacheInfo,
 };
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
@@ -50,6 +50,9 @@ pub struct AddrSpec {
     pub scope: u8,
     pub nodad: bool,
     pub noprefixroute: bool,
+    /// IPv6 preferred lifetime (`None`: forever; keepalived gives /128 VIPs 0, so
+    /// they are deprecated and never chosen as a source address).
+    pub preferred_lft: Option<u32>,
 }
 
 /// A route to add or remove (the subset of `ip route` words vrrpd understands).
@@ -251,6 +254,12 @@ impl Rtnl {
         }
         if let Some(l) = &a.label {
             m.attributes.push(AddressAttribute::Label(l.clone()));
+        }
+        if let Some(p) = a.preferred_lft {
+            let mut info = CacheInfo::default();
+            info.ifa_preferred = p;
+            info.ifa_valid = u32::MAX;
+            m.attributes.push(AddressAttribute::CacheInfo(info));
         }
         let mut flags = AddressFlags::empty();
         if a.nodad {

@@ -330,6 +330,7 @@ impl Daemon {
         }
         let instance = Instance::new(spec, ifindex, base, primary);
         self.instances.insert(name.clone(), instance);
+        crate::actions::clear_stale_addresses(self, &name);
         // The machine learns a fault first, so Startup leads to FAULT.
         crate::track::recompute(self, &name, now);
         self.feed(&name, Input::Startup, now);

@@ -58,7 +58,20 @@ pub fn address(
         scope: a.scope.as_deref().and_then(scope).unwrap_or(0),
         nodad: a.address.is_ipv6(),
         noprefixroute: a.noprefixroute,
+        preferred_lft: preferred_lft(a, prefix_len),
     })
+}
+
+/// keepalived: `preferred_lft forever|N`; unset, an IPv6 /128 gets 0.
+fn preferred_lft(a: &VirtualAddress, prefix_len: u8) -> Option<u32> {
+    if a.address.is_ipv4() {
+        return None;
+    }
+    match a.preferred_lft.as_deref() {
+        Some("forever") => None,
+        Some(n) => n.parse().ok(),
+        None => (prefix_len == 128).then_some(0),
+    }
 }
 
 fn prefix(s: &str) -> Option<(IpAddr, u8)> {
@@ -161,6 +174,9 @@ mod tests {
         assert_eq!(a.label.as_deref(), Some("eth1:1"));
         let a = address(&vip("2001:db8::1"), 3, |_| None).unwrap();
         assert_eq!((a.prefix_len, a.nodad), (128, true));
+        assert_eq!(a.preferred_lft, Some(0), "deprecated, as keepalived's");
+        let a = address(&vip("2001:db8::1/64"), 3, |_| None).unwrap();
+        assert_eq!(a.preferred_lft, None);
     }
 
     #[test]
