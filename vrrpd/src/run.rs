@@ -502,7 +502,10 @@ impl Daemon {
                 self.unclaimed += 1;
                 debug!("dropped a packet with a bad IP header");
             }
-            Event::Link(link) => crate::track::link_changed(self, link, now),
+            Event::Link(link) => {
+                debug!("link {} (index {}) up={}", link.name, link.index, link.up);
+                crate::track::link_changed(self, link, now);
+            }
             Event::AddressesChanged => {
                 if let Ok(addrs) = self.rtnl.addresses() {
                     self.addrs = addrs;
