@@ -192,8 +192,16 @@ fn announce(d: &Daemon, name: &str, repeat: u32) {
         };
         info!("({name}) Sending/queueing {what} on {ifname} for {a}");
     }
-    let mac = crate::vmac::mac(&inst.spec);
-    if let Err(e) = crate::garp::announce(&ifname, mac, &addrs, repeat) {
+    let Some(mac) = crate::vmac::mac(&inst.spec).or_else(|| {
+        d.links
+            .values()
+            .find(|l| l.index == inst.ifindex)
+            .and_then(|l| l.mac)
+    }) else {
+        warn!("({name}) no MAC address on {ifname} for gratuitous ARP/NA");
+        return;
+    };
+    if let Err(e) = crate::garp::announce(&ifname, inst.ifindex, mac, &addrs, repeat) {
         warn!("({name}) gratuitous ARP/NA on {ifname}: {e}");
     }
 }
