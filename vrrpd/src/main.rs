@@ -14,6 +14,7 @@ mod run;
 mod socket;
 mod spec;
 mod sync;
+mod syslog;
 mod timers;
 mod track;
 mod vips;
