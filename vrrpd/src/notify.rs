@@ -147,6 +147,32 @@ pub fn instance(
     children
 }
 
+/// Runs a sync group's scripts for `event` (priority 0, as keepalived).
+pub fn group(scripts: &Scripts, name: &str, event: Event, run_as: RunAs) -> Vec<Child> {
+    let specific = match event {
+        Event::Master => scripts.master.as_ref(),
+        Event::Backup => scripts.backup.as_ref(),
+        Event::Fault => scripts.fault.as_ref(),
+        Event::Stop => scripts.stop.as_ref(),
+        Event::MasterRxLowerPri => None,
+    };
+    let mut children: Vec<Child> = specific
+        .and_then(|a| spawn(a, run_as))
+        .into_iter()
+        .collect();
+    if let Some(argv) = &scripts.generic {
+        let mut argv = argv.clone();
+        argv.extend([
+            "GROUP".to_string(),
+            name.to_string(),
+            event.word().to_string(),
+            "0".to_string(),
+        ]);
+        children.extend(spawn(&argv, run_as));
+    }
+    children
+}
+
 /// Waits for children up to `limit` (keepalived gives stop scripts one second),
 /// then kills the ones still running.
 pub async fn wait_all(children: Vec<Child>, limit: Duration) {

@@ -70,8 +70,8 @@ pub struct Daemon {
     pub fifo: Option<Fifo>,
     pub scripts: BTreeMap<String, ScriptState>,
     pub track_files: BTreeMap<String, crate::track::FileState>,
-    /// Sync group name → members.
-    pub groups: BTreeMap<String, Vec<String>>,
+    /// Sync groups by name.
+    pub groups: BTreeMap<String, crate::sync::Group>,
     /// Stop scripts to wait for before exiting.
     pub stop_children: Vec<tokio::process::Child>,
     /// Packets for no instance, by reason.
@@ -341,11 +341,7 @@ impl Daemon {
     /// stops what is gone, and leaves identical instances alone.
     pub fn apply(&mut self, config: &keepalived_conf::Config) {
         let now = Instant::now();
-        self.groups = config
-            .vrrp_sync_groups
-            .iter()
-            .map(|g| (g.name.clone(), g.group.clone()))
-            .collect();
+        crate::sync::apply(self, config);
         crate::track::apply_scripts(self, config, now);
         let specs = spec::instances(config);
         let wanted: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
