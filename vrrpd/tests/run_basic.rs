@@ -147,8 +147,11 @@ fn vrrpd_wins_over_keepalived_and_hands_over_on_sigterm() {
     });
     assert!(master, "vrrpd should be master\n{}", lab.logs());
     assert!(lab.path("a.pid").exists() && lab.path("a.vpid").exists());
-    let n = lab.notified();
-    assert!(n.contains("a INSTANCE VI_1 MASTER 150"), "{n}");
+    // The notify script runs after the VIPs are set.
+    let notified = Topology::wait_until(Duration::from_secs(2), || {
+        lab.notified().contains("a INSTANCE VI_1 MASTER 150")
+    });
+    assert!(notified, "{}", lab.notified());
 
     signal(pid, "-TERM");
     let moved = Topology::wait_until(Duration::from_secs(3), || {
@@ -158,7 +161,10 @@ fn vrrpd_wins_over_keepalived_and_hands_over_on_sigterm() {
     assert!(Topology::wait_until(Duration::from_secs(3), || !alive(pid)));
     assert!(!lab.path("a.pid").exists(), "pid file removed");
     let n = lab.notified();
-    assert!(n.contains("a INSTANCE VI_1 STOP 150"), "{n}");
+    assert!(
+        n.contains("a INSTANCE VI_1 STOP 150"),
+        "stop notify waited for: {n}"
+    );
     assert!(lab.logs().contains("(VI_1) sent 0 priority"));
 }
 
