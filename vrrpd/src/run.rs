@@ -16,6 +16,7 @@ use vrrp::Input;
 use crate::cli::Args;
 use crate::instance::Instance;
 use crate::notify::{Fifo, RunAs};
+
 use crate::rtnl::{Addr, Link, Rtnl};
 use crate::socket::{Packet, RecvError, VrrpSocket};
 use crate::spec::{self, Family, InstanceSpec};
@@ -68,6 +69,8 @@ pub struct Daemon {
     pub tx: UnboundedSender<Event>,
     pub run_as: RunAs,
     pub fifo: Option<Fifo>,
+    /// The `vrrp_notify_fifo_script` reading the FIFO.
+    pub fifo_reader: Option<tokio::process::Child>,
     pub scripts: BTreeMap<String, ScriptState>,
     pub track_files: BTreeMap<String, crate::track::FileState>,
     /// Sync groups by name.
@@ -230,19 +233,6 @@ impl Daemon {
             .map(|l| (l.name.clone(), l))
             .collect();
         let addrs = rtnl.addresses()?;
-        let fifo = config
-            .global_defs
-            .vrrp_notify_fifo
-            .as_ref()
-            .or(config.global_defs.notify_fifo.as_ref())
-            .and_then(|w| w.first())
-            .and_then(|p| match Fifo::open(std::path::Path::new(p)) {
-                Ok(f) => Some(f),
-                Err(e) => {
-                    warn!("cannot open notify fifo {p}: {e}");
-                    None
-                }
-            });
         Ok(Daemon {
             start: Instant::now(),
             instances: BTreeMap::new(),
@@ -253,7 +243,8 @@ impl Daemon {
             addrs,
             tx,
             run_as: RunAs::from_config(config.global_defs.script_user.as_ref()),
-            fifo,
+            fifo: None,
+            fifo_reader: None,
             scripts: BTreeMap::new(),
             track_files: BTreeMap::new(),
             groups: BTreeMap::new(),
@@ -341,6 +332,8 @@ impl Daemon {
     /// stops what is gone, and leaves identical instances alone.
     pub fn apply(&mut self, config: &keepalived_conf::Config) {
         let now = Instant::now();
+        self.run_as = RunAs::from_config(config.global_defs.script_user.as_ref());
+        crate::notify::apply_fifo(self, &config.global_defs);
         crate::sync::apply(self, config);
         crate::track::apply_scripts(self, config, now);
         let specs = spec::instances(config);
@@ -565,5 +558,10 @@ impl Daemon {
         }
         let children = std::mem::take(&mut self.stop_children);
         crate::notify::wait_all(children, Duration::from_secs(1)).await;
+        if let Some(mut r) = self.fifo_reader.take() {
+            // Let it read the STOP lines first.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = r.start_kill();
+        }
     }
 }

@@ -54,7 +54,12 @@ fn notify_group(d: &mut Daemon, group: &str) {
     let states: Vec<State> = g
         .members
         .iter()
-        .filter_map(|m| d.instances.get(m).map(|i| i.machine.state()))
+        // A member not running (not started yet, or stopped) counts as stopped.
+        .map(|m| {
+            d.instances
+                .get(m)
+                .map_or(State::Initialize, |i| i.machine.state())
+        })
         .collect();
     let Some(&first) = states.first() else {
         return;
