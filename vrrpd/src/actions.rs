@@ -70,10 +70,10 @@ fn address_specs(d: &Daemon, spec: &InstanceSpec, ifindex: u32) -> Vec<crate::rt
         .collect()
 }
 
-fn route_specs(d: &Daemon, spec: &InstanceSpec, ifindex: u32) -> Vec<crate::rtnl::RouteSpec> {
+fn route_specs(d: &Daemon, spec: &InstanceSpec) -> Vec<crate::rtnl::RouteSpec> {
     spec.routes
         .iter()
-        .filter_map(|r| crate::vips::route(r, ifindex, |n| d.index_of(n)))
+        .filter_map(|r| crate::vips::route(r, |n| d.index_of(n)))
         .collect()
 }
 
@@ -82,7 +82,7 @@ fn set_addresses(d: &mut Daemon, name: &str, add: bool) {
         return;
     };
     let addrs = address_specs(d, &inst.spec, inst.ifindex);
-    let routes = route_specs(d, &inst.spec, inst.ifindex);
+    let routes = route_specs(d, &inst.spec);
     let has_excluded = !inst.spec.excluded.is_empty();
     if add {
         info!("({name}) setting VIPs.");
@@ -151,8 +151,8 @@ pub fn swap_addresses(d: &mut Daemon, name: &str, old: &InstanceSpec) {
     }
     let before = address_specs(d, old, inst.ifindex);
     let after = address_specs(d, &inst.spec, inst.ifindex);
-    let routes_before = route_specs(d, old, inst.ifindex);
-    let routes_after = route_specs(d, &inst.spec, inst.ifindex);
+    let routes_before = route_specs(d, old);
+    let routes_after = route_specs(d, &inst.spec);
     for a in before.iter().filter(|a| !after.contains(a)) {
         let _ = d.rtnl.del_address(a);
     }

@@ -297,15 +297,18 @@ impl Rtnl {
         }
     }
 
-    fn route_message(r: &RouteSpec) -> RouteMessage {
+    /// keepalived's `netlink_route`: protocol `keepalived` (18), scope universe
+    /// unless given (nowhere when deleting).
+    fn route_message(r: &RouteSpec, delete: bool) -> RouteMessage {
+        const RTPROT_KEEPALIVED: u8 = 18;
         let mut m = RouteMessage::default();
         m.header.address_family = family(r.destination);
         m.header.destination_prefix_length = r.prefix_len;
-        m.header.protocol = RouteProtocol::Boot;
+        m.header.protocol = RouteProtocol::from(RTPROT_KEEPALIVED);
         m.header.kind = r.kind;
         m.header.scope = match r.scope {
             Some(s) => RouteScope::from(s),
-            None if r.gateway.is_none() && r.kind == RouteType::Unicast => RouteScope::Link,
+            None if delete => RouteScope::NoWhere,
             None => RouteScope::Universe,
         };
         let table = r.table.unwrap_or(254);
@@ -334,7 +337,7 @@ impl Rtnl {
 
     pub fn add_route(&mut self, r: &RouteSpec) -> io::Result<()> {
         match self.request(
-            RouteNetlinkMessage::NewRoute(Self::route_message(r)),
+            RouteNetlinkMessage::NewRoute(Self::route_message(r, false)),
             NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
         ) {
             Err(e) if e.raw_os_error() == Some(libc_eexist()) => Ok(()),
@@ -344,7 +347,7 @@ impl Rtnl {
 
     pub fn del_route(&mut self, r: &RouteSpec) -> io::Result<()> {
         match self.request(
-            RouteNetlinkMessage::DelRoute(Self::route_message(r)),
+            RouteNetlinkMessage::DelRoute(Self::route_message(r, true)),
             NLM_F_ACK,
         ) {
             Err(e) if matches!(e.raw_os_error(), Some(3 | 2 | 19)) => Ok(()),

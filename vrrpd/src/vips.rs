@@ -90,11 +90,8 @@ fn prefix(s: &str) -> Option<(IpAddr, u8)> {
 
 /// The request for one `virtual_routes` line (`[TYPE] DEST [src IP] [via|gw GW]
 /// [dev IF] [metric N] [table N] [scope S]`); other words are ignored.
-pub fn route(
-    r: &Route,
-    default_index: u32,
-    index_of: impl Fn(&str) -> Option<u32>,
-) -> Option<RouteSpec> {
+/// Without `dev` no interface is set (the kernel finds it), as keepalived does.
+pub fn route(r: &Route, index_of: impl Fn(&str) -> Option<u32>) -> Option<RouteSpec> {
     let mut words = r.words.iter().map(String::as_str).peekable();
     let kind = match words.peek().copied() {
         Some("blackhole") => Some(RouteType::BlackHole),
@@ -129,9 +126,6 @@ pub fn route(
             ("scope", Some(v)) => spec.scope = scope(v),
             _ => {}
         }
-    }
-    if spec.oif.is_none() && spec.kind == RouteType::Unicast {
-        spec.oif = Some(default_index);
     }
     Some(spec)
 }
@@ -190,9 +184,9 @@ mod tests {
             no_track: false,
             line: 1,
         };
-        let s = route(&r, 3, |_| None).unwrap();
+        let s = route(&r, |_| None).unwrap();
         assert_eq!(s.prefix_len, 24);
         assert_eq!(s.gateway, Some("192.0.2.254".parse().unwrap()));
-        assert_eq!((s.metric, s.oif), (Some(5), Some(3)));
+        assert_eq!((s.metric, s.oif), (Some(5), None));
     }
 }
