@@ -153,6 +153,9 @@ impl Rtnl {
         let mut socket = Socket::new(NETLINK_ROUTE)?;
         socket.bind_auto()?;
         socket.connect(&SocketAddr::new(0, 0))?;
+        // The kernel answers inside sendmsg; a missing answer must not hang the loop.
+        socket2::SockRef::from(&socket)
+            .set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
         Ok(Rtnl { socket, seq: 1 })
     }
 

@@ -34,6 +34,8 @@ pub enum Event {
     Reload,
     Link(Link),
     AddressesChanged,
+    /// Monitor messages were lost: read links and addresses again.
+    Resync,
     ScriptResult(String, bool),
 }
 
@@ -155,8 +157,8 @@ fn spawn_monitor(tx: UnboundedSender<Event>) -> std::io::Result<()> {
                 }
                 Ok(Err(e)) => {
                     debug!("netlink monitor: {e}");
-                    // ENOBUFS: events were lost; a fresh look is taken below.
-                    let _ = tx.send(Event::AddressesChanged);
+                    // ENOBUFS: events were lost; take a fresh look.
+                    let _ = tx.send(Event::Resync);
                 }
                 Err(_would_block) => {}
             }
@@ -498,6 +500,13 @@ impl Daemon {
             Event::AddressesChanged => {
                 if let Ok(addrs) = self.rtnl.addresses() {
                     self.addrs = addrs;
+                }
+            }
+            Event::Resync => {
+                self.refresh_links();
+                let names: Vec<String> = self.instances.keys().cloned().collect();
+                for n in names {
+                    crate::track::recompute(self, &n, now);
                 }
             }
             Event::ScriptResult(name, ok) => crate::track::script_result(self, &name, ok, now),
