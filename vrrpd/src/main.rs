@@ -13,6 +13,7 @@ mod rtnl;
 mod run;
 mod socket;
 mod spec;
+mod statics;
 mod sync;
 mod syslog;
 mod timers;

@@ -81,6 +81,8 @@ pub struct Daemon {
     pub stop_children: Vec<tokio::process::Child>,
     /// Packets for no instance, by reason.
     pub unclaimed: u64,
+    /// static_ipaddress / static_routes in place.
+    pub statics: crate::statics::Statics,
 }
 
 fn load(args: &Args) -> keepalived_conf::Outcome {
@@ -218,6 +220,12 @@ pub async fn run(args: &Args) -> i32 {
         warn!("cannot start: {e}");
         return 1;
     }
+    let delay = Duration::from_micros(outcome.config.global_defs.vrrp_startup_delay);
+    if !delay.is_zero() {
+        info!("Delaying startup for {} seconds", delay.as_secs_f64());
+        tokio::time::sleep(delay).await;
+    }
+    crate::statics::apply(&mut daemon, &outcome.config, true);
     daemon.apply(&outcome.config);
     info!("Startup complete");
     crate::daemon::sd_notify("READY=1");
@@ -252,6 +260,7 @@ impl Daemon {
             groups: BTreeMap::new(),
             stop_children: Vec::new(),
             unclaimed: 0,
+            statics: crate::statics::Statics::default(),
         })
     }
 
@@ -472,6 +481,7 @@ impl Daemon {
             warn!("configuration not reloaded: the file has fatal errors");
         } else {
             self.refresh_links();
+            crate::statics::apply(self, &outcome.config, false);
             self.apply(&outcome.config);
         }
         crate::daemon::sd_notify("READY=1");
@@ -565,6 +575,7 @@ impl Daemon {
         for s in self.sockets.values() {
             s.task.abort();
         }
+        crate::statics::clear(self);
         let children = std::mem::take(&mut self.stop_children);
         crate::notify::wait_all(children, Duration::from_secs(1)).await;
         if let Some(mut r) = self.fifo_reader.take() {
