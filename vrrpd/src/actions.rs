@@ -27,6 +27,21 @@ impl Daemon {
                 Action::AddAddresses => set_addresses(self, name, true),
                 Action::RemoveAddresses => set_addresses(self, name, false),
                 Action::SendGratuitous => start_gratuitous(self, name, now),
+                Action::Notify(Notify::MasterRxLowerPriority) => {
+                    notify_state(self, name, Notify::MasterRxLowerPriority);
+                    garp_lower_prio(self, name, true, now);
+                    let group = self
+                        .instances
+                        .get(name)
+                        .and_then(|i| i.spec.sync_group.clone());
+                    let members = group
+                        .and_then(|g| self.groups.get(&g))
+                        .map(|g| g.members.clone())
+                        .unwrap_or_default();
+                    for m in members.iter().filter(|m| *m != name) {
+                        garp_lower_prio(self, m, true, now);
+                    }
+                }
                 Action::Notify(n) => notify_state(self, name, n),
                 Action::ArmTimer { timer, after, .. } => {
                     self.timers.arm(key(timer, name), now + after);
@@ -116,6 +131,7 @@ fn set_addresses(d: &mut Daemon, name: &str, add: bool) {
         }
         d.timers.cancel(&TimerKey::Garp(name.to_string()));
         d.timers.cancel(&TimerKey::GarpRefresh(name.to_string()));
+        d.timers.cancel(&TimerKey::GarpLowerPrio(name.to_string()));
     }
     if let Some(inst) = d.instances.get_mut(name) {
         inst.addresses_set = add;
@@ -246,6 +262,25 @@ pub fn garp_refresh(d: &mut Daemon, name: &str, now: Instant) {
     announce(d, name, garp.refresh_repeat);
     d.timers
         .arm(TimerKey::GarpRefresh(name.to_string()), now + garp.refresh);
+}
+
+/// keepalived's answer to a lower-priority advert while master: a burst of
+/// `garp_lower_prio_repeat` now (`first`) and another after `garp_lower_prio_delay`.
+pub fn garp_lower_prio(d: &mut Daemon, name: &str, first: bool, now: Instant) {
+    let Some(inst) = d.instances.get(name) else {
+        return;
+    };
+    let garp = inst.spec.garp.clone();
+    if inst.machine.state() != vrrp::State::Master || garp.lower_prio_repeat == 0 {
+        return;
+    }
+    announce(d, name, garp.lower_prio_repeat);
+    if first && !garp.lower_prio_delay.is_zero() {
+        d.timers.arm(
+            TimerKey::GarpLowerPrio(name.to_string()),
+            now + garp.lower_prio_delay,
+        );
+    }
 }
 
 fn notify_state(d: &mut Daemon, name: &str, n: Notify) {

@@ -47,6 +47,8 @@ pub enum TimerKey {
     Garp(String),
     /// garp_master_refresh.
     GarpRefresh(String),
+    /// garp_lower_prio_delay's burst.
+    GarpLowerPrio(String),
     /// Next run of a vrrp_script.
     Script(String),
     /// Next look at a track_file.
@@ -408,7 +410,8 @@ impl Daemon {
             TimerKey::Advert(n)
             | TimerKey::MasterDown(n)
             | TimerKey::Garp(n)
-            | TimerKey::GarpRefresh(n) => n != name,
+            | TimerKey::GarpRefresh(n)
+            | TimerKey::GarpLowerPrio(n) => n != name,
             TimerKey::Script(_) | TimerKey::Files => true,
         });
         if let Some(inst) = gone {
@@ -544,6 +547,7 @@ impl Daemon {
                 }
                 TimerKey::Garp(n) => crate::actions::garp_burst(self, &n, false),
                 TimerKey::GarpRefresh(n) => crate::actions::garp_refresh(self, &n, now),
+                TimerKey::GarpLowerPrio(n) => crate::actions::garp_lower_prio(self, &n, false, now),
                 TimerKey::Script(s) => crate::track::run_script(self, &s, now),
                 TimerKey::Files => crate::track::check_files(self, now),
             }

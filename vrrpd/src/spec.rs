@@ -38,6 +38,11 @@ pub struct Garp {
     pub refresh: Duration,
     /// Messages per address per refresh. Default 1.
     pub refresh_repeat: u32,
+    /// A master hearing a lower priority announces again: this many per address
+    /// (`garp_lower_prio_repeat`, default the global garp repeat; 0 in strict mode)…
+    pub lower_prio_repeat: u32,
+    /// …and again after this delay (`garp_lower_prio_delay`, default the global delay).
+    pub lower_prio_delay: Duration,
 }
 
 /// Notify scripts, each as argv.
@@ -237,6 +242,7 @@ pub fn instance(v: &VrrpInstance, config: &Config) -> Option<InstanceSpec> {
         .filter_map(|p| p.address.parse().ok())
         .collect();
     let opts = &v.options;
+    let strict = v.strict_mode.unwrap_or(g.vrrp_strict);
     let sync_group = config
         .vrrp_sync_groups
         .iter()
@@ -282,6 +288,23 @@ pub fn instance(v: &VrrpInstance, config: &Config) -> Option<InstanceSpec> {
                 v.garp_master_refresh_repeat,
                 g.vrrp_garp_master_refresh_repeat,
             ),
+            lower_prio_repeat: if strict {
+                0
+            } else {
+                count(
+                    opts.garp_lower_prio_repeat
+                        .or(g.vrrp_garp_lower_prio_repeat),
+                    g.vrrp_garp_master_repeat,
+                )
+            },
+            lower_prio_delay: if strict {
+                Duration::ZERO
+            } else {
+                secs(
+                    opts.garp_lower_prio_delay.or(g.vrrp_garp_lower_prio_delay),
+                    g.vrrp_garp_master_delay,
+                )
+            },
         },
         scripts: Scripts {
             master: script(v.notify_master.as_ref()),
