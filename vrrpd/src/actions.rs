@@ -300,7 +300,18 @@ fn notify_state(d: &mut Daemon, name: &str, n: Notify) {
             info!("({name}) Entering FAULT STATE");
             Event::Fault
         }
-        Notify::Stop => Event::Stop,
+        Notify::Stop => match &d.deleting {
+            Some((n, before)) if n == name => {
+                if inst.spec.scripts.notify_deleted {
+                    Event::Deleted
+                } else if *before == vrrp::State::Fault {
+                    return;
+                } else {
+                    Event::Fault
+                }
+            }
+            _ => Event::Stop,
+        },
         Notify::MasterRxLowerPriority => Event::MasterRxLowerPri,
     };
     let priority = inst.machine.priority();

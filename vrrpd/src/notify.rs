@@ -21,6 +21,7 @@ pub enum Event {
     Backup,
     Fault,
     Stop,
+    Deleted,
     MasterRxLowerPri,
 }
 
@@ -31,6 +32,7 @@ impl Event {
             Event::Backup => "BACKUP",
             Event::Fault => "FAULT",
             Event::Stop => "STOP",
+            Event::Deleted => "DELETED",
             Event::MasterRxLowerPri => "MASTER_RX_LOWER_PRI",
         }
     }
@@ -159,6 +161,7 @@ pub fn instance(
         Event::Backup => scripts.backup.as_ref(),
         Event::Fault => scripts.fault.as_ref(),
         Event::Stop => scripts.stop.as_ref(),
+        Event::Deleted => scripts.deleted.as_ref(),
         Event::MasterRxLowerPri => scripts.master_rx_lower_pri.as_ref(),
     };
     let mut children = Vec::new();
@@ -187,7 +190,7 @@ pub fn group(scripts: &Scripts, name: &str, event: Event, run_as: RunAs) -> Vec<
         Event::Backup => scripts.backup.as_ref(),
         Event::Fault => scripts.fault.as_ref(),
         Event::Stop => scripts.stop.as_ref(),
-        Event::MasterRxLowerPri => None,
+        Event::Deleted | Event::MasterRxLowerPri => None,
     };
     let mut children: Vec<Child> = specific
         .and_then(|a| spawn(a, run_as))

@@ -83,6 +83,9 @@ pub struct Daemon {
     pub stop_children: Vec<tokio::process::Child>,
     /// Packets for no instance, by reason.
     pub unclaimed: u64,
+    /// The instance a reload is removing, and its state before (its stop is
+    /// reported as DELETED or FAULT, as keepalived's `clear_diff_vrrp`).
+    pub deleting: Option<(String, vrrp::State)>,
     /// static_ipaddress / static_routes in place.
     pub statics: crate::statics::Statics,
 }
@@ -263,6 +266,7 @@ impl Daemon {
             stop_children: Vec::new(),
             unclaimed: 0,
             statics: crate::statics::Statics::default(),
+            deleting: None,
         })
     }
 
@@ -358,7 +362,7 @@ impl Daemon {
             .cloned()
             .collect();
         for name in gone {
-            self.stop_instance(&name, now);
+            self.delete_instance(&name, now);
         }
         for spec in specs {
             let name = spec.name.clone();
@@ -374,7 +378,7 @@ impl Daemon {
                         || old.spec.track_scripts != spec.track_scripts
                         || old.spec.track_files != spec.track_files =>
                 {
-                    self.stop_instance(&name, now);
+                    self.delete_instance(&name, now);
                     self.start_instance(spec, now);
                 }
                 Some(_) => self.reconfigure(spec, now),
@@ -401,6 +405,14 @@ impl Daemon {
             crate::actions::swap_addresses(self, &name, &old_spec);
         }
         self.update_priority(&name, now);
+    }
+
+    /// A reload removes an instance.
+    fn delete_instance(&mut self, name: &str, now: Instant) {
+        let state = self.instances.get(name).map(|i| i.machine.state());
+        self.deleting = state.map(|s| (name.to_string(), s));
+        self.stop_instance(name, now);
+        self.deleting = None;
     }
 
     fn stop_instance(&mut self, name: &str, now: Instant) {

@@ -54,6 +54,9 @@ pub struct Scripts {
     pub stop: Option<Vec<String>>,
     pub generic: Option<Vec<String>>,
     pub master_rx_lower_pri: Option<Vec<String>>,
+    /// `notify_deleted [script]`: a removed instance reports DELETED, not FAULT.
+    pub notify_deleted: bool,
+    pub deleted: Option<Vec<String>>,
 }
 
 /// One instance, resolved.
@@ -313,6 +316,8 @@ pub fn instance(v: &VrrpInstance, config: &Config) -> Option<InstanceSpec> {
             stop: script(v.notify_stop.as_ref()),
             generic: script(v.notify.as_ref()),
             master_rx_lower_pri: script(v.notify_master_rx_lower_pri.as_ref()),
+            notify_deleted: v.notify_deleted.is_some(),
+            deleted: script(v.notify_deleted.as_ref()),
         },
         track_interfaces: v.track_interface.clone(),
         track_scripts: v.track_script.clone(),

@@ -38,6 +38,8 @@ pub fn apply(d: &mut Daemon, config: &keepalived_conf::Config) {
                     stop: script(&g.notify_stop),
                     generic: script(&g.notify),
                     master_rx_lower_pri: None,
+                    notify_deleted: false,
+                    deleted: None,
                 },
                 state,
             },
@@ -73,6 +75,9 @@ fn notify_group(d: &mut Daemon, group: &str) {
         State::Fault => Event::Fault,
         State::Initialize => Event::Stop,
     };
+    if d.deleting.is_some() {
+        return; // a reload removing a member is not the group stopping
+    }
     info!(
         "VRRP_Group({group}) Syncing instances to {} state",
         event.word()
