@@ -358,11 +358,9 @@ impl Rtnl {
         }
     }
 
-    /// Creates a macvlan (private mode, as keepalived's VMAC) on `parent`, up.
+    /// Creates a macvlan (private mode, as keepalived's VMAC) on `parent`, down.
     pub fn add_macvlan(&mut self, parent: u32, name: &str, mac: [u8; 6]) -> io::Result<()> {
         let mut m = LinkMessage::default();
-        m.header.flags = LinkFlags::Up;
-        m.header.change_mask = LinkFlags::Up;
         m.attributes.push(LinkAttribute::IfName(name.to_string()));
         m.attributes.push(LinkAttribute::Link(parent));
         m.attributes.push(LinkAttribute::Address(mac.to_vec()));
@@ -379,6 +377,15 @@ impl Rtnl {
             Err(e) if e.raw_os_error() == Some(libc_eexist()) => Ok(()),
             r => r.map(drop),
         }
+    }
+
+    pub fn set_up(&mut self, index: u32) -> io::Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.header.flags = LinkFlags::Up;
+        m.header.change_mask = LinkFlags::Up;
+        self.request(RouteNetlinkMessage::SetLink(m), NLM_F_ACK)
+            .map(drop)
     }
 
     pub fn del_link(&mut self, index: u32) -> io::Result<()> {
