@@ -57,6 +57,10 @@ fn send_advert(d: &mut Daemon, name: &str, priority: u8) {
         return;
     };
     let packets = inst.packets(priority);
+    inst.stats.advert_sent += 1;
+    if priority == 0 {
+        inst.stats.pri_zero_sent += 1;
+    }
     let primary = inst.primary;
     let Some(sock) = d.sockets.get(&(inst.ifindex, inst.spec.family)) else {
         return;

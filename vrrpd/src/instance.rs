@@ -30,6 +30,7 @@ pub struct Instance {
     pub weights: BTreeMap<String, i32>,
     /// The VIPs are on the interface (so a reload can diff them).
     pub addresses_set: bool,
+    pub stats: crate::stats::Stats,
 }
 
 impl Instance {
@@ -49,6 +50,7 @@ impl Instance {
             faults: BTreeSet::new(),
             weights: BTreeMap::new(),
             addresses_set: false,
+            stats: crate::stats::Stats::default(),
         }
     }
 

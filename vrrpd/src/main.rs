@@ -14,6 +14,7 @@ mod run;
 mod socket;
 mod spec;
 mod statics;
+mod stats;
 mod sync;
 mod syslog;
 mod timers;

@@ -72,6 +72,10 @@ pub fn packet(d: &mut Daemon, key: SocketKey, packet: &Packet, now: Instant) {
     }
     match result {
         Ok(advert) => {
+            inst.stats.advert_rcvd += 1;
+            if advert.priority == 0 {
+                inst.stats.pri_zero_rcvd += 1;
+            }
             let before = inst.machine.state();
             let ours = inst.machine.priority();
             let lower =

@@ -32,6 +32,10 @@ pub enum Event {
     BadPacket,
     Terminate,
     Reload,
+    /// SIGUSR1: write keepalived.data.
+    DumpData,
+    /// SIGUSR2: write keepalived.stats.
+    DumpStats,
     Link(Link),
     AddressesChanged,
     /// Monitor messages were lost: read links and addresses again.
@@ -116,12 +120,16 @@ fn spawn_signals(tx: UnboundedSender<Event>) -> std::io::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
     tokio::spawn(async move {
         loop {
             let ev = tokio::select! {
                 _ = term.recv() => Event::Terminate,
                 _ = int.recv() => Event::Terminate,
                 _ = hup.recv() => Event::Reload,
+                _ = usr1.recv() => Event::DumpData,
+                _ = usr2.recv() => Event::DumpStats,
             };
             if tx.send(ev).is_err() {
                 break;
@@ -456,6 +464,12 @@ impl Daemon {
         let before = inst.machine.state();
         let actions = inst.machine.handle(vnow, input);
         let after = inst.machine.state();
+        if before != after && after == vrrp::State::Master {
+            inst.stats.become_master += 1;
+        }
+        if before == vrrp::State::Master && after != vrrp::State::Master {
+            inst.stats.release_master += 1;
+        }
         self.execute(name, &actions, now);
         if before != after {
             crate::sync::follow(self, name, before, after, now);
@@ -535,6 +549,8 @@ impl Daemon {
                 }
             }
             Event::ScriptResult(name, ok) => crate::track::script_result(self, &name, ok, now),
+            Event::DumpData => crate::stats::write_data(self),
+            Event::DumpStats => crate::stats::write_stats(self),
             Event::Terminate | Event::Reload => {}
         }
     }

@@ -87,6 +87,8 @@ impl Lab {
             argv.extend(["-c", &cpid]);
         }
         let mut cmd = self.t.command(ns, &argv);
+        // keepalived.stats / keepalived.data go to $TMPDIR.
+        cmd.env("TMPDIR", self.dir.path());
         let log = std::fs::File::create(self.path(&format!("{ns}.log"))).unwrap();
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
