@@ -350,6 +350,11 @@ impl Daemon {
             warn!("({name}) cannot open the VRRP socket on {send_if}: {e}");
             return;
         }
+        if let Some(s) = self.sockets.get(&(ifindex, spec.family)) {
+            if let Err(e) = s.socket.get_ref().join(spec.group) {
+                warn!("({name}) cannot join {} on {send_if}: {e}", spec.group);
+            }
+        }
         let instance = Instance::new(spec, ifindex, base, primary);
         self.instances.insert(name.clone(), instance);
         crate::actions::clear_stale_addresses(self, &name);
@@ -388,6 +393,7 @@ impl Daemon {
                         || old.spec.vrid != spec.vrid
                         || old.spec.interface != spec.interface
                         || old.spec.unicast_src != spec.unicast_src
+                        || old.spec.group != spec.group
                         || old.spec.track_interfaces != spec.track_interfaces
                         || old.spec.track_scripts != spec.track_scripts
                         || old.spec.track_files != spec.track_files =>
