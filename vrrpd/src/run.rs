@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 use vrrp::Input;
 
 use crate::cli::Args;
@@ -120,6 +120,21 @@ fn register<T: std::os::fd::AsRawFd>(socket: T) -> std::io::Result<AsyncFd<T>> {
     AsyncFd::new(socket)
 }
 
+/// keepalived's VRRP process gives up on these (its parent then exits with the code):
+/// a keyword without its value or a failed checked include (`stopped`), and an
+/// interface that does not exist ("permanent error CONFIG", exit 2).
+fn fatal(outcome: &keepalived_conf::Outcome) -> Option<i32> {
+    if let Some(code) = outcome.diagnostics.stopped {
+        return Some(code);
+    }
+    outcome
+        .diagnostics
+        .items
+        .iter()
+        .any(|d| d.message == "Non-existent interface specified in configuration")
+        .then_some(2)
+}
+
 fn spawn_signals(tx: UnboundedSender<Event>) -> std::io::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
@@ -227,6 +242,10 @@ fn spawn_reader(
 pub async fn run(args: &Args) -> i32 {
     let (tx, rx) = unbounded_channel();
     let outcome = load(args);
+    if let Some(code) = fatal(&outcome) {
+        error!("exited with permanent error CONFIG. Terminating");
+        return code;
+    }
     let mut daemon = match Daemon::new(tx.clone(), &outcome.config) {
         Ok(d) => d,
         Err(e) => {
@@ -518,7 +537,7 @@ impl Daemon {
         info!("Reloading");
         crate::daemon::sd_notify("RELOADING=1");
         let outcome = load(args);
-        if outcome.diagnostics.stopped.is_some() {
+        if fatal(&outcome).is_some() {
             warn!("configuration not reloaded: the file has fatal errors");
         } else {
             self.refresh_links();
