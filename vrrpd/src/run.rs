@@ -121,8 +121,9 @@ fn register<T: std::os::fd::AsRawFd>(socket: T) -> std::io::Result<AsyncFd<T>> {
 }
 
 /// keepalived's VRRP process gives up on these (its parent then exits with the code):
-/// a keyword without its value or a failed checked include (`stopped`), and an
-/// interface that does not exist ("permanent error CONFIG", exit 2).
+/// a keyword without its value or a failed checked include (`stopped`); an
+/// interface that does not exist, or an instance without a valid VRID or interface
+/// (`vrrp_complete_init`'s minimum configuration): "permanent error CONFIG", exit 2.
 fn fatal(outcome: &keepalived_conf::Outcome) -> Option<i32> {
     if let Some(code) = outcome.diagnostics.stopped {
         return Some(code);
@@ -131,7 +132,11 @@ fn fatal(outcome: &keepalived_conf::Outcome) -> Option<i32> {
         .diagnostics
         .items
         .iter()
-        .any(|d| d.message == "Non-existent interface specified in configuration")
+        .any(|d| {
+            d.message == "Non-existent interface specified in configuration"
+                || d.message.ends_with(") the virtual router id must be set")
+                || d.message.ends_with(") Unknown interface!")
+        })
         .then_some(2)
 }
 
