@@ -30,6 +30,8 @@ pub struct Instance {
     /// The VIPs are on the interface (so a reload can diff them).
     pub addresses_set: bool,
     pub stats: crate::stats::Stats,
+    /// A state has been announced (keepalived logs the first BACKUP with "(init)").
+    pub announced: bool,
 }
 
 impl Instance {
@@ -50,6 +52,7 @@ impl Instance {
             weights: BTreeMap::new(),
             addresses_set: false,
             stats: crate::stats::Stats::default(),
+            announced: false,
         }
     }
 
