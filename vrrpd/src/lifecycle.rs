@@ -68,9 +68,10 @@ impl Daemon {
         };
         let Some(primary) = self.primary_address(&spec, base) else {
             warn!(
-                "({name}) no address on {} for the advert source - ignoring instance",
+                "({name}) no address on {} for the advert source - waiting for one",
                 spec.interface
             );
+            self.waiting.insert(name, spec);
             return;
         };
         let send_if = spec.send_interface();
@@ -102,6 +103,7 @@ impl Daemon {
         crate::track::apply_scripts(self, config, now);
         let specs = spec::instances(config);
         let wanted: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+        self.waiting.clear();
         let gone: Vec<String> = self
             .instances
             .keys()
@@ -192,5 +194,28 @@ impl Daemon {
             }
             keep
         });
+    }
+
+    /// Starts the instances that were waiting for an address on their interface.
+    pub(crate) fn start_waiting(&mut self, now: Instant) {
+        let ready: Vec<String> = self
+            .waiting
+            .iter()
+            .filter(|(_, spec)| {
+                self.index_of(&spec.interface)
+                    .and_then(|i| self.primary_address(spec, i))
+                    .is_some()
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in ready {
+            if let Some(spec) = self.waiting.remove(&name) {
+                info!(
+                    "({name}) an address appeared on {}: starting",
+                    spec.interface
+                );
+                self.start_instance(spec, now);
+            }
+        }
     }
 }

@@ -18,7 +18,7 @@ use crate::notify::{Fifo, RunAs};
 
 use crate::rtnl::{Addr, Link, Rtnl};
 use crate::socket::{Packet, RecvError, VrrpSocket};
-use crate::spec::Family;
+use crate::spec::{Family, InstanceSpec};
 use crate::timers::Timers;
 use crate::track::ScriptState;
 
@@ -92,6 +92,8 @@ pub struct Daemon {
     /// The instance a reload is removing, and its state before (its stop is
     /// reported as DELETED or FAULT, as keepalived's `clear_diff_vrrp`).
     pub deleting: Option<(String, vrrp::State)>,
+    /// Instances waiting for an address on their interface.
+    pub waiting: BTreeMap<String, InstanceSpec>,
     /// Gratuitous ARP / NA senders.
     pub announcer: crate::garp::Announcer,
     /// static_ipaddress / static_routes in place.
@@ -304,6 +306,7 @@ impl Daemon {
             statics: crate::statics::Statics::default(),
             deleting: None,
             announcer: crate::garp::Announcer::default(),
+            waiting: BTreeMap::new(),
         })
     }
 
@@ -399,12 +402,18 @@ impl Daemon {
                 crate::track::link_changed(self, link, now);
             }
             Event::AddressesChanged => {
-                if let Ok(addrs) = self.rtnl.addresses() {
-                    self.addrs = addrs;
+                // Our own VIPs make these too: only look when someone waits (a
+                // reload reads the addresses afresh anyway).
+                if !self.waiting.is_empty() {
+                    if let Ok(addrs) = self.rtnl.addresses() {
+                        self.addrs = addrs;
+                    }
+                    self.start_waiting(now);
                 }
             }
             Event::Resync => {
                 self.refresh_links();
+                self.start_waiting(now);
                 let names: Vec<String> = self.instances.keys().cloned().collect();
                 for n in names {
                     crate::track::recompute(self, &n, now);
