@@ -135,6 +135,17 @@ impl Daemon {
             }
         }
         self.close_unused_sockets();
+        // vrrp_script and track_file blocks may have changed under unchanged
+        // instances: recompute their weights (this feeds only real changes).
+        let tracking: Vec<String> = self
+            .instances
+            .values()
+            .filter(|i| !i.spec.track_scripts.is_empty() || !i.spec.track_files.is_empty())
+            .map(|i| i.spec.name.clone())
+            .collect();
+        for name in tracking {
+            crate::track::recompute(self, &name, now);
+        }
     }
 
     pub(crate) fn reconfigure(&mut self, spec: InstanceSpec, now: Instant) {
