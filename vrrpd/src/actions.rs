@@ -198,7 +198,7 @@ fn announced(spec: &InstanceSpec) -> Vec<IpAddr> {
         .collect()
 }
 
-fn announce(d: &mut Daemon, name: &str, repeat: u32) {
+fn announce(d: &mut Daemon, name: &str, repeat: u32, now: Instant) {
     let Some(inst) = d.instances.get(name) else {
         return;
     };
@@ -222,8 +222,27 @@ fn announce(d: &mut Daemon, name: &str, repeat: u32) {
         return;
     };
     let ifindex = inst.ifindex;
-    if let Err(e) = d.announcer.announce(&ifname, ifindex, mac, &addrs, repeat) {
-        warn!("({name}) gratuitous ARP/NA on {ifname}: {e}");
+    match d.announcer.announce(&ifname, ifindex, mac, &addrs, repeat) {
+        Ok(queued) => {
+            for ((index, ipv6), after) in queued {
+                d.timers.arm(
+                    TimerKey::GarpQueue(index, ipv6, ifname.clone(), mac),
+                    now + after,
+                );
+            }
+        }
+        Err(e) => warn!("({name}) gratuitous ARP/NA on {ifname}: {e}"),
+    }
+}
+
+/// The next paced gratuitous ARP / NA of an interface.
+pub fn garp_queue(d: &mut Daemon, key: (u32, bool), ifname: String, mac: [u8; 6], now: Instant) {
+    match d.announcer.send_next(&ifname, key, mac) {
+        Ok(Some(after)) => d
+            .timers
+            .arm(TimerKey::GarpQueue(key.0, key.1, ifname, mac), now + after),
+        Ok(None) => {}
+        Err(e) => warn!("gratuitous ARP/NA on {ifname}: {e}"),
     }
 }
 
@@ -233,7 +252,7 @@ fn start_gratuitous(d: &mut Daemon, name: &str, now: Instant) {
         return;
     };
     let garp = inst.spec.garp.clone();
-    announce(d, name, garp.repeat);
+    announce(d, name, garp.repeat, now);
     if !garp.delay.is_zero() {
         d.timers
             .arm(TimerKey::Garp(name.to_string()), now + garp.delay);
@@ -245,13 +264,13 @@ fn start_gratuitous(d: &mut Daemon, name: &str, now: Instant) {
 }
 
 /// The garp_master_delay burst.
-pub fn garp_burst(d: &mut Daemon, name: &str, _refresh: bool) {
+pub fn garp_burst(d: &mut Daemon, name: &str, now: Instant) {
     let Some(inst) = d.instances.get(name) else {
         return;
     };
     if inst.machine.state() == vrrp::State::Master {
         let repeat = inst.spec.garp.repeat;
-        announce(d, name, repeat);
+        announce(d, name, repeat, now);
     }
 }
 
@@ -264,7 +283,7 @@ pub fn garp_refresh(d: &mut Daemon, name: &str, now: Instant) {
         return;
     }
     let garp = inst.spec.garp.clone();
-    announce(d, name, garp.refresh_repeat);
+    announce(d, name, garp.refresh_repeat, now);
     d.timers
         .arm(TimerKey::GarpRefresh(name.to_string()), now + garp.refresh);
 }
@@ -279,7 +298,7 @@ pub fn garp_lower_prio(d: &mut Daemon, name: &str, first: bool, now: Instant) {
     if inst.machine.state() != vrrp::State::Master || garp.lower_prio_repeat == 0 {
         return;
     }
-    announce(d, name, garp.lower_prio_repeat);
+    announce(d, name, garp.lower_prio_repeat, now);
     if first && !garp.lower_prio_delay.is_zero() {
         d.timers.arm(
             TimerKey::GarpLowerPrio(name.to_string()),

@@ -98,6 +98,10 @@ impl Daemon {
     pub fn apply(&mut self, config: &keepalived_conf::Config) {
         let now = Instant::now();
         self.run_as = RunAs::from_config(config.global_defs.script_user.as_ref());
+        self.announcer.garp_interval =
+            std::time::Duration::from_micros(config.global_defs.vrrp_garp_interval);
+        self.announcer.gna_interval =
+            std::time::Duration::from_micros(config.global_defs.vrrp_gna_interval);
         crate::notify::apply_fifo(self, &config.global_defs);
         crate::sync::apply(self, config);
         crate::track::apply_scripts(self, config, now);
@@ -185,7 +189,7 @@ impl Daemon {
             | TimerKey::Garp(n)
             | TimerKey::GarpRefresh(n)
             | TimerKey::GarpLowerPrio(n) => n != name,
-            TimerKey::Script(_) | TimerKey::Files => true,
+            TimerKey::Script(_) | TimerKey::Files | TimerKey::GarpQueue(..) => true,
         });
         if let Some(inst) = gone {
             crate::vmac::remove(self, &inst);
