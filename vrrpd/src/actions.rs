@@ -96,12 +96,17 @@ fn route_specs(d: &Daemon, spec: &InstanceSpec) -> Vec<crate::rtnl::RouteSpec> {
         .collect()
 }
 
+fn rule_specs(spec: &InstanceSpec) -> Vec<crate::rtnl::RuleSpec> {
+    spec.rules.iter().filter_map(crate::vips::rule).collect()
+}
+
 fn set_addresses(d: &mut Daemon, name: &str, add: bool) {
     let Some(inst) = d.instances.get(name) else {
         return;
     };
     let addrs = address_specs(d, &inst.spec, inst.ifindex);
     let routes = route_specs(d, &inst.spec);
+    let rules = rule_specs(&inst.spec);
     let has_excluded = !inst.spec.excluded.is_empty();
     if add {
         info!("({name}) setting VIPs.");
@@ -118,10 +123,20 @@ fn set_addresses(d: &mut Daemon, name: &str, add: bool) {
                 warn!("({name}) cannot add route to {}: {e}", r.destination);
             }
         }
+        for r in &rules {
+            if let Err(e) = d.rtnl.add_rule(r) {
+                warn!("({name}) cannot add rule {}: {e}", r.priority);
+            }
+        }
     } else {
         info!("({name}) removing VIPs.");
         if has_excluded {
             info!("({name}) removing E-VIPs.");
+        }
+        for r in &rules {
+            if let Err(e) = d.rtnl.del_rule(r) {
+                debug!("({name}) cannot remove rule {}: {e}", r.priority);
+            }
         }
         for r in &routes {
             if let Err(e) = d.rtnl.del_route(r) {
@@ -186,6 +201,13 @@ pub fn swap_addresses(d: &mut Daemon, name: &str, old: &InstanceSpec) {
     }
     for r in routes_after.iter().filter(|r| !routes_before.contains(r)) {
         let _ = d.rtnl.add_route(r);
+    }
+    let (rules_before, rules_after) = (rule_specs(old), rule_specs(&inst.spec));
+    for r in rules_before.iter().filter(|r| !rules_after.contains(r)) {
+        let _ = d.rtnl.del_rule(r);
+    }
+    for r in rules_after.iter().filter(|r| !rules_before.contains(r)) {
+        let _ = d.rtnl.add_rule(r);
     }
 }
 
