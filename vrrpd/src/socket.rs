@@ -68,7 +68,8 @@ impl VrrpSocket {
                 s.bind_device(Some(ifname.as_bytes()))?;
                 s.set_multicast_loop_v6(false)?;
                 s.set_multicast_hops_v6(255)?;
-                s.set_unicast_hops_v6(255)?;
+                // Unicast hop limit left at the system default (64): keepalived 2.2.7
+                // sets only the multicast one, and unicast receivers skip the check.
                 s.set_recv_hoplimit_v6(true)?;
                 // keepalived sends with traffic class 0xc0 (network control).
                 s.set_tclass_v6(0xc0)?;
