@@ -83,7 +83,50 @@ fn config_test_prints_keepalived_style_messages() {
 }
 
 #[test]
-fn running_without_a_mode_is_refused_for_now() {
-    let out = vrrpd(&["-f", "/nonexistent"]);
-    assert_eq!(out.status.code(), Some(1));
+fn running_with_a_missing_file_exits_6_as_keepalived() {
+    let out = vrrpd(&[
+        "-n",
+        "-f",
+        "/nonexistent",
+        "-p",
+        "/nonexistent/p",
+        "-r",
+        "/nonexistent/r",
+    ]);
+    assert_eq!(out.status.code(), Some(6));
+}
+
+#[test]
+fn version_flag_is_keepalived_s_lowercase_v() {
+    let out = vrrpd(&["-v"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("vrrpd "));
+}
+
+#[test]
+fn keepalived_s_run_flags_are_accepted() {
+    // The flags keepalived's units and the interop suite pass; a missing file
+    // still fails (exit 6, as keepalived), but not as a usage error (clap's exit 2).
+    let out = vrrpd(&[
+        "-n",
+        "-l",
+        "-D",
+        "-P",
+        "-S",
+        "0",
+        "-f",
+        "/nonexistent",
+        "-p",
+        "/nonexistent/p",
+        "-r",
+        "/nonexistent/r",
+        "-c",
+        "/nonexistent/c",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
