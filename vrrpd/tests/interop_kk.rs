@@ -1,0 +1,106 @@
+//! Interop scenarios, keepalived ↔ keepalived: the calibration. Must pass on any machine with keepalived 2.2.7.
+//! The scenarios live in `support/scenarios.rs`; every combination file runs
+//! the same code (`interop_kk`, `interop_vv`, `interop_vk`, `interop_kv`).
+
+mod support;
+
+use support::scenarios::{self as s, Bytes};
+use support::Impl;
+
+const A: Impl = Impl::Keepalived;
+const B: Impl = Impl::Keepalived;
+
+#[test]
+fn election_v2() {
+    s::election(A, B, 2);
+}
+
+#[test]
+fn election_v3() {
+    s::election(A, B, 3);
+}
+
+#[test]
+fn preempt_back() {
+    s::preempt_back(A, B);
+}
+
+#[test]
+fn nopreempt() {
+    s::nopreempt(A, B);
+}
+
+#[test]
+fn tie_break_higher_address() {
+    s::tie_break(A, B);
+}
+
+#[test]
+fn graceful_failover() {
+    s::graceful_failover(A, B);
+}
+
+#[test]
+fn crash_failover() {
+    s::crash_failover(A, B);
+}
+
+#[test]
+fn auth_pass_match() {
+    s::auth_pass(A, B, true);
+}
+
+#[test]
+fn auth_pass_mismatch() {
+    s::auth_pass(A, B, false);
+}
+
+#[test]
+fn unicast() {
+    s::unicast(A, B);
+}
+
+#[test]
+fn ipv6_vip() {
+    s::ipv6(A, B);
+}
+
+#[test]
+fn track_script_weight() {
+    s::track_script(A, B);
+}
+
+#[test]
+fn sync_group() {
+    s::sync_group(A, B);
+}
+
+#[test]
+fn sighup_no_flap() {
+    s::sighup_no_flap(A, B);
+}
+
+#[test]
+fn bytes_v2_none() {
+    s::bytes_equal(Impl::Keepalived, Bytes::V2None);
+}
+
+#[test]
+fn bytes_v2_pass() {
+    s::bytes_equal(Impl::Keepalived, Bytes::V2Pass);
+}
+
+#[test]
+fn bytes_v3_ipv4() {
+    s::bytes_equal(Impl::Keepalived, Bytes::V3Ipv4);
+}
+
+#[test]
+fn bytes_v3_ipv6() {
+    s::bytes_equal(Impl::Keepalived, Bytes::V3Ipv6);
+}
+
+#[test]
+fn bytes_v3_unicast() {
+    s::bytes_equal(Impl::Keepalived, Bytes::Unicast);
+}

@@ -1,0 +1,154 @@
+//! keepalived.conf text for the interop scenarios: one `Conf` per node, the
+//! same text for keepalived and vrrpd.
+
+use std::fmt::Write as _;
+
+use super::{ip4, Lab};
+
+/// A `vrrp_script`.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub name: &'static str,
+    /// The command (keepalived splits it on spaces).
+    pub command: String,
+    /// Seconds between runs (keepalived takes whole seconds, ≥ 1).
+    pub interval: u32,
+    /// Priority change while failing (0: the instance goes to FAULT).
+    pub weight: i32,
+}
+
+/// A `vrrp_instance`.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    pub name: &'static str,
+    pub version: u8,
+    pub vrid: u8,
+    pub priority: u8,
+    /// `advert_int` as written, e.g. `"1"` or `"0.1"`.
+    pub advert: &'static str,
+    /// `state MASTER` instead of `state BACKUP`.
+    pub master: bool,
+    pub nopreempt: bool,
+    /// `authentication { auth_type PASS auth_pass … }` (VRRPv2 only).
+    pub pass: Option<&'static str>,
+    /// Unicast peers (node numbers); `unicast_src_ip` is the node's own IPv4.
+    pub unicast_peers: Vec<usize>,
+    /// VIPs with prefix, e.g. `198.51.100.1/32`.
+    pub vips: Vec<&'static str>,
+    pub track_scripts: Vec<&'static str>,
+    /// Run the lab's notify script (`notify`) for this instance.
+    pub notify: bool,
+}
+
+impl Instance {
+    /// VRRPv3, advert 0.1 s, VRID 51, `state BACKUP`, preempt, notify, one
+    /// VIP 198.51.100.1/32.
+    pub fn v3(priority: u8) -> Instance {
+        Instance {
+            name: "VI_1",
+            version: 3,
+            vrid: 51,
+            priority,
+            advert: "0.1",
+            master: false,
+            nopreempt: false,
+            pass: None,
+            unicast_peers: Vec::new(),
+            vips: vec!["198.51.100.1/32"],
+            track_scripts: Vec::new(),
+            notify: true,
+        }
+    }
+
+    /// VRRPv2, advert 1 s, otherwise as [`Instance::v3`].
+    pub fn v2(priority: u8) -> Instance {
+        Instance {
+            version: 2,
+            advert: "1",
+            ..Instance::v3(priority)
+        }
+    }
+}
+
+/// A node's whole configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Conf {
+    pub scripts: Vec<Script>,
+    pub instances: Vec<Instance>,
+    /// `vrrp_sync_group G { group { … } }` over these instance names.
+    pub sync_group: Vec<&'static str>,
+}
+
+impl Conf {
+    pub fn one(instance: Instance) -> Conf {
+        Conf {
+            instances: vec![instance],
+            ..Conf::default()
+        }
+    }
+
+    /// The text for node `node` of `lab`.
+    pub fn render(&self, node: usize, lab: &Lab) -> String {
+        let mut s = format!("global_defs {{\n  router_id n{node}\n}}\n");
+        for sc in &self.scripts {
+            let _ = write!(
+                s,
+                "vrrp_script {} {{\n  script \"{}\"\n  interval {}\n  weight {}\n  fall 1\n  rise 1\n}}\n",
+                sc.name, sc.command, sc.interval, sc.weight
+            );
+        }
+        if !self.sync_group.is_empty() {
+            let _ = write!(
+                s,
+                "vrrp_sync_group G {{\n  group {{\n    {}\n  }}\n}}\n",
+                self.sync_group.join("\n    ")
+            );
+        }
+        for i in &self.instances {
+            let _ = write!(
+                s,
+                "vrrp_instance {} {{\n  version {}\n  state {}\n  interface eth0\n  \
+                 virtual_router_id {}\n  priority {}\n  advert_int {}\n",
+                i.name,
+                i.version,
+                if i.master { "MASTER" } else { "BACKUP" },
+                i.vrid,
+                i.priority,
+                i.advert
+            );
+            if i.nopreempt {
+                s.push_str("  nopreempt\n");
+            }
+            if let Some(p) = i.pass {
+                let _ = write!(
+                    s,
+                    "  authentication {{\n    auth_type PASS\n    auth_pass {p}\n  }}\n"
+                );
+            }
+            if !i.unicast_peers.is_empty() {
+                let _ = writeln!(s, "  unicast_src_ip {}", ip4(node));
+                s.push_str("  unicast_peer {\n");
+                for p in &i.unicast_peers {
+                    let _ = writeln!(s, "    {}", ip4(*p));
+                }
+                s.push_str("  }\n");
+            }
+            if !i.track_scripts.is_empty() {
+                let _ = write!(
+                    s,
+                    "  track_script {{\n    {}\n  }}\n",
+                    i.track_scripts.join("\n    ")
+                );
+            }
+            if i.notify {
+                let _ = writeln!(s, "  notify \"{} {node}\"", lab.notify_script());
+            }
+            s.push_str("  virtual_ipaddress {\n");
+            for v in &i.vips {
+                let _ = writeln!(s, "    {v} dev eth0");
+            }
+            s.push_str("  }\n}\n");
+        }
+        s
+    }
+}

@@ -1,0 +1,130 @@
+//! Classic pcap files (as tcpdump `-w` writes them, Ethernet link type) to
+//! VRRP packets. A record still being written at the end is skipped.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+
+/// One VRRP packet seen on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    /// Capture time in microseconds since the epoch.
+    pub micros: u64,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// TTL or hop limit.
+    pub ttl: u8,
+    /// IPv4 TOS / IPv6 traffic class.
+    pub tos: u8,
+    /// The VRRP message (after the IP header).
+    pub payload: Vec<u8>,
+}
+
+impl Packet {
+    pub fn version(&self) -> u8 {
+        self.payload.first().map_or(0, |b| b >> 4)
+    }
+    pub fn vrid(&self) -> u8 {
+        self.payload.get(1).copied().unwrap_or(0)
+    }
+    pub fn priority(&self) -> u8 {
+        self.payload.get(2).copied().unwrap_or(0)
+    }
+}
+
+fn u16be(b: &[u8], at: usize) -> usize {
+    usize::from(u16::from_be_bytes([b[at], b[at + 1]]))
+}
+
+/// The VRRP packets in `path` (empty if the file is missing or not pcap).
+pub fn read(path: &Path) -> Vec<Packet> {
+    let Ok(data) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    if data.len() < 24 {
+        return Vec::new();
+    }
+    let magic = u32::from_le_bytes([data[0], data[1], data[2], data[3]]);
+    let (le, nanos) = match magic {
+        0xa1b2_c3d4 => (true, false),
+        0xa1b2_3c4d => (true, true),
+        0xd4c3_b2a1 => (false, false),
+        0x4d3c_b2a1 => (false, true),
+        _ => return Vec::new(),
+    };
+    let word = |at: usize| {
+        let b = [data[at], data[at + 1], data[at + 2], data[at + 3]];
+        if le {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        }
+    };
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= data.len() {
+        let (sec, frac, len) = (word(at), word(at + 4), word(at + 8) as usize);
+        let start = at + 16;
+        if start + len > data.len() {
+            break;
+        }
+        let micros = u64::from(sec) * 1_000_000 + u64::from(if nanos { frac / 1000 } else { frac });
+        if let Some(p) = parse_frame(&data[start..start + len], micros) {
+            out.push(p);
+        }
+        at = start + len;
+    }
+    out
+}
+
+fn parse_frame(f: &[u8], micros: u64) -> Option<Packet> {
+    if f.len() < 14 {
+        return None;
+    }
+    let ip = &f[14..];
+    match u16be(f, 12) {
+        0x0800 if ip.len() >= 20 => {
+            let ihl = usize::from(ip[0] & 0x0f) * 4;
+            let total = u16be(ip, 2);
+            if ip[9] != 112 || total > ip.len() || ihl > total {
+                return None;
+            }
+            Some(Packet {
+                micros,
+                src: IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15])),
+                dst: IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19])),
+                ttl: ip[8],
+                tos: ip[1],
+                payload: ip[ihl..total].to_vec(),
+            })
+        }
+        0x86dd if ip.len() >= 40 => {
+            let len = u16be(ip, 4);
+            if ip[6] != 112 || 40 + len > ip.len() {
+                return None;
+            }
+            let addr = |at: usize| {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&ip[at..at + 16]);
+                IpAddr::V6(Ipv6Addr::from(a))
+            };
+            Some(Packet {
+                micros,
+                src: addr(8),
+                dst: addr(24),
+                ttl: ip[7],
+                tos: ((ip[0] & 0x0f) << 4) | (ip[1] >> 4),
+                payload: ip[40..40 + len].to_vec(),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Bytes as hex for messages.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
