@@ -272,12 +272,26 @@ impl Lab {
 
     /// A crash: SIGKILL to every process of node `i`'s daemon in one call,
     /// then its link goes down.
+    /// keepalived's VRRP child goes first: killed after its parent, it
+    /// would get its parent-death SIGTERM and stop gracefully.
     pub fn crash(&mut self, i: usize) {
-        let pids: Vec<String> = self.pids(i).iter().map(ToString::to_string).collect();
+        let pids: Vec<String> = self.pids(i).iter().rev().map(ToString::to_string).collect();
         let _ = Command::new("kill").arg("-KILL").args(&pids).status();
         self.topo
             .ip(&Self::ns(i), &["link", "set", "eth0", "down"])
             .unwrap();
+    }
+
+    /// Takes node `i`'s port off the bridge (`cut`) or puts it back. Its
+    /// eth0 keeps its carrier, so the daemon sees no link change.
+    pub fn partition(&mut self, i: usize, cut: bool) {
+        let port = format!("p{i}");
+        let args: &[&str] = if cut {
+            &["link", "set", &port, "nomaster"]
+        } else {
+            &["link", "set", &port, "master", "br0"]
+        };
+        self.topo.ip("sw", args).unwrap();
     }
 
     /// Waits (bounded) for node `i`'s daemon to exit; its status.
@@ -323,8 +337,8 @@ impl Lab {
         self.addresses(i).iter().any(|a| a == vip)
     }
 
-    /// Starts `ip -ts monitor address` in node `i`, writing to `name`;
-    /// returns the file. Gives it 200 ms to subscribe.
+    /// Starts `ip -ts monitor address` in node `i`, writing to `name`, with
+    /// timestamps in UTC; returns the file. Gives it 200 ms to subscribe.
     pub fn monitor(&mut self, i: usize, name: &str) -> PathBuf {
         let path = self.path(name);
         let out = std::fs::File::create(&path).unwrap();

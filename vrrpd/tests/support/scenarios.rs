@@ -160,11 +160,20 @@ pub fn crash_failover(a: Impl, b: Impl) {
         VIP1,
         0.1,
     );
+    let t0 = Instant::now();
     lab.crash(1);
     check(
         &lab,
         within(secs(1.5), || lab.has(2, VIP1)),
         "the backup did not take the VIP within 1.5 s of the crash",
+    );
+    // The last advert came at most one interval before the crash, so the
+    // Master_Down timer cannot expire sooner than 2×0.1 + skew (0.26 s).
+    let took = t0.elapsed();
+    check(
+        &lab,
+        took >= Duration::from_millis(200),
+        &format!("the backup took over {took:?} after a silent crash: before Master_Down_Interval"),
     );
     check(
         &lab,
@@ -238,20 +247,26 @@ pub fn nopreempt(a: Impl, b: Impl) {
     );
 }
 
-/// Equal priorities, both starting as MASTER: the higher address (n2,
-/// 192.0.2.2) wins. Here `b` is the expected winner.
+/// Equal priorities: n2 is cut off the bridge, both become master, the
+/// bridge heals, and the higher address (n2, 192.0.2.2) must stay master
+/// alone. Here `b` is the expected winner. (Started together on one
+/// segment, the first to time out would simply stay master: a backup
+/// accepts an equal priority, RFC 5798 §6.4.2.)
 pub fn tie_break(a: Impl, b: Impl) {
     let mut lab = Lab::new(2);
-    let i = Instance {
-        master: true,
-        ..Instance::v3(100)
-    };
-    lab.start(1, a, &Conf::one(i.clone()));
-    lab.start(2, b, &Conf::one(i));
+    lab.partition(2, true);
+    lab.start(1, a, &Conf::one(Instance::v3(100)));
+    lab.start(2, b, &Conf::one(Instance::v3(100)));
+    check(
+        &lab,
+        within(secs(2.0), || lab.has(1, VIP1) && lab.has(2, VIP1)),
+        "equal priority: both partitioned nodes should become master",
+    );
+    lab.partition(2, false);
     check(
         &lab,
         within(secs(2.0), || lab.has(2, VIP1) && !lab.has(1, VIP1)),
-        "equal priority: the higher address (n2) did not end up alone with the VIP",
+        "equal priority: after the partition healed, the higher address (n2) was not alone with the VIP",
     );
     check(
         &lab,
@@ -260,9 +275,10 @@ pub fn tie_break(a: Impl, b: Impl) {
     );
 }
 
-/// VRRPv2 PASS authentication, both starting as MASTER. Same password: the
-/// lower priority steps down. Different passwords: each drops the other's
-/// adverts, so both stay master (as keepalived does).
+/// VRRPv2 PASS authentication (`state MASTER` on both; keepalived 2.2.7
+/// still starts them in BACKUP). Same password: only n1 (150) becomes
+/// master. Different passwords: each drops the other's adverts, so both
+/// become and stay master (as keepalived does).
 pub fn auth_pass(a: Impl, b: Impl, same: bool) {
     let mut lab = Lab::new(2);
     let ia = Instance {
@@ -292,7 +308,7 @@ pub fn auth_pass(a: Impl, b: Impl, same: bool) {
         check(
             &lab,
             within(secs(5.0), || lab.has(1, VIP1) && lab.has(2, VIP1)),
-            "different passwords: both should hold the VIP (start as MASTER)",
+            "different passwords: both should hold the VIP",
         );
         check(
             &lab,
