@@ -1,5 +1,5 @@
 //! Command line: keepalived-compatible options. `-t` and `--dump-config` are
-//! served by `keepalived-conf`; running VRRP is a later mode (`Mode::Run`).
+//! served by `keepalived-conf`; `Mode::Run` starts the daemon (`crate::daemon`).
 
 use std::path::PathBuf;
 
@@ -10,7 +10,15 @@ use keepalived_conf::{check_file, Outcome, ReadOptions, SystemHost};
 pub const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
 
 #[derive(Debug, Parser)]
-#[command(name = "vrrpd", about = "VRRP daemon reading keepalived.conf")]
+#[command(
+    name = "vrrpd",
+    about = "VRRP daemon reading keepalived.conf",
+    disable_version_flag = true
+)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "one field per keepalived command-line switch"
+)]
 pub struct Args {
     /// Check the configuration and exit (keepalived's exit codes: 0 ok,
     /// 4 cannot run, 5 errors or warnings, 6 script security).
@@ -25,6 +33,28 @@ pub struct Args {
     /// Print the resolved configuration as JSON and exit.
     #[arg(long = "dump-config")]
     pub dump_config: bool,
+    /// Stay in the foreground (keepalived's `-n`).
+    #[arg(short = 'n', long = "dont-fork")]
+    pub dont_fork: bool,
+    /// Log to the console (stderr) as well.
+    #[arg(short = 'l', long = "log-console")]
+    pub log_console: bool,
+    /// Detailed log messages (debug level).
+    #[arg(short = 'D', long = "log-detail")]
+    pub log_detail: bool,
+    /// Only run the VRRP subsystem (the only one there is; accepted).
+    #[arg(short = 'P', long = "vrrp")]
+    pub vrrp_only: bool,
+    /// Parent pid file (keepalived: /run/keepalived.pid).
+    #[arg(short = 'p', long = "pid", default_value = "/run/keepalived.pid")]
+    pub pid_file: PathBuf,
+    /// VRRP child pid file (keepalived: /run/vrrp.pid). vrrpd is one
+    /// process, so both files hold its pid.
+    #[arg(short = 'r', long = "vrrp_pid", default_value = "/run/vrrp.pid")]
+    pub vrrp_pid_file: PathBuf,
+    /// Print the version and exit.
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
 }
 
 /// What the process was asked to do.
@@ -32,12 +62,15 @@ pub struct Args {
 pub enum Mode {
     ConfigTest,
     DumpConfig,
+    Version,
     Run,
 }
 
 impl Args {
     pub fn mode(&self) -> Mode {
-        if self.dump_config {
+        if self.version {
+            Mode::Version
+        } else if self.dump_config {
             Mode::DumpConfig
         } else if self.config_test {
             Mode::ConfigTest
@@ -57,7 +90,7 @@ fn default_config_id() -> String {
         .to_string()
 }
 
-fn read_options(args: &Args) -> ReadOptions {
+pub fn read_options(args: &Args) -> ReadOptions {
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(1, |d| d.as_secs());
@@ -71,7 +104,7 @@ fn load(args: &Args) -> Outcome {
     check_file(&args.use_file, &read_options(args), &SystemHost)
 }
 
-fn print_diagnostics(outcome: &Outcome) {
+pub fn print_diagnostics(outcome: &Outcome) {
     for d in &outcome.diagnostics.items {
         eprintln!("{d}");
     }
@@ -100,9 +133,13 @@ pub fn main() -> i32 {
                 }
             }
         }
-        Mode::Run => {
-            eprintln!("vrrpd: only -t/--config-test and --dump-config are implemented so far");
-            1
+        Mode::Version => {
+            println!(
+                "vrrpd {} (keepalived 2.2.7 compatible)",
+                env!("CARGO_PKG_VERSION")
+            );
+            0
         }
+        Mode::Run => crate::daemon::main(&args),
     }
 }

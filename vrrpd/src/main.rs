@@ -1,7 +1,23 @@
 //! `vrrpd`: VRRP from an existing keepalived.conf. The command line lives in
-//! `cli`; configuration handling in the `keepalived-conf` library.
+//! `cli`; configuration handling in the `keepalived-conf` library; the protocol
+//! in the sans-IO `vrrp` crate. The rest are I/O adapters around them.
 
+mod actions;
 mod cli;
+mod daemon;
+mod garp;
+mod instance;
+mod notify;
+mod receive;
+mod rtnl;
+mod run;
+mod socket;
+mod spec;
+mod sync;
+mod timers;
+mod track;
+mod vips;
+mod vmac;
 
 fn main() {
     std::process::exit(cli::main());

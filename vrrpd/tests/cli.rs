@@ -83,7 +83,15 @@ fn config_test_prints_keepalived_style_messages() {
 }
 
 #[test]
-fn running_without_a_mode_is_refused_for_now() {
-    let out = vrrpd(&["-f", "/nonexistent"]);
+fn running_with_a_missing_file_fails() {
+    let out = vrrpd(&[
+        "-n",
+        "-f",
+        "/nonexistent",
+        "-p",
+        "/nonexistent/p",
+        "-r",
+        "/nonexistent/r",
+    ]);
     assert_eq!(out.status.code(), Some(1));
 }

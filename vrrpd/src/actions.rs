@@ -1,0 +1,253 @@
+//! Carrying out the machine's actions: adverts, addresses, gratuitous ARP/NA,
+//! notifies, timers. Log lines follow keepalived's wording.
+
+use std::net::IpAddr;
+use std::time::Instant;
+
+use tracing::{debug, info, warn};
+use vrrp::{Action, Notify, Timer};
+
+use crate::notify::{self, Event};
+use crate::run::{Daemon, TimerKey};
+use crate::spec::InstanceSpec;
+
+fn key(timer: Timer, name: &str) -> TimerKey {
+    match timer {
+        Timer::Advert => TimerKey::Advert(name.to_string()),
+        Timer::MasterDown => TimerKey::MasterDown(name.to_string()),
+    }
+}
+
+impl Daemon {
+    /// Executes `actions` for instance `name`, in order.
+    pub fn execute(&mut self, name: &str, actions: &[Action], now: Instant) {
+        for action in actions {
+            match *action {
+                Action::SendAdvert { priority } => send_advert(self, name, priority),
+                Action::AddAddresses => set_addresses(self, name, true),
+                Action::RemoveAddresses => set_addresses(self, name, false),
+                Action::SendGratuitous => start_gratuitous(self, name, now),
+                Action::Notify(n) => notify_state(self, name, n),
+                Action::ArmTimer { timer, after, .. } => {
+                    self.timers.arm(key(timer, name), now + after);
+                }
+                Action::CancelTimer(timer) => self.timers.cancel(&key(timer, name)),
+            }
+        }
+    }
+}
+
+fn send_advert(d: &mut Daemon, name: &str, priority: u8) {
+    let Some(inst) = d.instances.get_mut(name) else {
+        return;
+    };
+    let packets = inst.packets(priority);
+    let primary = inst.primary;
+    let Some(sock) = d.sockets.get(&(inst.ifindex, inst.spec.family)) else {
+        return;
+    };
+    for (dst, bytes) in packets {
+        let sent = match (primary, dst) {
+            (IpAddr::V4(_), IpAddr::V4(d4)) => sock.socket.get_ref().send_v4(&bytes, d4),
+            (IpAddr::V6(s6), IpAddr::V6(d6)) => sock.socket.get_ref().send_v6(&bytes, s6, d6),
+            _ => continue,
+        };
+        if let Err(e) = sent {
+            debug!("({name}) advert to {dst}: {e}");
+        }
+    }
+    if priority == 0 {
+        info!("({name}) sent 0 priority");
+    }
+}
+
+/// Every address request of an instance: VIPs then excluded VIPs.
+fn address_specs(d: &Daemon, spec: &InstanceSpec, ifindex: u32) -> Vec<crate::rtnl::AddrSpec> {
+    spec.vips
+        .iter()
+        .chain(&spec.excluded)
+        .filter_map(|a| crate::vips::address(a, ifindex, |n| d.index_of(n)))
+        .collect()
+}
+
+fn route_specs(d: &Daemon, spec: &InstanceSpec, ifindex: u32) -> Vec<crate::rtnl::RouteSpec> {
+    spec.routes
+        .iter()
+        .filter_map(|r| crate::vips::route(r, ifindex, |n| d.index_of(n)))
+        .collect()
+}
+
+fn set_addresses(d: &mut Daemon, name: &str, add: bool) {
+    let Some(inst) = d.instances.get(name) else {
+        return;
+    };
+    let addrs = address_specs(d, &inst.spec, inst.ifindex);
+    let routes = route_specs(d, &inst.spec, inst.ifindex);
+    let has_excluded = !inst.spec.excluded.is_empty();
+    if add {
+        info!("({name}) setting VIPs.");
+        if has_excluded {
+            info!("({name}) setting E-VIPs.");
+        }
+        for a in &addrs {
+            if let Err(e) = d.rtnl.add_address(a) {
+                warn!("({name}) cannot add {}: {e}", a.address);
+            }
+        }
+        for r in &routes {
+            if let Err(e) = d.rtnl.add_route(r) {
+                warn!("({name}) cannot add route to {}: {e}", r.destination);
+            }
+        }
+    } else {
+        info!("({name}) removing VIPs.");
+        if has_excluded {
+            info!("({name}) removing E-VIPs.");
+        }
+        for r in &routes {
+            if let Err(e) = d.rtnl.del_route(r) {
+                debug!("({name}) cannot remove route to {}: {e}", r.destination);
+            }
+        }
+        for a in &addrs {
+            if let Err(e) = d.rtnl.del_address(a) {
+                warn!("({name}) cannot remove {}: {e}", a.address);
+            }
+        }
+        d.timers.cancel(&TimerKey::Garp(name.to_string()));
+        d.timers.cancel(&TimerKey::GarpRefresh(name.to_string()));
+    }
+    if let Some(inst) = d.instances.get_mut(name) {
+        inst.addresses_set = add;
+    }
+}
+
+/// After a reload of a master: removes the addresses no longer wanted and adds
+/// the new ones, leaving the others untouched (no flap).
+pub fn swap_addresses(d: &mut Daemon, name: &str, old: &InstanceSpec) {
+    let Some(inst) = d.instances.get(name) else {
+        return;
+    };
+    if !inst.addresses_set {
+        return;
+    }
+    let before = address_specs(d, old, inst.ifindex);
+    let after = address_specs(d, &inst.spec, inst.ifindex);
+    let routes_before = route_specs(d, old, inst.ifindex);
+    let routes_after = route_specs(d, &inst.spec, inst.ifindex);
+    for a in before.iter().filter(|a| !after.contains(a)) {
+        let _ = d.rtnl.del_address(a);
+    }
+    for a in after.iter().filter(|a| !before.contains(a)) {
+        if let Err(e) = d.rtnl.add_address(a) {
+            warn!("({name}) cannot add {}: {e}", a.address);
+        }
+    }
+    for r in routes_before.iter().filter(|r| !routes_after.contains(r)) {
+        let _ = d.rtnl.del_route(r);
+    }
+    for r in routes_after.iter().filter(|r| !routes_before.contains(r)) {
+        let _ = d.rtnl.add_route(r);
+    }
+}
+
+/// The addresses announced: VIPs and excluded VIPs.
+fn announced(spec: &InstanceSpec) -> Vec<IpAddr> {
+    spec.vips
+        .iter()
+        .chain(&spec.excluded)
+        .map(|a| a.address)
+        .collect()
+}
+
+fn announce(d: &Daemon, name: &str, repeat: u32) {
+    let Some(inst) = d.instances.get(name) else {
+        return;
+    };
+    let ifname = inst.spec.send_interface();
+    let addrs = announced(&inst.spec);
+    for a in &addrs {
+        let what = if a.is_ipv4() {
+            "gratuitous ARPs"
+        } else {
+            "Unsolicited Neighbour Adverts"
+        };
+        info!("({name}) Sending/queueing {what} on {ifname} for {a}");
+    }
+    let mac = crate::vmac::mac(&inst.spec);
+    if let Err(e) = crate::garp::announce(&ifname, mac, &addrs, repeat) {
+        warn!("({name}) gratuitous ARP/NA on {ifname}: {e}");
+    }
+}
+
+/// Becoming master: one burst now, one after garp_master_delay, then refreshes.
+fn start_gratuitous(d: &mut Daemon, name: &str, now: Instant) {
+    let Some(inst) = d.instances.get(name) else {
+        return;
+    };
+    let garp = inst.spec.garp.clone();
+    announce(d, name, garp.repeat);
+    if !garp.delay.is_zero() {
+        d.timers
+            .arm(TimerKey::Garp(name.to_string()), now + garp.delay);
+    }
+    if !garp.refresh.is_zero() {
+        d.timers
+            .arm(TimerKey::GarpRefresh(name.to_string()), now + garp.refresh);
+    }
+}
+
+/// The garp_master_delay burst.
+pub fn garp_burst(d: &mut Daemon, name: &str, _refresh: bool) {
+    let Some(inst) = d.instances.get(name) else {
+        return;
+    };
+    if inst.machine.state() == vrrp::State::Master {
+        let repeat = inst.spec.garp.repeat;
+        announce(d, name, repeat);
+    }
+}
+
+/// garp_master_refresh: announce again and re-arm while master.
+pub fn garp_refresh(d: &mut Daemon, name: &str, now: Instant) {
+    let Some(inst) = d.instances.get(name) else {
+        return;
+    };
+    if inst.machine.state() != vrrp::State::Master {
+        return;
+    }
+    let garp = inst.spec.garp.clone();
+    announce(d, name, garp.refresh_repeat);
+    d.timers
+        .arm(TimerKey::GarpRefresh(name.to_string()), now + garp.refresh);
+}
+
+fn notify_state(d: &mut Daemon, name: &str, n: Notify) {
+    let Some(inst) = d.instances.get(name) else {
+        return;
+    };
+    let event = match n {
+        Notify::Master => {
+            info!("({name}) Entering MASTER STATE");
+            Event::Master
+        }
+        Notify::Backup => {
+            info!("({name}) Entering BACKUP STATE");
+            Event::Backup
+        }
+        Notify::Fault => {
+            info!("({name}) Entering FAULT STATE");
+            Event::Fault
+        }
+        Notify::Stop => Event::Stop,
+        Notify::MasterRxLowerPriority => Event::MasterRxLowerPri,
+    };
+    let priority = inst.machine.priority();
+    let children = notify::instance(&inst.spec.scripts, name, event, priority, d.run_as);
+    if event == Event::Stop {
+        d.stop_children.extend(children);
+    }
+    if let Some(f) = d.fifo.as_mut() {
+        f.write("INSTANCE", name, event, priority);
+    }
+}

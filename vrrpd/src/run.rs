@@ -1,0 +1,569 @@
+//! The event loop: one thread, one task per socket feeding a channel, one sorted
+//! set of deadlines. Every event becomes `Machine::handle` inputs; the actions are
+//! carried out by `actions.rs`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::unix::AsyncFd;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+use vrrp::Input;
+
+use crate::cli::Args;
+use crate::instance::Instance;
+use crate::notify::{Fifo, RunAs};
+use crate::rtnl::{Addr, Link, Rtnl};
+use crate::socket::{Packet, RecvError, VrrpSocket};
+use crate::spec::{self, Family, InstanceSpec};
+use crate::timers::Timers;
+use crate::track::ScriptState;
+
+/// A socket is shared by every instance on one interface and family.
+pub type SocketKey = (u32, Family);
+
+#[derive(Debug)]
+pub enum Event {
+    Packet(SocketKey, Packet),
+    BadPacket,
+    Terminate,
+    Reload,
+    Link(Link),
+    AddressesChanged,
+    ScriptResult(String, bool),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TimerKey {
+    Advert(String),
+    MasterDown(String),
+    /// garp_master_delay's second burst.
+    Garp(String),
+    /// garp_master_refresh.
+    GarpRefresh(String),
+    /// Next run of a vrrp_script.
+    Script(String),
+    /// Next look at a track_file.
+    Files,
+}
+
+#[derive(Debug)]
+pub struct SocketEntry {
+    pub socket: Arc<AsyncFd<VrrpSocket>>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Debug)]
+pub struct Daemon {
+    pub start: Instant,
+    pub instances: BTreeMap<String, Instance>,
+    pub sockets: HashMap<SocketKey, SocketEntry>,
+    pub timers: Timers<TimerKey>,
+    pub rtnl: Rtnl,
+    pub links: HashMap<String, Link>,
+    pub addrs: Vec<Addr>,
+    pub tx: UnboundedSender<Event>,
+    pub run_as: RunAs,
+    pub fifo: Option<Fifo>,
+    pub scripts: BTreeMap<String, ScriptState>,
+    pub track_files: BTreeMap<String, crate::track::FileState>,
+    /// Sync group name → members.
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// Stop scripts to wait for before exiting.
+    pub stop_children: Vec<tokio::process::Child>,
+    /// Packets for no instance, by reason.
+    pub unclaimed: u64,
+}
+
+fn load(args: &Args) -> keepalived_conf::Outcome {
+    let outcome = keepalived_conf::check_file(
+        &args.use_file,
+        &crate::cli::read_options(args),
+        &keepalived_conf::SystemHost,
+    );
+    for d in &outcome.diagnostics.items {
+        warn!("{d}");
+    }
+    outcome
+}
+
+/// Registers a socket the `AsyncFd` owns (and so keeps open) with the reactor.
+#[allow(
+    deprecated,
+    reason = "AsyncFd::register is unsafe (denied here); the fd is owned by the AsyncFd"
+)]
+fn register<T: std::os::fd::AsRawFd>(socket: T) -> std::io::Result<AsyncFd<T>> {
+    AsyncFd::new(socket)
+}
+
+fn spawn_signals(tx: UnboundedSender<Event>) -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            let ev = tokio::select! {
+                _ = term.recv() => Event::Terminate,
+                _ = int.recv() => Event::Terminate,
+                _ = hup.recv() => Event::Reload,
+            };
+            if tx.send(ev).is_err() {
+                break;
+            }
+        }
+    });
+    Ok(())
+}
+
+fn spawn_monitor(tx: UnboundedSender<Event>) -> std::io::Result<()> {
+    let socket = register(Rtnl::monitor()?)?;
+    tokio::spawn(async move {
+        loop {
+            let Ok(mut guard) = socket.readable().await else {
+                break;
+            };
+            match guard.try_io(|s| s.get_ref().recv_from_full()) {
+                Ok(Ok((data, _))) => {
+                    for m in crate::rtnl::parse(&data) {
+                        use netlink_packet_core::NetlinkPayload;
+                        use netlink_packet_route::RouteNetlinkMessage as R;
+                        let ev = match m.payload {
+                            NetlinkPayload::InnerMessage(R::NewLink(l)) => {
+                                Event::Link(crate::rtnl::link_of(&l))
+                            }
+                            NetlinkPayload::InnerMessage(R::DelLink(l)) => {
+                                let mut link = crate::rtnl::link_of(&l);
+                                link.up = false;
+                                Event::Link(link)
+                            }
+                            NetlinkPayload::InnerMessage(R::NewAddress(_) | R::DelAddress(_)) => {
+                                Event::AddressesChanged
+                            }
+                            _ => continue,
+                        };
+                        if tx.send(ev).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Ok(Err(e)) => {
+                    debug!("netlink monitor: {e}");
+                    // ENOBUFS: events were lost; a fresh look is taken below.
+                    let _ = tx.send(Event::AddressesChanged);
+                }
+                Err(_would_block) => {}
+            }
+        }
+    });
+    Ok(())
+}
+
+fn spawn_reader(
+    key: SocketKey,
+    socket: Arc<AsyncFd<VrrpSocket>>,
+    tx: UnboundedSender<Event>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let Ok(mut guard) = socket.readable().await else {
+                break;
+            };
+            // Drain what is queued, then wait again.
+            for _ in 0..64 {
+                match guard.get_inner().recv() {
+                    Ok(p) => {
+                        if tx.send(Event::Packet(key, p)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(RecvError::BadIpHeader) => {
+                        let _ = tx.send(Event::BadPacket);
+                    }
+                    Err(RecvError::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        guard.clear_ready();
+                        break;
+                    }
+                    Err(RecvError::Io(e)) => {
+                        debug!("recv: {e}");
+                        guard.clear_ready();
+                        break;
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Runs until SIGTERM/SIGINT; returns the exit code.
+pub async fn run(args: &Args) -> i32 {
+    let (tx, rx) = unbounded_channel();
+    let outcome = load(args);
+    let mut daemon = match Daemon::new(tx.clone(), &outcome.config) {
+        Ok(d) => d,
+        Err(e) => {
+            warn!("cannot start: {e}");
+            return 1;
+        }
+    };
+    if let Err(e) = spawn_signals(tx.clone()).and_then(|()| spawn_monitor(tx.clone())) {
+        warn!("cannot start: {e}");
+        return 1;
+    }
+    daemon.apply(&outcome.config);
+    info!("Startup complete");
+    crate::daemon::sd_notify("READY=1");
+    daemon.event_loop(rx, args).await;
+    daemon.shutdown().await;
+    0
+}
+
+impl Daemon {
+    fn new(tx: UnboundedSender<Event>, config: &keepalived_conf::Config) -> std::io::Result<Self> {
+        let mut rtnl = Rtnl::new()?;
+        let links = rtnl
+            .links()?
+            .into_iter()
+            .map(|l| (l.name.clone(), l))
+            .collect();
+        let addrs = rtnl.addresses()?;
+        let fifo = config
+            .global_defs
+            .vrrp_notify_fifo
+            .as_ref()
+            .or(config.global_defs.notify_fifo.as_ref())
+            .and_then(|w| w.first())
+            .and_then(|p| match Fifo::open(std::path::Path::new(p)) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    warn!("cannot open notify fifo {p}: {e}");
+                    None
+                }
+            });
+        Ok(Daemon {
+            start: Instant::now(),
+            instances: BTreeMap::new(),
+            sockets: HashMap::new(),
+            timers: Timers::default(),
+            rtnl,
+            links,
+            addrs,
+            tx,
+            run_as: RunAs::from_config(config.global_defs.script_user.as_ref()),
+            fifo,
+            scripts: BTreeMap::new(),
+            track_files: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            stop_children: Vec::new(),
+            unclaimed: 0,
+        })
+    }
+
+    /// The core's clock for `now`.
+    pub fn vnow(&self, now: Instant) -> vrrp::Instant {
+        vrrp::Instant::from_elapsed(now.saturating_duration_since(self.start))
+    }
+
+    pub fn index_of(&self, name: &str) -> Option<u32> {
+        self.links.get(name).map(|l| l.index)
+    }
+
+    /// The address adverts come from: `unicast_src_ip`, else the interface's first
+    /// IPv4 address, or its IPv6 link-local address.
+    fn primary_address(&self, spec: &InstanceSpec, index: u32) -> Option<IpAddr> {
+        if let Some(a) = spec.unicast_src {
+            return Some(a);
+        }
+        self.addrs
+            .iter()
+            .filter(|a| a.index == index && !a.secondary)
+            .map(|a| a.address)
+            .find(|a| match (spec.family, a) {
+                (Family::V4, IpAddr::V4(_)) => true,
+                (Family::V6, IpAddr::V6(v)) => v.is_unicast_link_local(),
+                _ => false,
+            })
+    }
+
+    fn socket_for(&mut self, ifname: &str, index: u32, family: Family) -> std::io::Result<()> {
+        let key = (index, family);
+        if self.sockets.contains_key(&key) {
+            return Ok(());
+        }
+        let socket = Arc::new(register(VrrpSocket::open(family, ifname, index)?)?);
+        let task = spawn_reader(key, socket.clone(), self.tx.clone());
+        self.sockets.insert(key, SocketEntry { socket, task });
+        Ok(())
+    }
+
+    /// Starts a new instance: socket, machine, Startup.
+    fn start_instance(&mut self, spec: InstanceSpec, now: Instant) {
+        let name = spec.name.clone();
+        let Some(base) = self.index_of(&spec.interface) else {
+            warn!(
+                "({name}) interface {} does not exist - ignoring instance",
+                spec.interface
+            );
+            return;
+        };
+        let ifindex = match crate::vmac::ensure(self, &spec, base) {
+            Ok(i) => i,
+            Err(e) => {
+                warn!("({name}) cannot create the VMAC interface: {e}");
+                return;
+            }
+        };
+        let Some(primary) = self.primary_address(&spec, base) else {
+            warn!(
+                "({name}) no address on {} for the advert source - ignoring instance",
+                spec.interface
+            );
+            return;
+        };
+        let send_if = spec.send_interface();
+        if let Err(e) = self.socket_for(&send_if, ifindex, spec.family) {
+            warn!("({name}) cannot open the VRRP socket on {send_if}: {e}");
+            return;
+        }
+        let instance = Instance::new(spec, ifindex, base, primary);
+        self.instances.insert(name.clone(), instance);
+        // The machine learns a fault first, so Startup leads to FAULT.
+        crate::track::recompute(self, &name, now);
+        self.feed(&name, Input::Startup, now);
+        self.update_priority(&name, now);
+    }
+
+    /// Applies a configuration: starts what is new, reconfigures what changed,
+    /// stops what is gone, and leaves identical instances alone.
+    pub fn apply(&mut self, config: &keepalived_conf::Config) {
+        let now = Instant::now();
+        self.groups = config
+            .vrrp_sync_groups
+            .iter()
+            .map(|g| (g.name.clone(), g.group.clone()))
+            .collect();
+        crate::track::apply_scripts(self, config, now);
+        let specs = spec::instances(config);
+        let wanted: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+        let gone: Vec<String> = self
+            .instances
+            .keys()
+            .filter(|n| !wanted.contains(n))
+            .cloned()
+            .collect();
+        for name in gone {
+            self.stop_instance(&name, now);
+        }
+        for spec in specs {
+            let name = spec.name.clone();
+            match self.instances.get(&name) {
+                None => self.start_instance(spec, now),
+                Some(old) if old.spec == spec => {}
+                Some(old)
+                    if old.spec.socket_key() != spec.socket_key()
+                        || old.spec.vrid != spec.vrid
+                        || old.spec.interface != spec.interface
+                        || old.spec.unicast_src != spec.unicast_src
+                        || old.spec.track_interfaces != spec.track_interfaces
+                        || old.spec.track_scripts != spec.track_scripts
+                        || old.spec.track_files != spec.track_files =>
+                {
+                    self.stop_instance(&name, now);
+                    self.start_instance(spec, now);
+                }
+                Some(_) => self.reconfigure(spec, now),
+            }
+        }
+        self.close_unused_sockets();
+    }
+
+    fn reconfigure(&mut self, spec: InstanceSpec, now: Instant) {
+        let name = spec.name.clone();
+        let vnow = self.vnow(now);
+        let Some(inst) = self.instances.get_mut(&name) else {
+            return;
+        };
+        info!("({name}) configuration changed - reconfiguring");
+        let old_spec = std::mem::replace(&mut inst.spec, spec);
+        inst.expect = inst.spec.expectations();
+        let priority = inst.effective_priority();
+        let config = inst.spec.machine_config(inst.primary, priority);
+        let actions = inst.machine.reconfigure(vnow, config);
+        let holding = inst.addresses_set;
+        self.execute(&name, &actions, now);
+        if holding {
+            crate::actions::swap_addresses(self, &name, &old_spec);
+        }
+        self.update_priority(&name, now);
+    }
+
+    fn stop_instance(&mut self, name: &str, now: Instant) {
+        self.feed(name, Input::Shutdown, now);
+        let gone = self.instances.remove(name);
+        self.timers.retain(|k| match k {
+            TimerKey::Advert(n)
+            | TimerKey::MasterDown(n)
+            | TimerKey::Garp(n)
+            | TimerKey::GarpRefresh(n) => n != name,
+            TimerKey::Script(_) | TimerKey::Files => true,
+        });
+        if let Some(inst) = gone {
+            crate::vmac::remove(self, &inst);
+        }
+    }
+
+    fn close_unused_sockets(&mut self) {
+        let used: Vec<SocketKey> = self
+            .instances
+            .values()
+            .map(|i| (i.ifindex, i.spec.family))
+            .collect();
+        self.sockets.retain(|k, s| {
+            let keep = used.contains(k);
+            if !keep {
+                s.task.abort();
+            }
+            keep
+        });
+    }
+
+    /// Feeds one input to one instance and carries out the actions;
+    /// sync-group members follow its state changes.
+    pub fn feed(&mut self, name: &str, input: Input, now: Instant) {
+        let vnow = self.vnow(now);
+        let Some(inst) = self.instances.get_mut(name) else {
+            return;
+        };
+        let before = inst.machine.state();
+        let actions = inst.machine.handle(vnow, input);
+        let after = inst.machine.state();
+        self.execute(name, &actions, now);
+        if before != after {
+            crate::sync::follow(self, name, before, after, now);
+        }
+    }
+
+    async fn event_loop(&mut self, mut rx: UnboundedReceiver<Event>, args: &Args) {
+        loop {
+            let next = self.timers.next();
+            let sleep = async {
+                match next {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                ev = rx.recv() => {
+                    let Some(ev) = ev else { return };
+                    match ev {
+                        Event::Terminate => {
+                            info!("Stopping");
+                            return;
+                        }
+                        Event::Reload => self.reload(args),
+                        other => self.handle_event(other, Instant::now()),
+                    }
+                }
+                () = sleep => self.fire_timers(Instant::now()),
+            }
+        }
+    }
+
+    fn reload(&mut self, args: &Args) {
+        info!("Reloading");
+        crate::daemon::sd_notify("RELOADING=1");
+        let outcome = load(args);
+        if outcome.diagnostics.stopped.is_some() {
+            warn!("configuration not reloaded: the file has fatal errors");
+        } else {
+            self.refresh_links();
+            self.apply(&outcome.config);
+        }
+        crate::daemon::sd_notify("READY=1");
+    }
+
+    fn refresh_links(&mut self) {
+        if let Ok(links) = self.rtnl.links() {
+            self.links = links.into_iter().map(|l| (l.name.clone(), l)).collect();
+        }
+        if let Ok(addrs) = self.rtnl.addresses() {
+            self.addrs = addrs;
+        }
+    }
+
+    fn handle_event(&mut self, ev: Event, now: Instant) {
+        match ev {
+            Event::Packet(key, packet) => crate::receive::packet(self, key, &packet, now),
+            Event::BadPacket => {
+                self.unclaimed += 1;
+                debug!("dropped a packet with a bad IP header");
+            }
+            Event::Link(link) => crate::track::link_changed(self, link, now),
+            Event::AddressesChanged => {
+                if let Ok(addrs) = self.rtnl.addresses() {
+                    self.addrs = addrs;
+                }
+            }
+            Event::ScriptResult(name, ok) => crate::track::script_result(self, &name, ok, now),
+            Event::Terminate | Event::Reload => {}
+        }
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        // Bounded: each key fires at most once per pass.
+        for _ in 0..10_000 {
+            let Some(key) = self.timers.pop_due(now) else {
+                break;
+            };
+            match key {
+                TimerKey::Advert(n) => self.feed(&n, Input::TimerFired(vrrp::Timer::Advert), now),
+                TimerKey::MasterDown(n) => {
+                    if self
+                        .instances
+                        .get(&n)
+                        .is_some_and(|i| i.machine.state() == vrrp::State::Backup)
+                    {
+                        info!("({n}) Receive advertisement timeout");
+                    }
+                    self.feed(&n, Input::TimerFired(vrrp::Timer::MasterDown), now);
+                }
+                TimerKey::Garp(n) => crate::actions::garp_burst(self, &n, false),
+                TimerKey::GarpRefresh(n) => crate::actions::garp_refresh(self, &n, now),
+                TimerKey::Script(s) => crate::track::run_script(self, &s, now),
+                TimerKey::Files => crate::track::check_files(self, now),
+            }
+        }
+    }
+
+    /// Re-reads the effective priority and tells the machine when it moved.
+    pub fn update_priority(&mut self, name: &str, now: Instant) {
+        let Some(inst) = self.instances.get(name) else {
+            return;
+        };
+        let p = inst.effective_priority();
+        if p != inst.machine.priority() {
+            info!(
+                "({name}) Changing effective priority from {} to {p}",
+                inst.machine.priority()
+            );
+            self.feed(name, Input::PriorityChanged(p), now);
+        }
+    }
+
+    /// SIGTERM: priority 0, VIPs removed, stop scripts (waited for up to 1 s).
+    async fn shutdown(&mut self) {
+        let now = Instant::now();
+        let names: Vec<String> = self.instances.keys().cloned().collect();
+        for name in &names {
+            self.stop_instance(name, now);
+        }
+        for s in self.sockets.values() {
+            s.task.abort();
+        }
+        let children = std::mem::take(&mut self.stop_children);
+        crate::notify::wait_all(children, Duration::from_secs(1)).await;
+    }
+}

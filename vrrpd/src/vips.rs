@@ -1,0 +1,182 @@
+//! From keepalived's address and route lines to rtnetlink requests, with
+//! keepalived's defaults (`vrrp_ipaddress.c`, `vrrp_iproute.c`): a VIP without a
+//! mask is /32 or /128, on the instance's interface, scope global; IPv6 VIPs are
+//! added with `nodad`.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use keepalived_conf::model::{Route, VirtualAddress};
+use netlink_packet_route::route::RouteType;
+
+use crate::rtnl::{AddrSpec, RouteSpec};
+
+/// `scope` words as iproute2 knows them.
+pub fn scope(word: &str) -> Option<u8> {
+    match word {
+        "global" | "universe" => Some(0),
+        "site" => Some(200),
+        "link" => Some(253),
+        "host" => Some(254),
+        "nowhere" => Some(255),
+        n => n.parse().ok(),
+    }
+}
+
+fn broadcast(a: &VirtualAddress, prefix: u8) -> Option<Ipv4Addr> {
+    let IpAddr::V4(ip) = a.address else {
+        return None;
+    };
+    match a.broadcast.as_deref()? {
+        "-" => None,
+        "+" => {
+            let host = u32::MAX.checked_shr(u32::from(prefix)).unwrap_or(0);
+            Some(Ipv4Addr::from(u32::from(ip) | host))
+        }
+        s => s.parse().ok(),
+    }
+}
+
+/// The request for one VIP; `index_of` resolves a `dev` name.
+pub fn address(
+    a: &VirtualAddress,
+    default_index: u32,
+    index_of: impl Fn(&str) -> Option<u32>,
+) -> Option<AddrSpec> {
+    let index = match &a.dev {
+        Some(d) => index_of(d)?,
+        None => default_index,
+    };
+    let prefix_len = a
+        .prefix_len
+        .unwrap_or(if a.address.is_ipv4() { 32 } else { 128 });
+    Some(AddrSpec {
+        index,
+        address: a.address,
+        prefix_len,
+        broadcast: broadcast(a, prefix_len),
+        label: a.label.clone(),
+        scope: a.scope.as_deref().and_then(scope).unwrap_or(0),
+        nodad: a.address.is_ipv6(),
+        noprefixroute: a.noprefixroute,
+    })
+}
+
+fn prefix(s: &str) -> Option<(IpAddr, u8)> {
+    if s == "default" {
+        return Some((IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+    }
+    let (a, p) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
+    let ip: IpAddr = a.parse().ok()?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let p = match p {
+        Some(p) => p.parse().ok().filter(|v| *v <= max)?,
+        None => max,
+    };
+    Some((ip, p))
+}
+
+/// The request for one `virtual_routes` line (`[TYPE] DEST [src IP] [via|gw GW]
+/// [dev IF] [metric N] [table N] [scope S]`); other words are ignored.
+pub fn route(
+    r: &Route,
+    default_index: u32,
+    index_of: impl Fn(&str) -> Option<u32>,
+) -> Option<RouteSpec> {
+    let mut words = r.words.iter().map(String::as_str).peekable();
+    let kind = match words.peek().copied() {
+        Some("blackhole") => Some(RouteType::BlackHole),
+        Some("unreachable") => Some(RouteType::Unreachable),
+        Some("prohibit") => Some(RouteType::Prohibit),
+        Some("throw") => Some(RouteType::Throw),
+        _ => None,
+    };
+    if kind.is_some() {
+        words.next();
+    }
+    let (destination, prefix_len) = prefix(words.next()?)?;
+    let mut spec = RouteSpec {
+        destination,
+        prefix_len,
+        gateway: None,
+        source: None,
+        oif: None,
+        metric: None,
+        table: None,
+        scope: None,
+        kind: kind.unwrap_or(RouteType::Unicast),
+    };
+    while let Some(w) = words.next() {
+        let value = words.next();
+        match (w, value) {
+            ("via" | "gw", Some(v)) => spec.gateway = v.parse().ok(),
+            ("src", Some(v)) => spec.source = v.parse().ok(),
+            ("dev" | "oif", Some(v)) => spec.oif = index_of(v),
+            ("metric" | "preference" | "priority", Some(v)) => spec.metric = v.parse().ok(),
+            ("table", Some(v)) => spec.table = v.parse().ok(),
+            ("scope", Some(v)) => spec.scope = scope(v),
+            _ => {}
+        }
+    }
+    if spec.oif.is_none() && spec.kind == RouteType::Unicast {
+        spec.oif = Some(default_index);
+    }
+    Some(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vip(text: &str) -> VirtualAddress {
+        let conf = format!(
+            "vrrp_instance A {{\n interface eth0\n virtual_router_id 1\n \
+             virtual_ipaddress {{\n {text}\n }}\n}}\n"
+        );
+        let opts = keepalived_conf::ReadOptions {
+            config_id: "n".into(),
+            random_seed: 1,
+        };
+        let out = keepalived_conf::check_str(
+            &conf,
+            std::path::Path::new("t"),
+            &opts,
+            &keepalived_conf::FakeHost::default(),
+        );
+        out.config.vrrp_instances[0].virtual_ipaddress[0].clone()
+    }
+
+    #[test]
+    fn defaults_and_options() {
+        let a = address(&vip("192.0.2.100"), 3, |_| None).unwrap();
+        assert_eq!((a.index, a.prefix_len, a.scope, a.nodad), (3, 32, 0, false));
+        let a = address(
+            &vip("192.0.2.101/24 brd + dev eth1 scope link label eth1:1"),
+            3,
+            |n| (n == "eth1").then_some(7),
+        )
+        .unwrap();
+        assert_eq!(a.index, 7);
+        assert_eq!(a.broadcast, Some(Ipv4Addr::new(192, 0, 2, 255)));
+        assert_eq!(a.scope, 253);
+        assert_eq!(a.label.as_deref(), Some("eth1:1"));
+        let a = address(&vip("2001:db8::1"), 3, |_| None).unwrap();
+        assert_eq!((a.prefix_len, a.nodad), (128, true));
+    }
+
+    #[test]
+    fn route_words() {
+        let r = Route {
+            words: ["198.51.100.0/24", "via", "192.0.2.254", "metric", "5"]
+                .map(String::from)
+                .to_vec(),
+            destination: None,
+            devs: vec![],
+            no_track: false,
+            line: 1,
+        };
+        let s = route(&r, 3, |_| None).unwrap();
+        assert_eq!(s.prefix_len, 24);
+        assert_eq!(s.gateway, Some("192.0.2.254".parse().unwrap()));
+        assert_eq!((s.metric, s.oif), (Some(5), Some(3)));
+    }
+}
