@@ -46,6 +46,21 @@ fn crash_failover() {
 }
 
 #[test]
+fn v3_learns_interval() {
+    s::v3_learns_interval(A, B);
+}
+
+#[test]
+fn preempt_delay() {
+    s::preempt_delay(A, B);
+}
+
+#[test]
+fn track_interface_fault() {
+    s::track_interface(A, B);
+}
+
+#[test]
 fn auth_pass_match() {
     s::auth_pass(A, B, true);
 }

@@ -29,6 +29,10 @@ pub struct Instance {
     /// `state MASTER` instead of `state BACKUP`.
     pub master: bool,
     pub nopreempt: bool,
+    /// `preempt_delay` in seconds, as written.
+    pub preempt_delay: Option<&'static str>,
+    /// `track_interface` names.
+    pub track_interfaces: Vec<&'static str>,
     /// `authentication { auth_type PASS auth_pass … }` (VRRPv2 only).
     pub pass: Option<&'static str>,
     /// Unicast peers (node numbers); `unicast_src_ip` is the node's own IPv4.
@@ -52,6 +56,8 @@ impl Instance {
             advert: "0.1",
             master: false,
             nopreempt: false,
+            preempt_delay: None,
+            track_interfaces: Vec::new(),
             pass: None,
             unicast_peers: Vec::new(),
             vips: vec!["198.51.100.1/32"],
@@ -118,6 +124,16 @@ impl Conf {
             );
             if i.nopreempt {
                 s.push_str("  nopreempt\n");
+            }
+            if let Some(d) = i.preempt_delay {
+                let _ = writeln!(s, "  preempt_delay {d}");
+            }
+            if !i.track_interfaces.is_empty() {
+                let _ = write!(
+                    s,
+                    "  track_interface {{\n    {}\n  }}\n",
+                    i.track_interfaces.join("\n    ")
+                );
             }
             if let Some(p) = i.pass {
                 let _ = write!(

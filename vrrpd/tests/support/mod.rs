@@ -354,6 +354,21 @@ impl Lab {
     /// Starts tcpdump on `ifname` in namespace `ns` for VRRP (IPv4 and IPv6),
     /// writing pcap to `name`; waits (bounded) until it listens.
     pub fn capture(&mut self, ns: &str, ifname: &str, name: &str) -> PathBuf {
+        self.capture_filter(ns, ifname, name, "ip proto 112 or ip6 proto 112")
+    }
+
+    /// VRRP, ARP and ICMPv6 neighbour advertisements.
+    pub fn capture_all(&mut self, ns: &str, ifname: &str, name: &str) -> PathBuf {
+        self.capture_filter(
+            ns,
+            ifname,
+            name,
+            "ip proto 112 or ip6 proto 112 or arp or (icmp6 and ip6[40] == 136)",
+        )
+    }
+
+    /// tcpdump with a capture filter; see [`Lab::capture`].
+    pub fn capture_filter(&mut self, ns: &str, ifname: &str, name: &str, filter: &str) -> PathBuf {
         let path = self.path(name);
         let err = self.path(&format!("{name}.err"));
         let argv = [
@@ -367,7 +382,7 @@ impl Lab {
             "512",
             "-w",
             &path.to_string_lossy(),
-            "ip proto 112 or ip6 proto 112",
+            filter,
         ]
         .map(str::to_owned);
         let argv: Vec<&str> = argv.iter().map(String::as_str).collect();

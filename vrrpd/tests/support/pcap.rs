@@ -35,8 +35,63 @@ fn u16be(b: &[u8], at: usize) -> usize {
     usize::from(u16::from_be_bytes([b[at], b[at + 1]]))
 }
 
+/// A gratuitous ARP (sender IP = target IP) or an unsolicited IPv6
+/// neighbour advertisement, as sent by a new master for its VIPs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announce {
+    pub micros: u64,
+    /// Ethernet source.
+    pub mac: [u8; 6],
+    /// The announced address.
+    pub ip: IpAddr,
+}
+
 /// The VRRP packets in `path` (empty if the file is missing or not pcap).
 pub fn read(path: &Path) -> Vec<Packet> {
+    frames(path)
+        .into_iter()
+        .filter_map(|(micros, f)| parse_frame(&f, micros))
+        .collect()
+}
+
+/// Gratuitous ARPs and unsolicited neighbour advertisements in `path`.
+pub fn announcements(path: &Path) -> Vec<Announce> {
+    frames(path)
+        .into_iter()
+        .filter_map(|(micros, f)| parse_announce(&f, micros))
+        .collect()
+}
+
+fn parse_announce(f: &[u8], micros: u64) -> Option<Announce> {
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(f.get(6..12)?);
+    let l3 = f.get(14..)?;
+    match u16be(f, 12) {
+        0x0806 if l3.len() >= 28 => {
+            let sender = Ipv4Addr::new(l3[14], l3[15], l3[16], l3[17]);
+            let target = Ipv4Addr::new(l3[24], l3[25], l3[26], l3[27]);
+            (sender == target).then_some(Announce {
+                micros,
+                mac,
+                ip: IpAddr::V4(sender),
+            })
+        }
+        // ICMPv6 (next header 58) type 136, no extension headers.
+        0x86dd if l3.len() >= 64 && l3[6] == 58 && l3[40] == 136 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&l3[48..64]);
+            Some(Announce {
+                micros,
+                mac,
+                ip: IpAddr::V6(Ipv6Addr::from(a)),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// (capture time in µs, frame bytes) of every complete record.
+fn frames(path: &Path) -> Vec<(u64, Vec<u8>)> {
     let Ok(data) = std::fs::read(path) else {
         return Vec::new();
     };
@@ -68,9 +123,7 @@ pub fn read(path: &Path) -> Vec<Packet> {
             break;
         }
         let micros = u64::from(sec) * 1_000_000 + u64::from(if nanos { frac / 1000 } else { frac });
-        if let Some(p) = parse_frame(&data[start..start + len], micros) {
-            out.push(p);
-        }
+        out.push((micros, data[start..start + len].to_vec()));
         at = start + len;
     }
     out

@@ -114,10 +114,12 @@ fn now_micros() -> u64 {
     .unwrap()
 }
 
-/// SIGTERM to the master: the backup takes over within skew time (0.06 s;
-/// limit 1 s), the old master drops the VIP and exits 0.
+/// SIGTERM to the master: it sends priority 0 and drops the VIP, the
+/// backup takes over within skew time (0.06 s; limit 1 s) and announces the
+/// VIP with a gratuitous ARP, the old master notifies STOP and exits 0.
 pub fn graceful_failover(a: Impl, b: Impl) {
     let mut lab = Lab::new(2);
+    let cap = lab.capture_all("sw", "br0", "wire.pcap");
     elect(
         &mut lab,
         (a, &Conf::one(Instance::v3(150))),
@@ -125,6 +127,7 @@ pub fn graceful_failover(a: Impl, b: Impl) {
         VIP1,
         0.1,
     );
+    let t0 = now_micros();
     lab.signal(1, "TERM");
     check(
         &lab,
@@ -144,8 +147,126 @@ pub fn graceful_failover(a: Impl, b: Impl) {
     );
     check(
         &lab,
-        notified(&lab, 2, "MASTER"),
-        "n2 did not notify MASTER",
+        within(secs(1.0), || notified(&lab, 2, "MASTER")),
+        "n2 did not notify MASTER within 1 s of taking the VIP",
+    );
+    check(
+        &lab,
+        within(secs(1.0), || notified(&lab, 1, "STOP")),
+        "n1 did not notify STOP on SIGTERM",
+    );
+    let prio0 = pcap::read(&cap)
+        .into_iter()
+        .any(|p| p.micros >= t0 && p.src.to_string() == ip4(1) && p.priority() == 0);
+    check(&lab, prio0, "n1 sent no priority-0 advert on SIGTERM");
+    let garp = || {
+        pcap::announcements(&cap)
+            .into_iter()
+            .any(|g| g.micros >= t0 && g.mac == mac(2) && g.ip.to_string() == VIP1)
+    };
+    check(
+        &lab,
+        within(secs(1.0), garp),
+        "n2 sent no gratuitous ARP for the VIP after taking over",
+    );
+}
+
+fn mac(node: usize) -> [u8; 6] {
+    [2, 0, 0, 0, 0, u8::try_from(node).unwrap()]
+}
+
+/// VRRPv3 backups learn the master's interval: n2 is configured with
+/// `advert_int 1` but n1 advertises every 0.1 s, so after a crash n2 takes
+/// over after 3×0.1 + skew (0.36 s), not 3.6 s (limit 1.5 s).
+pub fn v3_learns_interval(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    let slow = Instance {
+        advert: "1",
+        ..Instance::v3(100)
+    };
+    elect(
+        &mut lab,
+        (a, &Conf::one(Instance::v3(150))),
+        (b, &Conf::one(slow)),
+        VIP1,
+        0.1,
+    );
+    let t0 = Instant::now();
+    lab.crash(1);
+    check(
+        &lab,
+        within(secs(1.5), || lab.has(2, VIP1)),
+        "a backup configured with 1 s did not take over within 1.5 s: it did not learn the 0.1 s interval",
+    );
+    let took = t0.elapsed();
+    check(
+        &lab,
+        took >= Duration::from_millis(200),
+        &format!("the backup took over {took:?} after a silent crash: before Master_Down_Interval"),
+    );
+}
+
+/// `preempt_delay 1`: n1 (150) joins a lower-priority master and takes
+/// over no sooner than 1 s after it started (without the delay: 0.36 s).
+pub fn preempt_delay(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    lab.start(2, b, &Conf::one(Instance::v3(100)));
+    check(
+        &lab,
+        within(secs(2.0), || lab.has(2, VIP1)),
+        "n2 alone did not become master",
+    );
+    let ia = Instance {
+        preempt_delay: Some("1"),
+        ..Instance::v3(150)
+    };
+    let t0 = Instant::now();
+    lab.start(1, a, &Conf::one(ia));
+    check(
+        &lab,
+        within(secs(3.0), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        "n1 with preempt_delay 1 did not take over within 3 s",
+    );
+    let took = t0.elapsed();
+    check(
+        &lab,
+        took >= Duration::from_millis(950),
+        &format!("n1 preempted {took:?} after starting, before its preempt_delay of 1 s"),
+    );
+}
+
+/// `track_interface eth1` on n1: eth1 down puts n1 in FAULT (notify FAULT,
+/// VIP to n2); eth1 up brings it back (preempt).
+pub fn track_interface(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    lab.topo.veth(("n1", "eth1"), ("sw", "q1")).unwrap();
+    let ia = Instance {
+        track_interfaces: vec!["eth1"],
+        ..Instance::v3(150)
+    };
+    elect(
+        &mut lab,
+        (a, &Conf::one(ia)),
+        (b, &Conf::one(Instance::v3(100))),
+        VIP1,
+        0.1,
+    );
+    lab.topo.ip("n1", &["link", "set", "eth1", "down"]).unwrap();
+    check(
+        &lab,
+        within(secs(1.5), || lab.has(2, VIP1) && !lab.has(1, VIP1)),
+        "track_interface down: the VIP did not move to n2 within 1.5 s",
+    );
+    check(
+        &lab,
+        within(secs(1.0), || notified(&lab, 1, "FAULT")),
+        "track_interface down: n1 did not notify FAULT",
+    );
+    lab.topo.ip("n1", &["link", "set", "eth1", "up"]).unwrap();
+    check(
+        &lab,
+        within(secs(2.5), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        "track_interface up: n1 did not take the VIP back within 2.5 s",
     );
 }
 
@@ -372,10 +493,10 @@ pub fn unicast(a: Impl, b: Impl) {
 }
 
 /// An IPv6 VIP (VRRPv3 over IPv6 from the link-local address to ff02::12):
-/// election and graceful failover.
+/// election, graceful failover, and an unsolicited NA from the new master.
 pub fn ipv6(a: Impl, b: Impl) {
     let mut lab = Lab::new(2);
-    let cap = lab.capture("sw", "br0", "wire.pcap");
+    let cap = lab.capture_all("sw", "br0", "wire.pcap");
     let v6 = |p| Instance {
         vips: vec!["2001:db8:100::1/64"],
         ..Instance::v3(p)
@@ -392,6 +513,16 @@ pub fn ipv6(a: Impl, b: Impl) {
         &lab,
         within(secs(1.0), || lab.has(2, VIP6) && !lab.has(1, VIP6)),
         "IPv6: the VIP did not move to n2 within 1 s of SIGTERM",
+    );
+    let na = || {
+        pcap::announcements(&cap)
+            .into_iter()
+            .any(|g| g.mac == mac(2) && g.ip.to_string() == VIP6)
+    };
+    check(
+        &lab,
+        within(secs(1.0), na),
+        "IPv6: n2 sent no unsolicited neighbour advertisement for the VIP",
     );
     let packets = pcap::read(&cap);
     check(
@@ -482,6 +613,7 @@ pub fn sync_group(a: Impl, b: Impl) {
             sync_group: vec!["VI_1", "VI_2"],
         }
     };
+    let cap = lab.capture("sw", "br0", "wire.pcap");
     lab.start(1, a, &pair(150, true));
     lab.start(2, b, &pair(100, false));
     let n1_both = |lab: &Lab| lab.has(1, VIP1) && lab.has(1, VIP2);
@@ -496,6 +628,7 @@ pub fn sync_group(a: Impl, b: Impl) {
         holds_for(secs(0.5), || n1_both(&lab) && n2_none(&lab)),
         "sync group: the election was not stable",
     );
+    let t0 = now_micros();
     std::fs::write(&fail, "").unwrap();
     let (mut got1, mut got2) = (None, None);
     let moved = within(secs(4.0), || {
@@ -518,10 +651,35 @@ pub fn sync_group(a: Impl, b: Impl) {
         (Some(x), Some(y)) => y - x,
         _ => Duration::MAX,
     };
+    // On the wire: once n1 has sent priority 0 for an instance, it must not
+    // advertise that instance with a non-zero priority again (FAULT is silent).
+    let wire: Vec<Packet> = pcap::read(&cap)
+        .into_iter()
+        .filter(|p| p.micros >= t0 && p.src.to_string() == ip4(1))
+        .collect();
+    let trace: Vec<String> = wire
+        .iter()
+        .map(|p| format!("{} vrid {} prio {}", p.micros - t0, p.vrid(), p.priority()))
+        .collect();
+    for vrid in [51, 52] {
+        let mine: Vec<u8> = wire
+            .iter()
+            .filter(|p| p.vrid() == vrid)
+            .map(Packet::priority)
+            .collect();
+        let after_zero = mine.iter().skip_while(|&&p| p != 0).any(|&p| p != 0);
+        check(
+            &lab,
+            mine.contains(&0) && !after_zero,
+            &format!(
+                "sync group: n1's adverts for VRID {vrid} after the fault should end with priority 0 and stay silent: {trace:?}"
+            ),
+        );
+    }
     check(
         &lab,
         gap <= Duration::from_millis(500),
-        &format!("sync group: the two VIPs moved {gap:?} apart"),
+        &format!("sync group: the two VIPs moved {gap:?} apart; n1 after the fault: {trace:?}"),
     );
 }
 
