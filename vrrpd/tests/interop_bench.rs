@@ -322,17 +322,47 @@ fn idle(imp: Impl, span: Duration) -> String {
     };
     if !within(secs(15.0), || all(&lab)) {
         return format!(
-            "| {} | failed: n1 did not take 100 VIPs | | | |\n",
+            "| {} | failed: n1 did not take 100 VIPs | | | | |\n",
             imp.name()
         );
     }
     std::thread::sleep(secs(3.0));
+    let cap = lab.capture("sw", "br0", "idle.pcap");
     let (p1, p2) = (lab.pids(1), lab.pids(2));
     let (c1, _) = usage(&p1);
     let (c2, _) = usage(&p2);
     std::thread::sleep(span);
     let (c1b, r1) = usage(&p1);
     let (c2b, r2) = usage(&p2);
+    let wire: Vec<_> = support::pcap::read(&cap)
+        .into_iter()
+        .filter(|p| p.priority() == 150)
+        .collect();
+    let senders = (1..=100u8)
+        .filter(|&v| wire.iter().filter(|p| p.vrid() == v).count() > 1)
+        .count();
+    // Mean advert interval per VRID; the slowest instance.
+    let worst_ms = (1..=100u8)
+        .filter_map(|vrid| {
+            let t: Vec<u64> = wire
+                .iter()
+                .filter(|p| p.vrid() == vrid)
+                .map(|p| p.micros)
+                .collect();
+            #[allow(clippy::cast_precision_loss, reason = "microseconds")]
+            (t.len() > 1).then(|| (t[t.len() - 1] - t[0]) as f64 / (t.len() - 1) as f64 / 1000.0)
+        })
+        .fold(0.0_f64, f64::max);
+    let stolen = (1..=100)
+        .filter(|i| lab.has(2, &format!("198.51.100.{i}")))
+        .count();
+    if stolen > 0 || !all(&lab) {
+        return format!(
+            "| {} | failed: the backup took {stolen} VIPs, the master holds all: {} | | | | |\n",
+            imp.name(),
+            all(&lab)
+        );
+    }
     let hz: f64 = std::process::Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -342,7 +372,7 @@ fn idle(imp: Impl, span: Duration) -> String {
     #[allow(clippy::cast_precision_loss, reason = "tick counts are small")]
     let pct = |a: u64, b: u64| (b - a) as f64 / hz / span.as_secs_f64() * 100.0;
     format!(
-        "| {} | {:.2} % ({} processes) | {} kB | {:.2} % ({} processes) | {} kB |\n",
+        "| {} | {senders} of 100, slowest every {worst_ms:.1} ms | {:.2} % ({} proc) | {} kB | {:.2} % ({} proc) | {} kB |\n",
         imp.name(),
         pct(c1, c1b),
         p1.len(),
@@ -362,8 +392,8 @@ fn idle_cpu_rss() {
         .map(|imp| std::thread::spawn(move || idle(imp, span)))
         .collect();
     let mut table = format!(
-        "| implementation | master CPU over {} s | master RSS | backup CPU | backup RSS |\n\
-         | --- | --- | --- | --- | --- |\n",
+        "| implementation | instances advertising | master CPU over {} s | master RSS | backup CPU | backup RSS |\n\
+         | --- | --- | --- | --- | --- | --- |\n",
         span.as_secs()
     );
     for h in handles {

@@ -41,6 +41,11 @@ fn graceful_failover() {
 }
 
 #[test]
+fn advert_rate() {
+    s::advert_rate(A, B);
+}
+
+#[test]
 fn crash_failover() {
     s::crash_failover(A, B);
 }

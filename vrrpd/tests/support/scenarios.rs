@@ -732,6 +732,52 @@ pub fn sighup_no_flap(a: Impl, b: Impl) {
     );
 }
 
+/// The master keeps its advert schedule: over 3 s, n1's adverts (v3,
+/// 0.1 s) come on average every 100 ms ± 2 %, none later than 150 ms after
+/// the previous one, and n2 (backup) sends none.
+pub fn advert_rate(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    let cap = lab.capture("sw", "br0", "wire.pcap");
+    elect(
+        &mut lab,
+        (a, &Conf::one(Instance::v3(150))),
+        (b, &Conf::one(Instance::v3(100))),
+        VIP1,
+        0.1,
+    );
+    let t0 = now_micros();
+    std::thread::sleep(secs(3.0));
+    let t1 = now_micros();
+    let wire: Vec<Packet> = pcap::read(&cap)
+        .into_iter()
+        .filter(|p| (t0..t1).contains(&p.micros))
+        .collect();
+    let from_b = wire.iter().filter(|p| p.src.to_string() == ip4(2)).count();
+    check(
+        &lab,
+        from_b == 0,
+        &format!("the backup sent {from_b} adverts"),
+    );
+    let times: Vec<u64> = wire
+        .iter()
+        .filter(|p| p.src.to_string() == ip4(1))
+        .map(|p| p.micros)
+        .collect();
+    check(
+        &lab,
+        times.len() >= 20,
+        &format!("only {} adverts from the master in 3 s", times.len()),
+    );
+    let gaps: Vec<u64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    let mean = (times[times.len() - 1] - times[0]) / (times.len() as u64 - 1);
+    let max = gaps.iter().copied().max().unwrap_or(0);
+    check(
+        &lab,
+        (98_000..=102_000).contains(&mean) && max <= 150_000,
+        &format!("advert interval: mean {mean} µs (want 100000 ± 2 %), max {max} µs"),
+    );
+}
+
 /// The byte-equality cases: instance settings for a lone master.
 #[derive(Debug, Clone, Copy)]
 pub enum Bytes {
