@@ -46,6 +46,21 @@ fn advert_rate() {
 }
 
 #[test]
+fn sighup_priority_change() {
+    s::sighup_priority_change(A, B);
+}
+
+#[test]
+fn backup_stop_is_silent() {
+    s::backup_stop_is_silent(A, B);
+}
+
+#[test]
+fn v2_interval_mismatch() {
+    s::v2_interval_mismatch(A, B);
+}
+
+#[test]
 fn crash_failover() {
     s::crash_failover(A, B);
 }

@@ -19,6 +19,10 @@ pub struct Script {
 
 /// A `vrrp_instance`.
 #[derive(Debug, Clone)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "mirrors keepalived's independent on/off keywords"
+)]
 pub struct Instance {
     pub name: &'static str,
     pub version: u8,
@@ -42,6 +46,9 @@ pub struct Instance {
     pub track_scripts: Vec<&'static str>,
     /// Run the lab's notify script (`notify`) for this instance.
     pub notify: bool,
+    /// Also `notify_master|backup|fault|stop` with the lab's notify script,
+    /// which then logs the keyword (e.g. `notify_master`) alone.
+    pub state_scripts: bool,
 }
 
 impl Instance {
@@ -63,6 +70,7 @@ impl Instance {
             vips: vec!["198.51.100.1/32"],
             track_scripts: Vec::new(),
             notify: true,
+            state_scripts: false,
         }
     }
 
@@ -158,6 +166,15 @@ impl Conf {
             }
             if i.notify {
                 let _ = writeln!(s, "  notify \"{} {node}\"", lab.notify_script());
+            }
+            if i.state_scripts {
+                for kind in ["master", "backup", "fault", "stop"] {
+                    let _ = writeln!(
+                        s,
+                        "  notify_{kind} \"{} {node} notify_{kind}\"",
+                        lab.notify_script()
+                    );
+                }
             }
             s.push_str("  virtual_ipaddress {\n");
             for v in &i.vips {

@@ -117,15 +117,28 @@ fn now_micros() -> u64 {
 /// SIGTERM to the master: it sends priority 0 and drops the VIP, the
 /// backup takes over within skew time (0.06 s; limit 1 s) and announces the
 /// VIP with a gratuitous ARP, the old master notifies STOP and exits 0.
+/// `notify_master|backup|stop` scripts run on the right nodes.
 pub fn graceful_failover(a: Impl, b: Impl) {
     let mut lab = Lab::new(2);
     let cap = lab.capture_all("sw", "br0", "wire.pcap");
+    let with_scripts = |p| Instance {
+        state_scripts: true,
+        ..Instance::v3(p)
+    };
     elect(
         &mut lab,
-        (a, &Conf::one(Instance::v3(150))),
-        (b, &Conf::one(Instance::v3(100))),
+        (a, &Conf::one(with_scripts(150))),
+        (b, &Conf::one(with_scripts(100))),
         VIP1,
         0.1,
+    );
+    let has_line = |lab: &Lab, node, line: &str| lab.notifications(node).iter().any(|l| l == line);
+    check(
+        &lab,
+        within(secs(1.0), || {
+            has_line(&lab, 1, "notify_master") && has_line(&lab, 2, "notify_backup")
+        }),
+        "notify_master on n1 / notify_backup on n2 did not run",
     );
     let t0 = now_micros();
     lab.signal(1, "TERM");
@@ -154,6 +167,13 @@ pub fn graceful_failover(a: Impl, b: Impl) {
         &lab,
         within(secs(1.0), || notified(&lab, 1, "STOP")),
         "n1 did not notify STOP on SIGTERM",
+    );
+    check(
+        &lab,
+        within(secs(1.0), || {
+            has_line(&lab, 2, "notify_master") && has_line(&lab, 1, "notify_stop")
+        }),
+        "notify_master on n2 / notify_stop on n1 did not run",
     );
     let prio0 = pcap::read(&cap)
         .into_iter()
@@ -729,6 +749,92 @@ pub fn sighup_no_flap(a: Impl, b: Impl) {
         &lab,
         flap1.iter().all(|l| !l.contains("Deleted")) && flap2.is_empty(),
         &format!("SIGHUP: VI_1's VIP flapped: n1 {flap1:?}, n2 {flap2:?}"),
+    );
+}
+
+/// SIGHUP with a changed priority: n1 reloaded with priority 50 (< n2's
+/// 100) gives the VIP to n2; the daemon keeps running.
+pub fn sighup_priority_change(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    elect(
+        &mut lab,
+        (a, &Conf::one(Instance::v3(150))),
+        (b, &Conf::one(Instance::v3(100))),
+        VIP1,
+        0.1,
+    );
+    lab.write_conf(1, &Conf::one(Instance::v3(50)));
+    lab.signal(1, "HUP");
+    check(
+        &lab,
+        within(secs(2.0), || lab.has(2, VIP1) && !lab.has(1, VIP1)),
+        "SIGHUP to priority 50: the VIP did not move to n2 (100) within 2 s",
+    );
+    check(
+        &lab,
+        holds_for(secs(0.5), || lab.has(2, VIP1) && !lab.has(1, VIP1)),
+        "SIGHUP to priority 50: n1 took the VIP back",
+    );
+    let running = lab.running(1);
+    check(&lab, running, "SIGHUP: the daemon exited");
+}
+
+/// Stopping the backup disturbs nothing: the master keeps the VIP and the
+/// backup sends no advert once signalled (no priority 0: it was not master).
+pub fn backup_stop_is_silent(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    let cap = lab.capture("sw", "br0", "wire.pcap");
+    elect(
+        &mut lab,
+        (a, &Conf::one(Instance::v3(150))),
+        (b, &Conf::one(Instance::v3(100))),
+        VIP1,
+        0.1,
+    );
+    let t0 = now_micros();
+    lab.signal(2, "TERM");
+    let st = lab.wait_exit(2, secs(5.0));
+    check(
+        &lab,
+        st.is_some_and(|s| s.success()),
+        &format!("the backup's exit after SIGTERM: {st:?} (want 0)"),
+    );
+    check(
+        &lab,
+        holds_for(secs(0.5), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        "the master lost the VIP when the backup stopped",
+    );
+    let from_b: Vec<Packet> = pcap::read(&cap)
+        .into_iter()
+        .filter(|p| p.src.to_string() == ip4(2) && p.micros >= t0)
+        .collect();
+    check(
+        &lab,
+        from_b.is_empty(),
+        &format!("the backup advertised after SIGTERM: {from_b:?}"),
+    );
+}
+
+/// VRRPv2 requires equal advert intervals (RFC 3768 §7.1): n1 advertises
+/// every 1 s, n2 every 2 s, each drops the other's adverts and both end up
+/// master (as keepalived does).
+pub fn v2_interval_mismatch(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    lab.start(1, a, &Conf::one(Instance::v2(150)));
+    let ib = Instance {
+        advert: "2",
+        ..Instance::v2(100)
+    };
+    lab.start(2, b, &Conf::one(ib));
+    check(
+        &lab,
+        within(secs(9.0), || lab.has(1, VIP1) && lab.has(2, VIP1)),
+        "v2 interval mismatch: both should hold the VIP",
+    );
+    check(
+        &lab,
+        holds_for(secs(2.5), || lab.has(1, VIP1) && lab.has(2, VIP1)),
+        "v2 interval mismatch: one side accepted the other's adverts",
     );
 }
 
