@@ -27,6 +27,21 @@ impl Daemon {
                 Action::AddAddresses => set_addresses(self, name, true),
                 Action::RemoveAddresses => set_addresses(self, name, false),
                 Action::SendGratuitous => start_gratuitous(self, name, now),
+                Action::Notify(Notify::MasterRxLowerPriority) => {
+                    notify_state(self, name, Notify::MasterRxLowerPriority);
+                    garp_lower_prio(self, name, true, now);
+                    let group = self
+                        .instances
+                        .get(name)
+                        .and_then(|i| i.spec.sync_group.clone());
+                    let members = group
+                        .and_then(|g| self.groups.get(&g))
+                        .map(|g| g.members.clone())
+                        .unwrap_or_default();
+                    for m in members.iter().filter(|m| *m != name) {
+                        garp_lower_prio(self, m, true, now);
+                    }
+                }
                 Action::Notify(n) => notify_state(self, name, n),
                 Action::ArmTimer { timer, after, .. } => {
                     self.timers.arm(key(timer, name), now + after);
@@ -42,6 +57,10 @@ fn send_advert(d: &mut Daemon, name: &str, priority: u8) {
         return;
     };
     let packets = inst.packets(priority);
+    inst.stats.advert_sent += 1;
+    if priority == 0 {
+        inst.stats.pri_zero_sent += 1;
+    }
     let primary = inst.primary;
     let Some(sock) = d.sockets.get(&(inst.ifindex, inst.spec.family)) else {
         return;
@@ -70,10 +89,10 @@ fn address_specs(d: &Daemon, spec: &InstanceSpec, ifindex: u32) -> Vec<crate::rt
         .collect()
 }
 
-fn route_specs(d: &Daemon, spec: &InstanceSpec, ifindex: u32) -> Vec<crate::rtnl::RouteSpec> {
+fn route_specs(d: &Daemon, spec: &InstanceSpec) -> Vec<crate::rtnl::RouteSpec> {
     spec.routes
         .iter()
-        .filter_map(|r| crate::vips::route(r, ifindex, |n| d.index_of(n)))
+        .filter_map(|r| crate::vips::route(r, |n| d.index_of(n)))
         .collect()
 }
 
@@ -82,7 +101,7 @@ fn set_addresses(d: &mut Daemon, name: &str, add: bool) {
         return;
     };
     let addrs = address_specs(d, &inst.spec, inst.ifindex);
-    let routes = route_specs(d, &inst.spec, inst.ifindex);
+    let routes = route_specs(d, &inst.spec);
     let has_excluded = !inst.spec.excluded.is_empty();
     if add {
         info!("({name}) setting VIPs.");
@@ -116,9 +135,28 @@ fn set_addresses(d: &mut Daemon, name: &str, add: bool) {
         }
         d.timers.cancel(&TimerKey::Garp(name.to_string()));
         d.timers.cancel(&TimerKey::GarpRefresh(name.to_string()));
+        d.timers.cancel(&TimerKey::GarpLowerPrio(name.to_string()));
     }
     if let Some(inst) = d.instances.get_mut(name) {
         inst.addresses_set = add;
+    }
+}
+
+/// At start, as keepalived: addresses left by an earlier run are removed
+/// (nothing is logged when there are none).
+pub fn clear_stale_addresses(d: &mut Daemon, name: &str) {
+    let Some(inst) = d.instances.get(name) else {
+        return;
+    };
+    for a in &address_specs(d, &inst.spec, inst.ifindex) {
+        let present = d
+            .addrs
+            .iter()
+            .any(|x| x.index == a.index && x.address == a.address);
+        if present {
+            info!("({name}) removing stale address {}", a.address);
+            let _ = d.rtnl.del_address(a);
+        }
     }
 }
 
@@ -133,8 +171,8 @@ pub fn swap_addresses(d: &mut Daemon, name: &str, old: &InstanceSpec) {
     }
     let before = address_specs(d, old, inst.ifindex);
     let after = address_specs(d, &inst.spec, inst.ifindex);
-    let routes_before = route_specs(d, old, inst.ifindex);
-    let routes_after = route_specs(d, &inst.spec, inst.ifindex);
+    let routes_before = route_specs(d, old);
+    let routes_after = route_specs(d, &inst.spec);
     for a in before.iter().filter(|a| !after.contains(a)) {
         let _ = d.rtnl.del_address(a);
     }
@@ -174,8 +212,16 @@ fn announce(d: &Daemon, name: &str, repeat: u32) {
         };
         info!("({name}) Sending/queueing {what} on {ifname} for {a}");
     }
-    let mac = crate::vmac::mac(&inst.spec);
-    if let Err(e) = crate::garp::announce(&ifname, mac, &addrs, repeat) {
+    let Some(mac) = crate::vmac::mac(&inst.spec).or_else(|| {
+        d.links
+            .values()
+            .find(|l| l.index == inst.ifindex)
+            .and_then(|l| l.mac)
+    }) else {
+        warn!("({name}) no MAC address on {ifname} for gratuitous ARP/NA");
+        return;
+    };
+    if let Err(e) = crate::garp::announce(&ifname, inst.ifindex, mac, &addrs, repeat) {
         warn!("({name}) gratuitous ARP/NA on {ifname}: {e}");
     }
 }
@@ -222,6 +268,25 @@ pub fn garp_refresh(d: &mut Daemon, name: &str, now: Instant) {
         .arm(TimerKey::GarpRefresh(name.to_string()), now + garp.refresh);
 }
 
+/// keepalived's answer to a lower-priority advert while master: a burst of
+/// `garp_lower_prio_repeat` now (`first`) and another after `garp_lower_prio_delay`.
+pub fn garp_lower_prio(d: &mut Daemon, name: &str, first: bool, now: Instant) {
+    let Some(inst) = d.instances.get(name) else {
+        return;
+    };
+    let garp = inst.spec.garp.clone();
+    if inst.machine.state() != vrrp::State::Master || garp.lower_prio_repeat == 0 {
+        return;
+    }
+    announce(d, name, garp.lower_prio_repeat);
+    if first && !garp.lower_prio_delay.is_zero() {
+        d.timers.arm(
+            TimerKey::GarpLowerPrio(name.to_string()),
+            now + garp.lower_prio_delay,
+        );
+    }
+}
+
 fn notify_state(d: &mut Daemon, name: &str, n: Notify) {
     let Some(inst) = d.instances.get(name) else {
         return;
@@ -239,7 +304,18 @@ fn notify_state(d: &mut Daemon, name: &str, n: Notify) {
             info!("({name}) Entering FAULT STATE");
             Event::Fault
         }
-        Notify::Stop => Event::Stop,
+        Notify::Stop => match &d.deleting {
+            Some((n, before)) if n == name => {
+                if inst.spec.scripts.notify_deleted {
+                    Event::Deleted
+                } else if *before == vrrp::State::Fault {
+                    return;
+                } else {
+                    Event::Fault
+                }
+            }
+            _ => Event::Stop,
+        },
         Notify::MasterRxLowerPriority => Event::MasterRxLowerPri,
     };
     let priority = inst.machine.priority();

@@ -52,6 +52,13 @@ pub struct Args {
     /// process, so both files hold its pid.
     #[arg(short = 'r', long = "vrrp_pid", default_value = "/run/vrrp.pid")]
     pub vrrp_pid_file: PathBuf,
+    /// Checkers pid file: there is no checker process; accepted for drop-in
+    /// compatibility and not written.
+    #[arg(short = 'c', long = "checkers_pid")]
+    pub checkers_pid_file: Option<PathBuf>,
+    /// Syslog facility 0-7 (local0..local7): accepted, vrrpd logs as daemon.
+    #[arg(short = 'S', long = "log-facility")]
+    pub log_facility: Option<String>,
     /// Print the version and exit.
     #[arg(short = 'v', long = "version")]
     pub version: bool,

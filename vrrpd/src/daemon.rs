@@ -55,18 +55,29 @@ pub fn sd_notify(state: &str) {
     }
 }
 
+/// Console (stderr) with `-l` or in the foreground, syslog when `/dev/log` exists
+/// (keepalived logs to syslog, and to the console too with `-l`).
 fn init_logging(args: &Args) {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
     let level = if args.log_detail {
         tracing::Level::DEBUG
     } else {
         tracing::Level::INFO
     };
-    let _ = tracing_subscriber::fmt()
+    let console = (args.log_console || args.dont_fork).then_some(std::io::stderr);
+    let syslog = crate::syslog::Syslog::connect();
+    let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_target(false)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .try_init();
+        .with_ansi(false);
+    let _ = match (console, syslog) {
+        (Some(c), Some(s)) => builder
+            .with_writer(c.and(s.with_max_level(level)))
+            .try_init(),
+        (Some(c), None) => builder.with_writer(c).try_init(),
+        (None, Some(s)) => builder.without_time().with_writer(s).try_init(),
+        (None, None) => builder.with_writer(std::io::sink).try_init(),
+    };
 }
 
 /// `vrrpd` without `-t`/`--dump-config`: runs until SIGTERM/SIGINT.

@@ -84,28 +84,28 @@ fn forwarding(ifname: &str) -> bool {
         .is_ok_and(|s| s.trim() == "1")
 }
 
-fn interface(ifname: &str) -> io::Result<NetworkInterface> {
-    pnet_datalink::interfaces()
-        .into_iter()
-        .find(|i| i.name == ifname)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no interface {ifname}")))
-}
-
-/// Sends `repeat` announcements for each address on `ifname`, from `src_mac` (the
-/// interface's own MAC when `None`). Returns the frames sent.
+/// Sends `repeat` announcements for each address on interface `ifname` (index
+/// `ifindex`) from `src` (its MAC, or the VMAC). Returns the frames sent. The
+/// AF_PACKET socket lives for one burst only, so it never queues received frames,
+/// and it does not put the interface in promiscuous mode.
 pub fn announce(
     ifname: &str,
-    src_mac: Option<[u8; 6]>,
+    ifindex: u32,
+    src: [u8; 6],
     addrs: &[IpAddr],
     repeat: u32,
 ) -> io::Result<usize> {
     if addrs.is_empty() || repeat == 0 {
         return Ok(0);
     }
-    let iface = interface(ifname)?;
-    let src = src_mac
-        .or_else(|| iface.mac.map(|m| m.octets()))
-        .unwrap_or_default();
+    let iface = NetworkInterface {
+        name: ifname.to_string(),
+        description: String::new(),
+        index: ifindex,
+        mac: Some(mac(src)),
+        ips: Vec::new(),
+        flags: 0,
+    };
     let router = forwarding(ifname);
     let frames: Vec<Vec<u8>> = addrs
         .iter()
@@ -114,7 +114,12 @@ pub fn announce(
             IpAddr::V6(v) => na_frame(src, *v, router),
         })
         .collect();
-    let Channel::Ethernet(mut tx, _rx) = pnet_datalink::channel(&iface, Config::default())? else {
+    let config = Config {
+        promiscuous: false,
+        read_buffer_size: 64,
+        ..Config::default()
+    };
+    let Channel::Ethernet(mut tx, _rx) = pnet_datalink::channel(&iface, config)? else {
         return Err(io::Error::other("not an Ethernet channel"));
     };
     let mut sent = 0;

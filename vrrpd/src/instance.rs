@@ -30,6 +30,7 @@ pub struct Instance {
     pub weights: BTreeMap<String, i32>,
     /// The VIPs are on the interface (so a reload can diff them).
     pub addresses_set: bool,
+    pub stats: crate::stats::Stats,
 }
 
 impl Instance {
@@ -49,6 +50,7 @@ impl Instance {
             faults: BTreeSet::new(),
             weights: BTreeMap::new(),
             addresses_set: false,
+            stats: crate::stats::Stats::default(),
         }
     }
 
@@ -128,14 +130,15 @@ impl Instance {
 
     /// The receive expectations for a packet from `source`: keepalived's
     /// `skip_check_adv_addr` skips the address list for the known master.
-    pub fn expectations_for(&self, source: IpAddr) -> Expectations {
-        let mut e = self.expect.clone();
+    pub fn expectations_for(&self, source: IpAddr) -> std::borrow::Cow<'_, Expectations> {
         if self.spec.skip_check_adv_addr
             && self.machine.master().is_some_and(|m| m.source == source)
         {
+            let mut e = self.expect.clone();
             e.addresses = None;
+            return std::borrow::Cow::Owned(e);
         }
-        e
+        std::borrow::Cow::Borrowed(&self.expect)
     }
 }
 

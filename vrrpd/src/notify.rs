@@ -21,6 +21,7 @@ pub enum Event {
     Backup,
     Fault,
     Stop,
+    Deleted,
     MasterRxLowerPri,
 }
 
@@ -31,6 +32,7 @@ impl Event {
             Event::Backup => "BACKUP",
             Event::Fault => "FAULT",
             Event::Stop => "STOP",
+            Event::Deleted => "DELETED",
             Event::MasterRxLowerPri => "MASTER_RX_LOWER_PRI",
         }
     }
@@ -90,6 +92,36 @@ pub fn spawn(argv: &[String], run_as: RunAs) -> Option<Child> {
 #[derive(Debug)]
 pub struct Fifo {
     file: File,
+    pub path: std::path::PathBuf,
+}
+
+/// Opens the FIFO a configuration names (`vrrp_notify_fifo`, else `notify_fifo`)
+/// and starts its reader script with the FIFO's name as last argument, as
+/// keepalived does; a reload changes them only when the path or script changed.
+pub fn apply_fifo(d: &mut crate::run::Daemon, g: &keepalived_conf::model::GlobalDefs) {
+    let (words, script) = match &g.vrrp_notify_fifo {
+        Some(w) => (Some(w), g.vrrp_notify_fifo_script.as_ref()),
+        None => (g.notify_fifo.as_ref(), g.notify_fifo_script.as_ref()),
+    };
+    let path = words.and_then(|w| w.first()).map(std::path::PathBuf::from);
+    if d.fifo.as_ref().map(|f| &f.path) == path.as_ref() {
+        return;
+    }
+    if let Some(mut r) = d.fifo_reader.take() {
+        let _ = r.start_kill();
+    }
+    d.fifo = path.and_then(|p| match Fifo::open(&p) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            warn!("cannot open notify fifo {}: {e}", p.display());
+            None
+        }
+    });
+    if let (Some(f), Some(argv)) = (&d.fifo, script.and_then(|s| crate::spec::argv(s))) {
+        let mut argv = argv;
+        argv.push(f.path.to_string_lossy().into_owned());
+        d.fifo_reader = spawn(&argv, d.run_as);
+    }
 }
 
 impl Fifo {
@@ -101,7 +133,10 @@ impl Fifo {
                 .map_err(std::io::Error::from)?;
         }
         let file = OpenOptions::new().read(true).write(true).open(path)?;
-        Ok(Fifo { file })
+        Ok(Fifo {
+            file,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn write(&mut self, kind: &str, name: &str, event: Event, priority: u8) {
@@ -126,6 +161,7 @@ pub fn instance(
         Event::Backup => scripts.backup.as_ref(),
         Event::Fault => scripts.fault.as_ref(),
         Event::Stop => scripts.stop.as_ref(),
+        Event::Deleted => scripts.deleted.as_ref(),
         Event::MasterRxLowerPri => scripts.master_rx_lower_pri.as_ref(),
     };
     let mut children = Vec::new();
@@ -143,6 +179,32 @@ pub fn instance(
             ]);
             children.extend(spawn(&argv, run_as));
         }
+    }
+    children
+}
+
+/// Runs a sync group's scripts for `event` (priority 0, as keepalived).
+pub fn group(scripts: &Scripts, name: &str, event: Event, run_as: RunAs) -> Vec<Child> {
+    let specific = match event {
+        Event::Master => scripts.master.as_ref(),
+        Event::Backup => scripts.backup.as_ref(),
+        Event::Fault => scripts.fault.as_ref(),
+        Event::Stop => scripts.stop.as_ref(),
+        Event::Deleted | Event::MasterRxLowerPri => None,
+    };
+    let mut children: Vec<Child> = specific
+        .and_then(|a| spawn(a, run_as))
+        .into_iter()
+        .collect();
+    if let Some(argv) = &scripts.generic {
+        let mut argv = argv.clone();
+        argv.extend([
+            "GROUP".to_string(),
+            name.to_string(),
+            event.word().to_string(),
+            "0".to_string(),
+        ]);
+        children.extend(spawn(&argv, run_as));
     }
     children
 }

@@ -72,8 +72,25 @@ pub fn packet(d: &mut Daemon, key: SocketKey, packet: &Packet, now: Instant) {
     }
     match result {
         Ok(advert) => {
+            inst.stats.advert_rcvd += 1;
+            if advert.priority == 0 {
+                inst.stats.pri_zero_rcvd += 1;
+            }
             let before = inst.machine.state();
             let ours = inst.machine.priority();
+            let lower =
+                advert.priority < ours || (advert.priority == ours && packet.source < inst.primary);
+            if before == vrrp::State::Master && lower && advert.priority != 0 {
+                let forcing = if inst.spec.lower_prio_no_advert {
+                    ""
+                } else {
+                    ", forcing new election"
+                };
+                info!(
+                    "({name}) Received advert from {} with lower priority {}, ours {ours}{forcing}",
+                    packet.source, advert.priority
+                );
+            }
             let input = Input::Advert(Received::new(&advert, packet.source));
             d.feed(&name, input, now);
             let after = d.instances.get(&name).map(|i| i.machine.state());

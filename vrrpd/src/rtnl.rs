@@ -9,7 +9,7 @@ use netlink_packet_core::{
     NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{
-    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope, CacheInfo,
 };
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoMacVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, MacVlanMode,
@@ -50,6 +50,9 @@ pub struct AddrSpec {
     pub scope: u8,
     pub nodad: bool,
     pub noprefixroute: bool,
+    /// IPv6 preferred lifetime (`None`: forever; keepalived gives /128 VIPs 0, so
+    /// they are deprecated and never chosen as a source address).
+    pub preferred_lft: Option<u32>,
 }
 
 /// A route to add or remove (the subset of `ip route` words vrrpd understands).
@@ -150,6 +153,9 @@ impl Rtnl {
         let mut socket = Socket::new(NETLINK_ROUTE)?;
         socket.bind_auto()?;
         socket.connect(&SocketAddr::new(0, 0))?;
+        // The kernel answers inside sendmsg; a missing answer must not hang the loop.
+        socket2::SockRef::from(&socket)
+            .set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
         Ok(Rtnl { socket, seq: 1 })
     }
 
@@ -252,6 +258,12 @@ impl Rtnl {
         if let Some(l) = &a.label {
             m.attributes.push(AddressAttribute::Label(l.clone()));
         }
+        if let Some(p) = a.preferred_lft {
+            let mut info = CacheInfo::default();
+            info.ifa_preferred = p;
+            info.ifa_valid = u32::MAX;
+            m.attributes.push(AddressAttribute::CacheInfo(info));
+        }
         let mut flags = AddressFlags::empty();
         if a.nodad {
             flags |= AddressFlags::Nodad;
@@ -288,15 +300,18 @@ impl Rtnl {
         }
     }
 
-    fn route_message(r: &RouteSpec) -> RouteMessage {
+    /// keepalived's `netlink_route`: protocol `keepalived` (18), scope universe
+    /// unless given (nowhere when deleting).
+    fn route_message(r: &RouteSpec, delete: bool) -> RouteMessage {
+        const RTPROT_KEEPALIVED: u8 = 18;
         let mut m = RouteMessage::default();
         m.header.address_family = family(r.destination);
         m.header.destination_prefix_length = r.prefix_len;
-        m.header.protocol = RouteProtocol::Boot;
+        m.header.protocol = RouteProtocol::from(RTPROT_KEEPALIVED);
         m.header.kind = r.kind;
         m.header.scope = match r.scope {
             Some(s) => RouteScope::from(s),
-            None if r.gateway.is_none() && r.kind == RouteType::Unicast => RouteScope::Link,
+            None if delete => RouteScope::NoWhere,
             None => RouteScope::Universe,
         };
         let table = r.table.unwrap_or(254);
@@ -325,7 +340,7 @@ impl Rtnl {
 
     pub fn add_route(&mut self, r: &RouteSpec) -> io::Result<()> {
         match self.request(
-            RouteNetlinkMessage::NewRoute(Self::route_message(r)),
+            RouteNetlinkMessage::NewRoute(Self::route_message(r, false)),
             NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
         ) {
             Err(e) if e.raw_os_error() == Some(libc_eexist()) => Ok(()),
@@ -335,7 +350,7 @@ impl Rtnl {
 
     pub fn del_route(&mut self, r: &RouteSpec) -> io::Result<()> {
         match self.request(
-            RouteNetlinkMessage::DelRoute(Self::route_message(r)),
+            RouteNetlinkMessage::DelRoute(Self::route_message(r, true)),
             NLM_F_ACK,
         ) {
             Err(e) if matches!(e.raw_os_error(), Some(3 | 2 | 19)) => Ok(()),
@@ -343,11 +358,9 @@ impl Rtnl {
         }
     }
 
-    /// Creates a macvlan (private mode, as keepalived's VMAC) on `parent`, up.
+    /// Creates a macvlan (private mode, as keepalived's VMAC) on `parent`, down.
     pub fn add_macvlan(&mut self, parent: u32, name: &str, mac: [u8; 6]) -> io::Result<()> {
         let mut m = LinkMessage::default();
-        m.header.flags = LinkFlags::Up;
-        m.header.change_mask = LinkFlags::Up;
         m.attributes.push(LinkAttribute::IfName(name.to_string()));
         m.attributes.push(LinkAttribute::Link(parent));
         m.attributes.push(LinkAttribute::Address(mac.to_vec()));
@@ -364,6 +377,15 @@ impl Rtnl {
             Err(e) if e.raw_os_error() == Some(libc_eexist()) => Ok(()),
             r => r.map(drop),
         }
+    }
+
+    pub fn set_up(&mut self, index: u32) -> io::Result<()> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.header.flags = LinkFlags::Up;
+        m.header.change_mask = LinkFlags::Up;
+        self.request(RouteNetlinkMessage::SetLink(m), NLM_F_ACK)
+            .map(drop)
     }
 
     pub fn del_link(&mut self, index: u32) -> io::Result<()> {

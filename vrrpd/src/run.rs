@@ -16,6 +16,7 @@ use vrrp::Input;
 use crate::cli::Args;
 use crate::instance::Instance;
 use crate::notify::{Fifo, RunAs};
+
 use crate::rtnl::{Addr, Link, Rtnl};
 use crate::socket::{Packet, RecvError, VrrpSocket};
 use crate::spec::{self, Family, InstanceSpec};
@@ -31,8 +32,14 @@ pub enum Event {
     BadPacket,
     Terminate,
     Reload,
+    /// SIGUSR1: write keepalived.data.
+    DumpData,
+    /// SIGUSR2: write keepalived.stats.
+    DumpStats,
     Link(Link),
     AddressesChanged,
+    /// Monitor messages were lost: read links and addresses again.
+    Resync,
     ScriptResult(String, bool),
 }
 
@@ -44,6 +51,8 @@ pub enum TimerKey {
     Garp(String),
     /// garp_master_refresh.
     GarpRefresh(String),
+    /// garp_lower_prio_delay's burst.
+    GarpLowerPrio(String),
     /// Next run of a vrrp_script.
     Script(String),
     /// Next look at a track_file.
@@ -68,14 +77,21 @@ pub struct Daemon {
     pub tx: UnboundedSender<Event>,
     pub run_as: RunAs,
     pub fifo: Option<Fifo>,
+    /// The `vrrp_notify_fifo_script` reading the FIFO.
+    pub fifo_reader: Option<tokio::process::Child>,
     pub scripts: BTreeMap<String, ScriptState>,
     pub track_files: BTreeMap<String, crate::track::FileState>,
-    /// Sync group name → members.
-    pub groups: BTreeMap<String, Vec<String>>,
+    /// Sync groups by name.
+    pub groups: BTreeMap<String, crate::sync::Group>,
     /// Stop scripts to wait for before exiting.
     pub stop_children: Vec<tokio::process::Child>,
     /// Packets for no instance, by reason.
     pub unclaimed: u64,
+    /// The instance a reload is removing, and its state before (its stop is
+    /// reported as DELETED or FAULT, as keepalived's `clear_diff_vrrp`).
+    pub deleting: Option<(String, vrrp::State)>,
+    /// static_ipaddress / static_routes in place.
+    pub statics: crate::statics::Statics,
 }
 
 fn load(args: &Args) -> keepalived_conf::Outcome {
@@ -104,12 +120,16 @@ fn spawn_signals(tx: UnboundedSender<Event>) -> std::io::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
     tokio::spawn(async move {
         loop {
             let ev = tokio::select! {
                 _ = term.recv() => Event::Terminate,
                 _ = int.recv() => Event::Terminate,
                 _ = hup.recv() => Event::Reload,
+                _ = usr1.recv() => Event::DumpData,
+                _ = usr2.recv() => Event::DumpStats,
             };
             if tx.send(ev).is_err() {
                 break;
@@ -152,8 +172,8 @@ fn spawn_monitor(tx: UnboundedSender<Event>) -> std::io::Result<()> {
                 }
                 Ok(Err(e)) => {
                     debug!("netlink monitor: {e}");
-                    // ENOBUFS: events were lost; a fresh look is taken below.
-                    let _ = tx.send(Event::AddressesChanged);
+                    // ENOBUFS: events were lost; take a fresh look.
+                    let _ = tx.send(Event::Resync);
                 }
                 Err(_would_block) => {}
             }
@@ -213,6 +233,12 @@ pub async fn run(args: &Args) -> i32 {
         warn!("cannot start: {e}");
         return 1;
     }
+    let delay = Duration::from_micros(outcome.config.global_defs.vrrp_startup_delay);
+    if !delay.is_zero() {
+        info!("Delaying startup for {} seconds", delay.as_secs_f64());
+        tokio::time::sleep(delay).await;
+    }
+    crate::statics::apply(&mut daemon, &outcome.config, true);
     daemon.apply(&outcome.config);
     info!("Startup complete");
     crate::daemon::sd_notify("READY=1");
@@ -230,19 +256,6 @@ impl Daemon {
             .map(|l| (l.name.clone(), l))
             .collect();
         let addrs = rtnl.addresses()?;
-        let fifo = config
-            .global_defs
-            .vrrp_notify_fifo
-            .as_ref()
-            .or(config.global_defs.notify_fifo.as_ref())
-            .and_then(|w| w.first())
-            .and_then(|p| match Fifo::open(std::path::Path::new(p)) {
-                Ok(f) => Some(f),
-                Err(e) => {
-                    warn!("cannot open notify fifo {p}: {e}");
-                    None
-                }
-            });
         Ok(Daemon {
             start: Instant::now(),
             instances: BTreeMap::new(),
@@ -253,12 +266,15 @@ impl Daemon {
             addrs,
             tx,
             run_as: RunAs::from_config(config.global_defs.script_user.as_ref()),
-            fifo,
+            fifo: None,
+            fifo_reader: None,
             scripts: BTreeMap::new(),
             track_files: BTreeMap::new(),
             groups: BTreeMap::new(),
             stop_children: Vec::new(),
             unclaimed: 0,
+            statics: crate::statics::Statics::default(),
+            deleting: None,
         })
     }
 
@@ -330,6 +346,7 @@ impl Daemon {
         }
         let instance = Instance::new(spec, ifindex, base, primary);
         self.instances.insert(name.clone(), instance);
+        crate::actions::clear_stale_addresses(self, &name);
         // The machine learns a fault first, so Startup leads to FAULT.
         crate::track::recompute(self, &name, now);
         self.feed(&name, Input::Startup, now);
@@ -340,11 +357,9 @@ impl Daemon {
     /// stops what is gone, and leaves identical instances alone.
     pub fn apply(&mut self, config: &keepalived_conf::Config) {
         let now = Instant::now();
-        self.groups = config
-            .vrrp_sync_groups
-            .iter()
-            .map(|g| (g.name.clone(), g.group.clone()))
-            .collect();
+        self.run_as = RunAs::from_config(config.global_defs.script_user.as_ref());
+        crate::notify::apply_fifo(self, &config.global_defs);
+        crate::sync::apply(self, config);
         crate::track::apply_scripts(self, config, now);
         let specs = spec::instances(config);
         let wanted: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
@@ -355,7 +370,7 @@ impl Daemon {
             .cloned()
             .collect();
         for name in gone {
-            self.stop_instance(&name, now);
+            self.delete_instance(&name, now);
         }
         for spec in specs {
             let name = spec.name.clone();
@@ -371,7 +386,7 @@ impl Daemon {
                         || old.spec.track_scripts != spec.track_scripts
                         || old.spec.track_files != spec.track_files =>
                 {
-                    self.stop_instance(&name, now);
+                    self.delete_instance(&name, now);
                     self.start_instance(spec, now);
                 }
                 Some(_) => self.reconfigure(spec, now),
@@ -400,6 +415,14 @@ impl Daemon {
         self.update_priority(&name, now);
     }
 
+    /// A reload removes an instance.
+    fn delete_instance(&mut self, name: &str, now: Instant) {
+        let state = self.instances.get(name).map(|i| i.machine.state());
+        self.deleting = state.map(|s| (name.to_string(), s));
+        self.stop_instance(name, now);
+        self.deleting = None;
+    }
+
     fn stop_instance(&mut self, name: &str, now: Instant) {
         self.feed(name, Input::Shutdown, now);
         let gone = self.instances.remove(name);
@@ -407,7 +430,8 @@ impl Daemon {
             TimerKey::Advert(n)
             | TimerKey::MasterDown(n)
             | TimerKey::Garp(n)
-            | TimerKey::GarpRefresh(n) => n != name,
+            | TimerKey::GarpRefresh(n)
+            | TimerKey::GarpLowerPrio(n) => n != name,
             TimerKey::Script(_) | TimerKey::Files => true,
         });
         if let Some(inst) = gone {
@@ -440,6 +464,12 @@ impl Daemon {
         let before = inst.machine.state();
         let actions = inst.machine.handle(vnow, input);
         let after = inst.machine.state();
+        if before != after && after == vrrp::State::Master {
+            inst.stats.become_master += 1;
+        }
+        if before == vrrp::State::Master && after != vrrp::State::Master {
+            inst.stats.release_master += 1;
+        }
         self.execute(name, &actions, now);
         if before != after {
             crate::sync::follow(self, name, before, after, now);
@@ -480,6 +510,7 @@ impl Daemon {
             warn!("configuration not reloaded: the file has fatal errors");
         } else {
             self.refresh_links();
+            crate::statics::apply(self, &outcome.config, false);
             self.apply(&outcome.config);
         }
         crate::daemon::sd_notify("READY=1");
@@ -501,13 +532,25 @@ impl Daemon {
                 self.unclaimed += 1;
                 debug!("dropped a packet with a bad IP header");
             }
-            Event::Link(link) => crate::track::link_changed(self, link, now),
+            Event::Link(link) => {
+                debug!("link {} (index {}) up={}", link.name, link.index, link.up);
+                crate::track::link_changed(self, link, now);
+            }
             Event::AddressesChanged => {
                 if let Ok(addrs) = self.rtnl.addresses() {
                     self.addrs = addrs;
                 }
             }
+            Event::Resync => {
+                self.refresh_links();
+                let names: Vec<String> = self.instances.keys().cloned().collect();
+                for n in names {
+                    crate::track::recompute(self, &n, now);
+                }
+            }
             Event::ScriptResult(name, ok) => crate::track::script_result(self, &name, ok, now),
+            Event::DumpData => crate::stats::write_data(self),
+            Event::DumpStats => crate::stats::write_stats(self),
             Event::Terminate | Event::Reload => {}
         }
     }
@@ -532,6 +575,7 @@ impl Daemon {
                 }
                 TimerKey::Garp(n) => crate::actions::garp_burst(self, &n, false),
                 TimerKey::GarpRefresh(n) => crate::actions::garp_refresh(self, &n, now),
+                TimerKey::GarpLowerPrio(n) => crate::actions::garp_lower_prio(self, &n, false, now),
                 TimerKey::Script(s) => crate::track::run_script(self, &s, now),
                 TimerKey::Files => crate::track::check_files(self, now),
             }
@@ -563,7 +607,13 @@ impl Daemon {
         for s in self.sockets.values() {
             s.task.abort();
         }
+        crate::statics::clear(self);
         let children = std::mem::take(&mut self.stop_children);
         crate::notify::wait_all(children, Duration::from_secs(1)).await;
+        if let Some(mut r) = self.fifo_reader.take() {
+            // Let it read the STOP lines first.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = r.start_kill();
+        }
     }
 }

@@ -38,6 +38,11 @@ pub struct Garp {
     pub refresh: Duration,
     /// Messages per address per refresh. Default 1.
     pub refresh_repeat: u32,
+    /// A master hearing a lower priority announces again: this many per address
+    /// (`garp_lower_prio_repeat`, default the global garp repeat; 0 in strict mode)…
+    pub lower_prio_repeat: u32,
+    /// …and again after this delay (`garp_lower_prio_delay`, default the global delay).
+    pub lower_prio_delay: Duration,
 }
 
 /// Notify scripts, each as argv.
@@ -49,6 +54,9 @@ pub struct Scripts {
     pub stop: Option<Vec<String>>,
     pub generic: Option<Vec<String>>,
     pub master_rx_lower_pri: Option<Vec<String>>,
+    /// `notify_deleted [script]`: a removed instance reports DELETED, not FAULT.
+    pub notify_deleted: bool,
+    pub deleted: Option<Vec<String>>,
 }
 
 /// One instance, resolved.
@@ -237,6 +245,7 @@ pub fn instance(v: &VrrpInstance, config: &Config) -> Option<InstanceSpec> {
         .filter_map(|p| p.address.parse().ok())
         .collect();
     let opts = &v.options;
+    let strict = v.strict_mode.unwrap_or(g.vrrp_strict);
     let sync_group = config
         .vrrp_sync_groups
         .iter()
@@ -282,6 +291,23 @@ pub fn instance(v: &VrrpInstance, config: &Config) -> Option<InstanceSpec> {
                 v.garp_master_refresh_repeat,
                 g.vrrp_garp_master_refresh_repeat,
             ),
+            lower_prio_repeat: if strict {
+                0
+            } else {
+                count(
+                    opts.garp_lower_prio_repeat
+                        .or(g.vrrp_garp_lower_prio_repeat),
+                    g.vrrp_garp_master_repeat,
+                )
+            },
+            lower_prio_delay: if strict {
+                Duration::ZERO
+            } else {
+                secs(
+                    opts.garp_lower_prio_delay.or(g.vrrp_garp_lower_prio_delay),
+                    g.vrrp_garp_master_delay,
+                )
+            },
         },
         scripts: Scripts {
             master: script(v.notify_master.as_ref()),
@@ -290,6 +316,8 @@ pub fn instance(v: &VrrpInstance, config: &Config) -> Option<InstanceSpec> {
             stop: script(v.notify_stop.as_ref()),
             generic: script(v.notify.as_ref()),
             master_rx_lower_pri: script(v.notify_master_rx_lower_pri.as_ref()),
+            notify_deleted: v.notify_deleted.is_some(),
+            deleted: script(v.notify_deleted.as_ref()),
         },
         track_interfaces: v.track_interface.clone(),
         track_scripts: v.track_script.clone(),

@@ -58,7 +58,20 @@ pub fn address(
         scope: a.scope.as_deref().and_then(scope).unwrap_or(0),
         nodad: a.address.is_ipv6(),
         noprefixroute: a.noprefixroute,
+        preferred_lft: preferred_lft(a, prefix_len),
     })
+}
+
+/// keepalived: `preferred_lft forever|N`; unset, an IPv6 /128 gets 0.
+fn preferred_lft(a: &VirtualAddress, prefix_len: u8) -> Option<u32> {
+    if a.address.is_ipv4() {
+        return None;
+    }
+    match a.preferred_lft.as_deref() {
+        Some("forever") => None,
+        Some(n) => n.parse().ok(),
+        None => (prefix_len == 128).then_some(0),
+    }
 }
 
 fn prefix(s: &str) -> Option<(IpAddr, u8)> {
@@ -77,11 +90,8 @@ fn prefix(s: &str) -> Option<(IpAddr, u8)> {
 
 /// The request for one `virtual_routes` line (`[TYPE] DEST [src IP] [via|gw GW]
 /// [dev IF] [metric N] [table N] [scope S]`); other words are ignored.
-pub fn route(
-    r: &Route,
-    default_index: u32,
-    index_of: impl Fn(&str) -> Option<u32>,
-) -> Option<RouteSpec> {
+/// Without `dev` no interface is set (the kernel finds it), as keepalived does.
+pub fn route(r: &Route, index_of: impl Fn(&str) -> Option<u32>) -> Option<RouteSpec> {
     let mut words = r.words.iter().map(String::as_str).peekable();
     let kind = match words.peek().copied() {
         Some("blackhole") => Some(RouteType::BlackHole),
@@ -116,9 +126,6 @@ pub fn route(
             ("scope", Some(v)) => spec.scope = scope(v),
             _ => {}
         }
-    }
-    if spec.oif.is_none() && spec.kind == RouteType::Unicast {
-        spec.oif = Some(default_index);
     }
     Some(spec)
 }
@@ -161,6 +168,9 @@ mod tests {
         assert_eq!(a.label.as_deref(), Some("eth1:1"));
         let a = address(&vip("2001:db8::1"), 3, |_| None).unwrap();
         assert_eq!((a.prefix_len, a.nodad), (128, true));
+        assert_eq!(a.preferred_lft, Some(0), "deprecated, as keepalived's");
+        let a = address(&vip("2001:db8::1/64"), 3, |_| None).unwrap();
+        assert_eq!(a.preferred_lft, None);
     }
 
     #[test]
@@ -174,9 +184,9 @@ mod tests {
             no_track: false,
             line: 1,
         };
-        let s = route(&r, 3, |_| None).unwrap();
+        let s = route(&r, |_| None).unwrap();
         assert_eq!(s.prefix_len, 24);
         assert_eq!(s.gateway, Some("192.0.2.254".parse().unwrap()));
-        assert_eq!((s.metric, s.oif), (Some(5), Some(3)));
+        assert_eq!((s.metric, s.oif), (Some(5), None));
     }
 }

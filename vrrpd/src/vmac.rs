@@ -29,12 +29,47 @@ pub fn ensure(d: &mut Daemon, spec: &InstanceSpec, base: u32) -> std::io::Result
     for l in d.rtnl.links()? {
         d.links.insert(l.name.clone(), l);
     }
+    let index = d
+        .index_of(&name)
+        .ok_or_else(|| std::io::Error::other(format!("{name} vanished")))?;
+    // No link-local address from the shared MAC (RFC 5798 §7.4; it would be the
+    // same on every router): keepalived sets addr_gen_mode none before link up…
+    let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{name}/addr_gen_mode"), "1");
+    d.rtnl.set_up(index)?;
+    // …and gives an IPv6 VMAC the base interface's link-local address (or the
+    // unicast source), which adverts are sent from.
+    if spec.family == Family::V6 {
+        let source = spec.unicast_src.or_else(|| {
+            d.addrs
+                .iter()
+                .find(|a| {
+                    a.index == base
+                        && matches!(a.address, std::net::IpAddr::V6(v) if v.is_unicast_link_local())
+                })
+                .map(|a| a.address)
+        });
+        if let Some(address) = source {
+            let spec = crate::rtnl::AddrSpec {
+                index,
+                address,
+                prefix_len: 64,
+                broadcast: None,
+                label: None,
+                scope: 253,
+                nodad: true,
+                noprefixroute: false,
+                preferred_lft: None,
+            };
+            if let Err(e) = d.rtnl.add_address(&spec) {
+                tracing::warn!("cannot add {address} to {name}: {e}");
+            }
+        }
+    }
     if let Ok(a) = d.rtnl.addresses() {
         d.addrs = a;
     }
     tracing::info!("({}) Created VMAC interface {name}", spec.name);
-    d.index_of(&name)
-        .ok_or_else(|| std::io::Error::other(format!("{name} vanished")))
+    Ok(index)
 }
 
 /// Removes the VMAC interface of a stopped instance.

@@ -95,3 +95,38 @@ fn running_with_a_missing_file_fails() {
     ]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn version_flag_is_keepalived_s_lowercase_v() {
+    let out = vrrpd(&["-v"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("vrrpd "));
+}
+
+#[test]
+fn keepalived_s_run_flags_are_accepted() {
+    // The flags keepalived's units and the interop suite pass; a missing file
+    // still fails (exit 1), but not as a usage error (clap's exit 2).
+    let out = vrrpd(&[
+        "-n",
+        "-l",
+        "-D",
+        "-P",
+        "-S",
+        "0",
+        "-f",
+        "/nonexistent",
+        "-p",
+        "/nonexistent/p",
+        "-r",
+        "/nonexistent/r",
+        "-c",
+        "/nonexistent/c",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

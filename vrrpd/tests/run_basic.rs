@@ -87,6 +87,8 @@ impl Lab {
             argv.extend(["-c", &cpid]);
         }
         let mut cmd = self.t.command(ns, &argv);
+        // keepalived.stats / keepalived.data go to $TMPDIR.
+        cmd.env("TMPDIR", self.dir.path());
         let log = std::fs::File::create(self.path(&format!("{ns}.log"))).unwrap();
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -147,8 +149,11 @@ fn vrrpd_wins_over_keepalived_and_hands_over_on_sigterm() {
     });
     assert!(master, "vrrpd should be master\n{}", lab.logs());
     assert!(lab.path("a.pid").exists() && lab.path("a.vpid").exists());
-    let n = lab.notified();
-    assert!(n.contains("a INSTANCE VI_1 MASTER 150"), "{n}");
+    // The notify script runs after the VIPs are set.
+    let notified = Topology::wait_until(Duration::from_secs(2), || {
+        lab.notified().contains("a INSTANCE VI_1 MASTER 150")
+    });
+    assert!(notified, "{}", lab.notified());
 
     signal(pid, "-TERM");
     let moved = Topology::wait_until(Duration::from_secs(3), || {
@@ -158,7 +163,10 @@ fn vrrpd_wins_over_keepalived_and_hands_over_on_sigterm() {
     assert!(Topology::wait_until(Duration::from_secs(3), || !alive(pid)));
     assert!(!lab.path("a.pid").exists(), "pid file removed");
     let n = lab.notified();
-    assert!(n.contains("a INSTANCE VI_1 STOP 150"), "{n}");
+    assert!(
+        n.contains("a INSTANCE VI_1 STOP 150"),
+        "stop notify waited for: {n}"
+    );
     assert!(lab.logs().contains("(VI_1) sent 0 priority"));
 }
 
