@@ -61,6 +61,16 @@ fn v2_interval_mismatch() {
 }
 
 #[test]
+fn sighup_remove_instance() {
+    s::sighup_remove_instance(A, B);
+}
+
+#[test]
+fn vip_list_mismatch() {
+    s::vip_list_mismatch(A, B);
+}
+
+#[test]
 fn crash_failover() {
     s::crash_failover(A, B);
 }

@@ -200,6 +200,12 @@ impl Lab {
     /// Starts `imp` on node `i` with `conf`.
     pub fn start(&mut self, i: usize, imp: Impl, conf: &Conf) {
         let conf_path = self.write_conf(i, conf);
+        self.start_path(i, imp, &conf_path);
+    }
+
+    /// Starts `imp` on node `i` with the configuration file `conf_path`
+    /// (which need not exist).
+    pub fn start_path(&mut self, i: usize, imp: Impl, conf_path: &Path) {
         let run = self.daemons.iter().filter(|d| d.node == i).count();
         let file = |ext: &str| self.path(&format!("n{i}-{run}.{ext}"));
         let (pid, vrrp_pid, log) = (file("pid"), file("vrrp.pid"), file("log"));

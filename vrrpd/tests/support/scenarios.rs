@@ -838,6 +838,161 @@ pub fn v2_interval_mismatch(a: Impl, b: Impl) {
     );
 }
 
+/// SIGHUP removing an instance: n1 drops VI_2 (VRID 52) from its file; its
+/// VIP leaves n1 and n2 takes VI_2 over, while VI_1 stays on n1 without an
+/// address event.
+pub fn sighup_remove_instance(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    let two = |p| {
+        let mut c = Conf::one(Instance::v3(p));
+        c.instances.push(Instance {
+            name: "VI_2",
+            vrid: 52,
+            vips: vec!["198.51.100.2/32"],
+            notify: false,
+            ..Instance::v3(p)
+        });
+        c
+    };
+    lab.start(1, a, &two(150));
+    lab.start(2, b, &two(100));
+    let n1_both = |lab: &Lab| lab.has(1, VIP1) && lab.has(1, VIP2);
+    check(
+        &lab,
+        within(secs(2.0), || {
+            n1_both(&lab) && !lab.has(2, VIP1) && !lab.has(2, VIP2)
+        }),
+        "n1 did not take both VIPs",
+    );
+    let mon1 = lab.monitor(1, "mon-n1");
+    lab.write_conf(1, &Conf::one(Instance::v3(150)));
+    lab.signal(1, "HUP");
+    check(
+        &lab,
+        within(secs(1.5), || lab.has(2, VIP2) && !lab.has(1, VIP2)),
+        "SIGHUP removing VI_2: its VIP did not move to n2 within 1.5 s",
+    );
+    check(
+        &lab,
+        holds_for(secs(0.5), || {
+            lab.has(1, VIP1) && !lab.has(2, VIP1) && lab.has(2, VIP2)
+        }),
+        "SIGHUP removing VI_2: the roles did not settle (VI_1 on n1, VI_2 on n2)",
+    );
+    let events = std::fs::read_to_string(&mon1).unwrap_or_default();
+    let vip1 = format!(" {VIP1}/");
+    let flap: Vec<&str> = events.lines().filter(|l| l.contains(&vip1)).collect();
+    check(
+        &lab,
+        flap.is_empty(),
+        &format!("SIGHUP removing VI_2: VI_1's VIP had address events on n1: {flap:?}"),
+    );
+}
+
+/// Same VRID, different VIP lists: each side drops the other's adverts
+/// (address list check, RFC 5798 §7.1 may; keepalived does), so both end up
+/// master.
+pub fn vip_list_mismatch(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    lab.start(1, a, &Conf::one(Instance::v3(150)));
+    let ib = Instance {
+        vips: vec!["198.51.100.2/32"],
+        ..Instance::v3(100)
+    };
+    lab.start(2, b, &Conf::one(ib));
+    check(
+        &lab,
+        within(secs(2.0), || lab.has(1, VIP1) && lab.has(2, VIP2)),
+        "VIP list mismatch: both should become master",
+    );
+    check(
+        &lab,
+        holds_for(secs(1.0), || lab.has(1, VIP1) && lab.has(2, VIP2)),
+        "VIP list mismatch: one side accepted the other's adverts",
+    );
+}
+
+/// How a daemon ends up after starting with a configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Startup {
+    Exited(Option<i32>),
+    /// Still running 2 s after the start.
+    Running,
+}
+
+fn startup(imp: Impl, text: Option<&'static str>) -> Startup {
+    let mut lab = Lab::new(1);
+    let path = lab.path("n1.conf");
+    if let Some(t) = text {
+        std::fs::write(&path, t).unwrap();
+    }
+    lab.start_path(1, imp, &path);
+    match lab.wait_exit(1, secs(2.0)) {
+        Some(st) => Startup::Exited(st.code()),
+        None => Startup::Running,
+    }
+}
+
+/// Start-up with a broken or odd configuration: the same exit code, or the
+/// same "keeps running", as keepalived (with keepalived's values pinned).
+pub fn startup_outcomes(subject: Impl) {
+    let instance = |iface: &str, vrid: u32| {
+        format!(
+            "vrrp_instance X {{\n interface {iface}\n virtual_router_id {vrid}\n priority 100\n \
+             virtual_ipaddress {{\n  198.51.100.1\n }}\n}}\n"
+        )
+    };
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let cases: Vec<(&str, Option<&'static str>, Startup)> = vec![
+        ("missing file", None, Startup::Exited(Some(6))),
+        (
+            "unknown interface",
+            Some(leak(instance("eth9", 5))),
+            Startup::Exited(Some(2)),
+        ),
+        (
+            "VRID 300",
+            Some(leak(instance("eth0", 300))),
+            Startup::Exited(Some(2)),
+        ),
+        (
+            "unknown keyword",
+            Some(leak(
+                instance("eth0", 5).replace(" priority 100", " priority 100\n bogus_keyword"),
+            )),
+            Startup::Running,
+        ),
+        (
+            "no instances",
+            Some("global_defs {\n router_id x\n}\n"),
+            Startup::Running,
+        ),
+    ];
+    let runs: Vec<_> = cases
+        .into_iter()
+        .map(|(name, text, want)| {
+            let theirs = std::thread::spawn(move || startup(Impl::Keepalived, text));
+            let ours = std::thread::spawn(move || startup(subject, text));
+            (name, want, theirs, ours)
+        })
+        .collect();
+    let mut bad = Vec::new();
+    for (name, want, theirs, ours) in runs {
+        let (theirs, ours) = (theirs.join().unwrap(), ours.join().unwrap());
+        if theirs != want || ours != theirs {
+            bad.push(format!(
+                "{name}: keepalived {theirs:?} (pinned {want:?}), {} {ours:?}",
+                subject.name()
+            ));
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "start-up outcomes differ:\n{}",
+        bad.join("\n")
+    );
+}
+
 /// The master keeps its advert schedule: over 3 s, n1's adverts (v3,
 /// 0.1 s) come on average every 100 ms ± 2 %, none later than 150 ms after
 /// the previous one, and n2 (backup) sends none.
