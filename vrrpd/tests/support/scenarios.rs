@@ -189,6 +189,42 @@ pub fn graceful_failover(a: Impl, b: Impl) {
         within(secs(1.0), garp),
         "n2 sent no gratuitous ARP for the VIP after taking over",
     );
+    // garp_master_repeat 5 (the default): five in the first burst; the
+    // second burst comes after garp_master_delay (5 s), outside this window.
+    std::thread::sleep(secs(0.8));
+    let garps = pcap::announcements(&cap)
+        .into_iter()
+        .filter(|g| g.micros >= t0 && g.mac == mac(2) && g.ip.to_string() == VIP1)
+        .count();
+    check(
+        &lab,
+        garps == 5,
+        &format!("n2 sent {garps} gratuitous ARPs in its first burst (keepalived: 5)"),
+    );
+    // The generic `notify` lines, in order (the per-state scripts run
+    // concurrently, so only their presence is checked above).
+    let generic = |node| -> Vec<String> {
+        lab.notifications(node)
+            .into_iter()
+            .filter(|l| l.starts_with("INSTANCE "))
+            .collect()
+    };
+    // n2 may have been master for an instant at start-up, before n1's first
+    // advert (legal when it times out first), so its list alternates
+    // BACKUP/MASTER, from BACKUP to MASTER.
+    let (g1, g2) = (generic(1), generic(2));
+    let alternates = g2.windows(2).all(|w| w[0] != w[1]);
+    check(
+        &lab,
+        g1 == [
+            "INSTANCE VI_1 BACKUP 150",
+            "INSTANCE VI_1 MASTER 150",
+            "INSTANCE VI_1 STOP 150",
+        ] && g2.first().map(String::as_str) == Some("INSTANCE VI_1 BACKUP 100")
+            && g2.last().map(String::as_str) == Some("INSTANCE VI_1 MASTER 100")
+            && alternates,
+        &format!("notify sequences: n1 {g1:?}, n2 {g2:?}"),
+    );
 }
 
 fn mac(node: usize) -> [u8; 6] {
