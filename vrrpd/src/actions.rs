@@ -198,7 +198,7 @@ fn announced(spec: &InstanceSpec) -> Vec<IpAddr> {
         .collect()
 }
 
-fn announce(d: &Daemon, name: &str, repeat: u32) {
+fn announce(d: &mut Daemon, name: &str, repeat: u32) {
     let Some(inst) = d.instances.get(name) else {
         return;
     };
@@ -221,7 +221,8 @@ fn announce(d: &Daemon, name: &str, repeat: u32) {
         warn!("({name}) no MAC address on {ifname} for gratuitous ARP/NA");
         return;
     };
-    if let Err(e) = crate::garp::announce(&ifname, inst.ifindex, mac, &addrs, repeat) {
+    let ifindex = inst.ifindex;
+    if let Err(e) = d.announcer.announce(&ifname, ifindex, mac, &addrs, repeat) {
         warn!("({name}) gratuitous ARP/NA on {ifname}: {e}");
     }
 }

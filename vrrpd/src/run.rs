@@ -23,6 +23,9 @@ use crate::spec::{self, Family, InstanceSpec};
 use crate::timers::Timers;
 use crate::track::ScriptState;
 
+/// How late a protocol timer may fire and still count from its deadline.
+const MAX_TIMER_LAG: Duration = Duration::from_millis(100);
+
 /// A socket is shared by every instance on one interface and family.
 pub type SocketKey = (u32, Family);
 
@@ -90,6 +93,8 @@ pub struct Daemon {
     /// The instance a reload is removing, and its state before (its stop is
     /// reported as DELETED or FAULT, as keepalived's `clear_diff_vrrp`).
     pub deleting: Option<(String, vrrp::State)>,
+    /// Gratuitous ARP / NA senders.
+    pub announcer: crate::garp::Announcer,
     /// static_ipaddress / static_routes in place.
     pub statics: crate::statics::Statics,
 }
@@ -275,6 +280,7 @@ impl Daemon {
             unclaimed: 0,
             statics: crate::statics::Statics::default(),
             deleting: None,
+            announcer: crate::garp::Announcer::default(),
         })
     }
 
@@ -558,11 +564,22 @@ impl Daemon {
     fn fire_timers(&mut self, now: Instant) {
         // Bounded: each key fires at most once per pass.
         for _ in 0..10_000 {
-            let Some(key) = self.timers.pop_due(now) else {
+            let Some((key, at)) = self.timers.pop_due(now) else {
                 break;
             };
+            // A protocol timer counts from its deadline, so the time spent waking up
+            // and serving other instances first does not stretch every interval
+            // (with 100 masters that added tens of ms per advert); after a long
+            // stall (suspend) it counts from now, so there is no burst to catch up.
+            let when = if now.saturating_duration_since(at) < MAX_TIMER_LAG {
+                at
+            } else {
+                now
+            };
             match key {
-                TimerKey::Advert(n) => self.feed(&n, Input::TimerFired(vrrp::Timer::Advert), now),
+                TimerKey::Advert(n) => {
+                    self.feed(&n, Input::TimerFired(vrrp::Timer::Advert), when);
+                }
                 TimerKey::MasterDown(n) => {
                     if self
                         .instances
@@ -571,7 +588,7 @@ impl Daemon {
                     {
                         info!("({n}) Receive advertisement timeout");
                     }
-                    self.feed(&n, Input::TimerFired(vrrp::Timer::MasterDown), now);
+                    self.feed(&n, Input::TimerFired(vrrp::Timer::MasterDown), when);
                 }
                 TimerKey::Garp(n) => crate::actions::garp_burst(self, &n, false),
                 TimerKey::GarpRefresh(n) => crate::actions::garp_refresh(self, &n, now),

@@ -45,15 +45,15 @@ impl<K: Ord + Hash + Clone> Timers<K> {
         self.order.first().map(|(at, _)| *at)
     }
 
-    /// Takes the earliest key due at `now`.
-    pub fn pop_due(&mut self, now: Instant) -> Option<K> {
+    /// Takes the earliest key due at `now`, with its deadline.
+    pub fn pop_due(&mut self, now: Instant) -> Option<(K, Instant)> {
         let (at, _) = self.order.first()?;
         if *at > now {
             return None;
         }
-        let (_, key) = self.order.pop_first()?;
+        let (at, key) = self.order.pop_first()?;
         self.by_key.remove(&key);
-        Some(key)
+        Some((key, at))
     }
 }
 
@@ -71,7 +71,10 @@ mod tests {
         t.arm("a", t0 + Duration::from_millis(500));
         assert_eq!(t.next(), Some(t0 + Duration::from_millis(500)));
         assert_eq!(t.pop_due(t0), None);
-        assert_eq!(t.pop_due(t0 + Duration::from_secs(3)), Some("a"));
+        assert_eq!(
+            t.pop_due(t0 + Duration::from_secs(3)),
+            Some(("a", t0 + Duration::from_millis(500)))
+        );
         t.cancel(&"b");
         assert_eq!(t.next(), None);
     }

@@ -75,6 +75,7 @@ pub fn ensure(d: &mut Daemon, spec: &InstanceSpec, base: u32) -> std::io::Result
 /// Removes the VMAC interface of a stopped instance.
 pub fn remove(d: &mut Daemon, inst: &Instance) {
     if inst.spec.use_vmac.is_some() && inst.ifindex != inst.base_ifindex {
+        d.announcer.forget(inst.ifindex);
         let _ = d.rtnl.del_link(inst.ifindex);
         d.links.retain(|_, l| l.index != inst.ifindex);
     }
