@@ -76,6 +76,21 @@ fn startup_outcomes() {
 }
 
 #[test]
+fn excluded_and_routes() {
+    s::excluded_and_routes(A, B);
+}
+
+#[test]
+fn use_vmac() {
+    s::vmac(A, B);
+}
+
+#[test]
+fn track_file() {
+    s::track_file(A, B);
+}
+
+#[test]
 fn crash_failover() {
     s::crash_failover(A, B);
 }

@@ -43,6 +43,13 @@ pub struct Instance {
     pub unicast_peers: Vec<usize>,
     /// VIPs with prefix, e.g. `198.51.100.1/32`.
     pub vips: Vec<&'static str>,
+    /// `virtual_ipaddress_excluded` (added on master, not advertised).
+    pub excluded: Vec<&'static str>,
+    /// `virtual_routes`, each as written (e.g. `203.0.113.0/24 dev eth0`).
+    pub routes: Vec<&'static str>,
+    /// `use_vmac` (the VIPs go on interface `vrrp.VRID`).
+    pub use_vmac: bool,
+    pub track_files: Vec<&'static str>,
     pub track_scripts: Vec<&'static str>,
     /// Run the lab's notify script (`notify`) for this instance.
     pub notify: bool,
@@ -68,6 +75,10 @@ impl Instance {
             pass: None,
             unicast_peers: Vec::new(),
             vips: vec!["198.51.100.1/32"],
+            excluded: Vec::new(),
+            routes: Vec::new(),
+            use_vmac: false,
+            track_files: Vec::new(),
             track_scripts: Vec::new(),
             notify: true,
             state_scripts: false,
@@ -88,6 +99,9 @@ impl Instance {
 #[derive(Debug, Clone, Default)]
 pub struct Conf {
     pub scripts: Vec<Script>,
+    /// `vrrp_track_file NAME { file PATH }` (weight 1: the number in the file
+    /// is added to the priority).
+    pub track_files: Vec<(&'static str, String)>,
     pub instances: Vec<Instance>,
     /// `vrrp_sync_group G { group { … } }` over these instance names.
     pub sync_group: Vec<&'static str>,
@@ -109,6 +123,12 @@ impl Conf {
                 s,
                 "vrrp_script {} {{\n  script \"{}\"\n  interval {}\n  weight {}\n  fall 1\n  rise 1\n}}\n",
                 sc.name, sc.command, sc.interval, sc.weight
+            );
+        }
+        for (name, path) in &self.track_files {
+            let _ = write!(
+                s,
+                "vrrp_track_file {name} {{\n  file {path}\n  weight 1\n}}\n"
             );
         }
         if !self.sync_group.is_empty() {
@@ -164,6 +184,16 @@ impl Conf {
                     i.track_scripts.join("\n    ")
                 );
             }
+            if !i.track_files.is_empty() {
+                let _ = write!(
+                    s,
+                    "  track_file {{\n    {}\n  }}\n",
+                    i.track_files.join("\n    ")
+                );
+            }
+            if i.use_vmac {
+                s.push_str("  use_vmac\n");
+            }
             if i.notify {
                 let _ = writeln!(s, "  notify \"{} {node}\"", lab.notify_script());
             }
@@ -178,9 +208,28 @@ impl Conf {
             }
             s.push_str("  virtual_ipaddress {\n");
             for v in &i.vips {
-                let _ = writeln!(s, "    {v} dev eth0");
+                if i.use_vmac {
+                    let _ = writeln!(s, "    {v}");
+                } else {
+                    let _ = writeln!(s, "    {v} dev eth0");
+                }
             }
-            s.push_str("  }\n}\n");
+            s.push_str("  }\n");
+            if !i.excluded.is_empty() {
+                s.push_str("  virtual_ipaddress_excluded {\n");
+                for v in &i.excluded {
+                    let _ = writeln!(s, "    {v} dev eth0");
+                }
+                s.push_str("  }\n");
+            }
+            if !i.routes.is_empty() {
+                s.push_str("  virtual_routes {\n");
+                for r in &i.routes {
+                    let _ = writeln!(s, "    {r}");
+                }
+                s.push_str("  }\n");
+            }
+            s.push_str("}\n");
         }
         s
     }

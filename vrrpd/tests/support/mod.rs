@@ -322,9 +322,14 @@ impl Lab {
 
     /// Addresses (without prefix length) on node `i`'s eth0.
     pub fn addresses(&self, i: usize) -> Vec<String> {
+        self.addresses_on(i, "eth0")
+    }
+
+    /// Addresses (without prefix length) on node `i`'s `ifname`.
+    pub fn addresses_on(&self, i: usize, ifname: &str) -> Vec<String> {
         let Ok(out) = self
             .topo
-            .ip(&Self::ns(i), &["-o", "addr", "show", "dev", "eth0"])
+            .ip(&Self::ns(i), &["-o", "addr", "show", "dev", ifname])
         else {
             return Vec::new();
         };
@@ -341,6 +346,22 @@ impl Lab {
     /// Whether node `i` holds `vip` (an address without prefix).
     pub fn has(&self, i: usize, vip: &str) -> bool {
         self.addresses(i).iter().any(|a| a == vip)
+    }
+
+    /// `ip route show EXACT` in node `i`: the matching routes, one per line.
+    pub fn route(&self, i: usize, prefix: &str) -> String {
+        self.topo
+            .ip(&Self::ns(i), &["route", "show", "exact", prefix])
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// `ip -o link show ifname` in node `i` (empty if it does not exist).
+    pub fn link(&self, i: usize, ifname: &str) -> String {
+        self.topo
+            .ip(&Self::ns(i), &["-o", "link", "show", "dev", ifname])
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
     }
 
     /// Starts `ip -ts monitor address` in node `i`, writing to `name`, with

@@ -667,6 +667,7 @@ pub fn sync_group(a: Impl, b: Impl) {
             },
             instances: vec![vi1, vi2],
             sync_group: vec!["VI_1", "VI_2"],
+            track_files: Vec::new(),
         }
     };
     let cap = lab.capture("sw", "br0", "wire.pcap");
@@ -1026,6 +1027,142 @@ pub fn startup_outcomes(subject: Impl) {
         bad.is_empty(),
         "start-up outcomes differ:\n{}",
         bad.join("\n")
+    );
+}
+
+/// `virtual_ipaddress_excluded` and `virtual_routes` follow the master:
+/// on n1 while it is master, on n2 after a graceful failover; the excluded
+/// address is not in the adverts (one address: the VIP).
+pub fn excluded_and_routes(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    let cap = lab.capture("sw", "br0", "wire.pcap");
+    let inst = |p| Instance {
+        excluded: vec!["198.51.100.9/32"],
+        routes: vec!["203.0.113.0/24 dev eth0"],
+        ..Instance::v3(p)
+    };
+    elect(
+        &mut lab,
+        (a, &Conf::one(inst(150))),
+        (b, &Conf::one(inst(100))),
+        VIP1,
+        0.1,
+    );
+    let (ex, net) = ("198.51.100.9", "203.0.113.0/24");
+    check(
+        &lab,
+        within(secs(1.0), || {
+            lab.has(1, ex) && !lab.route(1, net).is_empty()
+        }),
+        "the master lacks the excluded address or the virtual route",
+    );
+    check(
+        &lab,
+        !lab.has(2, ex) && lab.route(2, net).is_empty(),
+        "the backup holds the excluded address or the virtual route",
+    );
+    lab.signal(1, "TERM");
+    check(
+        &lab,
+        within(secs(1.5), || {
+            lab.has(2, ex) && !lab.route(2, net).is_empty() && !lab.has(1, ex)
+        }),
+        "the excluded address and the virtual route did not follow the VIP to n2",
+    );
+    check(
+        &lab,
+        within(secs(1.0), || lab.route(1, net).is_empty()),
+        "the stopped master kept the virtual route",
+    );
+    let adverts = pcap::read(&cap);
+    check(
+        &lab,
+        !adverts.is_empty() && adverts.iter().all(|p| p.payload.get(3) == Some(&1)),
+        "adverts must count one address (the excluded one is not advertised)",
+    );
+}
+
+/// `use_vmac`: the master creates `vrrp.51` with the VRRP MAC
+/// 00:00:5e:00:01:33, puts the VIP there and sends its adverts from that MAC;
+/// after a graceful failover n2 does the same.
+pub fn vmac(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    let cap = lab.capture_all("sw", "br0", "wire.pcap");
+    let inst = |p| Instance {
+        use_vmac: true,
+        ..Instance::v3(p)
+    };
+    lab.start(1, a, &Conf::one(inst(150)));
+    lab.start(2, b, &Conf::one(inst(100)));
+    let on_vmac = |lab: &Lab, n| lab.addresses_on(n, "vrrp.51").iter().any(|x| x == VIP1);
+    check(
+        &lab,
+        within(secs(2.0), || on_vmac(&lab, 1) && !on_vmac(&lab, 2)),
+        "use_vmac: n1 did not put the VIP on vrrp.51",
+    );
+    check(
+        &lab,
+        lab.link(1, "vrrp.51").contains("00:00:5e:00:01:33"),
+        &format!(
+            "use_vmac: n1's vrrp.51 has not the VRRP MAC: {}",
+            lab.link(1, "vrrp.51")
+        ),
+    );
+    check(
+        &lab,
+        !lab.has(1, VIP1),
+        "use_vmac: the VIP is on eth0, not on vrrp.51",
+    );
+    lab.signal(1, "TERM");
+    check(
+        &lab,
+        within(secs(1.5), || on_vmac(&lab, 2)),
+        "use_vmac: n2 did not put the VIP on its vrrp.51",
+    );
+    let garp_from_vmac = || {
+        pcap::announcements(&cap)
+            .into_iter()
+            .any(|g| g.mac == [0, 0, 0x5e, 0, 1, 0x33] && g.ip.to_string() == VIP1)
+    };
+    check(
+        &lab,
+        within(secs(1.0), garp_from_vmac),
+        "use_vmac: no gratuitous ARP for the VIP from 00:00:5e:00:01:33",
+    );
+}
+
+/// `track_file` (weight 1): n1 (150) reads -60 from the file, its priority
+/// becomes 90 < 100 and the VIP moves to n2; 0 brings it back.
+pub fn track_file(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    let file = lab.path("prio");
+    std::fs::write(&file, "0\n").unwrap();
+    let ca = Conf {
+        track_files: vec![("tf", file.display().to_string())],
+        instances: vec![Instance {
+            track_files: vec!["tf"],
+            ..Instance::v3(150)
+        }],
+        ..Conf::default()
+    };
+    elect(
+        &mut lab,
+        (a, &ca),
+        (b, &Conf::one(Instance::v3(100))),
+        VIP1,
+        0.1,
+    );
+    std::fs::write(&file, "-60\n").unwrap();
+    check(
+        &lab,
+        within(secs(3.0), || lab.has(2, VIP1) && !lab.has(1, VIP1)),
+        "track_file -60: the VIP did not move to n2 within 3 s",
+    );
+    std::fs::write(&file, "0\n").unwrap();
+    check(
+        &lab,
+        within(secs(3.0), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        "track_file 0: the VIP did not come back to n1 within 3 s",
     );
 }
 
