@@ -169,3 +169,8 @@ fn bytes_v3_ipv6() {
 fn bytes_v3_unicast() {
     s::bytes_equal(Impl::Vrrpd, Bytes::Unicast);
 }
+
+#[test]
+fn bytes_v3_shutdown_priority_0() {
+    s::bytes_equal(Impl::Vrrpd, Bytes::V3Shutdown);
+}

@@ -1220,6 +1220,8 @@ pub enum Bytes {
     V3Ipv4,
     V3Ipv6,
     Unicast,
+    /// The priority-0 advert sent on SIGTERM (v3 IPv4).
+    V3Shutdown,
 }
 
 fn bytes_conf(case: Bytes) -> Conf {
@@ -1241,7 +1243,7 @@ fn bytes_conf(case: Bytes) -> Conf {
             pass: Some("secret123"),
             ..v4
         },
-        Bytes::V3Ipv4 => v4,
+        Bytes::V3Ipv4 | Bytes::V3Shutdown => v4,
         Bytes::V3Ipv6 => Instance {
             vips: vec!["2001:db8:100::1/64", "2001:db8:100::2/64"],
             ..v4
@@ -1272,7 +1274,29 @@ fn first_advert(imp: Impl, case: Bytes) -> (Packet, Lab) {
             lab.logs()
         )
     };
-    (p, lab)
+    if !matches!(case, Bytes::V3Shutdown) {
+        return (p, lab);
+    }
+    lab.signal(1, "TERM");
+    assert!(
+        lab.wait_exit(1, secs(5.0)).is_some(),
+        "{} did not exit on SIGTERM\n{}",
+        imp.name(),
+        lab.logs()
+    );
+    let mut zero = None;
+    within(secs(1.0), || {
+        zero = pcap::read(&cap).into_iter().find(|p| p.priority() == 0);
+        zero.is_some()
+    });
+    let Some(z) = zero else {
+        panic!(
+            "{} sent no priority-0 advert on SIGTERM\n{}",
+            imp.name(),
+            lab.logs()
+        )
+    };
+    (z, lab)
 }
 
 /// Our adverts are byte-equal to keepalived's for the same configuration
