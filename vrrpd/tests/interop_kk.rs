@@ -91,6 +91,21 @@ fn track_file() {
 }
 
 #[test]
+fn owner_priority_255() {
+    s::owner_priority_255(A, B);
+}
+
+#[test]
+fn same_vrid_ipv4_and_ipv6() {
+    s::same_vrid_ipv4_and_ipv6(A, B);
+}
+
+#[test]
+fn link_down_up() {
+    s::link_down_up(A, B);
+}
+
+#[test]
 fn crash_failover() {
     s::crash_failover(A, B);
 }

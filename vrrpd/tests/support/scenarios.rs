@@ -1166,6 +1166,106 @@ pub fn track_file(a: Impl, b: Impl) {
     );
 }
 
+/// Priority 255 (address owner, written with `state BACKUP` like every
+/// instance here) joins a running master (100) and takes the VIP; its
+/// notifies are BACKUP then MASTER, as keepalived's.
+pub fn owner_priority_255(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    lab.start(2, b, &Conf::one(Instance::v3(100)));
+    check(
+        &lab,
+        within(secs(2.0), || lab.has(2, VIP1)),
+        "n2 alone did not become master",
+    );
+    lab.start(1, a, &Conf::one(Instance::v3(255)));
+    check(
+        &lab,
+        within(secs(1.0), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        "the owner (255) did not take the VIP within 1 s",
+    );
+    let generic = || -> Vec<String> {
+        lab.notifications(1)
+            .into_iter()
+            .filter(|l| l.starts_with("INSTANCE "))
+            .collect()
+    };
+    within(secs(1.0), || generic().len() >= 2);
+    let n1 = generic();
+    check(
+        &lab,
+        n1 == ["INSTANCE VI_1 BACKUP 255", "INSTANCE VI_1 MASTER 255"],
+        &format!("the owner's notify sequence: {n1:?} (want BACKUP, MASTER)"),
+    );
+}
+
+/// The same VRID over IPv4 and IPv6 is two routers: n1 masters both, a
+/// graceful stop moves both to n2.
+pub fn same_vrid_ipv4_and_ipv6(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    let both = |p| {
+        let mut c = Conf::one(Instance::v3(p));
+        c.instances.push(Instance {
+            name: "VI_6",
+            vips: vec!["2001:db8:100::1/64"],
+            notify: false,
+            ..Instance::v3(p)
+        });
+        c
+    };
+    lab.start(1, a, &both(150));
+    lab.start(2, b, &both(100));
+    check(
+        &lab,
+        within(secs(2.0), || {
+            lab.has(1, VIP1) && lab.has(1, VIP6) && !lab.has(2, VIP1) && !lab.has(2, VIP6)
+        }),
+        "VRID 51 over IPv4 and IPv6: n1 did not master both",
+    );
+    check(
+        &lab,
+        holds_for(secs(0.5), || !lab.has(2, VIP1) && !lab.has(2, VIP6)),
+        "VRID 51 over IPv4 and IPv6: n2 took one of them",
+    );
+    lab.signal(1, "TERM");
+    check(
+        &lab,
+        within(secs(1.0), || lab.has(2, VIP1) && lab.has(2, VIP6)),
+        "VRID 51 over IPv4 and IPv6: both did not move to n2",
+    );
+}
+
+/// The master's own link goes down (the daemon lives on): n2 takes over,
+/// n1 reports FAULT; when the link comes back n1 preempts again.
+pub fn link_down_up(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    elect(
+        &mut lab,
+        (a, &Conf::one(Instance::v3(150))),
+        (b, &Conf::one(Instance::v3(100))),
+        VIP1,
+        0.1,
+    );
+    lab.topo.ip("n1", &["link", "set", "eth0", "down"]).unwrap();
+    check(
+        &lab,
+        within(secs(1.5), || lab.has(2, VIP1)),
+        "link down: n2 did not take the VIP within 1.5 s",
+    );
+    check(
+        &lab,
+        within(secs(1.0), || notified(&lab, 1, "FAULT")),
+        "link down: n1 did not notify FAULT",
+    );
+    lab.topo.ip("n1", &["link", "set", "eth0", "up"]).unwrap();
+    check(
+        &lab,
+        within(secs(3.0), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        "link up: n1 did not take the VIP back within 3 s",
+    );
+    let running = lab.running(1);
+    check(&lab, running, "link down/up: the daemon exited");
+}
+
 /// The master keeps its advert schedule: over 3 s, n1's adverts (v3,
 /// 0.1 s) come on average every 100 ms ± 2 %, none later than 150 ms after
 /// the previous one, and n2 (backup) sends none.
