@@ -298,7 +298,8 @@ fn notify_state(d: &mut Daemon, name: &str, n: Notify) {
             Event::Master
         }
         Notify::Backup => {
-            info!("({name}) Entering BACKUP STATE");
+            let init = if inst.announced { "" } else { " (init)" };
+            info!("({name}) Entering BACKUP STATE{init}");
             Event::Backup
         }
         Notify::Fault => {
@@ -326,5 +327,8 @@ fn notify_state(d: &mut Daemon, name: &str, n: Notify) {
     }
     if let Some(f) = d.fifo.as_mut() {
         f.write("INSTANCE", name, event, priority);
+    }
+    if let Some(inst) = d.instances.get_mut(name) {
+        inst.announced = true;
     }
 }

@@ -83,8 +83,9 @@ fn init_logging(args: &Args) {
 /// `vrrpd` without `-t`/`--dump-config`: runs until SIGTERM/SIGINT.
 pub fn main(args: &Args) -> i32 {
     if !args.use_file.exists() {
-        eprintln!("vrrpd: Config files missing '{}'.", args.use_file.display());
-        return 1;
+        // keepalived 2.2.7 logs this and exits 6 (KEEPALIVED_EXIT_NO_CONFIG).
+        eprintln!("Config files missing '{}'.", args.use_file.display());
+        return 6;
     }
     if !args.dont_fork {
         if let Err(e) = nix::unistd::daemon(false, args.log_console) {

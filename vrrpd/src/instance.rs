@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use vrrp::packet::{MULTICAST_V4, MULTICAST_V6};
 use vrrp::{Advertisement, Endpoints, Expectations, Machine};
 
 use crate::spec::InstanceSpec;
@@ -31,6 +30,8 @@ pub struct Instance {
     /// The VIPs are on the interface (so a reload can diff them).
     pub addresses_set: bool,
     pub stats: crate::stats::Stats,
+    /// A state has been announced (keepalived logs the first BACKUP with "(init)").
+    pub announced: bool,
 }
 
 impl Instance {
@@ -51,6 +52,7 @@ impl Instance {
             weights: BTreeMap::new(),
             addresses_set: false,
             stats: crate::stats::Stats::default(),
+            announced: false,
         }
     }
 
@@ -74,10 +76,7 @@ impl Instance {
     /// Where adverts go: the group, or every unicast peer.
     pub fn destinations(&self) -> Vec<IpAddr> {
         if self.spec.peers.is_empty() {
-            vec![match self.primary {
-                IpAddr::V4(_) => IpAddr::V4(MULTICAST_V4),
-                IpAddr::V6(_) => IpAddr::V6(MULTICAST_V6),
-            }]
+            vec![self.spec.group]
         } else {
             self.spec.peers.clone()
         }
@@ -167,7 +166,7 @@ mod tests {
         let p = i.packets(150);
         assert_eq!(p.len(), 1);
         let (dst, bytes) = &p[0];
-        assert_eq!(*dst, IpAddr::V4(MULTICAST_V4));
+        assert_eq!(*dst, IpAddr::V4(vrrp::packet::MULTICAST_V4));
         assert_eq!(&bytes[4..6], &[0, 1], "first id is 1");
         assert_eq!(bytes[8], 255, "TTL");
         assert_eq!(bytes[20 + 2], 150, "priority");

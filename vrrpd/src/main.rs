@@ -7,6 +7,7 @@ mod cli;
 mod daemon;
 mod garp;
 mod instance;
+mod lifecycle;
 mod notify;
 mod receive;
 mod rtnl;

@@ -46,11 +46,11 @@ pub struct RunAs {
 }
 
 impl RunAs {
-    /// From `global_defs { script_user USER [GROUP] }`.
+    /// From `global_defs { script_user USER [GROUP] }`; without it keepalived runs
+    /// scripts as `keepalived_script` when that user exists, else as itself.
     pub fn from_config(words: Option<&Vec<String>>) -> Self {
-        let Some(words) = words else {
-            return RunAs::default();
-        };
+        let default = vec!["keepalived_script".to_string()];
+        let words = words.unwrap_or(&default);
         let user = words
             .first()
             .and_then(|u| nix::unistd::User::from_name(u).ok().flatten());

@@ -3,14 +3,13 @@
 //! carried out by `actions.rs`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::unix::AsyncFd;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinHandle;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 use vrrp::Input;
 
 use crate::cli::Args;
@@ -19,7 +18,7 @@ use crate::notify::{Fifo, RunAs};
 
 use crate::rtnl::{Addr, Link, Rtnl};
 use crate::socket::{Packet, RecvError, VrrpSocket};
-use crate::spec::{self, Family, InstanceSpec};
+use crate::spec::{Family, InstanceSpec};
 use crate::timers::Timers;
 use crate::track::ScriptState;
 
@@ -65,7 +64,7 @@ pub enum TimerKey {
 #[derive(Debug)]
 pub struct SocketEntry {
     pub socket: Arc<AsyncFd<VrrpSocket>>,
-    task: JoinHandle<()>,
+    pub task: JoinHandle<()>,
 }
 
 #[derive(Debug)]
@@ -93,6 +92,8 @@ pub struct Daemon {
     /// The instance a reload is removing, and its state before (its stop is
     /// reported as DELETED or FAULT, as keepalived's `clear_diff_vrrp`).
     pub deleting: Option<(String, vrrp::State)>,
+    /// Instances waiting for an address on their interface.
+    pub waiting: BTreeMap<String, InstanceSpec>,
     /// Gratuitous ARP / NA senders.
     pub announcer: crate::garp::Announcer,
     /// static_ipaddress / static_routes in place.
@@ -116,8 +117,28 @@ fn load(args: &Args) -> keepalived_conf::Outcome {
     deprecated,
     reason = "AsyncFd::register is unsafe (denied here); the fd is owned by the AsyncFd"
 )]
-fn register<T: std::os::fd::AsRawFd>(socket: T) -> std::io::Result<AsyncFd<T>> {
+pub(crate) fn register<T: std::os::fd::AsRawFd>(socket: T) -> std::io::Result<AsyncFd<T>> {
     AsyncFd::new(socket)
+}
+
+/// keepalived's VRRP process gives up on these (its parent then exits with the code):
+/// a keyword without its value or a failed checked include (`stopped`); an
+/// interface that does not exist, or an instance without a valid VRID or interface
+/// (`vrrp_complete_init`'s minimum configuration): "permanent error CONFIG", exit 2.
+fn fatal(outcome: &keepalived_conf::Outcome) -> Option<i32> {
+    if let Some(code) = outcome.diagnostics.stopped {
+        return Some(code);
+    }
+    outcome
+        .diagnostics
+        .items
+        .iter()
+        .any(|d| {
+            d.message == "Non-existent interface specified in configuration"
+                || d.message.ends_with(") the virtual router id must be set")
+                || d.message.ends_with(") Unknown interface!")
+        })
+        .then_some(2)
 }
 
 fn spawn_signals(tx: UnboundedSender<Event>) -> std::io::Result<()> {
@@ -187,7 +208,7 @@ fn spawn_monitor(tx: UnboundedSender<Event>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn spawn_reader(
+pub(crate) fn spawn_reader(
     key: SocketKey,
     socket: Arc<AsyncFd<VrrpSocket>>,
     tx: UnboundedSender<Event>,
@@ -227,6 +248,10 @@ fn spawn_reader(
 pub async fn run(args: &Args) -> i32 {
     let (tx, rx) = unbounded_channel();
     let outcome = load(args);
+    if let Some(code) = fatal(&outcome) {
+        error!("exited with permanent error CONFIG. Terminating");
+        return code;
+    }
     let mut daemon = match Daemon::new(tx.clone(), &outcome.config) {
         Ok(d) => d,
         Err(e) => {
@@ -281,6 +306,7 @@ impl Daemon {
             statics: crate::statics::Statics::default(),
             deleting: None,
             announcer: crate::garp::Announcer::default(),
+            waiting: BTreeMap::new(),
         })
     }
 
@@ -291,173 +317,6 @@ impl Daemon {
 
     pub fn index_of(&self, name: &str) -> Option<u32> {
         self.links.get(name).map(|l| l.index)
-    }
-
-    /// The address adverts come from: `unicast_src_ip`, else the interface's first
-    /// IPv4 address, or its IPv6 link-local address.
-    fn primary_address(&self, spec: &InstanceSpec, index: u32) -> Option<IpAddr> {
-        if let Some(a) = spec.unicast_src {
-            return Some(a);
-        }
-        self.addrs
-            .iter()
-            .filter(|a| a.index == index && !a.secondary)
-            .map(|a| a.address)
-            .find(|a| match (spec.family, a) {
-                (Family::V4, IpAddr::V4(_)) => true,
-                (Family::V6, IpAddr::V6(v)) => v.is_unicast_link_local(),
-                _ => false,
-            })
-    }
-
-    fn socket_for(&mut self, ifname: &str, index: u32, family: Family) -> std::io::Result<()> {
-        let key = (index, family);
-        if self.sockets.contains_key(&key) {
-            return Ok(());
-        }
-        let socket = Arc::new(register(VrrpSocket::open(family, ifname, index)?)?);
-        let task = spawn_reader(key, socket.clone(), self.tx.clone());
-        self.sockets.insert(key, SocketEntry { socket, task });
-        Ok(())
-    }
-
-    /// Starts a new instance: socket, machine, Startup.
-    fn start_instance(&mut self, spec: InstanceSpec, now: Instant) {
-        let name = spec.name.clone();
-        let Some(base) = self.index_of(&spec.interface) else {
-            warn!(
-                "({name}) interface {} does not exist - ignoring instance",
-                spec.interface
-            );
-            return;
-        };
-        let ifindex = match crate::vmac::ensure(self, &spec, base) {
-            Ok(i) => i,
-            Err(e) => {
-                warn!("({name}) cannot create the VMAC interface: {e}");
-                return;
-            }
-        };
-        let Some(primary) = self.primary_address(&spec, base) else {
-            warn!(
-                "({name}) no address on {} for the advert source - ignoring instance",
-                spec.interface
-            );
-            return;
-        };
-        let send_if = spec.send_interface();
-        if let Err(e) = self.socket_for(&send_if, ifindex, spec.family) {
-            warn!("({name}) cannot open the VRRP socket on {send_if}: {e}");
-            return;
-        }
-        let instance = Instance::new(spec, ifindex, base, primary);
-        self.instances.insert(name.clone(), instance);
-        crate::actions::clear_stale_addresses(self, &name);
-        // The machine learns a fault first, so Startup leads to FAULT.
-        crate::track::recompute(self, &name, now);
-        self.feed(&name, Input::Startup, now);
-        self.update_priority(&name, now);
-    }
-
-    /// Applies a configuration: starts what is new, reconfigures what changed,
-    /// stops what is gone, and leaves identical instances alone.
-    pub fn apply(&mut self, config: &keepalived_conf::Config) {
-        let now = Instant::now();
-        self.run_as = RunAs::from_config(config.global_defs.script_user.as_ref());
-        crate::notify::apply_fifo(self, &config.global_defs);
-        crate::sync::apply(self, config);
-        crate::track::apply_scripts(self, config, now);
-        let specs = spec::instances(config);
-        let wanted: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
-        let gone: Vec<String> = self
-            .instances
-            .keys()
-            .filter(|n| !wanted.contains(n))
-            .cloned()
-            .collect();
-        for name in gone {
-            self.delete_instance(&name, now);
-        }
-        for spec in specs {
-            let name = spec.name.clone();
-            match self.instances.get(&name) {
-                None => self.start_instance(spec, now),
-                Some(old) if old.spec == spec => {}
-                Some(old)
-                    if old.spec.socket_key() != spec.socket_key()
-                        || old.spec.vrid != spec.vrid
-                        || old.spec.interface != spec.interface
-                        || old.spec.unicast_src != spec.unicast_src
-                        || old.spec.track_interfaces != spec.track_interfaces
-                        || old.spec.track_scripts != spec.track_scripts
-                        || old.spec.track_files != spec.track_files =>
-                {
-                    self.delete_instance(&name, now);
-                    self.start_instance(spec, now);
-                }
-                Some(_) => self.reconfigure(spec, now),
-            }
-        }
-        self.close_unused_sockets();
-    }
-
-    fn reconfigure(&mut self, spec: InstanceSpec, now: Instant) {
-        let name = spec.name.clone();
-        let vnow = self.vnow(now);
-        let Some(inst) = self.instances.get_mut(&name) else {
-            return;
-        };
-        info!("({name}) configuration changed - reconfiguring");
-        let old_spec = std::mem::replace(&mut inst.spec, spec);
-        inst.expect = inst.spec.expectations();
-        let priority = inst.effective_priority();
-        let config = inst.spec.machine_config(inst.primary, priority);
-        let actions = inst.machine.reconfigure(vnow, config);
-        let holding = inst.addresses_set;
-        self.execute(&name, &actions, now);
-        if holding {
-            crate::actions::swap_addresses(self, &name, &old_spec);
-        }
-        self.update_priority(&name, now);
-    }
-
-    /// A reload removes an instance.
-    fn delete_instance(&mut self, name: &str, now: Instant) {
-        let state = self.instances.get(name).map(|i| i.machine.state());
-        self.deleting = state.map(|s| (name.to_string(), s));
-        self.stop_instance(name, now);
-        self.deleting = None;
-    }
-
-    fn stop_instance(&mut self, name: &str, now: Instant) {
-        self.feed(name, Input::Shutdown, now);
-        let gone = self.instances.remove(name);
-        self.timers.retain(|k| match k {
-            TimerKey::Advert(n)
-            | TimerKey::MasterDown(n)
-            | TimerKey::Garp(n)
-            | TimerKey::GarpRefresh(n)
-            | TimerKey::GarpLowerPrio(n) => n != name,
-            TimerKey::Script(_) | TimerKey::Files => true,
-        });
-        if let Some(inst) = gone {
-            crate::vmac::remove(self, &inst);
-        }
-    }
-
-    fn close_unused_sockets(&mut self) {
-        let used: Vec<SocketKey> = self
-            .instances
-            .values()
-            .map(|i| (i.ifindex, i.spec.family))
-            .collect();
-        self.sockets.retain(|k, s| {
-            let keep = used.contains(k);
-            if !keep {
-                s.task.abort();
-            }
-            keep
-        });
     }
 
     /// Feeds one input to one instance and carries out the actions;
@@ -512,7 +371,7 @@ impl Daemon {
         info!("Reloading");
         crate::daemon::sd_notify("RELOADING=1");
         let outcome = load(args);
-        if outcome.diagnostics.stopped.is_some() {
+        if fatal(&outcome).is_some() {
             warn!("configuration not reloaded: the file has fatal errors");
         } else {
             self.refresh_links();
@@ -543,12 +402,18 @@ impl Daemon {
                 crate::track::link_changed(self, link, now);
             }
             Event::AddressesChanged => {
-                if let Ok(addrs) = self.rtnl.addresses() {
-                    self.addrs = addrs;
+                // Our own VIPs make these too: only look when someone waits (a
+                // reload reads the addresses afresh anyway).
+                if !self.waiting.is_empty() {
+                    if let Ok(addrs) = self.rtnl.addresses() {
+                        self.addrs = addrs;
+                    }
+                    self.start_waiting(now);
                 }
             }
             Event::Resync => {
                 self.refresh_links();
+                self.start_waiting(now);
                 let names: Vec<String> = self.instances.keys().cloned().collect();
                 for n in names {
                     crate::track::recompute(self, &n, now);

@@ -86,6 +86,22 @@ impl VrrpSocket {
         })
     }
 
+    /// Joins another multicast group (`mcast_dst_ip`, `vrrp_mcast_group4|6`); a
+    /// group already joined is fine.
+    pub fn join(&self, group: IpAddr) -> io::Result<()> {
+        let r = match group {
+            IpAddr::V4(g) if g != MULTICAST_V4 => self
+                .socket
+                .join_multicast_v4_n(&g, &InterfaceIndexOrAddress::Index(self.ifindex)),
+            IpAddr::V6(g) if g != MULTICAST_V6 => self.socket.join_multicast_v6(&g, self.ifindex),
+            _ => Ok(()),
+        };
+        match r {
+            Err(e) if e.raw_os_error() == Some(98) => Ok(()), // EADDRINUSE: joined
+            r => r,
+        }
+    }
+
     /// Sends one IPv4 packet (header included).
     pub fn send_v4(&self, packet: &[u8], destination: Ipv4Addr) -> io::Result<()> {
         let to = SockAddr::from(SocketAddrV4::new(destination, 0));

@@ -78,8 +78,11 @@ pub struct InstanceSpec {
     pub preempt: bool,
     pub preempt_delay: Duration,
     pub initial_state: InitialState,
+    /// `unicast_src_ip` / `mcast_src_ip` (one field in keepalived).
     pub unicast_src: Option<IpAddr>,
     pub peers: Vec<IpAddr>,
+    /// The multicast group (`mcast_dst_ip`, else `vrrp_mcast_group4|6`).
+    pub group: IpAddr,
     pub vips: Vec<VirtualAddress>,
     pub excluded: Vec<VirtualAddress>,
     pub routes: Vec<Route>,
@@ -212,6 +215,21 @@ fn count(v: Option<u64>, default: u64) -> u32 {
     u32::try_from(v.unwrap_or(default)).unwrap_or(u32::MAX)
 }
 
+fn group(family: Family, instance: Option<&str>, g: &GlobalDefs) -> IpAddr {
+    let global = match family {
+        Family::V4 => g.vrrp_mcast_group4.as_str(),
+        Family::V6 => g.vrrp_mcast_group6.as_str(),
+    };
+    instance
+        .and_then(|s| s.parse::<IpAddr>().ok())
+        .filter(|a| Family::of(*a) == family && a.is_multicast())
+        .or_else(|| global.parse::<IpAddr>().ok().filter(IpAddr::is_multicast))
+        .unwrap_or(match family {
+            Family::V4 => IpAddr::V4(vrrp::packet::MULTICAST_V4),
+            Family::V6 => IpAddr::V6(vrrp::packet::MULTICAST_V6),
+        })
+}
+
 /// Resolves one instance; `None` when it lacks an interface or VRID (keepalived
 /// refuses to start those).
 pub fn instance(v: &VrrpInstance, config: &Config) -> Option<InstanceSpec> {
@@ -272,8 +290,13 @@ pub fn instance(v: &VrrpInstance, config: &Config) -> Option<InstanceSpec> {
         } else {
             InitialState::Backup
         },
-        unicast_src: v.unicast_src_ip.as_deref().and_then(|s| s.parse().ok()),
+        unicast_src: v
+            .unicast_src_ip
+            .as_deref()
+            .or(v.mcast_src_ip.as_deref())
+            .and_then(|s| s.parse().ok()),
         peers,
+        group: group(family, opts.mcast_dst_ip.as_deref(), g),
         // keepalived ignores VIPs of the other family ("address family must match").
         vips: v
             .virtual_ipaddress
@@ -388,6 +411,17 @@ mod tests {
         );
         assert_eq!(s.initial_state, InitialState::Backup);
         assert!(s.preempt);
+        assert_eq!(s.group, IpAddr::V4(vrrp::packet::MULTICAST_V4));
+    }
+
+    #[test]
+    fn mcast_src_ip_and_groups() {
+        let s = specs(
+            "global_defs {\n vrrp_mcast_group4 224.0.0.100\n}\n             vrrp_instance A {\n interface eth0\n virtual_router_id 1\n mcast_src_ip 192.0.2.9\n              virtual_ipaddress {\n 192.0.2.1\n }\n}\n             vrrp_instance B {\n interface eth0\n virtual_router_id 2\n mcast_dst_ip 224.0.0.101\n              virtual_ipaddress {\n 192.0.2.2\n }\n}\n",
+        );
+        assert_eq!(s[0].unicast_src, Some("192.0.2.9".parse().unwrap()));
+        assert_eq!(s[0].group, "224.0.0.100".parse::<IpAddr>().unwrap());
+        assert_eq!(s[1].group, "224.0.0.101".parse::<IpAddr>().unwrap());
     }
 
     #[test]

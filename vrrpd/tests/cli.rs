@@ -83,7 +83,7 @@ fn config_test_prints_keepalived_style_messages() {
 }
 
 #[test]
-fn running_with_a_missing_file_fails() {
+fn running_with_a_missing_file_exits_6_as_keepalived() {
     let out = vrrpd(&[
         "-n",
         "-f",
@@ -93,7 +93,7 @@ fn running_with_a_missing_file_fails() {
         "-r",
         "/nonexistent/r",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(6));
 }
 
 #[test]
@@ -106,7 +106,7 @@ fn version_flag_is_keepalived_s_lowercase_v() {
 #[test]
 fn keepalived_s_run_flags_are_accepted() {
     // The flags keepalived's units and the interop suite pass; a missing file
-    // still fails (exit 1), but not as a usage error (clap's exit 2).
+    // still fails (exit 6, as keepalived), but not as a usage error (clap's exit 2).
     let out = vrrpd(&[
         "-n",
         "-l",
@@ -125,7 +125,7 @@ fn keepalived_s_run_flags_are_accepted() {
     ]);
     assert_eq!(
         out.status.code(),
-        Some(1),
+        Some(6),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -10,10 +10,15 @@ use netlab::Topology;
 
 const VIP: &str = "192.0.2.100";
 
-fn config(name: &str, priority: u8, extra_vip: &str, notify: &Path) -> String {
+fn config(name: &str, priority: u8, extra: &str, notify: &Path) -> String {
+    // `extra` is more VIP lines, or (starting with "+") more instance lines.
+    let (extra_vip, extra_line) = match extra.strip_prefix('+') {
+        Some(line) => ("", line),
+        None => (extra, ""),
+    };
     format!(
         "vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 51\n  priority {priority}\n  \
-         advert_int 1\n  virtual_ipaddress {{\n    {VIP}\n{extra_vip}  }}\n  \
+         advert_int 1\n{extra_line}  virtual_ipaddress {{\n    {VIP}\n{extra_vip}  }}\n  \
          notify \"{} {name}\"\n}}\n",
         notify.display()
     )
@@ -72,7 +77,11 @@ impl Lab {
 
     /// Starts `daemon` the way the interop suite does; returns its pid.
     fn start(&mut self, ns: &str, daemon: &str, priority: u8) -> u32 {
-        let conf = self.write_config(ns, priority, "");
+        self.start_with(ns, daemon, priority, "")
+    }
+
+    fn start_with(&mut self, ns: &str, daemon: &str, priority: u8, extra: &str) -> u32 {
+        let conf = self.write_config(ns, priority, extra);
         let s = |p: PathBuf| p.to_string_lossy().into_owned();
         let (conf, pid, vpid) = (
             s(conf),
@@ -245,4 +254,38 @@ for _ in range(20):
         "{}",
         lab.logs()
     );
+}
+
+#[test]
+fn use_vmac_with_keepalived() {
+    let mut lab = Lab::new();
+    lab.start_with("b", "keepalived", 100, "+  use_vmac\n");
+    let pid = lab.start_with("a", vrrpd(), 150, "+  use_vmac\n");
+    let vmac = |lab: &Lab| {
+        lab.t
+            .ip("a", &["-o", "addr", "show", "dev", "vrrp.51"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let master = Topology::wait_until(Duration::from_secs(8), || {
+        vmac(&lab).contains(&format!("inet {VIP}/32"))
+    });
+    assert!(master, "VIP on vrrp.51\n{}\n{}", vmac(&lab), lab.logs());
+    let link = lab.t.ip("a", &["link", "show", "dev", "vrrp.51"]).unwrap();
+    let link = String::from_utf8_lossy(&link.stdout);
+    assert!(link.contains("link/ether 00:00:5e:00:01:33"), "{link}");
+    // No link-local address from the shared MAC (RFC 5798 7.4).
+    assert!(!vmac(&lab).contains("inet6 fe80"), "{}", vmac(&lab));
+    let kb = lab
+        .t
+        .ip("b", &["-o", "addr", "show", "dev", "vrrp.51"])
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&kb.stdout).contains(VIP),
+        "keepalived stays backup"
+    );
+    signal(pid, "-TERM");
+    assert!(Topology::wait_until(Duration::from_secs(3), || !alive(pid)));
+    let gone = lab.t.ip("a", &["link", "show", "dev", "vrrp.51"]);
+    assert!(gone.is_err(), "vrrp.51 removed at exit: {gone:?}");
 }
