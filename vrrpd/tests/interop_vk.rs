@@ -101,6 +101,11 @@ fn link_down_up() {
 }
 
 #[test]
+fn notify_fifo() {
+    s::notify_fifo(A, B);
+}
+
+#[test]
 fn crash_failover() {
     s::crash_failover(A, B);
 }

@@ -105,6 +105,8 @@ pub struct Conf {
     pub instances: Vec<Instance>,
     /// `vrrp_sync_group G { group { … } }` over these instance names.
     pub sync_group: Vec<&'static str>,
+    /// `vrrp_notify_fifo` in `global_defs`.
+    pub notify_fifo: Option<String>,
 }
 
 impl Conf {
@@ -117,7 +119,12 @@ impl Conf {
 
     /// The text for node `node` of `lab`.
     pub fn render(&self, node: usize, lab: &Lab) -> String {
-        let mut s = format!("global_defs {{\n  router_id n{node}\n}}\n");
+        let fifo = self
+            .notify_fifo
+            .as_ref()
+            .map(|f| format!("  vrrp_notify_fifo {f}\n"))
+            .unwrap_or_default();
+        let mut s = format!("global_defs {{\n  router_id n{node}\n{fifo}}}\n");
         for sc in &self.scripts {
             let _ = write!(
                 s,

@@ -67,6 +67,7 @@ struct Daemon {
     node: usize,
     imp: Impl,
     child: Child,
+    pidfile: PathBuf,
     vrrp_pidfile: PathBuf,
     log: PathBuf,
 }
@@ -236,6 +237,7 @@ impl Lab {
             node: i,
             imp,
             child,
+            pidfile: pid,
             vrrp_pidfile: vrrp_pid,
             log,
         });
@@ -263,6 +265,12 @@ impl Lab {
             }
         }
         pids
+    }
+
+    /// Node `i`'s latest daemon's pid files (`-p`, `-r`).
+    pub fn pidfiles(&mut self, i: usize) -> (PathBuf, PathBuf) {
+        let d = self.daemon(i);
+        (d.pidfile.clone(), d.vrrp_pidfile.clone())
     }
 
     /// Sends `sig` (e.g. `TERM`, `HUP`) to node `i`'s daemon (the process we
@@ -346,6 +354,27 @@ impl Lab {
     /// Whether node `i` holds `vip` (an address without prefix).
     pub fn has(&self, i: usize, vip: &str) -> bool {
         self.addresses(i).iter().any(|a| a == vip)
+    }
+
+    /// Makes a FIFO `name` and starts `cat` reading it into `name.out`
+    /// (host side; the FIFO is a file, not a namespace object). Returns
+    /// (fifo, output file).
+    pub fn fifo_reader(&mut self, name: &str) -> (PathBuf, PathBuf) {
+        let fifo = self.path(name);
+        let out = self.path(&format!("{name}.out"));
+        let ok = Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mkfifo {} failed", fifo.display());
+        let child = Command::new("cat")
+            .arg(&fifo)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap())
+            .spawn()
+            .unwrap();
+        self.helpers.push(child);
+        (fifo, out)
     }
 
     /// `ip route show EXACT` in node `i`: the matching routes, one per line.

@@ -140,6 +140,19 @@ pub fn graceful_failover(a: Impl, b: Impl) {
         }),
         "notify_master on n1 / notify_backup on n2 did not run",
     );
+    // Both pid files hold a live pid while running; both go on exit.
+    let (pid, vrrp_pid) = lab.pidfiles(1);
+    let live = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .is_some_and(|n| std::path::Path::new(&format!("/proc/{n}")).exists())
+    };
+    check(
+        &lab,
+        live(&pid) && live(&vrrp_pid),
+        "the running master's -p / -r pid files do not hold live pids",
+    );
     let t0 = now_micros();
     lab.signal(1, "TERM");
     check(
@@ -157,6 +170,11 @@ pub fn graceful_failover(a: Impl, b: Impl) {
         &lab,
         st.is_some_and(|s| s.success()),
         &format!("the master's exit after SIGTERM: {st:?} (want 0)"),
+    );
+    check(
+        &lab,
+        !pid.exists() && !vrrp_pid.exists(),
+        "the stopped master left its pid files behind",
     );
     check(
         &lab,
@@ -668,6 +686,7 @@ pub fn sync_group(a: Impl, b: Impl) {
             instances: vec![vi1, vi2],
             sync_group: vec!["VI_1", "VI_2"],
             track_files: Vec::new(),
+            notify_fifo: None,
         }
     };
     let cap = lab.capture("sw", "br0", "wire.pcap");
@@ -1264,6 +1283,45 @@ pub fn link_down_up(a: Impl, b: Impl) {
     );
     let running = lab.running(1);
     check(&lab, running, "link down/up: the daemon exited");
+}
+
+/// `vrrp_notify_fifo`: the master writes its state changes into the FIFO
+/// in keepalived's format, up to STOP on SIGTERM.
+pub fn notify_fifo(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    let (fifo, out) = lab.fifo_reader("fifo-n1");
+    let ca = Conf {
+        notify_fifo: Some(fifo.display().to_string()),
+        ..Conf::one(Instance::v3(150))
+    };
+    elect(
+        &mut lab,
+        (a, &ca),
+        (b, &Conf::one(Instance::v3(100))),
+        VIP1,
+        0.1,
+    );
+    lab.signal(1, "TERM");
+    let exited = lab.wait_exit(1, secs(5.0)).is_some();
+    check(&lab, exited, "the master did not exit on SIGTERM");
+    let lines = || -> Vec<String> {
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    within(secs(1.0), || lines().len() >= 3);
+    let got = lines();
+    check(
+        &lab,
+        got == [
+            "INSTANCE \"VI_1\" BACKUP 150",
+            "INSTANCE \"VI_1\" MASTER 150",
+            "INSTANCE \"VI_1\" STOP 150",
+        ],
+        &format!("notify FIFO lines: {got:?}"),
+    );
 }
 
 /// The master keeps its advert schedule: over 3 s, n1's adverts (v3,
