@@ -111,6 +111,11 @@ fn notify_fifo() {
 }
 
 #[test]
+fn sighup_add_vip() {
+    s::sighup_add_vip(A, B);
+}
+
+#[test]
 fn crash_failover() {
     s::crash_failover(A, B);
 }

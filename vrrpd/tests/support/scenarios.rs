@@ -1324,6 +1324,57 @@ pub fn notify_fifo(a: Impl, b: Impl) {
     );
 }
 
+/// SIGHUP adding a VIP to a running instance on both nodes (backup first):
+/// the master adds it without touching the old one, the backup takes
+/// neither.
+pub fn sighup_add_vip(a: Impl, b: Impl) {
+    let mut lab = Lab::new(2);
+    elect(
+        &mut lab,
+        (a, &Conf::one(Instance::v3(150))),
+        (b, &Conf::one(Instance::v3(100))),
+        VIP1,
+        0.1,
+    );
+    let mon1 = lab.monitor(1, "mon-n1");
+    let mon2 = lab.monitor(2, "mon-n2");
+    let more = |p| {
+        Conf::one(Instance {
+            vips: vec!["198.51.100.1/32", "198.51.100.2/32"],
+            ..Instance::v3(p)
+        })
+    };
+    lab.write_conf(2, &more(100));
+    lab.write_conf(1, &more(150));
+    lab.signal(2, "HUP");
+    lab.signal(1, "HUP");
+    check(
+        &lab,
+        within(secs(2.0), || lab.has(1, VIP2)),
+        "SIGHUP adding a VIP: the master did not add it within 2 s",
+    );
+    check(
+        &lab,
+        holds_for(secs(1.0), || {
+            lab.has(1, VIP1) && lab.has(1, VIP2) && !lab.has(2, VIP1) && !lab.has(2, VIP2)
+        }),
+        "SIGHUP adding a VIP: the roles changed",
+    );
+    let events = |p| std::fs::read_to_string(p).unwrap_or_default();
+    let (e1, e2) = (events(&mon1), events(&mon2));
+    let vip1 = format!(" {VIP1}/");
+    let del1: Vec<&str> = e1
+        .lines()
+        .filter(|l| l.contains(&vip1) && l.contains("Deleted"))
+        .collect();
+    let any2: Vec<&str> = e2.lines().filter(|l| l.contains(" 198.51.100.")).collect();
+    check(
+        &lab,
+        del1.is_empty() && any2.is_empty(),
+        &format!("SIGHUP adding a VIP: n1 deleted the old VIP {del1:?}; n2 events {any2:?}"),
+    );
+}
+
 /// The master keeps its advert schedule: over 3 s, n1's adverts (v3,
 /// 0.1 s) come on average every 100 ms ± 2 %, none later than 150 ms after
 /// the previous one, and n2 (backup) sends none.
