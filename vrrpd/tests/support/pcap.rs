@@ -15,6 +15,9 @@ pub struct Packet {
     pub ttl: u8,
     /// IPv4 TOS / IPv6 traffic class.
     pub tos: u8,
+    /// IPv4 identification and flags+fragment offset (0 for IPv6).
+    pub id: u16,
+    pub frag: u16,
     /// The VRRP message (after the IP header).
     pub payload: Vec<u8>,
 }
@@ -147,6 +150,8 @@ fn parse_frame(f: &[u8], micros: u64) -> Option<Packet> {
                 dst: IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19])),
                 ttl: ip[8],
                 tos: ip[1],
+                id: u16::from_be_bytes([ip[4], ip[5]]),
+                frag: u16::from_be_bytes([ip[6], ip[7]]),
                 payload: ip[ihl..total].to_vec(),
             })
         }
@@ -166,6 +171,8 @@ fn parse_frame(f: &[u8], micros: u64) -> Option<Packet> {
                 dst: addr(24),
                 ttl: ip[7],
                 tos: ((ip[0] & 0x0f) << 4) | (ip[1] >> 4),
+                id: 0,
+                frag: 0,
                 payload: ip[40..40 + len].to_vec(),
             })
         }

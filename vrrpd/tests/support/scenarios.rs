@@ -1525,15 +1525,17 @@ pub fn bytes_equal(subject: Impl, case: Bytes) {
             hex(&ours.payload)
         ),
     );
+    // The IP header fields a sender chooses (IPv4 id: keepalived numbers
+    // each instance's packets 1, 2, …; fragment field: DF or not).
+    let header = |p: &Packet| (p.src, p.dst, p.ttl, p.tos, p.id, p.frag);
     check(
         &lab,
-        (ours.src, ours.dst, ours.ttl, ours.tos)
-            == (theirs.src, theirs.dst, theirs.ttl, theirs.tos),
+        header(&ours) == header(&theirs),
         &format!(
-            "{case:?}: IP header differs (src, dst, ttl, tos): keepalived {:?}, {} {:?}",
-            (theirs.src, theirs.dst, theirs.ttl, theirs.tos),
+            "{case:?}: IP header differs (src, dst, ttl, tos, id, frag): keepalived {:?}, {} {:?}",
+            header(&theirs),
             subject.name(),
-            (ours.src, ours.dst, ours.ttl, ours.tos)
+            header(&ours)
         ),
     );
 }
