@@ -147,7 +147,12 @@ fn auth_pass_mismatch() {
 
 #[test]
 fn unicast() {
-    s::unicast(A, B);
+    s::unicast(A, B, false);
+}
+
+#[test]
+fn unicast_ipv6() {
+    s::unicast(A, B, true);
 }
 
 #[test]
@@ -198,4 +203,14 @@ fn bytes_v3_unicast() {
 #[test]
 fn bytes_v3_shutdown_priority_0() {
     s::bytes_equal(Impl::Keepalived, Bytes::V3Shutdown);
+}
+
+#[test]
+fn bytes_v3_vmac() {
+    s::bytes_equal(Impl::Keepalived, Bytes::V3Vmac);
+}
+
+#[test]
+fn bytes_v3_unicast_ipv6() {
+    s::bytes_equal(Impl::Keepalived, Bytes::UnicastIpv6);
 }

@@ -142,7 +142,12 @@ fn auth_pass_mismatch() {
 
 #[test]
 fn unicast() {
-    s::unicast(A, B);
+    s::unicast(A, B, false);
+}
+
+#[test]
+fn unicast_ipv6() {
+    s::unicast(A, B, true);
 }
 
 #[test]

@@ -39,7 +39,8 @@ pub struct Instance {
     pub track_interfaces: Vec<&'static str>,
     /// `authentication { auth_type PASS auth_pass … }` (VRRPv2 only).
     pub pass: Option<&'static str>,
-    /// Unicast peers (node numbers); `unicast_src_ip` is the node's own IPv4.
+    /// Unicast peers (node numbers); `unicast_src_ip` is the node's own IPv4
+    /// address, or its 2001:db8::N address when the VIPs are IPv6.
     pub unicast_peers: Vec<usize>,
     /// VIPs with prefix, e.g. `198.51.100.1/32`.
     pub vips: Vec<&'static str>,
@@ -177,10 +178,12 @@ impl Conf {
                 );
             }
             if !i.unicast_peers.is_empty() {
-                let _ = writeln!(s, "  unicast_src_ip {}", ip4(node));
+                let v6 = i.vips.iter().any(|v| v.contains(':'));
+                let addr = |n: usize| if v6 { format!("2001:db8::{n}") } else { ip4(n) };
+                let _ = writeln!(s, "  unicast_src_ip {}", addr(node));
                 s.push_str("  unicast_peer {\n");
                 for p in &i.unicast_peers {
-                    let _ = writeln!(s, "    {}", ip4(*p));
+                    let _ = writeln!(s, "    {}", addr(*p));
                 }
                 s.push_str("  }\n");
             }

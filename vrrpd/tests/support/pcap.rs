@@ -9,6 +9,9 @@ use std::path::Path;
 pub struct Packet {
     /// Capture time in microseconds since the epoch.
     pub micros: u64,
+    /// Ethernet source and destination.
+    pub eth_src: [u8; 6],
+    pub eth_dst: [u8; 6],
     pub src: IpAddr,
     pub dst: IpAddr,
     /// TTL or hop limit.
@@ -136,6 +139,9 @@ fn parse_frame(f: &[u8], micros: u64) -> Option<Packet> {
     if f.len() < 14 {
         return None;
     }
+    let (mut eth_src, mut eth_dst) = ([0u8; 6], [0u8; 6]);
+    eth_dst.copy_from_slice(&f[0..6]);
+    eth_src.copy_from_slice(&f[6..12]);
     let ip = &f[14..];
     match u16be(f, 12) {
         0x0800 if ip.len() >= 20 => {
@@ -146,6 +152,8 @@ fn parse_frame(f: &[u8], micros: u64) -> Option<Packet> {
             }
             Some(Packet {
                 micros,
+                eth_src,
+                eth_dst,
                 src: IpAddr::V4(Ipv4Addr::new(ip[12], ip[13], ip[14], ip[15])),
                 dst: IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19])),
                 ttl: ip[8],
@@ -167,6 +175,8 @@ fn parse_frame(f: &[u8], micros: u64) -> Option<Packet> {
             };
             Some(Packet {
                 micros,
+                eth_src,
+                eth_dst,
                 src: addr(8),
                 dst: addr(24),
                 ttl: ip[7],

@@ -513,42 +513,50 @@ pub fn auth_pass(a: Impl, b: Impl, same: bool) {
     }
 }
 
-/// Unicast peers: election and graceful failover, every advert unicast to
-/// the peer (none to 224.0.0.18).
-pub fn unicast(a: Impl, b: Impl) {
+/// Unicast peers (IPv4, or IPv6 from 2001:db8::N): election and graceful
+/// failover, every advert unicast to the peer (none to a multicast group).
+/// keepalived sends IPv6 unicast adverts with hop limit 64 (IPv4: TTL 255);
+/// unicast receivers do not check it.
+pub fn unicast(a: Impl, b: Impl, ipv6: bool) {
     let mut lab = Lab::new(2);
     let cap = lab.capture("sw", "br0", "wire.pcap");
+    let (vip, addr): (&str, fn(usize) -> String) = if ipv6 {
+        (VIP6, |n| format!("2001:db8::{n}"))
+    } else {
+        (VIP1, ip4)
+    };
+    let vips = if ipv6 {
+        vec!["2001:db8:100::1/64"]
+    } else {
+        vec!["198.51.100.1/32"]
+    };
     let ia = Instance {
         unicast_peers: vec![2],
+        vips: vips.clone(),
         ..Instance::v3(150)
     };
     let ib = Instance {
         unicast_peers: vec![1],
+        vips,
         ..Instance::v3(100)
     };
-    elect(
-        &mut lab,
-        (a, &Conf::one(ia)),
-        (b, &Conf::one(ib)),
-        VIP1,
-        0.1,
-    );
+    elect(&mut lab, (a, &Conf::one(ia)), (b, &Conf::one(ib)), vip, 0.1);
     lab.signal(1, "TERM");
     check(
         &lab,
-        within(secs(1.0), || lab.has(2, VIP1) && !lab.has(1, VIP1)),
+        within(secs(1.0), || lab.has(2, vip) && !lab.has(1, vip)),
         "unicast: the VIP did not move to n2 within 1 s of SIGTERM",
     );
     check(
         &lab,
-        holds_for(secs(0.3), || lab.has(2, VIP1)),
+        holds_for(secs(0.3), || lab.has(2, vip)),
         "unicast: n2 lost the VIP",
     );
     let packets = pcap::read(&cap);
     let from = |n: usize| {
         packets
             .iter()
-            .filter(|p| p.src.to_string() == ip4(n))
+            .filter(|p| p.src.to_string() == addr(n))
             .count()
     };
     check(
@@ -557,10 +565,10 @@ pub fn unicast(a: Impl, b: Impl) {
         &format!("unicast: adverts from n1 {} / n2 {}", from(1), from(2)),
     );
     for p in &packets {
-        let peer = if p.src.to_string() == ip4(1) { 2 } else { 1 };
+        let peer = if p.src.to_string() == addr(1) { 2 } else { 1 };
         check(
             &lab,
-            p.dst.to_string() == ip4(peer),
+            p.dst.to_string() == addr(peer),
             &format!("unicast: advert not sent to the peer: {p:?}"),
         );
     }
@@ -1431,6 +1439,10 @@ pub enum Bytes {
     Unicast,
     /// The priority-0 advert sent on SIGTERM (v3 IPv4).
     V3Shutdown,
+    /// `use_vmac`: also the Ethernet source 00:00:5e:00:01:33.
+    V3Vmac,
+    /// Unicast over IPv6 (2001:db8::1 to 2001:db8::2).
+    UnicastIpv6,
 }
 
 fn bytes_conf(case: Bytes) -> Conf {
@@ -1459,6 +1471,15 @@ fn bytes_conf(case: Bytes) -> Conf {
         },
         Bytes::Unicast => Instance {
             unicast_peers: vec![2],
+            ..v4
+        },
+        Bytes::V3Vmac => Instance {
+            use_vmac: true,
+            ..v4
+        },
+        Bytes::UnicastIpv6 => Instance {
+            unicast_peers: vec![2],
+            vips: vec!["2001:db8:100::1/64", "2001:db8:100::2/64"],
             ..v4
         },
     };
@@ -1527,12 +1548,12 @@ pub fn bytes_equal(subject: Impl, case: Bytes) {
     );
     // The IP header fields a sender chooses (IPv4 id: keepalived numbers
     // each instance's packets 1, 2, …; fragment field: DF or not).
-    let header = |p: &Packet| (p.src, p.dst, p.ttl, p.tos, p.id, p.frag);
+    let header = |p: &Packet| (p.eth_src, p.src, p.dst, p.ttl, p.tos, p.id, p.frag);
     check(
         &lab,
         header(&ours) == header(&theirs),
         &format!(
-            "{case:?}: IP header differs (src, dst, ttl, tos, id, frag): keepalived {:?}, {} {:?}",
+            "{case:?}: headers differ (MAC src, src, dst, ttl, tos, id, frag): keepalived {:?}, {} {:?}",
             header(&theirs),
             subject.name(),
             header(&ours)
