@@ -116,6 +116,16 @@ fn sighup_add_vip() {
 }
 
 #[test]
+fn client_follows_vip() {
+    s::client_follows_vip(A, B, false);
+}
+
+#[test]
+fn client_follows_vip_ipv6() {
+    s::client_follows_vip(A, B, true);
+}
+
+#[test]
 fn crash_failover() {
     s::crash_failover(A, B);
 }

@@ -1383,6 +1383,73 @@ pub fn sighup_add_vip(a: Impl, b: Impl) {
     );
 }
 
+/// A client (n3) on the segment follows the VIP: before the failover its
+/// neighbour entry for the VIP is n1's MAC; after SIGTERM to n1 the new
+/// master's gratuitous ARP (IPv6: unsolicited NA) moves it to n2's MAC
+/// within 1 s (the client sends nothing meanwhile), and the VIP answers
+/// pings again.
+pub fn client_follows_vip(a: Impl, b: Impl, ipv6: bool) {
+    let mut lab = Lab::new(3);
+    let (vip, net) = if ipv6 {
+        (VIP6, "2001:db8:100::/64")
+    } else {
+        (VIP1, "198.51.100.0/24")
+    };
+    lab.topo
+        .ip("n3", &["route", "add", net, "dev", "eth0"])
+        .unwrap();
+    let inst = |p| Instance {
+        vips: vec![if ipv6 {
+            "2001:db8:100::1/64"
+        } else {
+            "198.51.100.1/32"
+        }],
+        ..Instance::v3(p)
+    };
+    elect(
+        &mut lab,
+        (a, &Conf::one(inst(150))),
+        (b, &Conf::one(inst(100))),
+        vip,
+        0.1,
+    );
+    let ping = |lab: &Lab| {
+        lab.topo
+            .exec("n3", &["ping", "-c", "1", "-W", "1", vip])
+            .is_ok()
+    };
+    let lladdr = |lab: &Lab| {
+        lab.topo
+            .ip("n3", &["neigh", "show", vip, "dev", "eth0"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    check(&lab, ping(&lab), "the client cannot ping the VIP on n1");
+    check(
+        &lab,
+        lladdr(&lab).contains("02:00:00:00:00:01"),
+        &format!(
+            "the client's neighbour entry is not n1's MAC: {}",
+            lladdr(&lab)
+        ),
+    );
+    lab.signal(1, "TERM");
+    check(
+        &lab,
+        within(secs(1.0), || lab.has(2, vip)),
+        "n2 did not take the VIP",
+    );
+    check(
+        &lab,
+        within(secs(1.0), || lladdr(&lab).contains("02:00:00:00:00:02")),
+        &format!(
+            "the client's neighbour entry did not move to n2's MAC: {}",
+            lladdr(&lab)
+        ),
+    );
+    check(&lab, ping(&lab), "the client cannot ping the VIP on n2");
+}
+
 /// The master keeps its advert schedule: over 3 s, n1's adverts (v3,
 /// 0.1 s) come on average every 100 ms ± 2 %, none later than 150 ms after
 /// the previous one, and n2 (backup) sends none.
