@@ -96,12 +96,17 @@ fn route_specs(d: &Daemon, spec: &InstanceSpec) -> Vec<crate::rtnl::RouteSpec> {
         .collect()
 }
 
+fn rule_specs(spec: &InstanceSpec) -> Vec<crate::rtnl::RuleSpec> {
+    spec.rules.iter().filter_map(crate::vips::rule).collect()
+}
+
 fn set_addresses(d: &mut Daemon, name: &str, add: bool) {
     let Some(inst) = d.instances.get(name) else {
         return;
     };
     let addrs = address_specs(d, &inst.spec, inst.ifindex);
     let routes = route_specs(d, &inst.spec);
+    let rules = rule_specs(&inst.spec);
     let has_excluded = !inst.spec.excluded.is_empty();
     if add {
         info!("({name}) setting VIPs.");
@@ -118,10 +123,20 @@ fn set_addresses(d: &mut Daemon, name: &str, add: bool) {
                 warn!("({name}) cannot add route to {}: {e}", r.destination);
             }
         }
+        for r in &rules {
+            if let Err(e) = d.rtnl.add_rule(r) {
+                warn!("({name}) cannot add rule {}: {e}", r.priority);
+            }
+        }
     } else {
         info!("({name}) removing VIPs.");
         if has_excluded {
             info!("({name}) removing E-VIPs.");
+        }
+        for r in &rules {
+            if let Err(e) = d.rtnl.del_rule(r) {
+                debug!("({name}) cannot remove rule {}: {e}", r.priority);
+            }
         }
         for r in &routes {
             if let Err(e) = d.rtnl.del_route(r) {
@@ -187,6 +202,13 @@ pub fn swap_addresses(d: &mut Daemon, name: &str, old: &InstanceSpec) {
     for r in routes_after.iter().filter(|r| !routes_before.contains(r)) {
         let _ = d.rtnl.add_route(r);
     }
+    let (rules_before, rules_after) = (rule_specs(old), rule_specs(&inst.spec));
+    for r in rules_before.iter().filter(|r| !rules_after.contains(r)) {
+        let _ = d.rtnl.del_rule(r);
+    }
+    for r in rules_after.iter().filter(|r| !rules_before.contains(r)) {
+        let _ = d.rtnl.add_rule(r);
+    }
 }
 
 /// The addresses announced: VIPs and excluded VIPs.
@@ -198,7 +220,7 @@ fn announced(spec: &InstanceSpec) -> Vec<IpAddr> {
         .collect()
 }
 
-fn announce(d: &mut Daemon, name: &str, repeat: u32) {
+fn announce(d: &mut Daemon, name: &str, repeat: u32, now: Instant) {
     let Some(inst) = d.instances.get(name) else {
         return;
     };
@@ -222,8 +244,27 @@ fn announce(d: &mut Daemon, name: &str, repeat: u32) {
         return;
     };
     let ifindex = inst.ifindex;
-    if let Err(e) = d.announcer.announce(&ifname, ifindex, mac, &addrs, repeat) {
-        warn!("({name}) gratuitous ARP/NA on {ifname}: {e}");
+    match d.announcer.announce(&ifname, ifindex, mac, &addrs, repeat) {
+        Ok(queued) => {
+            for ((index, ipv6), after) in queued {
+                d.timers.arm(
+                    TimerKey::GarpQueue(index, ipv6, ifname.clone(), mac),
+                    now + after,
+                );
+            }
+        }
+        Err(e) => warn!("({name}) gratuitous ARP/NA on {ifname}: {e}"),
+    }
+}
+
+/// The next paced gratuitous ARP / NA of an interface.
+pub fn garp_queue(d: &mut Daemon, key: (u32, bool), ifname: String, mac: [u8; 6], now: Instant) {
+    match d.announcer.send_next(&ifname, key, mac) {
+        Ok(Some(after)) => d
+            .timers
+            .arm(TimerKey::GarpQueue(key.0, key.1, ifname, mac), now + after),
+        Ok(None) => {}
+        Err(e) => warn!("gratuitous ARP/NA on {ifname}: {e}"),
     }
 }
 
@@ -233,7 +274,7 @@ fn start_gratuitous(d: &mut Daemon, name: &str, now: Instant) {
         return;
     };
     let garp = inst.spec.garp.clone();
-    announce(d, name, garp.repeat);
+    announce(d, name, garp.repeat, now);
     if !garp.delay.is_zero() {
         d.timers
             .arm(TimerKey::Garp(name.to_string()), now + garp.delay);
@@ -245,13 +286,13 @@ fn start_gratuitous(d: &mut Daemon, name: &str, now: Instant) {
 }
 
 /// The garp_master_delay burst.
-pub fn garp_burst(d: &mut Daemon, name: &str, _refresh: bool) {
+pub fn garp_burst(d: &mut Daemon, name: &str, now: Instant) {
     let Some(inst) = d.instances.get(name) else {
         return;
     };
     if inst.machine.state() == vrrp::State::Master {
         let repeat = inst.spec.garp.repeat;
-        announce(d, name, repeat);
+        announce(d, name, repeat, now);
     }
 }
 
@@ -264,7 +305,7 @@ pub fn garp_refresh(d: &mut Daemon, name: &str, now: Instant) {
         return;
     }
     let garp = inst.spec.garp.clone();
-    announce(d, name, garp.refresh_repeat);
+    announce(d, name, garp.refresh_repeat, now);
     d.timers
         .arm(TimerKey::GarpRefresh(name.to_string()), now + garp.refresh);
 }
@@ -279,7 +320,7 @@ pub fn garp_lower_prio(d: &mut Daemon, name: &str, first: bool, now: Instant) {
     if inst.machine.state() != vrrp::State::Master || garp.lower_prio_repeat == 0 {
         return;
     }
-    announce(d, name, garp.lower_prio_repeat);
+    announce(d, name, garp.lower_prio_repeat, now);
     if first && !garp.lower_prio_delay.is_zero() {
         d.timers.arm(
             TimerKey::GarpLowerPrio(name.to_string()),

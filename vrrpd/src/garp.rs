@@ -4,10 +4,11 @@
 //! and an NA to ff02::1 with hop limit 255, the Override flag (Router too when the
 //! interface forwards) and the target link-layer address option.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::IntoRawFd;
+use std::time::Duration;
 
 use pnet_datalink::{Channel, Config, DataLinkSender, MacAddr, NetworkInterface};
 use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, MutableArpPacket};
@@ -93,12 +94,21 @@ fn forwarding(ifname: &str) -> bool {
 #[derive(Default)]
 pub struct Announcer {
     senders: HashMap<u32, Box<dyn DataLinkSender>>,
+    /// Frames waiting for their turn, per (interface, IPv6), when
+    /// `vrrp_garp_interval` / `vrrp_gna_interval` space them out.
+    queues: HashMap<(u32, bool), VecDeque<Vec<u8>>>,
+    /// `vrrp_garp_interval` (ARP) and `vrrp_gna_interval` (NA); zero: back to back.
+    pub garp_interval: Duration,
+    pub gna_interval: Duration,
 }
 
 impl std::fmt::Debug for Announcer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Announcer")
             .field("interfaces", &self.senders.keys().collect::<Vec<_>>())
+            .field("queues", &self.queues.keys().collect::<Vec<_>>())
+            .field("garp_interval", &self.garp_interval)
+            .field("gna_interval", &self.gna_interval)
             .finish()
     }
 }
@@ -128,8 +138,34 @@ fn open_sender(ifname: &str, ifindex: u32, src: [u8; 6]) -> io::Result<Box<dyn D
 }
 
 impl Announcer {
+    fn interval(&self, ipv6: bool) -> Duration {
+        if ipv6 {
+            self.gna_interval
+        } else {
+            self.garp_interval
+        }
+    }
+
+    fn send(&mut self, ifname: &str, ifindex: u32, src: [u8; 6], frame: &[u8]) -> io::Result<()> {
+        let tx = match self.senders.entry(ifindex) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(open_sender(ifname, ifindex, src)?)
+            }
+        };
+        if let Some(Err(e)) = tx.send_to(frame, None) {
+            // The interface may be gone (a VMAC): open afresh next time.
+            self.senders.remove(&ifindex);
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// Sends `repeat` announcements for each address on interface `ifname` (index
-    /// `ifindex`) from `src` (its MAC, or the VMAC). Returns the frames sent.
+    /// `ifindex`) from `src` (its MAC, or the VMAC), in keepalived's order (each
+    /// round covers every address). With an interval set, only the first frame
+    /// goes now and the rest wait in a queue; returns the queues that need a
+    /// [`Announcer::send_next`] after their interval.
     pub fn announce(
         &mut self,
         ifname: &str,
@@ -137,43 +173,55 @@ impl Announcer {
         src: [u8; 6],
         addrs: &[IpAddr],
         repeat: u32,
-    ) -> io::Result<usize> {
-        if addrs.is_empty() || repeat == 0 {
-            return Ok(0);
-        }
+    ) -> io::Result<Vec<((u32, bool), Duration)>> {
         let router = forwarding(ifname);
-        let frames: Vec<Vec<u8>> = addrs
-            .iter()
-            .map(|a| match a {
-                IpAddr::V4(v) => arp_frame(src, *v),
-                IpAddr::V6(v) => na_frame(src, *v, router),
-            })
-            .collect();
-        let tx = match self.senders.entry(ifindex) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(open_sender(ifname, ifindex, src)?)
-            }
-        };
-        let mut sent = 0;
+        let mut due = Vec::new();
         for _ in 0..repeat {
-            for f in &frames {
-                if let Some(r) = tx.send_to(f, None) {
-                    if let Err(e) = r {
-                        // The interface may be gone (a VMAC): open afresh next time.
-                        self.senders.remove(&ifindex);
-                        return Err(e);
-                    }
-                    sent += 1;
+            for a in addrs {
+                let frame = match a {
+                    IpAddr::V4(v) => arp_frame(src, *v),
+                    IpAddr::V6(v) => na_frame(src, *v, router),
+                };
+                let key = (ifindex, a.is_ipv6());
+                let interval = self.interval(key.1);
+                if interval.is_zero() {
+                    self.send(ifname, ifindex, src, &frame)?;
+                    continue;
+                }
+                let queue = self.queues.entry(key).or_default();
+                let idle = queue.is_empty() && !due.iter().any(|(k, _)| *k == key);
+                if idle {
+                    self.send(ifname, ifindex, src, &frame)?;
+                    due.push((key, interval));
+                } else {
+                    queue.push_back(frame);
                 }
             }
         }
-        Ok(sent)
+        let queues = &self.queues;
+        due.retain(|(k, _)| queues.get(k).is_some_and(|q| !q.is_empty()));
+        Ok(due)
+    }
+
+    /// Sends the next queued frame; returns the interval to wait if more remain.
+    pub fn send_next(
+        &mut self,
+        ifname: &str,
+        key: (u32, bool),
+        src: [u8; 6],
+    ) -> io::Result<Option<Duration>> {
+        let Some(frame) = self.queues.get_mut(&key).and_then(VecDeque::pop_front) else {
+            return Ok(None);
+        };
+        self.send(ifname, key.0, src, &frame)?;
+        let more = self.queues.get(&key).is_some_and(|q| !q.is_empty());
+        Ok(more.then(|| self.interval(key.1)))
     }
 
     /// Closes the sender of an interface that goes away.
     pub fn forget(&mut self, ifindex: u32) {
         self.senders.remove(&ifindex);
+        self.queues.retain(|(i, _), _| *i != ifindex);
     }
 }
 

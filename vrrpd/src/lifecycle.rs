@@ -98,6 +98,10 @@ impl Daemon {
     pub fn apply(&mut self, config: &keepalived_conf::Config) {
         let now = Instant::now();
         self.run_as = RunAs::from_config(config.global_defs.script_user.as_ref());
+        self.announcer.garp_interval =
+            std::time::Duration::from_micros(config.global_defs.vrrp_garp_interval);
+        self.announcer.gna_interval =
+            std::time::Duration::from_micros(config.global_defs.vrrp_gna_interval);
         crate::notify::apply_fifo(self, &config.global_defs);
         crate::sync::apply(self, config);
         crate::track::apply_scripts(self, config, now);
@@ -135,6 +139,17 @@ impl Daemon {
             }
         }
         self.close_unused_sockets();
+        // vrrp_script and track_file blocks may have changed under unchanged
+        // instances: recompute their weights (this feeds only real changes).
+        let tracking: Vec<String> = self
+            .instances
+            .values()
+            .filter(|i| !i.spec.track_scripts.is_empty() || !i.spec.track_files.is_empty())
+            .map(|i| i.spec.name.clone())
+            .collect();
+        for name in tracking {
+            crate::track::recompute(self, &name, now);
+        }
     }
 
     pub(crate) fn reconfigure(&mut self, spec: InstanceSpec, now: Instant) {
@@ -174,7 +189,7 @@ impl Daemon {
             | TimerKey::Garp(n)
             | TimerKey::GarpRefresh(n)
             | TimerKey::GarpLowerPrio(n) => n != name,
-            TimerKey::Script(_) | TimerKey::Files => true,
+            TimerKey::Script(_) | TimerKey::Files | TimerKey::GarpQueue(..) => true,
         });
         if let Some(inst) = gone {
             crate::vmac::remove(self, &inst);

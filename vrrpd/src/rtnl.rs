@@ -17,6 +17,7 @@ use netlink_packet_route::link::{
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
+use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleFlags, RuleMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
@@ -67,6 +68,22 @@ pub struct RouteSpec {
     pub table: Option<u32>,
     pub scope: Option<u8>,
     pub kind: RouteType,
+}
+
+/// A policy-routing rule to add or remove (`virtual_rules`, `static_rules`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub ipv6: bool,
+    pub from: Option<(IpAddr, u8)>,
+    pub to: Option<(IpAddr, u8)>,
+    /// 0 with an action other than a table lookup.
+    pub table: u32,
+    pub action: RuleAction,
+    pub priority: u32,
+    pub iif: Option<String>,
+    pub oif: Option<String>,
+    pub fwmark: Option<(u32, Option<u32>)>,
+    pub invert: bool,
 }
 
 /// The request socket.
@@ -354,6 +371,71 @@ impl Rtnl {
             NLM_F_ACK,
         ) {
             Err(e) if matches!(e.raw_os_error(), Some(3 | 2 | 19)) => Ok(()),
+            res => res.map(drop),
+        }
+    }
+
+    /// keepalived's `netlink_rule`: a table below 256 goes in the header (0 means
+    /// main), a larger one in FRA_TABLE.
+    fn rule_message(r: &RuleSpec) -> RuleMessage {
+        const RT_TABLE_MAIN: u8 = 254;
+        let mut m = RuleMessage::default();
+        m.header.family = if r.ipv6 {
+            AddressFamily::Inet6
+        } else {
+            AddressFamily::Inet
+        };
+        m.header.action = r.action;
+        if r.action == RuleAction::ToTable {
+            match u8::try_from(r.table) {
+                Ok(0) => m.header.table = RT_TABLE_MAIN,
+                Ok(t) => m.header.table = t,
+                Err(_) => m.attributes.push(RuleAttribute::Table(r.table)),
+            }
+        }
+        if r.invert {
+            m.header.flags = RuleFlags::Invert;
+        }
+        if let Some((a, len)) = r.from {
+            m.header.src_len = len;
+            m.attributes.push(RuleAttribute::Source(a));
+        }
+        if let Some((a, len)) = r.to {
+            m.header.dst_len = len;
+            m.attributes.push(RuleAttribute::Destination(a));
+        }
+        m.attributes.push(RuleAttribute::Priority(r.priority));
+        if let Some(i) = &r.iif {
+            m.attributes.push(RuleAttribute::Iifname(i.clone()));
+        }
+        if let Some(o) = &r.oif {
+            m.attributes.push(RuleAttribute::Oifname(o.clone()));
+        }
+        if let Some((mark, mask)) = r.fwmark {
+            m.attributes.push(RuleAttribute::FwMark(mark));
+            if let Some(mask) = mask {
+                m.attributes.push(RuleAttribute::FwMask(mask));
+            }
+        }
+        m
+    }
+
+    pub fn add_rule(&mut self, r: &RuleSpec) -> io::Result<()> {
+        match self.request(
+            RouteNetlinkMessage::NewRule(Self::rule_message(r)),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        ) {
+            Err(e) if e.raw_os_error() == Some(libc_eexist()) => Ok(()),
+            res => res.map(drop),
+        }
+    }
+
+    pub fn del_rule(&mut self, r: &RuleSpec) -> io::Result<()> {
+        match self.request(
+            RouteNetlinkMessage::DelRule(Self::rule_message(r)),
+            NLM_F_ACK,
+        ) {
+            Err(e) if matches!(e.raw_os_error(), Some(2)) => Ok(()),
             res => res.map(drop),
         }
     }

@@ -55,6 +55,9 @@ pub enum TimerKey {
     GarpRefresh(String),
     /// garp_lower_prio_delay's burst.
     GarpLowerPrio(String),
+    /// The next paced gratuitous ARP (false) / NA (true) on an interface
+    /// (index, name, source MAC).
+    GarpQueue(u32, bool, String, [u8; 6]),
     /// Next run of a vrrp_script.
     Script(String),
     /// Next look at a track_file.
@@ -455,7 +458,10 @@ impl Daemon {
                     }
                     self.feed(&n, Input::TimerFired(vrrp::Timer::MasterDown), when);
                 }
-                TimerKey::Garp(n) => crate::actions::garp_burst(self, &n, false),
+                TimerKey::Garp(n) => crate::actions::garp_burst(self, &n, now),
+                TimerKey::GarpQueue(index, ipv6, ifname, mac) => {
+                    crate::actions::garp_queue(self, (index, ipv6), ifname, mac, now);
+                }
                 TimerKey::GarpRefresh(n) => crate::actions::garp_refresh(self, &n, now),
                 TimerKey::GarpLowerPrio(n) => crate::actions::garp_lower_prio(self, &n, false, now),
                 TimerKey::Script(s) => crate::track::run_script(self, &s, now),

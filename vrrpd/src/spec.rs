@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use keepalived_conf::complete;
-use keepalived_conf::model::{GlobalDefs, Route, TrackRef, VirtualAddress, VrrpInstance};
+use keepalived_conf::model::{GlobalDefs, Route, Rule, TrackRef, VirtualAddress, VrrpInstance};
 use keepalived_conf::Config;
 use vrrp::{AdvertInterval, Auth, InitialState, V3Ipv4Checksum, Version};
 
@@ -86,6 +86,7 @@ pub struct InstanceSpec {
     pub vips: Vec<VirtualAddress>,
     pub excluded: Vec<VirtualAddress>,
     pub routes: Vec<Route>,
+    pub rules: Vec<Rule>,
     pub garp: Garp,
     pub scripts: Scripts,
     pub track_interfaces: Vec<TrackRef>,
@@ -306,6 +307,7 @@ pub fn instance(v: &VrrpInstance, config: &Config) -> Option<InstanceSpec> {
             .collect(),
         excluded: v.virtual_ipaddress_excluded.clone(),
         routes: v.virtual_routes.clone(),
+        rules: v.virtual_rules.clone(),
         garp: Garp {
             delay: secs(v.garp_master_delay, g.vrrp_garp_master_delay),
             repeat: count(v.garp_master_repeat, g.vrrp_garp_master_repeat),

@@ -1,10 +1,10 @@
-//! `static_ipaddress` and `static_routes`: not moved by VRRP. As keepalived
+//! `static_ipaddress`, `static_routes` and `static_rules`: not moved by VRRP. As keepalived
 //! (`vrrp_daemon.c`): leftovers are removed and the entries added at start, a
 //! reload applies only the difference, and they are removed at exit.
 
 use tracing::warn;
 
-use crate::rtnl::{AddrSpec, RouteSpec};
+use crate::rtnl::{AddrSpec, RouteSpec, RuleSpec};
 use crate::run::Daemon;
 
 /// What the configuration asks for now.
@@ -12,6 +12,7 @@ use crate::run::Daemon;
 pub struct Statics {
     pub addresses: Vec<AddrSpec>,
     pub routes: Vec<RouteSpec>,
+    pub rules: Vec<RuleSpec>,
 }
 
 fn wanted(d: &Daemon, config: &keepalived_conf::Config) -> Statics {
@@ -30,6 +31,11 @@ fn wanted(d: &Daemon, config: &keepalived_conf::Config) -> Statics {
             .iter()
             .filter_map(|r| crate::vips::route(r, |n| d.index_of(n)))
             .collect(),
+        rules: config
+            .static_rules
+            .iter()
+            .filter_map(crate::vips::rule)
+            .collect(),
     }
 }
 
@@ -44,10 +50,16 @@ pub fn apply(d: &mut Daemon, config: &keepalived_conf::Config, first: bool) {
         for r in &new.routes {
             let _ = d.rtnl.del_route(r);
         }
+        for r in &new.rules {
+            let _ = d.rtnl.del_rule(r);
+        }
         Statics::default()
     } else {
         std::mem::take(&mut d.statics)
     };
+    for r in old.rules.iter().filter(|r| !new.rules.contains(r)) {
+        let _ = d.rtnl.del_rule(r);
+    }
     for r in old.routes.iter().filter(|r| !new.routes.contains(r)) {
         let _ = d.rtnl.del_route(r);
     }
@@ -64,12 +76,20 @@ pub fn apply(d: &mut Daemon, config: &keepalived_conf::Config, first: bool) {
             warn!("cannot add static route to {}: {e}", r.destination);
         }
     }
+    for r in new.rules.iter().filter(|r| !old.rules.contains(r)) {
+        if let Err(e) = d.rtnl.add_rule(r) {
+            warn!("cannot add static rule {}: {e}", r.priority);
+        }
+    }
     d.statics = new;
 }
 
 /// At exit.
 pub fn clear(d: &mut Daemon) {
     let s = std::mem::take(&mut d.statics);
+    for r in &s.rules {
+        let _ = d.rtnl.del_rule(r);
+    }
     for r in &s.routes {
         let _ = d.rtnl.del_route(r);
     }

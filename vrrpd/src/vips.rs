@@ -5,10 +5,11 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use keepalived_conf::model::{Route, VirtualAddress};
+use keepalived_conf::model::{Route, Rule, VirtualAddress};
 use netlink_packet_route::route::RouteType;
+use netlink_packet_route::rule::RuleAction;
 
-use crate::rtnl::{AddrSpec, RouteSpec};
+use crate::rtnl::{AddrSpec, RouteSpec, RuleSpec};
 
 /// `scope` words as iproute2 knows them.
 pub fn scope(word: &str) -> Option<u8> {
@@ -130,6 +131,71 @@ pub fn route(r: &Route, index_of: impl Fn(&str) -> Option<u32>) -> Option<RouteS
     Some(spec)
 }
 
+fn table(word: &str) -> Option<u32> {
+    match word {
+        "main" => Some(254),
+        "local" => Some(255),
+        "default" => Some(253),
+        n => n.parse().ok(),
+    }
+}
+
+fn rule_prefix(word: &str) -> Option<(IpAddr, u8)> {
+    match word {
+        "all" | "any" | "default" => None,
+        w => prefix(w),
+    }
+}
+
+/// The request for one rule line (`from`, `to`, `table|lookup`, `pref`, `iif`,
+/// `oif`, `fwmark N[/M]`, `not`, `blackhole|unreachable|prohibit`); other words are
+/// ignored. The preference is the model's (keepalived numbers unset ones).
+pub fn rule(r: &Rule) -> Option<RuleSpec> {
+    let mut spec = RuleSpec {
+        ipv6: false,
+        from: None,
+        to: None,
+        table: 0,
+        action: RuleAction::ToTable,
+        priority: r.preference,
+        iif: None,
+        oif: None,
+        fwmark: None,
+        invert: false,
+    };
+    let mut words = r.words.iter().map(String::as_str);
+    while let Some(w) = words.next() {
+        match w {
+            "not" => spec.invert = true,
+            "blackhole" => spec.action = RuleAction::Blackhole,
+            "unreachable" => spec.action = RuleAction::Unreachable,
+            "prohibit" => spec.action = RuleAction::Prohibit,
+            "no_track" | "l3mdev" => {}
+            _ => {
+                let Some(v) = words.next() else { break };
+                match w {
+                    "from" => spec.from = rule_prefix(v),
+                    "to" => spec.to = rule_prefix(v),
+                    "table" | "lookup" => spec.table = table(v)?,
+                    "iif" | "dev" => spec.iif = Some(v.to_string()),
+                    "oif" => spec.oif = Some(v.to_string()),
+                    "fwmark" => {
+                        let (m, mask) = v.split_once('/').map_or((v, None), |(m, k)| (m, Some(k)));
+                        let num = |s: &str| {
+                            s.strip_prefix("0x")
+                                .map_or_else(|| s.parse().ok(), |h| u32::from_str_radix(h, 16).ok())
+                        };
+                        spec.fwmark = Some((num(m)?, mask.and_then(num)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    spec.ipv6 = spec.from.or(spec.to).is_some_and(|(a, _)| a.is_ipv6());
+    Some(spec)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +237,32 @@ mod tests {
         assert_eq!(a.preferred_lft, Some(0), "deprecated, as keepalived's");
         let a = address(&vip("2001:db8::1/64"), 3, |_| None).unwrap();
         assert_eq!(a.preferred_lft, None);
+    }
+
+    #[test]
+    fn rule_words() {
+        let r = Rule {
+            words: [
+                "from",
+                "192.0.2.0/24",
+                "table",
+                "100",
+                "fwmark",
+                "0x10/0xff",
+            ]
+            .map(String::from)
+            .to_vec(),
+            from: None,
+            to: None,
+            table: None,
+            preference: 16384,
+            line: 1,
+        };
+        let s = rule(&r).unwrap();
+        assert_eq!(s.from, Some(("192.0.2.0".parse().unwrap(), 24)));
+        assert_eq!((s.table, s.priority, s.ipv6), (100, 16384, false));
+        assert_eq!(s.fwmark, Some((16, Some(255))));
+        assert_eq!(s.action, RuleAction::ToTable);
     }
 
     #[test]
