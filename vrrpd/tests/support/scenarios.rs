@@ -41,15 +41,20 @@ fn elect(lab: &mut Lab, (a, ca): (Impl, &Conf), (b, cb): (Impl, &Conf), vip: &st
             a.name()
         ),
     );
+    // A precondition for the scenarios: n1 alone holds the VIP for 5 advert
+    // intervals in a row. A transient flap (a loaded 2-core machine can
+    // stall a daemon past the 0.36 s Master_Down_Interval) is waited out,
+    // within a bound; `election` itself checks strictly.
+    let stable = within(secs(limit + 2.0), || {
+        holds_for(secs(5.0 * advert), || lab.has(1, vip) && !lab.has(2, vip))
+    });
     check(
         lab,
-        within(secs(advert + 0.5), || !lab.has(2, vip)),
-        &format!("n2 ({}) still holds {vip} next to the master", b.name()),
-    );
-    check(
-        lab,
-        holds_for(secs(5.0 * advert), || lab.has(1, vip) && !lab.has(2, vip)),
-        &format!("the election of n1 for {vip} was not stable"),
+        stable,
+        &format!(
+            "the election of n1 for {vip} did not settle (n2 {} also holds it?)",
+            b.name()
+        ),
     );
 }
 
@@ -71,6 +76,13 @@ pub fn election(a: Impl, b: Impl, version: u8) {
     );
     check(
         &lab,
+        holds_for(secs(10.0 * advert), || {
+            lab.has(1, VIP1) && !lab.has(2, VIP1)
+        }),
+        "the election was not stable (10 intervals, at most 3 s)",
+    );
+    check(
+        &lab,
         notified(&lab, 1, "MASTER"),
         "n1 did not notify MASTER",
     );
@@ -80,10 +92,16 @@ pub fn election(a: Impl, b: Impl, version: u8) {
         "n2 did not notify BACKUP",
     );
     // The last 3 intervals on the wire: only n1's adverts, priority 150.
-    let since = now_micros() - u64::try_from(secs(3.0 * advert).as_micros()).unwrap();
+    // Read once tcpdump has written a packet from after the window (it may
+    // lag on a loaded machine).
+    let end = now_micros();
+    let since = end - u64::try_from(secs(3.0 * advert).as_micros()).unwrap();
+    within(secs(2.0 * advert + 1.0), || {
+        pcap::read(&cap).iter().any(|p| p.micros >= end)
+    });
     let recent: Vec<Packet> = pcap::read(&cap)
         .into_iter()
-        .filter(|p| p.micros >= since)
+        .filter(|p| (since..end).contains(&p.micros))
         .collect();
     check(
         &lab,
