@@ -62,13 +62,20 @@ fn send_advert(d: &mut Daemon, name: &str, priority: u8) {
         inst.stats.pri_zero_sent += 1;
     }
     let primary = inst.primary;
+    let hop_limit = if inst.spec.peers.is_empty() {
+        None
+    } else {
+        inst.spec.unicast_ttl
+    };
     let Some(sock) = d.sockets.get(&(inst.ifindex, inst.spec.family)) else {
         return;
     };
     for (dst, bytes) in packets {
         let sent = match (primary, dst) {
             (IpAddr::V4(_), IpAddr::V4(d4)) => sock.socket.get_ref().send_v4(&bytes, d4),
-            (IpAddr::V6(s6), IpAddr::V6(d6)) => sock.socket.get_ref().send_v6(&bytes, s6, d6),
+            (IpAddr::V6(s6), IpAddr::V6(d6)) => {
+                sock.socket.get_ref().send_v6(&bytes, s6, d6, hop_limit)
+            }
             _ => continue,
         };
         if let Err(e) = sent {

@@ -118,6 +118,10 @@ impl Instance {
                     }
                     let len = u16::try_from(message.len()).unwrap_or(u16::MAX);
                     let mut p = vrrp::ipv4_header(src, d, len, self.ip_id).to_vec();
+                    if let (Some(ttl), false) = (self.spec.unicast_ttl, self.spec.peers.is_empty())
+                    {
+                        p[8] = ttl; // the kernel recomputes the header checksum
+                    }
                     p.extend_from_slice(&message);
                     out.push((dst, p));
                 }

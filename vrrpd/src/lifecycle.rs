@@ -44,7 +44,7 @@ impl Daemon {
             return Ok(());
         }
         let socket = Arc::new(register(VrrpSocket::open(family, ifname, index)?)?);
-        let task = spawn_reader(key, socket.clone(), self.tx.clone());
+        let task = spawn_reader(key, socket.clone(), self.packet_tx.clone(), self.tx.clone());
         self.sockets.insert(key, SocketEntry { socket, task });
         Ok(())
     }

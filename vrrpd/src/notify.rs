@@ -209,11 +209,12 @@ pub fn group(scripts: &Scripts, name: &str, event: Event, run_as: RunAs) -> Vec<
     children
 }
 
-/// Waits for children up to `limit` (keepalived gives stop scripts one second),
-/// then kills the ones still running.
+/// Waits for children up to `limit` in all (keepalived gives stop scripts one
+/// second), then kills the ones still running.
 pub async fn wait_all(children: Vec<Child>, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
     for mut c in children {
-        if tokio::time::timeout(limit, c.wait()).await.is_err() {
+        if tokio::time::timeout_at(deadline, c.wait()).await.is_err() {
             let _ = c.start_kill();
         }
     }

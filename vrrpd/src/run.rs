@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::unix::AsyncFd;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{
+    channel, unbounded_channel, Receiver, Sender, UnboundedReceiver, UnboundedSender,
+};
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, warn};
 use vrrp::Input;
@@ -28,9 +30,12 @@ const MAX_TIMER_LAG: Duration = Duration::from_millis(100);
 /// A socket is shared by every instance on one interface and family.
 pub type SocketKey = (u32, Family);
 
+/// Received packets travel on their own bounded channel: when the loop falls
+/// behind, readers wait and the kernel drops, instead of memory growing.
+const PACKET_QUEUE: usize = 1024;
+
 #[derive(Debug)]
 pub enum Event {
-    Packet(SocketKey, Packet),
     BadPacket,
     Terminate,
     Reload,
@@ -80,6 +85,7 @@ pub struct Daemon {
     pub links: HashMap<String, Link>,
     pub addrs: Vec<Addr>,
     pub tx: UnboundedSender<Event>,
+    pub packet_tx: Sender<(SocketKey, Packet)>,
     pub run_as: RunAs,
     pub fifo: Option<Fifo>,
     /// The `vrrp_notify_fifo_script` reading the FIFO.
@@ -214,6 +220,7 @@ fn spawn_monitor(tx: UnboundedSender<Event>) -> std::io::Result<()> {
 pub(crate) fn spawn_reader(
     key: SocketKey,
     socket: Arc<AsyncFd<VrrpSocket>>,
+    packets: Sender<(SocketKey, Packet)>,
     tx: UnboundedSender<Event>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -225,7 +232,7 @@ pub(crate) fn spawn_reader(
             for _ in 0..64 {
                 match guard.get_inner().recv() {
                     Ok(p) => {
-                        if tx.send(Event::Packet(key, p)).is_err() {
+                        if packets.send((key, p)).await.is_err() {
                             return;
                         }
                     }
@@ -249,13 +256,14 @@ pub(crate) fn spawn_reader(
 
 /// Runs until SIGTERM/SIGINT; returns the exit code.
 pub async fn run(args: &Args) -> i32 {
-    let (tx, rx) = unbounded_channel();
+    let (tx, mut rx) = unbounded_channel();
+    let (packet_tx, packet_rx) = channel(PACKET_QUEUE);
     let outcome = load(args);
     if let Some(code) = fatal(&outcome) {
         error!("exited with permanent error CONFIG. Terminating");
         return code;
     }
-    let mut daemon = match Daemon::new(tx.clone(), &outcome.config) {
+    let mut daemon = match Daemon::new(tx.clone(), packet_tx, &outcome.config) {
         Ok(d) => d,
         Err(e) => {
             warn!("cannot start: {e}");
@@ -269,19 +277,35 @@ pub async fn run(args: &Args) -> i32 {
     let delay = Duration::from_micros(outcome.config.global_defs.vrrp_startup_delay);
     if !delay.is_zero() {
         info!("Delaying startup for {} seconds", delay.as_secs_f64());
-        tokio::time::sleep(delay).await;
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                () = &mut sleep => break,
+                ev = rx.recv() => {
+                    if matches!(ev, None | Some(Event::Terminate)) {
+                        info!("Stopping");
+                        return 0;
+                    }
+                }
+            }
+        }
     }
     crate::statics::apply(&mut daemon, &outcome.config, true);
     daemon.apply(&outcome.config);
     info!("Startup complete");
     crate::daemon::sd_notify("READY=1");
-    daemon.event_loop(rx, args).await;
+    daemon.event_loop(rx, packet_rx, args).await;
     daemon.shutdown().await;
     0
 }
 
 impl Daemon {
-    fn new(tx: UnboundedSender<Event>, config: &keepalived_conf::Config) -> std::io::Result<Self> {
+    fn new(
+        tx: UnboundedSender<Event>,
+        packet_tx: Sender<(SocketKey, Packet)>,
+        config: &keepalived_conf::Config,
+    ) -> std::io::Result<Self> {
         let mut rtnl = Rtnl::new()?;
         let links = rtnl
             .links()?
@@ -298,6 +322,7 @@ impl Daemon {
             links,
             addrs,
             tx,
+            packet_tx,
             run_as: RunAs::from_config(config.global_defs.script_user.as_ref()),
             fifo: None,
             fifo_reader: None,
@@ -344,7 +369,12 @@ impl Daemon {
         }
     }
 
-    async fn event_loop(&mut self, mut rx: UnboundedReceiver<Event>, args: &Args) {
+    async fn event_loop(
+        &mut self,
+        mut rx: UnboundedReceiver<Event>,
+        mut packets: Receiver<(SocketKey, Packet)>,
+        args: &Args,
+    ) {
         loop {
             let next = self.timers.next();
             let sleep = async {
@@ -364,6 +394,9 @@ impl Daemon {
                         Event::Reload => self.reload(args),
                         other => self.handle_event(other, Instant::now()),
                     }
+                }
+                Some((key, packet)) = packets.recv() => {
+                    crate::receive::packet(self, key, &packet, Instant::now());
                 }
                 () = sleep => self.fire_timers(Instant::now()),
             }
@@ -395,7 +428,6 @@ impl Daemon {
 
     fn handle_event(&mut self, ev: Event, now: Instant) {
         match ev {
-            Event::Packet(key, packet) => crate::receive::packet(self, key, &packet, now),
             Event::BadPacket => {
                 self.unclaimed += 1;
                 debug!("dropped a packet with a bad IP header");

@@ -68,7 +68,8 @@ impl VrrpSocket {
                 s.bind_device(Some(ifname.as_bytes()))?;
                 s.set_multicast_loop_v6(false)?;
                 s.set_multicast_hops_v6(255)?;
-                s.set_unicast_hops_v6(255)?;
+                // Unicast hop limit left at the system default (64): keepalived 2.2.7
+                // sets only the multicast one, and unicast receivers skip the check.
                 s.set_recv_hoplimit_v6(true)?;
                 // keepalived sends with traffic class 0xc0 (network control).
                 s.set_tclass_v6(0xc0)?;
@@ -108,12 +109,14 @@ impl VrrpSocket {
         self.socket.send_to(packet, &to).map(drop)
     }
 
-    /// Sends one VRRP message over IPv6 from `source`.
+    /// Sends one VRRP message over IPv6 from `source`, with `hop_limit` if given
+    /// (`unicast_ttl`; keepalived sets it per packet the same way).
     pub fn send_v6(
         &self,
         message: &[u8],
         source: Ipv6Addr,
         destination: Ipv6Addr,
+        hop_limit: Option<u8>,
     ) -> io::Result<()> {
         let info = nix::libc::in6_pktinfo {
             ipi6_addr: nix::libc::in6_addr {
@@ -127,10 +130,15 @@ impl VrrpSocket {
             0
         };
         let to = SockaddrIn6::from(std::net::SocketAddrV6::new(destination, 0, 0, scope));
+        let hops = hop_limit.map(i32::from);
+        let mut cmsgs = vec![ControlMessage::Ipv6PacketInfo(&info)];
+        if let Some(h) = &hops {
+            cmsgs.push(ControlMessage::Ipv6HopLimit(h));
+        }
         sendmsg(
             self.socket.as_raw_fd(),
             &[IoSlice::new(message)],
-            &[ControlMessage::Ipv6PacketInfo(&info)],
+            &cmsgs,
             MsgFlags::empty(),
             Some(&to),
         )

@@ -81,6 +81,9 @@ pub struct InstanceSpec {
     /// `unicast_src_ip` / `mcast_src_ip` (one field in keepalived).
     pub unicast_src: Option<IpAddr>,
     pub peers: Vec<IpAddr>,
+    /// `unicast_ttl`: TTL / hop limit of unicast adverts (keepalived: 255 over IPv4,
+    /// the system default over IPv6, when unset).
+    pub unicast_ttl: Option<u8>,
     /// The multicast group (`mcast_dst_ip`, else `vrrp_mcast_group4|6`).
     pub group: IpAddr,
     pub vips: Vec<VirtualAddress>,
@@ -298,6 +301,7 @@ pub fn instance(v: &VrrpInstance, config: &Config) -> Option<InstanceSpec> {
             .and_then(|s| s.parse().ok()),
         peers,
         group: group(family, opts.mcast_dst_ip.as_deref(), g),
+        unicast_ttl: opts.unicast_ttl.and_then(|t| u8::try_from(t).ok()),
         // keepalived ignores VIPs of the other family ("address family must match").
         vips: v
             .virtual_ipaddress
