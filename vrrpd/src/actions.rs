@@ -115,7 +115,12 @@ fn set_addresses(d: &mut Daemon, name: &str, add: bool) {
     let routes = route_specs(d, &inst.spec);
     let rules = rule_specs(&inst.spec);
     let has_excluded = !inst.spec.excluded.is_empty();
+    let filtered = crate::filter::applies(&inst.spec).then(|| announced(&inst.spec));
     if add {
+        if let Some(vips) = &filtered {
+            info!("({name}) setting firewall drop rule");
+            d.filter.add(vips);
+        }
         info!("({name}) setting VIPs.");
         if has_excluded {
             info!("({name}) setting E-VIPs.");
@@ -155,6 +160,10 @@ fn set_addresses(d: &mut Daemon, name: &str, add: bool) {
                 warn!("({name}) cannot remove {}: {e}", a.address);
             }
         }
+        if let Some(vips) = &filtered {
+            info!("({name}) removing firewall drop rule");
+            d.filter.remove(vips);
+        }
         d.timers.cancel(&TimerKey::Garp(name.to_string()));
         d.timers.cancel(&TimerKey::GarpRefresh(name.to_string()));
         d.timers.cancel(&TimerKey::GarpLowerPrio(name.to_string()));
@@ -191,13 +200,33 @@ pub fn swap_addresses(d: &mut Daemon, name: &str, old: &InstanceSpec) {
     if !inst.addresses_set {
         return;
     }
+    let filtered = |s: &InstanceSpec| {
+        if crate::filter::applies(s) {
+            announced(s)
+        } else {
+            Vec::new()
+        }
+    };
+    let (drop_before, drop_after) = (filtered(old), filtered(&inst.spec));
     let before = address_specs(d, old, inst.ifindex);
     let after = address_specs(d, &inst.spec, inst.ifindex);
     let routes_before = route_specs(d, old);
     let routes_after = route_specs(d, &inst.spec);
+    let added: Vec<IpAddr> = drop_after
+        .iter()
+        .copied()
+        .filter(|a| !drop_before.contains(a))
+        .collect();
+    d.filter.add(&added);
     for a in before.iter().filter(|a| !after.contains(a)) {
         let _ = d.rtnl.del_address(a);
     }
+    let removed: Vec<IpAddr> = drop_before
+        .iter()
+        .copied()
+        .filter(|a| !drop_after.contains(a))
+        .collect();
+    d.filter.remove(&removed);
     for a in after.iter().filter(|a| !before.contains(a)) {
         if let Err(e) = d.rtnl.add_address(a) {
             warn!("({name}) cannot add {}: {e}", a.address);

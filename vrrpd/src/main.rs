@@ -5,6 +5,7 @@
 mod actions;
 mod cli;
 mod daemon;
+mod filter;
 mod garp;
 mod instance;
 mod lifecycle;

@@ -105,6 +105,8 @@ pub struct Daemon {
     pub waiting: BTreeMap<String, InstanceSpec>,
     /// Gratuitous ARP / NA senders.
     pub announcer: crate::garp::Announcer,
+    /// The `no_accept` drop rules (nftables).
+    pub filter: crate::filter::Filter,
     /// static_ipaddress / static_routes in place.
     pub statics: crate::statics::Statics,
 }
@@ -334,6 +336,7 @@ impl Daemon {
             statics: crate::statics::Statics::default(),
             deleting: None,
             announcer: crate::garp::Announcer::default(),
+            filter: crate::filter::Filter::default(),
             waiting: BTreeMap::new(),
         })
     }
@@ -528,6 +531,7 @@ impl Daemon {
             s.task.abort();
         }
         crate::statics::clear(self);
+        self.filter.clear();
         let children = std::mem::take(&mut self.stop_children);
         crate::notify::wait_all(children, Duration::from_secs(1)).await;
         if let Some(mut r) = self.fifo_reader.take() {

@@ -352,7 +352,10 @@ pub fn instance(v: &VrrpInstance, config: &Config) -> Option<InstanceSpec> {
         track_scripts: v.track_script.clone(),
         track_files: v.track_file.clone(),
         use_vmac: v.use_vmac.clone(),
-        accept: v.accept.unwrap_or(true),
+        // keepalived: the owner and non-strict instances accept by default;
+        // strict VRRPv2 never accepts (RFC 3768 has no Accept_Mode).
+        accept: v.accept.unwrap_or(priority == 255 || !strict)
+            && !(strict && version == Version::V2 && priority != 255),
         lower_prio_no_advert: opts
             .lower_prio_no_advert
             .unwrap_or(g.vrrp_lower_prio_no_advert),

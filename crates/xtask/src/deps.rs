@@ -18,6 +18,7 @@ pub const APT: &[&str] = &[
     "tcpdump",         // packet captures
     "openssl",         // test certificates (l7proxy TLS differential)
     "procps",          // kill and sysctl in topology and daemon tests
+    "nftables",        // nft: vrrpd's no_accept rules and vrrpd/tests/no_accept.rs
     "python3",         // vrrp tests' raw-socket sender
     "python3-pip",     // installs crossplane
 ];
