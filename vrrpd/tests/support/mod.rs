@@ -16,6 +16,7 @@
 pub mod conf;
 pub mod pcap;
 pub mod scenarios;
+pub mod suite;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
