@@ -357,6 +357,12 @@ impl Lab {
         self.addresses(i).iter().any(|a| a == vip)
     }
 
+    /// Whether `vip` is on node `on` and not on node `off`: the usual "the
+    /// VIP is at `on`" check of a two-node scenario.
+    pub fn holds(&self, (on, off): (usize, usize), vip: &str) -> bool {
+        self.has(on, vip) && !self.has(off, vip)
+    }
+
     /// Makes a FIFO `name` and starts `cat` reading it into `name.out`
     /// (host side; the FIFO is a file, not a namespace object). Returns
     /// (fifo, output file).

@@ -46,7 +46,7 @@ fn elect(lab: &mut Lab, (a, ca): (Impl, &Conf), (b, cb): (Impl, &Conf), vip: &st
     // stall a daemon past the 0.36 s Master_Down_Interval) is waited out,
     // within a bound; `election` itself checks strictly.
     let stable = within(secs(limit + 2.0), || {
-        holds_for(secs(5.0 * advert), || lab.has(1, vip) && !lab.has(2, vip))
+        holds_for(secs(5.0 * advert), || lab.holds((1, 2), vip))
     });
     check(
         lab,
@@ -76,9 +76,7 @@ pub fn election(a: Impl, b: Impl, version: u8) {
     );
     check(
         &lab,
-        holds_for(secs((10.0 * advert).min(3.0)), || {
-            lab.has(1, VIP1) && !lab.has(2, VIP1)
-        }),
+        holds_for(secs((10.0 * advert).min(3.0)), || lab.holds((1, 2), VIP1)),
         "the election was not stable (10 intervals, at most 3 s)",
     );
     check(
@@ -316,7 +314,7 @@ pub fn preempt_delay(a: Impl, b: Impl) {
     lab.start(1, a, &Conf::one(ia));
     check(
         &lab,
-        within(secs(3.0), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        within(secs(3.0), || lab.holds((1, 2), VIP1)),
         "n1 with preempt_delay 1 did not take over within 3 s",
     );
     let took = t0.elapsed();
@@ -346,7 +344,7 @@ pub fn track_interface(a: Impl, b: Impl) {
     lab.topo.ip("n1", &["link", "set", "eth1", "down"]).unwrap();
     check(
         &lab,
-        within(secs(1.5), || lab.has(2, VIP1) && !lab.has(1, VIP1)),
+        within(secs(1.5), || lab.holds((2, 1), VIP1)),
         "track_interface down: the VIP did not move to n2 within 1.5 s",
     );
     check(
@@ -357,7 +355,7 @@ pub fn track_interface(a: Impl, b: Impl) {
     lab.topo.ip("n1", &["link", "set", "eth1", "up"]).unwrap();
     check(
         &lab,
-        within(secs(2.5), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        within(secs(2.5), || lab.holds((1, 2), VIP1)),
         "track_interface up: n1 did not take the VIP back within 2.5 s",
     );
 }
@@ -417,12 +415,12 @@ pub fn preempt_back(a: Impl, b: Impl) {
     lab.start(1, a, &ca);
     check(
         &lab,
-        within(secs(2.0), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        within(secs(2.0), || lab.holds((1, 2), VIP1)),
         "the returning higher priority did not take the VIP back within 2 s",
     );
     check(
         &lab,
-        holds_for(secs(0.5), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        holds_for(secs(0.5), || lab.holds((1, 2), VIP1)),
         "preemption back was not stable",
     );
 }
@@ -449,7 +447,7 @@ pub fn nopreempt(a: Impl, b: Impl) {
     );
     check(
         &lab,
-        holds_for(secs(1.0), || lab.has(2, VIP1) && !lab.has(1, VIP1)),
+        holds_for(secs(1.0), || lab.holds((2, 1), VIP1)),
         "n1 with nopreempt took the VIP from a lower-priority master",
     );
     lab.signal(2, "TERM");
@@ -478,12 +476,12 @@ pub fn tie_break(a: Impl, b: Impl) {
     lab.partition(2, false);
     check(
         &lab,
-        within(secs(2.0), || lab.has(2, VIP1) && !lab.has(1, VIP1)),
+        within(secs(2.0), || lab.holds((2, 1), VIP1)),
         "equal priority: after the partition healed, the higher address (n2) was not alone with the VIP",
     );
     check(
         &lab,
-        holds_for(secs(1.0), || lab.has(2, VIP1) && !lab.has(1, VIP1)),
+        holds_for(secs(1.0), || lab.holds((2, 1), VIP1)),
         "equal priority: the tie-break was not stable",
     );
 }
@@ -509,12 +507,12 @@ pub fn auth_pass(a: Impl, b: Impl, same: bool) {
     if same {
         check(
             &lab,
-            within(secs(5.0), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+            within(secs(5.0), || lab.holds((1, 2), VIP1)),
             "same password: n1 (150) was not alone with the VIP within 5 s",
         );
         check(
             &lab,
-            holds_for(secs(2.5), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+            holds_for(secs(2.5), || lab.holds((1, 2), VIP1)),
             "same password: the election was not stable",
         );
     } else {
@@ -562,7 +560,7 @@ pub fn unicast(a: Impl, b: Impl, ipv6: bool) {
     lab.signal(1, "TERM");
     check(
         &lab,
-        within(secs(1.0), || lab.has(2, vip) && !lab.has(1, vip)),
+        within(secs(1.0), || lab.holds((2, 1), vip)),
         "unicast: the VIP did not move to n2 within 1 s of SIGTERM",
     );
     check(
@@ -611,7 +609,7 @@ pub fn ipv6(a: Impl, b: Impl) {
     lab.signal(1, "TERM");
     check(
         &lab,
-        within(secs(1.0), || lab.has(2, VIP6) && !lab.has(1, VIP6)),
+        within(secs(1.0), || lab.holds((2, 1), VIP6)),
         "IPv6: the VIP did not move to n2 within 1 s of SIGTERM",
     );
     let na = || {
@@ -670,13 +668,13 @@ pub fn track_script(a: Impl, b: Impl) {
     std::fs::write(&fail, "").unwrap();
     check(
         &lab,
-        within(secs(4.0), || lab.has(2, VIP1) && !lab.has(1, VIP1)),
+        within(secs(4.0), || lab.holds((2, 1), VIP1)),
         "the failing track_script (weight -60) did not move the VIP to n2 within 4 s",
     );
     std::fs::remove_file(&fail).unwrap();
     check(
         &lab,
-        within(secs(4.0), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        within(secs(4.0), || lab.holds((1, 2), VIP1)),
         "the recovered track_script did not bring the VIP back to n1 within 4 s",
     );
 }
@@ -817,7 +815,7 @@ pub fn sighup_no_flap(a: Impl, b: Impl) {
     );
     check(
         &lab,
-        holds_for(secs(1.0), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        holds_for(secs(1.0), || lab.holds((1, 2), VIP1)),
         "SIGHUP: VI_1's VIP left n1",
     );
     let running = lab.running(1);
@@ -849,12 +847,12 @@ pub fn sighup_priority_change(a: Impl, b: Impl) {
     lab.signal(1, "HUP");
     check(
         &lab,
-        within(secs(2.0), || lab.has(2, VIP1) && !lab.has(1, VIP1)),
+        within(secs(2.0), || lab.holds((2, 1), VIP1)),
         "SIGHUP to priority 50: the VIP did not move to n2 (100) within 2 s",
     );
     check(
         &lab,
-        holds_for(secs(0.5), || lab.has(2, VIP1) && !lab.has(1, VIP1)),
+        holds_for(secs(0.5), || lab.holds((2, 1), VIP1)),
         "SIGHUP to priority 50: n1 took the VIP back",
     );
     let running = lab.running(1);
@@ -883,7 +881,7 @@ pub fn backup_stop_is_silent(a: Impl, b: Impl) {
     );
     check(
         &lab,
-        holds_for(secs(0.5), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        holds_for(secs(0.5), || lab.holds((1, 2), VIP1)),
         "the master lost the VIP when the backup stopped",
     );
     let from_b: Vec<Packet> = pcap::read(&cap)
@@ -951,14 +949,12 @@ pub fn sighup_remove_instance(a: Impl, b: Impl) {
     lab.signal(1, "HUP");
     check(
         &lab,
-        within(secs(1.5), || lab.has(2, VIP2) && !lab.has(1, VIP2)),
+        within(secs(1.5), || lab.holds((2, 1), VIP2)),
         "SIGHUP removing VI_2: its VIP did not move to n2 within 1.5 s",
     );
     check(
         &lab,
-        holds_for(secs(0.5), || {
-            lab.has(1, VIP1) && !lab.has(2, VIP1) && lab.has(2, VIP2)
-        }),
+        holds_for(secs(0.5), || lab.holds((1, 2), VIP1) && lab.has(2, VIP2)),
         "SIGHUP removing VI_2: the roles did not settle (VI_1 on n1, VI_2 on n2)",
     );
     let events = std::fs::read_to_string(&mon1).unwrap_or_default();
@@ -1200,13 +1196,13 @@ pub fn track_file(a: Impl, b: Impl) {
     std::fs::write(&file, "-60\n").unwrap();
     check(
         &lab,
-        within(secs(3.0), || lab.has(2, VIP1) && !lab.has(1, VIP1)),
+        within(secs(3.0), || lab.holds((2, 1), VIP1)),
         "track_file -60: the VIP did not move to n2 within 3 s",
     );
     std::fs::write(&file, "0\n").unwrap();
     check(
         &lab,
-        within(secs(3.0), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        within(secs(3.0), || lab.holds((1, 2), VIP1)),
         "track_file 0: the VIP did not come back to n1 within 3 s",
     );
 }
@@ -1225,7 +1221,7 @@ pub fn owner_priority_255(a: Impl, b: Impl) {
     lab.start(1, a, &Conf::one(Instance::v3(255)));
     check(
         &lab,
-        within(secs(1.0), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        within(secs(1.0), || lab.holds((1, 2), VIP1)),
         "the owner (255) did not take the VIP within 1 s",
     );
     let generic = || -> Vec<String> {
@@ -1304,7 +1300,7 @@ pub fn link_down_up(a: Impl, b: Impl) {
     lab.topo.ip("n1", &["link", "set", "eth0", "up"]).unwrap();
     check(
         &lab,
-        within(secs(3.0), || lab.has(1, VIP1) && !lab.has(2, VIP1)),
+        within(secs(3.0), || lab.holds((1, 2), VIP1)),
         "link up: n1 did not take the VIP back within 3 s",
     );
     let running = lab.running(1);
