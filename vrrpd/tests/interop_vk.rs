@@ -1,5 +1,5 @@
 //! Interop scenarios, vrrpd as the preferred node (n1), keepalived as n2.
-//! The scenarios live in `support/scenarios.rs` and the test lists in
+//! The scenarios live in `support/scenarios/` and the test lists in
 //! `support/suite.rs`; every combination file runs the same code (`interop_kk`,
 //! `interop_vv`, `interop_vk`, `interop_kv`).
 
