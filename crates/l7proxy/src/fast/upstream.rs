@@ -1,0 +1,543 @@
+//! The upstream side of the plain HTTP/1 path: the exchange on a pooled
+//! connection, the response head rewritten for the client, and the body
+//! relayed (re-chunked where needed).
+
+#[allow(clippy::wildcard_imports, reason = "one path split in two files")]
+use super::*;
+
+/// How an upstream response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    /// Until the upstream closes.
+    Close,
+}
+
+/// An upstream response whose head has been read.
+pub(super) struct Answer {
+    pub(super) conn: RawConn,
+    /// The client's response head, written from the upstream's.
+    pub(super) head: Vec<u8>,
+    /// Whether `head` says `Connection: keep-alive`, and whether the
+    /// status closes the client connection anyway.
+    pub(super) keep_alive: bool,
+    pub(super) closing: bool,
+    /// The head, then the first body bytes read with it.
+    pub(super) buf: Vec<u8>,
+    pub(super) head_len: usize,
+    pub(super) status: u16,
+    framing: Framing,
+    /// The connection may carry another request once the body is read.
+    pub(super) reusable: bool,
+}
+
+/// One attempt at one peer.
+pub(super) struct Upstream<'a> {
+    pub(super) group: &'a str,
+    pub(super) keepalive: bool,
+    pub(super) addr: SocketAddr,
+    pub(super) connect_timeout: Duration,
+    pub(super) read_timeout: Duration,
+    pub(super) head_only: bool,
+    /// Whether the client connection stays open after this response.
+    pub(super) client_keep_alive: bool,
+}
+
+impl Upstream<'_> {
+    /// Sends `req` and reads the response head, on a cached connection if
+    /// there is one (one that fails before answering is replaced by a new
+    /// one, as nginx does, without counting a try).
+    pub(super) async fn exchange(&self, w: &Worker, req: &[u8]) -> Result<Answer, Failure> {
+        let mut cached = if self.keepalive {
+            w.cached_raw(self.group, self.addr)
+        } else {
+            None
+        };
+        loop {
+            let reused = cached.is_some();
+            let mut conn = match cached.take() {
+                Some(c) => c,
+                None => connect(self.addr, self.connect_timeout).await?,
+            };
+            conn.requests += 1;
+            if conn.stream.write_all(req).await.is_err() {
+                if reused {
+                    continue;
+                }
+                return Err(Failure::Error);
+            }
+            let mut buf = take_buf(w);
+            let mut out = take_buf(w);
+            let head = tokio::time::timeout(
+                self.read_timeout,
+                read_head(&mut conn.stream, &mut buf, self, &mut out),
+            )
+            .await;
+            match head {
+                Ok(Ok((head_len, status, framing, keep, closing))) => {
+                    return Ok(Answer {
+                        conn,
+                        head: out,
+                        keep_alive: self.client_keep_alive,
+                        closing,
+                        buf,
+                        head_len,
+                        status,
+                        framing,
+                        reusable: keep,
+                    })
+                }
+                Ok(Err(any)) => {
+                    put_buf(w, buf);
+                    put_buf(w, out);
+                    if reused && !any {
+                        continue;
+                    }
+                    return Err(Failure::Error);
+                }
+                Err(_) => {
+                    put_buf(w, buf);
+                    put_buf(w, out);
+                    return Err(Failure::Timeout);
+                }
+            }
+        }
+    }
+}
+
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<RawConn, Failure> {
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            crate::errorlog::note_connect_error(&e);
+            return Err(Failure::Error);
+        }
+        Err(_) => {
+            crate::errorlog::note_connect_timeout();
+            return Err(Failure::Timeout);
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    Ok(RawConn {
+        stream,
+        requests: 0,
+    })
+}
+
+/// Reads a response head (skipping interim 1xx ones) into `buf` and
+/// writes the client's head from it into `out`: the head's length,
+/// status, framing, whether the connection stays reusable and whether the
+/// status closes the client's. The error says whether any byte had come.
+async fn read_head(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    up: &Upstream<'_>,
+    out: &mut Vec<u8>,
+) -> Result<(usize, u16, Framing, bool, bool), bool> {
+    loop {
+        if !buf.is_empty() {
+            let mut headers = [httparse::EMPTY_HEADER; UP_HEADERS];
+            let mut resp = httparse::Response::new(&mut headers);
+            match resp.parse(buf) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let status = resp.code.unwrap_or(0);
+                    if (100..200).contains(&status) && status != 101 {
+                        buf.drain(..n);
+                        continue;
+                    }
+                    if !(200..1000).contains(&status) {
+                        return Err(true);
+                    }
+                    let (framing, keep) = framing(&resp, status, up.head_only).ok_or(true)?;
+                    let closing = client_head(out, &resp, status, framing, up.client_keep_alive);
+                    return Ok((n, status, framing, keep, closing));
+                }
+                Ok(httparse::Status::Partial) => {}
+                Err(_) => return Err(true),
+            }
+        }
+        if buf.len() >= UP_HEAD_MAX {
+            return Err(true);
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(BUF);
+        }
+        match stream.read_buf(buf).await {
+            Ok(0) | Err(_) => return Err(!buf.is_empty()),
+            Ok(_) => {}
+        }
+    }
+}
+
+fn tokens(v: &[u8]) -> impl Iterator<Item = &[u8]> {
+    v.split(|&b| b == b',').map(<[u8]>::trim_ascii)
+}
+
+/// The body's framing and whether the connection is reusable after it;
+/// `None` for a head hyper's client refuses too (bad or conflicting
+/// `Content-Length`).
+fn framing(
+    resp: &httparse::Response<'_, '_>,
+    status: u16,
+    head_only: bool,
+) -> Option<(Framing, bool)> {
+    let mut keep = resp.version == Some(1);
+    let mut te = None;
+    let mut len: Option<u64> = None;
+    for h in resp.headers.iter() {
+        let n = h.name;
+        if n.eq_ignore_ascii_case("transfer-encoding") {
+            te = Some(
+                tokens(h.value)
+                    .last()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(b"chunked")),
+            );
+        } else if n.eq_ignore_ascii_case("content-length") {
+            let v = std::str::from_utf8(h.value.trim_ascii()).ok()?;
+            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let v: u64 = v.parse().ok()?;
+            if len.is_some_and(|l| l != v) {
+                return None;
+            }
+            len = Some(v);
+        } else if n.eq_ignore_ascii_case("connection") {
+            for t in tokens(h.value) {
+                if t.eq_ignore_ascii_case(b"close") {
+                    keep = false;
+                } else if t.eq_ignore_ascii_case(b"keep-alive") && resp.version == Some(0) {
+                    keep = true;
+                }
+            }
+        }
+    }
+    let f = if head_only || status == 204 || status == 304 {
+        Framing::None
+    } else {
+        match (te, len) {
+            (Some(true), _) => Framing::Chunked,
+            (Some(false), _) | (None, None) => Framing::Close,
+            (None, Some(n)) => Framing::Length(n),
+        }
+    };
+    Some((f, keep && f != Framing::Close))
+}
+
+/// Where an upstream header goes in the client's head: 1 `Content-Type`,
+/// 2 `Content-Length`, 3 `Last-Modified`, `u8::MAX` not
+/// passed on (`Connection`, `Upgrade`, nginx's hidden ones), 0 after
+/// `Connection` in the upstream's order.
+fn class(name: &str) -> u8 {
+    // A proxied `Location` stays in the upstream's order, as in nginx
+    // (which does not take it for a redirect of its own).
+    const PLACED: [&str; 3] = ["content-type", "content-length", "last-modified"];
+    if let Some(i) = PLACED.iter().position(|x| name.eq_ignore_ascii_case(x)) {
+        return u8::try_from(i + 1).unwrap_or(0);
+    }
+    let hidden = ["connection", "upgrade"]
+        .iter()
+        .chain(crate::server::HIDDEN.iter())
+        .any(|x| name.eq_ignore_ascii_case(x));
+    if hidden {
+        u8::MAX
+    } else {
+        0
+    }
+}
+
+/// Writes the client's response head (as `server::finish` orders it:
+/// `Server`, `Date`, `Content-Type`, `Content-Length`, `Last-Modified`,
+/// `Transfer-Encoding`, `Connection`, then the upstream's
+/// others but its hidden ones); returns whether the status closes the
+/// connection.
+fn client_head(
+    out: &mut Vec<u8>,
+    resp: &httparse::Response<'_, '_>,
+    status: u16,
+    framing: Framing,
+    keep_alive: bool,
+) -> bool {
+    let reason = match resp.reason {
+        Some(x) if !x.is_empty() => x.as_bytes(),
+        _ => StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("")
+            .as_bytes(),
+    };
+    status_line(out, status, reason);
+    let line = |out: &mut Vec<u8>, h: &httparse::Header<'_>| {
+        out.extend_from_slice(h.name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(h.value);
+        out.extend_from_slice(b"\r\n");
+    };
+    let chunked = matches!(framing, Framing::Chunked | Framing::Close);
+    // Each header's place, found once: 1-4 the placed ones in order,
+    // 0 the rest, u8::MAX not passed on.
+    let mut place = [0u8; UP_HEADERS];
+    for (p, h) in place.iter_mut().zip(resp.headers.iter()) {
+        *p = class(h.name);
+    }
+    let places = &place[..resp.headers.len()];
+    for want in 1..=3 {
+        if want == 2 && chunked {
+            continue;
+        }
+        for (h, _) in resp.headers.iter().zip(places).filter(|(_, &p)| p == want) {
+            line(out, h);
+        }
+    }
+    if chunked {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    }
+    let closing = matches!(status, 400 | 413 | 414 | 500 | 501);
+    out.extend_from_slice(if closing || !keep_alive {
+        b"Connection: close\r\n"
+    } else {
+        b"Connection: keep-alive\r\n"
+    });
+    for (h, _) in resp.headers.iter().zip(places).filter(|(_, &p)| p == 0) {
+        line(out, h);
+    }
+    out.extend_from_slice(b"\r\n");
+    closing
+}
+
+/// Sends `out` (the head) with the body: the bytes already read, then the
+/// rest as it comes. Returns the body bytes sent, as an error when the
+/// response could not be completed (either side failed).
+pub(super) async fn relay(
+    client: &mut TcpStream,
+    r: &mut Answer,
+    out: &mut Vec<u8>,
+) -> Result<u64, u64> {
+    let mut sent = 0u64;
+    let first = r.buf.len() - r.head_len;
+    match r.framing {
+        Framing::None => {
+            if first > 0 {
+                r.reusable = false;
+            }
+            client.write_all(out).await.map_err(|_| 0u64)?;
+            Ok(0)
+        }
+        Framing::Length(n) => {
+            let take = usize::try_from(n).unwrap_or(usize::MAX).min(first);
+            if first > take {
+                r.reusable = false;
+            }
+            out.extend_from_slice(&r.buf[r.head_len..r.head_len + take]);
+            let mut left = n - take as u64;
+            client.write_all(out).await.map_err(|_| 0u64)?;
+            sent += take as u64;
+            if left > 0 {
+                r.buf.clear();
+                r.buf.reserve(BODY_BUF);
+            }
+            while left > 0 {
+                r.buf.clear();
+                match r.conn.stream.read_buf(&mut r.buf).await {
+                    Ok(0) | Err(_) => return Err(sent),
+                    Ok(_) => {}
+                }
+                let k = usize::try_from(left).unwrap_or(usize::MAX).min(r.buf.len());
+                if k < r.buf.len() {
+                    r.reusable = false;
+                }
+                client.write_all(&r.buf[..k]).await.map_err(|_| sent)?;
+                sent += k as u64;
+                left -= k as u64;
+            }
+            Ok(sent)
+        }
+        Framing::Chunked => {
+            let mut dec = Chunks::default();
+            let mut from = r.head_len;
+            loop {
+                let used = dec.feed(&r.buf[from..], out).map_err(|()| sent)?;
+                if dec.done() && from + used < r.buf.len() {
+                    r.reusable = false;
+                }
+                let data = dec.data;
+                client.write_all(out).await.map_err(|_| sent)?;
+                sent = data;
+                if dec.done() {
+                    return Ok(sent);
+                }
+                out.clear();
+                r.buf.clear();
+                r.buf.reserve(BODY_BUF);
+                from = 0;
+                match r.conn.stream.read_buf(&mut r.buf).await {
+                    Ok(0) | Err(_) => return Err(sent),
+                    Ok(_) => {}
+                }
+            }
+        }
+        Framing::Close => {
+            r.reusable = false;
+            let mut from = r.head_len;
+            loop {
+                let data = &r.buf[from..];
+                let end = data.is_empty();
+                if end {
+                    out.extend_from_slice(b"0\r\n\r\n");
+                } else {
+                    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                    out.extend_from_slice(data);
+                    out.extend_from_slice(b"\r\n");
+                }
+                if !out.is_empty() {
+                    client.write_all(out).await.map_err(|_| sent)?;
+                }
+                sent += data.len() as u64;
+                if end {
+                    return Ok(sent);
+                }
+                out.clear();
+                r.buf.clear();
+                r.buf.reserve(BODY_BUF);
+                from = 0;
+                if r.conn.stream.read_buf(&mut r.buf).await.is_err() {
+                    return Err(sent);
+                }
+            }
+        }
+    }
+}
+
+/// A chunked-body decoder that writes the same data re-chunked (extensions
+/// and trailers dropped, as nginx does).
+#[derive(Debug, Default)]
+pub(super) struct Chunks {
+    state: Chunk,
+    pub(super) size: u64,
+    pub(super) digits: u8,
+    /// Data bytes seen.
+    pub(super) data: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    #[default]
+    Size,
+    Ext,
+    SizeLf,
+    Data,
+    DataCr,
+    DataLf,
+    Trailer,
+    TrailerLine,
+    TrailerLf,
+    Done,
+}
+
+impl Chunks {
+    pub(super) fn done(&self) -> bool {
+        self.state == Chunk::Done
+    }
+
+    /// Decodes from `input` (until the end of the body), appending the
+    /// re-chunked bytes to `out`; returns the bytes used.
+    pub(super) fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, ()> {
+        let mut i = 0;
+        while i < input.len() && self.state != Chunk::Done {
+            let b = input[i];
+            match self.state {
+                Chunk::Data => {
+                    let k = usize::try_from(self.size)
+                        .unwrap_or(usize::MAX)
+                        .min(input.len() - i);
+                    out.extend_from_slice(&input[i..i + k]);
+                    self.size -= k as u64;
+                    self.data += k as u64;
+                    i += k;
+                    if self.size == 0 {
+                        self.state = Chunk::DataCr;
+                    }
+                    continue;
+                }
+                Chunk::Size => match b {
+                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                        let d = u64::from(char::from(b).to_digit(16).ok_or(())?);
+                        if self.digits >= 15 {
+                            return Err(());
+                        }
+                        self.size = self.size * 16 + d;
+                        self.digits += 1;
+                    }
+                    b';' | b' ' | b'\t' if self.digits > 0 => self.state = Chunk::Ext,
+                    b'\r' if self.digits > 0 => self.state = Chunk::SizeLf,
+                    b'\n' if self.digits > 0 => self.size_line(out),
+                    _ => return Err(()),
+                },
+                Chunk::Ext => {
+                    if b == b'\n' {
+                        self.size_line(out);
+                    }
+                }
+                Chunk::SizeLf => {
+                    if b != b'\n' {
+                        return Err(());
+                    }
+                    self.size_line(out);
+                }
+                Chunk::DataCr => match b {
+                    b'\r' => self.state = Chunk::DataLf,
+                    b'\n' => self.chunk_end(out),
+                    _ => return Err(()),
+                },
+                Chunk::DataLf => {
+                    if b != b'\n' {
+                        return Err(());
+                    }
+                    self.chunk_end(out);
+                }
+                Chunk::Trailer => match b {
+                    b'\r' => self.state = Chunk::TrailerLf,
+                    b'\n' => self.finish(out),
+                    _ => self.state = Chunk::TrailerLine,
+                },
+                Chunk::TrailerLine => {
+                    if b == b'\n' {
+                        self.state = Chunk::Trailer;
+                    }
+                }
+                Chunk::TrailerLf => {
+                    if b != b'\n' {
+                        return Err(());
+                    }
+                    self.finish(out);
+                }
+                Chunk::Done => {}
+            }
+            i += 1;
+        }
+        Ok(i)
+    }
+
+    fn size_line(&mut self, out: &mut Vec<u8>) {
+        if self.size == 0 {
+            self.state = Chunk::Trailer;
+        } else {
+            out.extend_from_slice(format!("{:x}\r\n", self.size).as_bytes());
+            self.state = Chunk::Data;
+        }
+    }
+
+    fn chunk_end(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"\r\n");
+        self.size = 0;
+        self.digits = 0;
+        self.state = Chunk::Size;
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"0\r\n\r\n");
+        self.state = Chunk::Done;
+    }
+}
