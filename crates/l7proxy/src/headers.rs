@@ -303,6 +303,15 @@ impl HeaderPlan {
         close
     }
 
+    /// The configured spelling of `name` when an entry sets it.
+    pub fn spelling(&self, name: &HeaderName) -> Option<&str> {
+        self.entries
+            .iter()
+            .zip(&self.spelled)
+            .find(|((n, _), _)| n == name)
+            .map(|(_, s)| s.as_str())
+    }
+
     /// The headers to send upstream, in order.
     pub fn build(&self, vars: &Vars<'_>) -> HeaderMap {
         let Client::Map(client) = vars.client_headers else {

@@ -9,6 +9,7 @@
 pub mod accesslog;
 pub mod balance;
 pub mod body;
+pub mod casemap;
 pub mod date;
 pub mod errorlog;
 pub mod fast;

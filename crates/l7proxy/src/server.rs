@@ -18,6 +18,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpSocket};
 
 use crate::accesslog::{Logged, RequestFacts};
+use crate::casemap::{Recorder, Recording, Spelled, Spellings};
 use crate::site::Site;
 use crate::worker::{LogAt, Worker};
 
@@ -194,14 +195,18 @@ fn service(
     index: usize,
     peer: SocketAddr,
     h2: bool,
+    rec: Option<Recorder>,
 ) -> impl hyper::service::Service<
     http::Request<hyper::body::Incoming>,
     Response = http::Response<Logged>,
     Error = std::convert::Infallible,
     Future = impl std::future::Future<Output = Result<http::Response<Logged>, std::convert::Infallible>>,
 > + Clone {
-    service_fn(move |req| {
+    service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
         let w = Rc::clone(&w);
+        if let Some(spelled) = rec.as_ref().and_then(|r| client_spelling(r, &req)) {
+            req.extensions_mut().insert(ClientSpelling(spelled));
+        }
         async move {
             let keep_alive = !h2 && wants_keep_alive(&req);
             // A body of unknown length goes chunked to an HTTP/1.1 client.
@@ -209,7 +214,7 @@ fn service(
                 && req.version() == http::Version::HTTP_11
                 && req.method() != http::Method::HEAD;
             let facts = RequestFacts::of(&req, peer);
-            let mut resp = finish(w.handle(index, peer, req).await, keep_alive, h2, chunk);
+            let mut resp = finish(w.handle(index, peer, req).await, keep_alive, h2, chunk).await;
             let status = resp.status().as_u16();
             let log = resp
                 .extensions_mut()
@@ -233,6 +238,7 @@ async fn serve_h1<I>(
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
         .title_case_headers(true)
+        .preserve_header_case(true)
         .writev(false)
         .half_close(true)
         .max_buf_size(64 * 1024)
@@ -281,9 +287,10 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
             let mut shutdown = shutdown;
             let rest = crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown).await;
             if let Some(io) = rest {
+                let rec = Recorder::default();
                 Box::pin(serve_h1(
-                    TokioIo::new(io),
-                    service(w, index, peer, false),
+                    TokioIo::new(Recording::new(io, rec.clone())),
+                    service(w, index, peer, false, Some(rec)),
                     shutdown,
                 ))
                 .await;
@@ -296,14 +303,45 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
                 tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
             {
                 if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                    serve_h2(TokioIo::new(tls), service(w, index, peer, true), shutdown).await;
+                    serve_h2(
+                        TokioIo::new(tls),
+                        service(w, index, peer, true, None),
+                        shutdown,
+                    )
+                    .await;
                 } else {
-                    serve_h1(TokioIo::new(tls), service(w, index, peer, false), shutdown).await;
+                    let rec = Recorder::default();
+                    serve_h1(
+                        TokioIo::new(Recording::new(tls, rec.clone())),
+                        service(w, index, peer, false, Some(rec)),
+                        shutdown,
+                    )
+                    .await;
                 }
             }
             live.fetch_sub(1, Ordering::Relaxed);
         }),
     };
+}
+
+/// The client's header names as it spelled them (request extension).
+#[derive(Debug, Clone)]
+pub struct ClientSpelling(pub Vec<bytes::Bytes>);
+
+/// The upstream's response header names as it spelled them (response
+/// extension).
+#[derive(Debug, Clone)]
+pub struct UpstreamSpelling(pub Vec<bytes::Bytes>);
+
+/// The spellings of `req`'s header names, from the bytes `rec` kept.
+fn client_spelling<B>(rec: &Recorder, req: &http::Request<B>) -> Option<Vec<bytes::Bytes>> {
+    let version = match req.version() {
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_11 => "HTTP/1.1",
+        _ => return None,
+    };
+    let line = format!("{} {} {version}\r\n", req.method(), req.uri());
+    rec.request_head(line.as_bytes(), req.headers())
 }
 
 /// Whether the client asked to keep the connection open.
@@ -346,28 +384,26 @@ pub(crate) const HIDDEN: [&str; 10] = [
 ];
 
 /// The head in nginx's order (`ngx_http_header_filter`): `Server`, `Date`,
-/// `Content-Type`, `Content-Length`, `Last-Modified`, `Location` (ours
+/// `Content-Type`, `Content-Length`, `Location` (ours
 /// only: nginx leaves a proxied one in the upstream's order),
 /// `Transfer-Encoding: chunked` (an upstream body of unknown length when
 /// `chunk`), then `Connection` (`keep-alive`, or `close` when the client
 /// asked or after 400/413/414/500/501, or the upstream's `upgrade` for a
 /// 101; none on HTTP/2), then every other header in the upstream's order.
-fn finish(
+async fn finish(
     resp: http::Response<crate::body::Body>,
     keep_alive: bool,
     h2: bool,
     chunk: bool,
 ) -> http::Response<crate::body::Body> {
-    use http::header::{
-        CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, LAST_MODIFIED, LOCATION, SERVER,
-    };
+    use http::header::{CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, LOCATION, SERVER};
     let (mut parts, body) = resp.into_parts();
     let upgrading = parts.status == http::StatusCode::SWITCHING_PROTOCOLS;
     let proxied = matches!(body, crate::body::Body::Upstream(..));
     let mut headers = http::HeaderMap::with_capacity(parts.headers.len() + 3);
     headers.insert(SERVER, http::HeaderValue::from_static("l7proxy"));
     headers.insert(DATE, crate::date::now());
-    for name in [CONTENT_TYPE, CONTENT_LENGTH, LAST_MODIFIED, LOCATION] {
+    for name in [CONTENT_TYPE, CONTENT_LENGTH, LOCATION] {
         if name == LOCATION && proxied {
             continue;
         }
@@ -409,12 +445,42 @@ fn finish(
             last = Some(n);
         }
         let Some(n) = &last else { continue };
-        let placed = matches!(
-            n.as_str(),
-            "content-type" | "content-length" | "last-modified" | "connection"
-        ) || (n == LOCATION && !proxied);
+        let placed = matches!(n.as_str(), "content-type" | "content-length" | "connection")
+            || (n == LOCATION && !proxied);
         if !placed && !hidden(n.as_str(), upgrading) {
             headers.append(n.clone(), value);
+        }
+    }
+    // Spelling: nginx's own names in its case (hyper's Title-Case), the
+    // upstream's others as the upstream spelled them.
+    if proxied {
+        let mut extensions = std::mem::take(&mut parts.extensions);
+        let log = extensions.remove::<LogAt>();
+        let reason = extensions.remove::<hyper::ext::ReasonPhrase>();
+        let spelled = extensions.remove::<UpstreamSpelling>();
+        if let Some(r) = reason {
+            parts.extensions.insert(r);
+        }
+        if let Some(l) = log {
+            parts.extensions.insert(l);
+        }
+        if let Some(UpstreamSpelling(list)) = spelled {
+            let mut upstream = Spellings::new(&list);
+            let own = |n: &str| {
+                matches!(
+                    n,
+                    "server"
+                        | "date"
+                        | "content-type"
+                        | "content-length"
+                        | "transfer-encoding"
+                        | "connection"
+                )
+            };
+            let spelled = Spelled::of(&headers, |n| if own(n) { None } else { upstream.next(n) });
+            if let Some(map) = crate::casemap::case_map(&spelled).await {
+                parts.extensions.extend(map);
+            }
         }
     }
     parts.headers = headers;

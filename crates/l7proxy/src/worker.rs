@@ -33,6 +33,8 @@ type Sender = SendRequest<http_body_util::Full<Bytes>>;
 pub struct Conn {
     sender: Sender,
     requests: u32,
+    /// What the connection read (the response head's spelling).
+    rec: crate::casemap::Recorder,
 }
 
 impl std::fmt::Debug for Conn {
@@ -373,6 +375,24 @@ impl Worker {
             client_headers: crate::headers::Client::Map(&parts.headers),
         };
         let head = plan.headers.build(&vars);
+        // Spelling as nginx: configured names as configured, the client's
+        // as it sent them (lower case from HTTP/2), the defaults in theirs.
+        let mut client_spelling = parts
+            .extensions
+            .get::<crate::server::ClientSpelling>()
+            .map(|c| crate::casemap::Spellings::new(&c.0));
+        let h2 = parts.version == Version::HTTP_2;
+        let spelled = crate::casemap::Spelled::of(&head, |n| {
+            let name = http::HeaderName::from_bytes(n.as_bytes()).ok()?;
+            if let Some(s) = plan.headers.spelling(&name) {
+                return Some(Bytes::copy_from_slice(s.as_bytes()));
+            }
+            if h2 {
+                return Some(Bytes::copy_from_slice(n.as_bytes()));
+            }
+            client_spelling.as_mut()?.next(n)
+        });
+        let case = crate::casemap::case_map(&spelled).await;
         let spec = site.upstreams.get(&*plan.group);
         let key = spec
             .and_then(|u| u.hash_key.as_ref())
@@ -389,6 +409,7 @@ impl Worker {
             target,
             version: plan.version,
             head,
+            case,
             body,
             upgrade,
         };
@@ -635,20 +656,22 @@ impl Worker {
     ) -> Result<(Response<Incoming>, Conn), Failure> {
         let mut conn = match keepalive.then(|| self.cached(group, addr)).flatten() {
             Some(c) => c,
-            None => Conn {
-                sender: connect(addr, connect_timeout).await?,
-                requests: 0,
-            },
+            None => connect(addr, connect_timeout).await?,
         };
         if conn.sender.ready().await.is_err() {
-            conn = Conn {
-                sender: connect(addr, connect_timeout).await?,
-                requests: 0,
-            };
+            conn = connect(addr, connect_timeout).await?;
         }
         conn.requests += 1;
+        conn.rec.clear();
         match tokio::time::timeout(read_timeout, conn.sender.send_request(req)).await {
-            Ok(Ok(resp)) => Ok((resp, conn)),
+            Ok(Ok(mut resp)) => {
+                if let Some(list) = conn.rec.response_head(resp.headers()) {
+                    resp.extensions_mut()
+                        .insert(crate::server::UpstreamSpelling(list));
+                }
+                conn.rec.clear();
+                Ok((resp, conn))
+            }
             Ok(Err(_)) => Err(Failure::Error),
             Err(_) => Err(Failure::Timeout),
         }
@@ -691,6 +714,9 @@ impl Outgoing {
         *req.method_mut() = self.method.clone();
         *req.uri_mut() = self.target.clone();
         *req.version_mut() = self.version;
+        if let Some(case) = &self.case {
+            req.extensions_mut().extend(case.clone());
+        }
         *req.headers_mut() = if last {
             std::mem::take(&mut self.head)
         } else {
@@ -706,12 +732,14 @@ struct Outgoing {
     target: http::Uri,
     version: Version,
     head: http::HeaderMap,
+    /// hyper's case map for `head` (none: Title-Case).
+    case: Option<http::Extensions>,
     body: Bytes,
     /// The client connection's upgrade, when it asked for one.
     upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
-async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Sender, Failure> {
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Conn, Failure> {
     let stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -724,14 +752,21 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Sender, Failure>
         }
     };
     let _ = stream.set_nodelay(true);
+    let rec = crate::casemap::Recorder::default();
+    let io = crate::casemap::Recording::new(stream, rec.clone());
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .title_case_headers(true)
+        .preserve_header_case(true)
         .writev(false)
-        .handshake(TokioIo::new(stream))
+        .handshake(TokioIo::new(io))
         .await
         .map_err(|_| Failure::Error)?;
     tokio::task::spawn_local(async move {
         let _ = conn.with_upgrades().await;
     });
-    Ok(sender)
+    Ok(Conn {
+        sender,
+        requests: 0,
+        rec,
+    })
 }

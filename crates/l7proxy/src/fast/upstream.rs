@@ -227,13 +227,13 @@ fn framing(
 }
 
 /// Where an upstream header goes in the client's head: 1 `Content-Type`,
-/// 2 `Content-Length`, 3 `Last-Modified`, `u8::MAX` not
+/// 2 `Content-Length` (both written with nginx's spelling), `u8::MAX` not
 /// passed on (`Connection`, `Upgrade`, nginx's hidden ones), 0 after
-/// `Connection` in the upstream's order.
+/// `Connection` in the upstream's order and spelling.
 fn class(name: &str) -> u8 {
-    // A proxied `Location` stays in the upstream's order, as in nginx
-    // (which does not take it for a redirect of its own).
-    const PLACED: [&str; 3] = ["content-type", "content-length", "last-modified"];
+    // A proxied `Location` and `Last-Modified` stay in the upstream's
+    // order, as in nginx (which keeps the upstream's header for them).
+    const PLACED: [&str; 2] = ["content-type", "content-length"];
     if let Some(i) = PLACED.iter().position(|x| name.eq_ignore_ascii_case(x)) {
         return u8::try_from(i + 1).unwrap_or(0);
     }
@@ -249,7 +249,7 @@ fn class(name: &str) -> u8 {
 }
 
 /// Writes the client's response head (as `server::finish` orders it:
-/// `Server`, `Date`, `Content-Type`, `Content-Length`, `Last-Modified`,
+/// `Server`, `Date`, `Content-Type`, `Content-Length`,
 /// `Transfer-Encoding`, `Connection`, then the upstream's
 /// others but its hidden ones); returns whether the status closes the
 /// connection.
@@ -283,12 +283,18 @@ fn client_head(
         *p = class(h.name);
     }
     let places = &place[..resp.headers.len()];
-    for want in 1..=3 {
+    for (want, name) in [(1, "Content-Type"), (2, "Content-Length")] {
         if want == 2 && chunked {
             continue;
         }
         for (h, _) in resp.headers.iter().zip(places).filter(|(_, &p)| p == want) {
-            line(out, h);
+            line(
+                out,
+                &httparse::Header {
+                    name,
+                    value: h.value,
+                },
+            );
         }
     }
     if chunked {

@@ -1,0 +1,368 @@
+//! Header-name spelling on hyper's path, as nginx has it: upstream names
+//! reach the client as the upstream spelled them, client names reach the
+//! upstream as the client spelled them, configured names as configured,
+//! and the names nginx writes itself in its own case.
+//!
+//! hyper keeps a name's spelling only through its private case map (a
+//! request or response extension, filled by its parser when
+//! `preserve_header_case` is on and used by its writer, with Title-Case
+//! for names it does not list). That map can be neither read nor edited,
+//! so:
+//! * the spellings are read from the bytes themselves: [`Recording`]
+//!   wraps a connection and keeps what hyper reads, and
+//!   [`Recorder::request_head`] / [`Recorder::response_head`] find the
+//!   head of the message hyper just parsed in it (checked against hyper's
+//!   header names; on any doubt, none is returned and Title-Case stays);
+//! * the map a message is written with is made by hyper's own parser from
+//!   a small head with the wanted spellings ([`case_map`], over an
+//!   in-memory pipe), and cached per worker thread by that head.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+/// Bytes kept by a recorder (older ones are dropped; a head that no
+/// longer fits is simply not found).
+const KEEP: usize = 64 * 1024;
+/// Case maps cached per worker thread.
+const CACHE: usize = 512;
+
+/// What a [`Recording`] connection has read, shared with its user.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder(Arc<Mutex<Vec<u8>>>);
+
+impl Recorder {
+    fn bytes(&self) -> MutexGuard<'_, Vec<u8>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn push(&self, bytes: &[u8]) {
+        let mut b = self.bytes();
+        b.extend_from_slice(bytes);
+        if b.len() > KEEP {
+            let cut = b.len() - KEEP;
+            b.drain(..cut);
+        }
+    }
+
+    /// Forgets what was read (before a new upstream request).
+    pub fn clear(&self) {
+        self.bytes().clear();
+    }
+
+    /// The spellings of the request whose request line is `line` (the
+    /// first such head in the bytes read), if its names are `names`
+    /// (lower case, in order of appearance); the bytes up to its end are
+    /// forgotten.
+    pub fn request_head(&self, line: &[u8], headers: &HeaderMap) -> Option<Vec<Bytes>> {
+        let mut b = self.bytes();
+        let mut from = 0;
+        // The first head that starts a line, parses and names the same
+        // headers (a body may hold look-alikes).
+        loop {
+            let start = from + find(&b[from..], line)?;
+            from = start + 1;
+            if start > 0 && b[start - 1] != b'\n' {
+                continue;
+            }
+            let mut parsed = [httparse::EMPTY_HEADER; 128];
+            let mut req = httparse::Request::new(&mut parsed);
+            let Ok(httparse::Status::Complete(n)) = req.parse(&b[start..]) else {
+                continue;
+            };
+            if let Some(spelled) = matching(req.headers, headers) {
+                b.drain(..start + n);
+                return Some(spelled);
+            }
+        }
+    }
+
+    /// The spellings of the response head the bytes read since the last
+    /// [`clear`](Self::clear) end with (interim 1xx heads skipped), if its
+    /// names are those of `headers`.
+    pub fn response_head(&self, headers: &HeaderMap) -> Option<Vec<Bytes>> {
+        let b = self.bytes();
+        let mut at = 0;
+        loop {
+            let mut parsed = [httparse::EMPTY_HEADER; 128];
+            let mut resp = httparse::Response::new(&mut parsed);
+            let httparse::Status::Complete(n) = resp.parse(&b[at..]).ok()? else {
+                return None;
+            };
+            let code = resp.code?;
+            if (100..200).contains(&code) && code != 101 {
+                at += n;
+                continue;
+            }
+            return matching(resp.headers, headers);
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The spellings of `parsed` when they name the same headers, in the same
+/// per-name order, as `headers`.
+fn matching(parsed: &[httparse::Header<'_>], headers: &HeaderMap) -> Option<Vec<Bytes>> {
+    if parsed.len() != headers.len() {
+        return None;
+    }
+    for name in headers.keys() {
+        let n = parsed
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(name.as_str()))
+            .count();
+        if n != headers.get_all(name).iter().count() {
+            return None;
+        }
+    }
+    Some(
+        parsed
+            .iter()
+            .map(|h| Bytes::copy_from_slice(h.name.as_bytes()))
+            .collect(),
+    )
+}
+
+/// A connection whose reads are kept by a [`Recorder`].
+#[derive(Debug)]
+pub struct Recording<T> {
+    inner: T,
+    rec: Recorder,
+}
+
+impl<T> Recording<T> {
+    pub fn new(inner: T, rec: Recorder) -> Self {
+        Self { inner, rec }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Recording<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let me = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut me.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = r {
+            me.rec.push(&buf.filled()[before..]);
+        }
+        r
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Recording<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// Spellings per lower-case name, taken in order.
+#[derive(Debug, Default)]
+pub struct Spellings(HashMap<String, std::collections::VecDeque<Bytes>>);
+
+impl Spellings {
+    pub fn new(list: &[Bytes]) -> Self {
+        let mut m: HashMap<String, std::collections::VecDeque<Bytes>> = HashMap::new();
+        for s in list {
+            m.entry(String::from_utf8_lossy(s).to_ascii_lowercase())
+                .or_default()
+                .push_back(s.clone());
+        }
+        Self(m)
+    }
+
+    /// The next spelling of `name` (lower case), if any is left.
+    pub fn next(&mut self, name: &str) -> Option<Bytes> {
+        self.0.get_mut(name)?.pop_front()
+    }
+}
+
+/// A message head being spelled: one line per header value, grouped by
+/// name in the order hyper writes them (`HeaderMap::keys`).
+#[derive(Debug, Default)]
+pub struct Spelled(Vec<u8>);
+
+impl Spelled {
+    /// Spells the values of `headers`, by name, with `spell` (`None`:
+    /// hyper's Title-Case).
+    pub fn of(headers: &HeaderMap, mut spell: impl FnMut(&str) -> Option<Bytes>) -> Self {
+        let mut head = Vec::with_capacity(headers.len() * 24);
+        for name in headers.keys() {
+            for _ in headers.get_all(name) {
+                match spell(name.as_str()) {
+                    Some(s) => head.extend_from_slice(&s),
+                    None => title_case(&mut head, name.as_str().as_bytes()),
+                }
+                head.extend_from_slice(b": x\r\n");
+            }
+        }
+        Self(head)
+    }
+
+    /// Whether every name is spelled as hyper's Title-Case would write it
+    /// (then no map is needed).
+    fn is_title_case(&self) -> bool {
+        let mut t = Vec::new();
+        self.0.split(|&b| b == b'\n').all(|line| {
+            let Some(colon) = line.iter().position(|&b| b == b':') else {
+                return true;
+            };
+            t.clear();
+            title_case(&mut t, &line[..colon].to_ascii_lowercase());
+            t == line[..colon]
+        })
+    }
+}
+
+fn title_case(out: &mut Vec<u8>, name: &[u8]) {
+    let mut upper = true;
+    for &b in name {
+        out.push(if upper { b.to_ascii_uppercase() } else { b });
+        upper = b == b'-';
+    }
+}
+
+thread_local! {
+    static MAPS: RefCell<HashMap<Vec<u8>, http::Extensions>> = RefCell::new(HashMap::new());
+}
+
+/// Extensions holding hyper's case map for `spelled` (`None` when
+/// Title-Case writes it already, or hyper would not make one).
+pub async fn case_map(spelled: &Spelled) -> Option<http::Extensions> {
+    if spelled.is_title_case() {
+        return None;
+    }
+    if let Some(e) = MAPS.with(|m| m.borrow().get(&spelled.0).cloned()) {
+        return Some(e);
+    }
+    let e = make(&spelled.0).await?;
+    MAPS.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= CACHE {
+            m.clear();
+        }
+        m.insert(spelled.0.clone(), e.clone());
+    });
+    Some(e)
+}
+
+/// Has hyper's client parse `HTTP/1.1 204 No Content` and the `lines`
+/// from an in-memory pipe, and returns the response's extensions.
+async fn make(lines: &[u8]) -> Option<http::Extensions> {
+    let mut head = Vec::with_capacity(lines.len() + 40);
+    // 204: no body, whatever the framing headers say.
+    head.extend_from_slice(b"HTTP/1.1 204 No Content\r\n");
+    head.extend_from_slice(lines);
+    head.extend_from_slice(b"\r\n");
+    let (ours, mut peer) = tokio::io::duplex(head.len() + 1024);
+    let (mut send, conn) = hyper::client::conn::http1::Builder::new()
+        .preserve_header_case(true)
+        .max_headers(lines.len() / 4 + 8)
+        .handshake::<_, http_body_util::Empty<Bytes>>(hyper_util::rt::TokioIo::new(ours))
+        .await
+        .ok()?;
+    let answer = async move {
+        let mut got = Vec::new();
+        let mut chunk = [0u8; 256];
+        while !got.ends_with(b"\r\n\r\n") {
+            match peer.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => got.extend_from_slice(&chunk[..n]),
+            }
+        }
+        peer.write_all(&head).await.ok()?;
+        Some(peer)
+    };
+    let ask = send.send_request(http::Request::new(http_body_util::Empty::new()));
+    let both = async { tokio::join!(ask, answer) };
+    tokio::select! {
+        (resp, _peer) = both => Some(resp.ok()?.into_parts().0.extensions),
+        _ = conn => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[&str]) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        for n in pairs {
+            m.append(
+                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                http::HeaderValue::from_static("v"),
+            );
+        }
+        m
+    }
+
+    #[test]
+    fn request_heads_are_found_after_bodies_and_checked() {
+        let r = Recorder::default();
+        r.push(b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 30\r\n\r\n");
+        r.push(b"GET /x HTTP/1.1\r\n....... body\r\nGET /x HTTP/1.1\r\nHOST: a\r\nx-A: 1\r\nX-a: 2\r\n\r\n");
+        let want = map(&["host", "x-a", "x-a"]);
+        let got = r.request_head(b"GET /x HTTP/1.1\r\n", &want).unwrap();
+        assert_eq!(got, vec!["HOST", "x-A", "X-a"]);
+        assert!(r.bytes().is_empty());
+        r.push(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(r.request_head(b"GET / HTTP/1.1\r\n", &map(&["x"])), None);
+    }
+
+    #[test]
+    fn response_heads_skip_interim_ones() {
+        let r = Recorder::default();
+        r.push(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-TYPE: a\r\n\r\nbody");
+        let got = r.response_head(&map(&["content-type"])).unwrap();
+        assert_eq!(got, vec!["content-TYPE"]);
+    }
+
+    #[test]
+    fn hyper_makes_case_maps_that_it_writes_with() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let m = map(&["x-a", "content-type"]);
+        let s = Spelled::of(&m, |n| (n == "x-a").then(|| Bytes::from_static(b"x-A")));
+        assert!(rt.block_on(case_map(&s)).is_some());
+        let s = Spelled(
+            b"X-Real-IP: x\r\nHost: x\r\nConnection: x\r\nContent-Length: x\r\nUser-Agent: x\r\n"
+                .to_vec(),
+        );
+        assert!(rt.block_on(case_map(&s)).is_some());
+    }
+
+    #[test]
+    fn title_case_heads_need_no_map() {
+        let m = map(&["content-type", "x-a"]);
+        assert!(Spelled::of(&m, |_| None).is_title_case());
+        let s = Spelled::of(&m, |n| (n == "x-a").then(|| Bytes::from_static(b"x-A")));
+        assert!(!s.is_title_case());
+    }
+}
