@@ -12,7 +12,6 @@
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -262,20 +261,45 @@ std::thread_local! {
     /// The last upstream connect failure on this worker thread, noted by
     /// the connecting code and taken by the request that saw it fail (no
     /// await point lies between the two).
-    static CONNECT_FAILURE: std::cell::RefCell<Option<String>> =
+    static CONNECT_FAILURE: std::cell::RefCell<Option<(Level, String)>> =
         const { std::cell::RefCell::new(None) };
 }
 
 /// Notes a failed upstream `connect()`.
 pub fn note_connect_error(e: &std::io::Error) {
     let text = format!("connect() failed ({})", os_error(e));
-    CONNECT_FAILURE.with(|c| *c.borrow_mut() = Some(text));
+    CONNECT_FAILURE.with(|c| *c.borrow_mut() = Some((Level::Error, text)));
+}
+
+/// Notes a failed synchronous `connect()` (a unix socket's): nginx names
+/// the peer, at `crit` unless the error is one it expects
+/// (`ngx_event_connect_peer`).
+pub fn note_connect_error_to(peer: &crate::peer::Peer, e: &std::io::Error) {
+    use nix::errno::Errno;
+    let expected = e.raw_os_error().is_some_and(|n| {
+        [
+            Errno::ECONNREFUSED,
+            Errno::EAGAIN,
+            Errno::ECONNRESET,
+            Errno::ENETDOWN,
+            Errno::ENETUNREACH,
+            Errno::EHOSTDOWN,
+            Errno::EHOSTUNREACH,
+        ]
+        .contains(&Errno::from_raw(n))
+    });
+    let level = if expected { Level::Error } else { Level::Crit };
+    let text = format!("connect() to {peer} failed ({})", os_error(e));
+    CONNECT_FAILURE.with(|c| *c.borrow_mut() = Some((level, text)));
 }
 
 /// Notes an upstream `connect()` that timed out.
 pub fn note_connect_timeout() {
     CONNECT_FAILURE.with(|c| {
-        *c.borrow_mut() = Some("upstream timed out (110: Connection timed out)".to_owned());
+        *c.borrow_mut() = Some((
+            Level::Error,
+            "upstream timed out (110: Connection timed out)".to_owned(),
+        ));
     });
 }
 
@@ -344,20 +368,28 @@ impl Event<'_> {
     /// connection could not be made, else the reading failure; then
     /// `upstream server temporarily disabled` (warn) when the peer has just
     /// reached `max_fails`.
-    pub fn upstream_failed(&self, peer: SocketAddr, uri: &str, timeout: bool, disabled: bool) {
-        let upstream = format!("http://{peer}{uri}");
-        let (message, action) = match CONNECT_FAILURE.with(|c| c.borrow_mut().take()) {
-            Some(m) => (m, "connecting to upstream"),
+    pub fn upstream_failed(
+        &self,
+        peer: &crate::peer::Peer,
+        uri: &str,
+        timeout: bool,
+        disabled: bool,
+    ) {
+        let upstream = format!("http://{peer}{}{uri}", peer.uri_separator());
+        let (level, message, action) = match CONNECT_FAILURE.with(|c| c.borrow_mut().take()) {
+            Some((level, m)) => (level, m, "connecting to upstream"),
             None if timeout => (
+                Level::Error,
                 "upstream timed out (110: Connection timed out)".to_owned(),
                 "reading response header from upstream",
             ),
             None => (
+                Level::Error,
                 "upstream prematurely closed connection".to_owned(),
                 "reading response header from upstream",
             ),
         };
-        self.write(Level::Error, &message, action, &upstream);
+        self.write(level, &message, action, &upstream);
         if disabled {
             self.write(
                 Level::Warn,

@@ -476,15 +476,15 @@ async fn answer(
             break;
         };
         let addr = if pick.backup {
-            spec.backup[pick.index].1
+            spec.backup[pick.index].1.clone()
         } else {
-            spec.primary[pick.index].1
+            spec.primary[pick.index].1.clone()
         };
         let last = tries >= max_tries;
         let up = Upstream {
             group,
             keepalive: spec.keepalive > 0,
-            addr,
+            addr: &addr,
             connect_timeout: plan.connect_timeout,
             read_timeout: plan.read_timeout,
             head_only: req.head_only,
@@ -511,7 +511,7 @@ async fn answer(
                     .get(group)
                     .is_some_and(|u| u.disabled(&attempt));
                 event.upstream_failed(
-                    addr,
+                    &addr,
                     crate::errorlog::upstream_target(&out),
                     matches!(kind, Failure::Timeout),
                     disabled,

@@ -14,6 +14,7 @@ pub mod date;
 pub mod errorlog;
 pub mod fast;
 pub mod headers;
+pub mod peer;
 pub mod plan;
 pub mod route;
 pub mod server;

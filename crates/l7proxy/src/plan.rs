@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::accesslog::Files;
 use crate::headers::HeaderPlan;
-use crate::site::proxy_host;
+use crate::site::{group_name, proxy_host};
 
 /// `proxy_next_upstream` conditions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -104,10 +104,11 @@ fn proxy_plan(loc: &Location, settings: &ProxySettings) -> Option<ProxyPlan> {
         ProxyPass::Upstream { name, uri, .. } => (name.clone(), name.clone(), uri.clone()),
         ProxyPass::Url {
             host, port, uri, ..
-        } => {
-            let ph = proxy_host(host, *port);
-            (ph.clone(), ph, uri.clone())
-        }
+        } => (
+            group_name(host, *port),
+            proxy_host(host, *port),
+            uri.clone(),
+        ),
         ProxyPass::Dynamic(_) => return None,
     };
     let prefix = match &loc.matcher {

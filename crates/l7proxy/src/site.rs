@@ -38,6 +38,7 @@ use nginx_conf::model::upstream::{Balancing, Upstream as UpstreamModel};
 use nginx_conf::model::Config;
 
 use crate::balance::{Method, PeerConfig};
+use crate::peer::Peer;
 use crate::route::ServerRoutes;
 
 /// A listening address and the servers on it (indexes into the model).
@@ -59,8 +60,8 @@ pub struct UpstreamSpec {
     pub method: Method,
     /// `hash KEY`'s key template.
     pub hash_key: Option<String>,
-    pub primary: Vec<(PeerConfig, SocketAddr)>,
-    pub backup: Vec<(PeerConfig, SocketAddr)>,
+    pub primary: Vec<(PeerConfig, Peer)>,
+    pub backup: Vec<(PeerConfig, Peer)>,
     /// `keepalive N`: idle connections cached per worker.
     pub keepalive: usize,
     pub keepalive_requests: u32,
@@ -126,6 +127,17 @@ impl Site {
     }
 }
 
+/// The peers of an upstream `server` address or `proxy_pass` host.
+fn peers(text: &str, default_port: u16) -> Result<Vec<Peer>, String> {
+    if let Some(path) = text.strip_prefix("unix:") {
+        return Ok(vec![Peer::Unix(path.into())]);
+    }
+    Ok(resolve(text, default_port)?
+        .into_iter()
+        .map(Peer::Inet)
+        .collect())
+}
+
 fn resolve(text: &str, default_port: u16) -> Result<Vec<SocketAddr>, String> {
     if text.starts_with("unix:") {
         return Err(format!("unix sockets are not supported yet: \"{text}\""));
@@ -164,7 +176,7 @@ fn upstream_spec(u: &UpstreamModel) -> Result<UpstreamSpec, String> {
     let mut primary = Vec::new();
     let mut backup = Vec::new();
     for s in &u.servers {
-        for addr in resolve(&s.address, 80)? {
+        for addr in peers(&s.address, 80)? {
             let peer = PeerConfig {
                 server: s.address.clone(),
                 weight: s.weight,
@@ -207,11 +219,15 @@ fn implicit_upstreams(http: &Http, out: &mut Names<UpstreamSpec>) -> Result<(), 
         walk(&s.locations, &mut urls);
     }
     for (host, port) in urls {
-        let name = proxy_host(&host, Some(port));
+        let name = group_name(&host, Some(port));
         if out.contains_key(&name) {
             continue;
         }
-        let addrs = resolve(&format!("{host}:{port}"), port)?;
+        let addrs = if host.starts_with("unix:") {
+            peers(&host, port)?
+        } else {
+            peers(&format!("{host}:{port}"), port)?
+        };
         let peers = addrs
             .into_iter()
             .map(|a| (PeerConfig::new(&name), a))
@@ -244,8 +260,21 @@ fn location_errors(
     Ok(())
 }
 
-/// `$proxy_host`: the host, with the port unless it is 80.
+/// The implicit upstream group of a `proxy_pass` URL's host and port.
+pub fn group_name(host: &str, port: Option<u16>) -> String {
+    if host.starts_with("unix:") {
+        host.to_owned()
+    } else {
+        proxy_host(host, port)
+    }
+}
+
+/// `$proxy_host`: the host, with the port unless it is 80
+/// (`localhost` for a unix socket, as nginx's URL parser has it).
 pub fn proxy_host(host: &str, port: Option<u16>) -> String {
+    if host.starts_with("unix:") {
+        return "localhost".to_owned();
+    }
     match port {
         Some(p) if p != 80 => format!("{host}:{p}"),
         _ => host.to_owned(),

@@ -18,6 +18,7 @@ use hyper_util::rt::TokioIo;
 use crate::balance::{Attempt, Input, Method, Upstream};
 use crate::body::Body;
 use crate::headers::Vars;
+use crate::peer::Peer;
 use crate::plan::{Action, ProxyPlan};
 use crate::route::select_server;
 use crate::site::Site;
@@ -48,7 +49,7 @@ impl std::fmt::Debug for Conn {
 /// An upstream connection of the plain HTTP/1 path (ours, not hyper's).
 #[derive(Debug)]
 pub struct RawConn {
-    pub stream: tokio::net::TcpStream,
+    pub stream: crate::peer::Stream,
     pub requests: u32,
 }
 
@@ -82,7 +83,7 @@ impl Link {
 
 /// An idle upstream connection.
 struct Idle {
-    addr: SocketAddr,
+    addr: Peer,
     link: Link,
     since: Instant,
 }
@@ -148,10 +149,13 @@ pub fn error_page(status: StatusCode) -> Response<Body> {
     let page = format!(
         "<html>\r\n<head><title>{line}</title></head>\r\n<body>\r\n<center><h1>{line}</h1></center>\r\n<hr><center>l7proxy</center>\r\n</body>\r\n</html>\r\n"
     );
+    let length = HeaderValue::from(page.len());
     let mut r = Response::new(Body::text(page));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    // Before `Connection`, as nginx writes it (hyper would append it).
+    r.headers_mut().insert(header::CONTENT_LENGTH, length);
     if status.canonical_reason() != Some(reason(status)) {
         r.extensions_mut()
             .insert(hyper::ext::ReasonPhrase::from_static(
@@ -465,9 +469,9 @@ impl Worker {
                 break;
             };
             let addr = if pick.backup {
-                spec.backup[pick.index].1
+                spec.backup[pick.index].1.clone()
             } else {
-                spec.primary[pick.index].1
+                spec.primary[pick.index].1.clone()
             };
             let last = tries >= max_tries;
             let req = out.request(last);
@@ -475,7 +479,7 @@ impl Worker {
                 .exchange(
                     group,
                     spec.keepalive > 0,
-                    addr,
+                    &addr,
                     req,
                     plan.connect_timeout,
                     plan.read_timeout,
@@ -513,7 +517,7 @@ impl Worker {
                         .get(group)
                         .is_some_and(|u| u.disabled(&attempt));
                     event.upstream_failed(
-                        addr,
+                        &addr,
                         &out.target.to_string(),
                         matches!(kind, Failure::Timeout),
                         disabled,
@@ -592,7 +596,7 @@ impl Worker {
 
     /// Caches an idle connection (LRU: the oldest goes when `keepalive`
     /// are cached), unless it has carried `keepalive_requests` requests.
-    pub(crate) fn cache(&self, group: &str, link: Link, keepalive: usize, addr: SocketAddr) {
+    pub(crate) fn cache(&self, group: &str, link: Link, keepalive: usize, addr: Peer) {
         let spec = &self.site.upstreams[group];
         if link.requests() >= spec.keepalive_requests {
             return;
@@ -614,13 +618,13 @@ impl Worker {
 
     /// A cached connection to `addr` of the wanted kind (most recent
     /// first), if any is usable.
-    fn cached_link(&self, group: &str, addr: SocketAddr, raw: bool) -> Option<Link> {
+    fn cached_link(&self, group: &str, addr: &Peer, raw: bool) -> Option<Link> {
         let spec = self.site.upstreams.get(group)?;
         let mut idle = self.idle.borrow_mut();
         let q = idle.get_mut(group)?;
         while let Some(pos) = q
             .iter()
-            .rposition(|c| c.addr == addr && matches!(c.link, Link::Raw(_)) == raw)
+            .rposition(|c| c.addr == *addr && matches!(c.link, Link::Raw(_)) == raw)
         {
             let c = q.remove(pos)?;
             if !c.link.closed() && c.since.elapsed() < spec.keepalive_timeout {
@@ -630,7 +634,7 @@ impl Worker {
         None
     }
 
-    fn cached(&self, group: &str, addr: SocketAddr) -> Option<Conn> {
+    fn cached(&self, group: &str, addr: &Peer) -> Option<Conn> {
         match self.cached_link(group, addr, false)? {
             Link::Hyper(c) => Some(c),
             Link::Raw(_) => None,
@@ -638,7 +642,7 @@ impl Worker {
     }
 
     /// A cached connection of the plain HTTP/1 path to `addr`.
-    pub(crate) fn cached_raw(&self, group: &str, addr: SocketAddr) -> Option<RawConn> {
+    pub(crate) fn cached_raw(&self, group: &str, addr: &Peer) -> Option<RawConn> {
         match self.cached_link(group, addr, true)? {
             Link::Raw(c) => Some(c),
             Link::Hyper(_) => None,
@@ -649,7 +653,7 @@ impl Worker {
         &self,
         group: &str,
         keepalive: bool,
-        addr: SocketAddr,
+        addr: &Peer,
         req: Request<http_body_util::Full<Bytes>>,
         connect_timeout: Duration,
         read_timeout: Duration,
@@ -696,7 +700,7 @@ struct Lease {
     group: std::sync::Arc<str>,
     attempt: Attempt,
     /// The peer's address (where an idle connection is cached).
-    addr: SocketAddr,
+    addr: Peer,
     failed: bool,
 }
 
@@ -739,19 +743,14 @@ struct Outgoing {
     upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
-async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Conn, Failure> {
-    let stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            crate::errorlog::note_connect_error(&e);
-            return Err(Failure::Error);
+async fn connect(addr: &Peer, timeout: Duration) -> Result<Conn, Failure> {
+    let stream = addr.connect(timeout).await.map_err(|timeout| {
+        if timeout {
+            Failure::Timeout
+        } else {
+            Failure::Error
         }
-        Err(_) => {
-            crate::errorlog::note_connect_timeout();
-            return Err(Failure::Timeout);
-        }
-    };
-    let _ = stream.set_nodelay(true);
+    })?;
     let rec = crate::casemap::Recorder::default();
     let io = crate::casemap::Recording::new(stream, rec.clone());
     let (sender, conn) = hyper::client::conn::http1::Builder::new()

@@ -37,7 +37,7 @@ pub(super) struct Answer {
 pub(super) struct Upstream<'a> {
     pub(super) group: &'a str,
     pub(super) keepalive: bool,
-    pub(super) addr: SocketAddr,
+    pub(super) addr: &'a crate::peer::Peer,
     pub(super) connect_timeout: Duration,
     pub(super) read_timeout: Duration,
     pub(super) head_only: bool,
@@ -107,19 +107,14 @@ impl Upstream<'_> {
     }
 }
 
-async fn connect(addr: SocketAddr, timeout: Duration) -> Result<RawConn, Failure> {
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            crate::errorlog::note_connect_error(&e);
-            return Err(Failure::Error);
+async fn connect(addr: &crate::peer::Peer, timeout: Duration) -> Result<RawConn, Failure> {
+    let stream = addr.connect(timeout).await.map_err(|timeout| {
+        if timeout {
+            Failure::Timeout
+        } else {
+            Failure::Error
         }
-        Err(_) => {
-            crate::errorlog::note_connect_timeout();
-            return Err(Failure::Timeout);
-        }
-    };
-    let _ = stream.set_nodelay(true);
+    })?;
     Ok(RawConn {
         stream,
         requests: 0,
@@ -131,7 +126,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<RawConn, Failure
 /// status, framing, whether the connection stays reusable and whether the
 /// status closes the client's. The error says whether any byte had come.
 async fn read_head(
-    stream: &mut TcpStream,
+    stream: &mut crate::peer::Stream,
     buf: &mut Vec<u8>,
     up: &Upstream<'_>,
     out: &mut Vec<u8>,
