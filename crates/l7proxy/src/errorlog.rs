@@ -243,8 +243,13 @@ impl RequestContext<'_> {
     /// `while ACTION, client: …, server: …, request: "…", upstream: "…",
     /// host: "…"` after `message`.
     pub fn format(&self, message: &str, action: &str) -> String {
-        let mut out = format!(
-            "{message} while {action}, client: {}, server: {}, request: \"{}\"",
+        let mut out = message.to_owned();
+        if !action.is_empty() {
+            let _ = write!(out, " while {action}");
+        }
+        let _ = write!(
+            out,
+            ", client: {}, server: {}, request: \"{}\"",
             self.client, self.server, self.request
         );
         if let Some(u) = self.upstream {
@@ -334,7 +339,7 @@ impl Event<'_> {
         self.site.request_errors(self.server, location)
     }
 
-    fn write(&self, level: Level, message: &str, action: &str, upstream: &str) {
+    fn write(&self, level: Level, message: &str, action: &str, upstream: Option<&str>) {
         let target = self.target();
         if !target.wants(level) {
             return;
@@ -353,7 +358,7 @@ impl Event<'_> {
             client: self.client,
             server: &server,
             request: &request,
-            upstream: Some(upstream),
+            upstream,
             host: self.host,
         };
         target.log(
@@ -389,13 +394,13 @@ impl Event<'_> {
                 "reading response header from upstream",
             ),
         };
-        self.write(level, &message, action, &upstream);
+        self.write(level, &message, action, Some(&upstream));
         if disabled {
             self.write(
                 Level::Warn,
                 "upstream server temporarily disabled",
                 action,
-                &upstream,
+                Some(&upstream),
             );
         }
     }
@@ -407,8 +412,14 @@ impl Event<'_> {
             Level::Error,
             "no live upstreams",
             "connecting to upstream",
-            &upstream,
+            Some(&upstream),
         );
+    }
+
+    /// An error of the request outside any upstream exchange (no
+    /// `while …`, no `upstream: …`), as nginx writes them.
+    pub fn error(&self, message: &str) {
+        self.write(Level::Error, message, "", None);
     }
 }
 

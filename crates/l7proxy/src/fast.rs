@@ -362,6 +362,30 @@ async fn answer(
     let Action::Proxy(plan) = &node.action else {
         return Done::Hyper;
     };
+    let host_key = crate::route::host_key(host);
+    let resolved;
+    let plan: &crate::plan::ProxyPlan = match &plan.dynamic {
+        None => plan,
+        Some(template) => {
+            let eval = Vars {
+                proxy_host: "",
+                remote_addr: peer,
+                host: &host_key,
+                scheme: "http",
+                request_uri: target,
+                uri: &normalized,
+                args,
+                body_length: None,
+                client_headers: Client::Raw(client),
+            };
+            // Errors (and their log lines) are hyper's path's.
+            let Ok(p) = plan.resolve(template, &eval, site) else {
+                return Done::Hyper;
+            };
+            resolved = p;
+            &resolved
+        }
+    };
     let log = &node.log;
     let facts = if log.0.is_empty() {
         None
@@ -396,7 +420,6 @@ async fn answer(
     };
 
     // The upstream request.
-    let host_key = crate::route::host_key(host);
     let vars = Vars {
         proxy_host: &plan.proxy_host,
         remote_addr: peer,
@@ -412,6 +435,9 @@ async fn answer(
     out.extend_from_slice(req.method.as_bytes());
     out.push(b' ');
     match &plan.pass_uri {
+        _ if plan.fixed_uri.is_some() => {
+            out.extend_from_slice(plan.fixed_uri.as_deref().unwrap_or("/").as_bytes());
+        }
         None => out.extend_from_slice(req.target.as_bytes()),
         Some((uri, prefix)) => out.extend_from_slice(
             crate::worker::upstream_target(uri, *prefix, &normalized, args).as_bytes(),

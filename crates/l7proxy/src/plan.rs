@@ -81,6 +81,103 @@ pub struct ProxyPlan {
     pub tries: u32,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
+    /// `proxy_pass` with variables: the URL template, evaluated per
+    /// request by [`ProxyPlan::resolve`] (then `group`, `proxy_host` and
+    /// `pass_uri` are empty).
+    pub dynamic: Option<Box<str>>,
+    /// An evaluated `proxy_pass` URI: sent instead of the request's, as
+    /// it is (nginx appends no arguments to it).
+    pub fixed_uri: Option<String>,
+}
+
+/// Why a `proxy_pass` with variables has no upstream: the status, and
+/// nginx's error log message.
+pub type Unresolved = (http::StatusCode, String);
+
+impl ProxyPlan {
+    /// The plan for one request of a `proxy_pass` with variables, as
+    /// `ngx_http_proxy_eval` and `ngx_http_upstream_init_request` do it:
+    /// the evaluated host (and port) names an upstream group (`upstream`
+    /// blocks match without a port, case-insensitively; the groups of
+    /// static `proxy_pass` URLs by host and port), else it would need
+    /// a resolver.
+    pub fn resolve(
+        &self,
+        template: &str,
+        vars: &crate::headers::Vars<'_>,
+        site: &crate::site::Site,
+    ) -> Result<ProxyPlan, Unresolved> {
+        use http::StatusCode;
+        let url = vars.expand(template);
+        let scheme = |p: &str| url.len() > p.len() && url[..p.len()].eq_ignore_ascii_case(p);
+        let rest = if scheme("http://") {
+            &url[7..]
+        } else if scheme("https://") {
+            &url[8..]
+        } else {
+            return Err((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("invalid URL prefix in \"{url}\""),
+            ));
+        };
+        let cut = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, uri) = rest.split_at(cut);
+        if authority.is_empty() {
+            return Err((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("no host in upstream \"{rest}\""),
+            ));
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.is_empty() && !h.ends_with(':') && !authority.ends_with(']') => {
+                match p.parse::<u16>() {
+                    Ok(n) if n > 0 => (h, Some(n)),
+                    _ => {
+                        return Err((
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            format!("invalid port in upstream \"{rest}\""),
+                        ))
+                    }
+                }
+            }
+            _ => (authority, None),
+        };
+        let block = |name: &str| {
+            site.http
+                .upstreams
+                .iter()
+                .any(|u| u.name.eq_ignore_ascii_case(name))
+        };
+        let key = crate::site::proxy_host(host, port);
+        let group = site
+            .upstreams
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(&key) && (port.is_none() || !block(k)));
+        let Some(group) = group else {
+            let literal = host
+                .trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok();
+            let message = if literal {
+                format!(
+                    "l7proxy: an address in proxy_pass variables is not supported: \"{authority}\""
+                )
+            } else {
+                format!("no resolver defined to resolve {host}")
+            };
+            return Err((StatusCode::BAD_GATEWAY, message));
+        };
+        let mut plan = self.clone();
+        plan.dynamic = None;
+        plan.group = group.as_str().into();
+        plan.proxy_host = key;
+        plan.fixed_uri = match uri {
+            "" => None,
+            u if u.starts_with('?') => Some(format!("/{u}")),
+            u => Some(u.to_owned()),
+        };
+        Ok(plan)
+    }
 }
 
 /// What a location does.
@@ -100,6 +197,7 @@ pub struct PlanTree {
 }
 
 fn proxy_plan(loc: &Location, settings: &ProxySettings) -> Option<ProxyPlan> {
+    let mut dynamic = None;
     let (group, host, uri) = match loc.proxy_pass.as_ref()? {
         ProxyPass::Upstream { name, uri, .. } => (name.clone(), name.clone(), uri.clone()),
         ProxyPass::Url {
@@ -109,7 +207,10 @@ fn proxy_plan(loc: &Location, settings: &ProxySettings) -> Option<ProxyPlan> {
             proxy_host(host, *port),
             uri.clone(),
         ),
-        ProxyPass::Dynamic(_) => return None,
+        ProxyPass::Dynamic(url) => {
+            dynamic = Some(url.as_str().into());
+            (String::new(), String::new(), None)
+        }
     };
     let prefix = match &loc.matcher {
         LocationMatch::Prefix(p) | LocationMatch::PrefixNoRegex(p) | LocationMatch::Exact(p) => {
@@ -131,6 +232,8 @@ fn proxy_plan(loc: &Location, settings: &ProxySettings) -> Option<ProxyPlan> {
         tries: settings.next_upstream_tries.unwrap_or(0),
         connect_timeout: settings.connect_timeout.unwrap_or(Duration::from_secs(60)),
         read_timeout: settings.read_timeout.unwrap_or(Duration::from_secs(60)),
+        dynamic,
+        fixed_uri: None,
     })
 }
 
@@ -140,12 +243,6 @@ fn tree(loc: &Location, parent: &ProxySettings, files: &mut Files) -> Result<Pla
         Action::Return(r.clone())
     } else if let Some(p) = proxy_plan(loc, &settings) {
         Action::Proxy(Box::new(p))
-    } else if loc.proxy_pass.is_some() {
-        // Variables in proxy_pass are not supported yet.
-        Action::Return(Return {
-            code: 500,
-            text: None,
-        })
     } else {
         Action::NotFound
     };

@@ -342,8 +342,58 @@ impl Worker {
             Some(Action::Return(r)) => return returned(r),
             Some(Action::Proxy(p)) => p,
         };
+        let event = crate::errorlog::Event {
+            site: &site,
+            server,
+            location: &loc_path,
+            client: client.ip(),
+            method: parts.method.as_str(),
+            target: raw_target,
+            version: match parts.version {
+                Version::HTTP_10 => "HTTP/1.0",
+                Version::HTTP_2 => "HTTP/2.0",
+                _ => "HTTP/1.1",
+            },
+            host: parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok()),
+        };
+        let host_key = crate::route::host_key(host);
+        let resolved;
+        let plan: &ProxyPlan = match &plan.dynamic {
+            None => plan,
+            Some(template) => {
+                let eval = Vars {
+                    proxy_host: "",
+                    remote_addr: client,
+                    host: &host_key,
+                    scheme: if l.tls.is_some() { "https" } else { "http" },
+                    request_uri: raw_target,
+                    uri: &normalized,
+                    args,
+                    body_length: None,
+                    client_headers: crate::headers::Client::Map(&parts.headers),
+                };
+                match plan.resolve(template, &eval, &site) {
+                    Ok(p) => {
+                        resolved = p;
+                        &resolved
+                    }
+                    Err((status, message)) => {
+                        event.error(&message);
+                        return error_page(status);
+                    }
+                }
+            }
+        };
         // Without a URI part the original target goes upstream as it came.
         let target = match &plan.pass_uri {
+            _ if plan.fixed_uri.is_some() => match plan.fixed_uri.as_deref().unwrap_or("/").parse()
+            {
+                Ok(u) => u,
+                Err(_) => return error_page(StatusCode::BAD_REQUEST),
+            },
             None => parts.uri.path_and_query().map_or_else(
                 || http::Uri::from_static("/"),
                 |p| http::Uri::from(p.clone()),
@@ -364,7 +414,6 @@ impl Worker {
         if body.len() > MAX_BODY {
             return error_page(StatusCode::PAYLOAD_TOO_LARGE);
         }
-        let host_key = crate::route::host_key(host);
         let vars = Vars {
             proxy_host: &plan.proxy_host,
             remote_addr: client,
@@ -416,23 +465,6 @@ impl Worker {
             case,
             body,
             upgrade,
-        };
-        let event = crate::errorlog::Event {
-            site: &site,
-            server,
-            location: &loc_path,
-            client: client.ip(),
-            method: parts.method.as_str(),
-            target: raw_target,
-            version: match parts.version {
-                Version::HTTP_10 => "HTTP/1.0",
-                Version::HTTP_2 => "HTTP/2.0",
-                _ => "HTTP/1.1",
-            },
-            host: parts
-                .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok()),
         };
         self.proxy(plan, input, outgoing, &event).await
     }

@@ -110,3 +110,35 @@ pub fn split(resp: &[u8]) -> (String, String) {
         .join("\r\n");
     (head, body.to_owned())
 }
+
+/// nginx's error page as ours would be (it names `l7proxy`: a
+/// documented difference), for comparing [`split`] answers.
+pub fn as_ours(answer: &mut (String, String)) {
+    if answer.1.contains("<hr><center>nginx/1.22.1</center>") {
+        answer.1 = answer.1.replace("nginx/1.22.1", "l7proxy");
+        let (theirs, ours) = (answer.1.len() + 5, answer.1.len());
+        answer.0 = answer.0.replace(
+            &format!("Content-Length: {theirs}"),
+            &format!("Content-Length: {ours}"),
+        );
+    }
+}
+
+/// The messages of an error log that mention `about`, from the level on
+/// (time, pid and connection number cut).
+pub fn messages(path: &Path, about: &str) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(about))
+        .filter_map(|l| {
+            let (level, rest) = l.get(20..)?.split_once("] ")?;
+            let (_, msg) = rest.split_once(": ")?;
+            let msg = msg
+                .split_once(' ')
+                .filter(|(c, _)| c.starts_with('*'))
+                .map_or(msg, |(_, m)| m);
+            Some(format!("{level}] {msg}"))
+        })
+        .collect()
+}
