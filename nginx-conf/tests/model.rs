@@ -269,7 +269,8 @@ fn balancing_logs_and_root_inheritance() {
         server.settings.access_log,
         Some(vec![AccessLog::Path {
             path: "/var/log/nginx/site.log".into(),
-            format: Some("main".into())
+            format: Some("main".into()),
+            condition: None,
         }])
     );
     let err = &server.settings.error_log.as_ref().expect("error_log")[0];

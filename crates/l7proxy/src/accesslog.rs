@@ -1,57 +1,109 @@
-//! `access_log` in nginx's predefined `combined` format:
-//! `$remote_addr - $remote_user [$time_local] "$request" $status
-//! $body_bytes_sent "$http_referer" "$http_user_agent"`, one line written
+//! `access_log PATH [FORMAT [if=CONDITION]]` with nginx's predefined
+//! `combined` format or a `log_format` (`logformat.rs`), one line written
 //! when the response body has been sent (or the client went away).
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::HeaderValue;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
 use nginx_conf::model::http::AccessLog;
 use nginx_conf::model::ErrorLog;
 
 use crate::errorlog::{Level, LogFile};
+use crate::logformat::{Escape, Facts, Format, Try, COMBINED};
 
 /// Debian's nginx writes here when the file names no `access_log`.
 pub const DEFAULT_PATH: &str = "/var/log/nginx/access.log";
 
-/// Where a location's requests are logged (empty: `access_log off`).
+/// One `access_log`: the file, its format and its `if=` condition.
+#[derive(Debug, Clone)]
+pub struct Sink {
+    pub file: Arc<LogFile>,
+    pub format: Arc<Format>,
+    pub condition: Option<Format>,
+}
+
+/// Where a location's requests are logged (empty: `access_log off`), and
+/// the request headers its formats read.
 #[derive(Debug, Clone, Default)]
-pub struct Target(pub Vec<Arc<LogFile>>);
+pub struct Target(pub Vec<Sink>, pub Vec<Arc<str>>);
 
 /// The open log files (access and error), by path, shared by every
-/// location and worker.
+/// location and worker, and the `log_format`s.
 #[derive(Debug, Default)]
-pub struct Files(HashMap<String, Arc<LogFile>>);
+pub struct Files(HashMap<String, Arc<LogFile>>, HashMap<String, Arc<Format>>);
 
 impl Files {
+    /// Compiles the `log_format`s (and `combined`).
+    pub fn with_formats(formats: &[nginx_conf::model::LogFormat]) -> Result<Self, String> {
+        let mut known = HashMap::new();
+        known.insert(
+            "combined".to_owned(),
+            Arc::new(Format::new(COMBINED, Escape::Default)?),
+        );
+        for f in formats {
+            let escape = match f.escape.as_deref() {
+                Some("json") => Escape::Json,
+                Some("none") => Escape::None,
+                _ => Escape::Default,
+            };
+            let compiled = Format::new(&f.format, escape)
+                .map_err(|e| format!("{e} in log_format \"{}\"", f.name))?;
+            known.insert(f.name.clone(), Arc::new(compiled));
+        }
+        Ok(Self(HashMap::new(), known))
+    }
+
     /// The target for an `access_log` list (`None`: the default path).
     pub fn target(&mut self, logs: Option<&Vec<AccessLog>>) -> Result<Target, String> {
         let default = [AccessLog::Path {
             path: DEFAULT_PATH.to_owned(),
             format: None,
+            condition: None,
         }];
         let logs: &[AccessLog] = logs.map_or(&default[..], Vec::as_slice);
         let mut out = Vec::new();
+        let mut headers: Vec<Arc<str>> = Vec::new();
         for l in logs {
-            let AccessLog::Path { path, format } = l else {
+            let AccessLog::Path {
+                path,
+                format,
+                condition,
+            } = l
+            else {
                 continue;
             };
-            if let Some(f) = format.as_deref().filter(|f| *f != "combined") {
-                return Err(format!(
-                    "unknown log format \"{f}\" (only \"combined\" is supported)"
-                ));
+            let name = format.as_deref().unwrap_or("combined");
+            let format = self
+                .1
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("unknown log format \"{name}\""))?;
+            let condition = condition
+                .as_deref()
+                .map(|c| Format::new(c, Escape::None))
+                .transpose()?;
+            for h in format
+                .headers()
+                .into_iter()
+                .chain(condition.iter().flat_map(Format::headers))
+            {
+                if !headers.contains(&h) {
+                    headers.push(h);
+                }
             }
-            out.push(self.open(path)?);
+            out.push(Sink {
+                file: self.open(path)?,
+                format,
+                condition,
+            });
         }
-        Ok(Target(out))
+        Ok(Target(out, headers))
     }
 
     /// The file at `path`, opened once.
@@ -87,80 +139,141 @@ impl Files {
     pub fn all(&self) -> Vec<Arc<LogFile>> {
         self.0.values().cloned().collect()
     }
+
+    /// A log file (error log files of locations are opened at load).
+    pub fn file(&self, path: &str) -> Option<Arc<LogFile>> {
+        self.0.get(path).cloned()
+    }
+}
+
+/// What routing learnt about a request, for its log line.
+#[derive(Debug, Clone, Default)]
+pub struct Routed {
+    /// `$host`.
+    pub host: String,
+    pub server_name: String,
+    /// The normalised URI.
+    pub uri: String,
+    pub tries: Vec<Try>,
 }
 
 /// What the log line needs from the request, captured before handling.
 #[derive(Debug, Clone)]
 pub struct RequestFacts {
     pub remote: SocketAddr,
+    pub local: SocketAddr,
     pub method: http::Method,
-    pub uri: http::Uri,
+    /// The request target as received.
+    pub target: String,
     pub version: http::Version,
-    pub referer: Option<HeaderValue>,
-    pub user_agent: Option<HeaderValue>,
+    /// Every request header, as `(lower-case name, value)`; only the ones
+    /// a format reads are looked up.
+    pub headers: Vec<(Arc<str>, Bytes)>,
+    pub scheme: &'static str,
+    pub connection: u64,
+    pub requests: u64,
+    pub start: SystemTime,
+    pub routed: Routed,
+    /// The response head's length.
+    pub header_bytes: u64,
+}
+
+/// The connection a request came on: its number (nginx's `$connection`),
+/// local address, and how many requests it has had.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnFacts {
+    pub number: u64,
+    pub local: SocketAddr,
+    pub requests: u64,
 }
 
 impl RequestFacts {
-    pub fn of<B>(req: &http::Request<B>, remote: SocketAddr) -> Self {
+    pub fn of<B>(req: &http::Request<B>, remote: SocketAddr, conn: ConnFacts, tls: bool) -> Self {
+        let uri = req.uri();
+        let target = if uri.authority().is_some() {
+            uri.to_string()
+        } else {
+            uri.path_and_query().map_or("/", |p| p.as_str()).to_owned()
+        };
         Self {
             remote,
+            local: conn.local,
             method: req.method().clone(),
-            uri: req.uri().clone(),
+            target,
             version: req.version(),
-            referer: req.headers().get(http::header::REFERER).cloned(),
-            user_agent: req.headers().get(http::header::USER_AGENT).cloned(),
+            headers: req
+                .headers()
+                .iter()
+                .map(|(n, v)| (Arc::from(n.as_str()), Bytes::copy_from_slice(v.as_bytes())))
+                .collect(),
+            scheme: if tls { "https" } else { "http" },
+            connection: conn.number,
+            requests: conn.requests,
+            start: SystemTime::now(),
+            routed: Routed::default(),
+            header_bytes: 0,
         }
+    }
+
+    /// Keeps only the headers `names` lists (once a target is known).
+    pub fn keep_headers(&mut self, names: &[Arc<str>]) {
+        self.headers.retain(|(n, _)| names.contains(n));
     }
 }
 
-/// nginx's default escaping of variable values in log lines: `"`, `\`
-/// and bytes outside 0x20..0x7e become `\xXX`.
-fn escape(out: &mut String, bytes: &[u8]) {
-    for &b in bytes {
-        if b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b) {
-            let _ = write!(out, "\\x{b:02X}");
-        } else {
-            out.push(char::from(b));
-        }
+/// The length of the HTTP/1.1 head hyper writes for `resp` (names have
+/// the same length in any case).
+pub fn head_length<B>(resp: &http::Response<B>) -> u64 {
+    let reason = resp
+        .extensions()
+        .get::<hyper::ext::ReasonPhrase>()
+        .map_or_else(
+            || resp.status().canonical_reason().unwrap_or("").len(),
+            |r| r.as_bytes().len(),
+        );
+    let mut n = "HTTP/1.1 200 \r\n".len() + reason + 2;
+    for (name, v) in resp.headers() {
+        n += name.as_str().len() + 2 + v.len() + 2;
     }
+    n as u64
 }
 
-/// One `combined` line.
-pub fn combined(f: &RequestFacts, status: u16, bytes: u64, secs: u64) -> String {
-    let mut line = String::with_capacity(200);
-    line.push_str(&f.remote.ip().to_string());
-    line.push_str(" - - [");
-    line.push_str(&crate::date::time_local(secs));
-    line.push_str("] \"");
-    let target = f.uri.path_and_query().map_or("/", |p| p.as_str());
-    let version = match f.version {
+/// Writes the line of every `access_log` of `target` whose condition
+/// holds.
+pub fn write(target: &Target, facts: &RequestFacts, status: u16, sent: u64) {
+    if target.0.is_empty() {
+        return;
+    }
+    let protocol = match facts.version {
         http::Version::HTTP_10 => "HTTP/1.0",
         http::Version::HTTP_2 => "HTTP/2.0",
         _ => "HTTP/1.1",
     };
-    escape(
-        &mut line,
-        format!("{} {target} {version}", f.method).as_bytes(),
-    );
-    let _ = write!(line, "\" {status} {bytes} \"");
-    for (i, v) in [&f.referer, &f.user_agent].into_iter().enumerate() {
-        match v {
-            Some(v) if !v.is_empty() => escape(&mut line, v.as_bytes()),
-            _ => line.push('-'),
+    let f = Facts {
+        remote: facts.remote,
+        local: facts.local,
+        method: facts.method.as_str(),
+        target: &facts.target,
+        protocol,
+        uri: &facts.routed.uri,
+        headers: &facts.headers,
+        host: &facts.routed.host,
+        server_name: &facts.routed.server_name,
+        scheme: facts.scheme,
+        connection: facts.connection,
+        requests: facts.requests,
+        start: facts.start,
+        now: SystemTime::now(),
+        status,
+        body_bytes: sent,
+        header_bytes: facts.header_bytes,
+        tries: &facts.routed.tries,
+    };
+    for sink in &target.0 {
+        if sink.condition.as_ref().is_some_and(|c| !c.holds(&f)) {
+            continue;
         }
-        line.push_str(if i == 0 { "\" \"" } else { "\"\n" });
-    }
-    line
-}
-
-/// Writes one `combined` line to every file of `target`.
-pub fn write(target: &Target, facts: &RequestFacts, status: u16, sent: u64) {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let line = combined(facts, status, sent, secs);
-    for f in &target.0 {
-        f.write(line.as_bytes());
+        sink.file.write(&sink.format.render(&f, true));
     }
 }
 
@@ -225,33 +338,5 @@ impl HttpBody for Logged {
 impl Drop for Logged {
     fn drop(&mut self) {
         self.write();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn combined_lines_escape_like_nginx() {
-        let facts = RequestFacts {
-            remote: "192.0.2.7:1234".parse().unwrap(),
-            method: http::Method::GET,
-            uri: "/a?b=\"c\""
-                .parse()
-                .unwrap_or_else(|_| "/a".parse().unwrap()),
-            version: http::Version::HTTP_11,
-            referer: None,
-            user_agent: Some(HeaderValue::from_static("curl/8 \"x\"")),
-        };
-        let line = combined(&facts, 200, 12, 784_111_777);
-        assert!(
-            line.starts_with("192.0.2.7 - - [06/Nov/1994:08:49:37 +0000] \"GET /a"),
-            "{line}"
-        );
-        assert!(
-            line.ends_with(" HTTP/1.1\" 200 12 \"-\" \"curl/8 \\x22x\\x22\"\n"),
-            "{line}"
-        );
     }
 }

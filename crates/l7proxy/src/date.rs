@@ -90,6 +90,18 @@ pub fn now() -> HeaderValue {
     })
 }
 
+/// nginx's `$time_iso8601` (in UTC: `1994-11-06T08:49:37+00:00`).
+pub fn time_iso8601(secs: u64) -> String {
+    let (year, month, day, _) = civil(secs);
+    let rem = secs % 86_400;
+    format!(
+        "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}+00:00",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::imf_fixdate;

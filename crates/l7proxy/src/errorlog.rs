@@ -155,11 +155,20 @@ pub fn os_error(e: &std::io::Error) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Target(pub Vec<(Arc<LogFile>, Level)>);
 
-/// nginx's connection numbers (`*N`): one per logged request here.
+/// The error lines' `*N`: one per logged request here.
+static EVENTS: AtomicU64 = AtomicU64::new(1);
+
+/// nginx's connection numbers (`$connection`): one per accepted client
+/// connection and per upstream connection attempt, as nginx counts them.
 static CONNECTIONS: AtomicU64 = AtomicU64::new(1);
 
-/// A fresh connection number.
+/// A fresh `*N` for an error line.
 pub fn connection_number() -> u64 {
+    EVENTS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A fresh connection number (`$connection`).
+pub fn next_connection() -> u64 {
     CONNECTIONS.fetch_add(1, Ordering::Relaxed)
 }
 
@@ -308,6 +317,20 @@ pub fn note_connect_timeout() {
     });
 }
 
+/// A server's first `server_name` (nginx's `$server_name`; empty when it
+/// has none).
+pub fn server_name(site: &crate::site::Site, server: usize) -> String {
+    site.http.servers[server]
+        .server_names
+        .first()
+        .map(|n| match n {
+            nginx_conf::model::listen::ServerName::Exact(n)
+            | nginx_conf::model::listen::ServerName::Wildcard(n) => n.clone(),
+            nginx_conf::model::listen::ServerName::Regex(r) => format!("~{r}"),
+        })
+        .unwrap_or_default()
+}
+
 /// The request an upstream event happened to, for its error lines.
 #[derive(Debug, Clone, Copy)]
 pub struct Event<'a> {
@@ -344,15 +367,7 @@ impl Event<'_> {
         if !target.wants(level) {
             return;
         }
-        let server = self.site.http.servers[self.server]
-            .server_names
-            .first()
-            .map(|n| match n {
-                nginx_conf::model::listen::ServerName::Exact(n)
-                | nginx_conf::model::listen::ServerName::Wildcard(n) => n.clone(),
-                nginx_conf::model::listen::ServerName::Regex(r) => format!("~{r}"),
-            })
-            .unwrap_or_default();
+        let server = server_name(self.site, self.server);
         let request = format!("{} {} {}", self.method, self.target, self.version);
         let ctx = RequestContext {
             client: self.client,

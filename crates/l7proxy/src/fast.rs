@@ -23,8 +23,10 @@ use http::StatusCode;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::accesslog::{ConnFacts, RequestFacts, Routed};
 use crate::balance::{Input, Method};
 use crate::headers::{Client, Vars};
+use crate::logformat::Try;
 use crate::plan::Action;
 use crate::worker::{Failure, RawConn, Worker};
 
@@ -139,6 +141,7 @@ pub async fn serve(
     w: Rc<Worker>,
     index: usize,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    conn: &std::cell::Cell<ConnFacts>,
 ) -> Option<Rewind> {
     let mut pending = Vec::new();
     // One wait for the stop for the connection's life (not one per
@@ -171,7 +174,7 @@ pub async fn serve(
             }
         }
         let buf = std::mem::take(&mut pending);
-        match Box::pin(one(&mut stream, buf, peer, &w, index, shutdown)).await {
+        match Box::pin(one(&mut stream, buf, peer, &w, index, shutdown, conn)).await {
             Step::Again(rest) => pending = rest,
             Step::Close => return None,
             Step::Hyper(pre) => {
@@ -193,6 +196,7 @@ async fn one(
     w: &Rc<Worker>,
     index: usize,
     shutdown: &tokio::sync::watch::Receiver<bool>,
+    conn: &std::cell::Cell<ConnFacts>,
 ) -> Step {
     let head_len = loop {
         if let Some(n) = head_end(&buf) {
@@ -230,7 +234,7 @@ async fn one(
             Err(_) => return Step::Close,
         }
     };
-    match answer(stream, &buf[..head_len], peer, w, index, shutdown).await {
+    match answer(stream, &buf[..head_len], peer, w, index, shutdown, conn).await {
         Done::Hyper => Step::Hyper(buf),
         Done::Close => {
             put_buf(w, buf);
@@ -292,6 +296,7 @@ async fn answer(
     w: &Rc<Worker>,
     index: usize,
     shutdown: &tokio::sync::watch::Receiver<bool>,
+    conn: &std::cell::Cell<ConnFacts>,
 ) -> Done {
     let mut headers = [httparse::EMPTY_HEADER; HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
@@ -387,28 +392,47 @@ async fn answer(
         }
     };
     let log = &node.log;
-    let facts = if log.0.is_empty() {
+    let mut this_conn = conn.get();
+    this_conn.requests += 1;
+    conn.set(this_conn);
+    let mut facts = if log.0.is_empty() {
         None
     } else {
-        let (Ok(m), Ok(u)) = (
-            http::Method::from_bytes(method.as_bytes()),
-            target.parse::<http::Uri>(),
-        ) else {
+        let Ok(m) = http::Method::from_bytes(method.as_bytes()) else {
             return Done::Hyper;
         };
-        let get = |name: &str| {
-            client
-                .iter()
-                .find(|h| h.name.eq_ignore_ascii_case(name))
-                .and_then(|h| http::HeaderValue::from_bytes(h.value).ok())
+        let mut headers = Vec::new();
+        for h in client {
+            if let Some(n) = log.1.iter().find(|n| n.eq_ignore_ascii_case(h.name)) {
+                headers.push((
+                    std::sync::Arc::clone(n),
+                    bytes::Bytes::copy_from_slice(h.value),
+                ));
+            }
+        }
+        let host = if host_key.is_empty() {
+            crate::errorlog::server_name(site, server)
+        } else {
+            host_key.clone()
         };
-        Some(crate::accesslog::RequestFacts {
+        Some(RequestFacts {
             remote: peer,
+            local: this_conn.local,
             method: m,
-            uri: u,
+            target: target.to_owned(),
             version: http::Version::HTTP_11,
-            referer: get("referer"),
-            user_agent: get("user-agent"),
+            headers,
+            scheme: "http",
+            connection: this_conn.number,
+            requests: this_conn.requests,
+            start: std::time::SystemTime::now(),
+            routed: Routed {
+                host,
+                server_name: crate::errorlog::server_name(site, server),
+                uri: normalized.to_string(),
+                tries: Vec::new(),
+            },
+            header_bytes: 0,
         })
     };
     let req = Req {
@@ -499,6 +523,13 @@ async fn answer(
             });
         let Some(pick) = pick else {
             event.no_live_upstreams(group, crate::errorlog::upstream_target(&out));
+            if let Some(f) = &mut facts {
+                f.routed.tries.push(Try {
+                    addr: group.to_owned(),
+                    status: 502,
+                    secs: 0.0,
+                });
+            }
             break;
         };
         let addr = if pick.backup {
@@ -516,7 +547,20 @@ async fn answer(
             head_only: req.head_only,
             client_keep_alive: req.keep_alive && !*shutdown.borrow(),
         };
-        match up.exchange(w, &out).await {
+        let t0 = std::time::Instant::now();
+        let outcome = up.exchange(w, &out).await;
+        if let Some(f) = &mut facts {
+            f.routed.tries.push(Try {
+                addr: addr.to_string(),
+                status: match &outcome {
+                    Ok(r) => r.status,
+                    Err(Failure::Timeout) => 504,
+                    Err(Failure::Error) => 502,
+                },
+                secs: t0.elapsed().as_secs_f64(),
+            });
+        }
+        match outcome {
             Ok(r) => {
                 let failed = plan.next.status(r.status);
                 // GET and HEAD are idempotent: a failed status is retried.
@@ -526,7 +570,7 @@ async fn answer(
                     put_buf(w, r.head);
                     continue;
                 }
-                got = Some((r, failed, addr));
+                got = Some((r, failed, addr, t0));
                 break;
             }
             Err(kind) => {
@@ -558,7 +602,7 @@ async fn answer(
             }
         }
     }
-    let Some((mut r, failed, addr)) = got else {
+    let Some((mut r, failed, addr, t0)) = got else {
         put_buf(w, out);
         return page(stream, w, last_failure, &req, log, facts).await;
     };
@@ -566,6 +610,7 @@ async fn answer(
     // The response.
     put_buf(w, out);
     let mut out = std::mem::take(&mut r.head);
+    let head_bytes = out.len() as u64;
     let stopping = !r.keep_alive;
     let closing = r.closing;
     let relayed = relay(stream, &mut r, &mut out).await;
@@ -584,7 +629,11 @@ async fn answer(
     }
     put_buf(w, out);
     put_buf(w, r.buf);
-    if let Some(f) = &facts {
+    if let Some(f) = &mut facts {
+        f.header_bytes = head_bytes;
+        if let Some(t) = f.routed.tries.last_mut() {
+            t.secs = t0.elapsed().as_secs_f64();
+        }
         crate::accesslog::write(log, f, r.status, sent);
     }
     if complete && req.keep_alive && !stopping && !closing {
@@ -601,7 +650,7 @@ async fn page(
     status: StatusCode,
     req: &Req<'_>,
     log: &crate::accesslog::Target,
-    facts: Option<crate::accesslog::RequestFacts>,
+    mut facts: Option<crate::accesslog::RequestFacts>,
 ) -> Done {
     let mut resp = crate::worker::error_page(status);
     let body = match resp.body_mut() {
@@ -622,12 +671,14 @@ async fn page(
     } else {
         b"\r\nConnection: keep-alive\r\n\r\n".as_slice()
     });
+    let head_bytes = out.len() as u64;
     if !req.head_only {
         out.extend_from_slice(&body);
     }
     let ok = stream.write_all(&out).await.is_ok();
     put_buf(w, out);
-    if let Some(f) = &facts {
+    if let Some(f) = &mut facts {
+        f.header_bytes = head_bytes;
         let sent = if ok && !req.head_only {
             body.len() as u64
         } else {

@@ -14,6 +14,7 @@ pub mod date;
 pub mod errorlog;
 pub mod fast;
 pub mod headers;
+pub mod logformat;
 pub mod peer;
 pub mod plan;
 pub mod route;

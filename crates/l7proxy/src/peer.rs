@@ -30,6 +30,8 @@ impl Peer {
     /// Connects within `timeout`; failures are noted for the error log
     /// (as nginx words them) and returned as `Err(true)` for a timeout.
     pub async fn connect(&self, timeout: Duration) -> Result<Stream, bool> {
+        // nginx numbers upstream connections with the client ones.
+        crate::errorlog::next_connection();
         let r = match self {
             Peer::Inet(a) => tokio::time::timeout(timeout, TcpStream::connect(*a))
                 .await

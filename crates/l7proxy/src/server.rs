@@ -17,7 +17,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpSocket};
 
-use crate::accesslog::{Logged, RequestFacts};
+use crate::accesslog::{ConnFacts, Logged, RequestFacts};
 use crate::casemap::{Recorder, Recording, Spelled, Spellings};
 use crate::site::Site;
 use crate::worker::{LogAt, Worker};
@@ -196,6 +196,7 @@ fn service(
     peer: SocketAddr,
     h2: bool,
     rec: Option<Recorder>,
+    conn: Rc<std::cell::Cell<ConnFacts>>,
 ) -> impl hyper::service::Service<
     http::Request<hyper::body::Incoming>,
     Response = http::Response<Logged>,
@@ -204,6 +205,9 @@ fn service(
 > + Clone {
     service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
         let w = Rc::clone(&w);
+        let mut c = conn.get();
+        c.requests += 1;
+        conn.set(c);
         if let Some(spelled) = rec.as_ref().and_then(|r| client_spelling(r, &req)) {
             req.extensions_mut().insert(ClientSpelling(spelled));
         }
@@ -213,13 +217,19 @@ fn service(
             let chunk = !h2
                 && req.version() == http::Version::HTTP_11
                 && req.method() != http::Method::HEAD;
-            let facts = RequestFacts::of(&req, peer);
+            let tls = w.site.listeners[index].tls.is_some();
+            let mut facts = RequestFacts::of(&req, peer, c, tls);
             let mut resp = finish(w.handle(index, peer, req).await, keep_alive, h2, chunk).await;
             let status = resp.status().as_u16();
+            facts.header_bytes = crate::accesslog::head_length(&resp);
             let log = resp
                 .extensions_mut()
                 .remove::<LogAt>()
-                .map(|LogAt(t)| (t, facts, status));
+                .map(|LogAt(t, routed)| {
+                    facts.keep_headers(&t.1);
+                    facts.routed = routed;
+                    (t, facts, status)
+                });
             Ok::<_, std::convert::Infallible>(resp.map(|b| Logged::new(b, log)))
         }
     })
@@ -280,17 +290,29 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
     let live = Rc::clone(&ctx.live);
     let shutdown = ctx.shutdown.subscribe();
     live.fetch_add(1, Ordering::Relaxed);
+    let listening = w.site.listeners[index].addr;
+    let conn = ConnFacts {
+        number: crate::errorlog::next_connection(),
+        local: if listening.ip().is_unspecified() {
+            stream.local_addr().unwrap_or(listening)
+        } else {
+            listening
+        },
+        requests: 0,
+    };
     // Separate tasks, so that a plain connection's future stays small
     // (hyper's connection state is boxed only when it is needed).
     match w.site.listeners[index].tls.clone() {
         None => tokio::task::spawn_local(async move {
             let mut shutdown = shutdown;
-            let rest = crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown).await;
+            let cell = std::cell::Cell::new(conn);
+            let rest =
+                crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown, &cell).await;
             if let Some(io) = rest {
                 let rec = Recorder::default();
                 Box::pin(serve_h1(
                     TokioIo::new(Recording::new(io, rec.clone())),
-                    service(w, index, peer, false, Some(rec)),
+                    service(w, index, peer, false, Some(rec), Rc::new(cell)),
                     shutdown,
                 ))
                 .await;
@@ -305,7 +327,7 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
                 if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
                     serve_h2(
                         TokioIo::new(tls),
-                        service(w, index, peer, true, None),
+                        service(w, index, peer, true, None, Rc::new(conn.into())),
                         shutdown,
                     )
                     .await;
@@ -313,7 +335,7 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
                     let rec = Recorder::default();
                     serve_h1(
                         TokioIo::new(Recording::new(tls, rec.clone())),
-                        service(w, index, peer, false, Some(rec)),
+                        service(w, index, peer, false, Some(rec), Rc::new(conn.into())),
                         shutdown,
                     )
                     .await;

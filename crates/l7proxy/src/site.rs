@@ -353,7 +353,7 @@ impl Site {
             }
             None => 1,
         };
-        let mut files = crate::accesslog::Files::default();
+        let mut files = crate::accesslog::Files::with_formats(&http.log_formats)?;
         let mut plans = Vec::new();
         let mut server_logs = Vec::new();
         for s in &http.servers {

@@ -267,8 +267,11 @@ impl Worker {
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
         let mut log = Arc::clone(&site.server_logs[site.listeners[listener].default]);
-        let mut resp = self.route(listener, client, req, &mut log).await;
-        resp.extensions_mut().insert(LogAt(log));
+        let mut routed = crate::accesslog::Routed::default();
+        let mut resp = self
+            .route(listener, client, req, &mut log, &mut routed)
+            .await;
+        resp.extensions_mut().insert(LogAt(log, routed));
         resp
     }
 
@@ -278,6 +281,7 @@ impl Worker {
         client: SocketAddr,
         req: Request<Incoming>,
         log: &mut Arc<crate::accesslog::Target>,
+        routed: &mut crate::accesslog::Routed,
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
         let l = &site.listeners[listener];
@@ -328,6 +332,12 @@ impl Worker {
         let Ok(normalized) = uri::normalize(path) else {
             return error_page(StatusCode::BAD_REQUEST);
         };
+        routed.server_name = crate::errorlog::server_name(&site, server);
+        routed.host = crate::route::host_key(host);
+        if routed.host.is_empty() {
+            routed.host.clone_from(&routed.server_name);
+        }
+        routed.uri = normalized.to_string();
         if let Some(ret) = &site.http.servers[server].ret {
             return returned(ret);
         }
@@ -466,7 +476,8 @@ impl Worker {
             body,
             upgrade,
         };
-        self.proxy(plan, input, outgoing, &event).await
+        self.proxy(plan, input, outgoing, &event, &mut routed.tries)
+            .await
     }
 
     async fn proxy(
@@ -475,6 +486,7 @@ impl Worker {
         input: Input<'_>,
         mut out: Outgoing,
         event: &crate::errorlog::Event<'_>,
+        log: &mut Vec<crate::logformat::Try>,
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
         let group = &*plan.group;
@@ -498,6 +510,11 @@ impl Worker {
                 .and_then(|u| u.next_with(&mut attempt, now_secs(), &mut || self.random()));
             let Some(pick) = pick else {
                 event.no_live_upstreams(group, &out.target.to_string());
+                log.push(crate::logformat::Try {
+                    addr: group.to_owned(),
+                    status: 502,
+                    secs: 0.0,
+                });
                 break;
             };
             let addr = if pick.backup {
@@ -507,6 +524,7 @@ impl Worker {
             };
             let last = tries >= max_tries;
             let req = out.request(last);
+            let t0 = Instant::now();
             let outcome = self
                 .exchange(
                     group,
@@ -517,6 +535,15 @@ impl Worker {
                     plan.read_timeout,
                 )
                 .await;
+            log.push(crate::logformat::Try {
+                addr: addr.to_string(),
+                status: match &outcome {
+                    Ok((r, _)) => r.status().as_u16(),
+                    Err(Failure::Timeout) => 504,
+                    Err(Failure::Error) => 502,
+                },
+                secs: t0.elapsed().as_secs_f64(),
+            });
             match outcome {
                 Ok((resp, _conn)) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
                     let lease = Lease {
@@ -725,7 +752,10 @@ fn host_of(parts: &http::request::Parts) -> &str {
 
 /// The access log that applies to a response.
 #[derive(Clone, Debug)]
-pub struct LogAt(pub Arc<crate::accesslog::Target>);
+pub struct LogAt(
+    pub Arc<crate::accesslog::Target>,
+    pub crate::accesslog::Routed,
+);
 
 /// A peer in use by one response, released when its body ends.
 struct Lease {

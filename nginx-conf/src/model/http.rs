@@ -89,7 +89,19 @@ pub enum AccessLog {
     Path {
         path: String,
         format: Option<String>,
+        /// `if=CONDITION`: logged unless it evaluates to "" or "0".
+        condition: Option<String>,
     },
+}
+
+/// `log_format NAME [escape=default|json|none] STRING...` (the strings
+/// joined, as nginx does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFormat {
+    pub name: String,
+    pub escape: Option<String>,
+    pub format: String,
+    pub line: usize,
 }
 
 /// Settings every level has, already inherited.
@@ -162,6 +174,7 @@ pub struct Server {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Http {
     pub upstreams: Vec<Upstream>,
+    pub log_formats: Vec<LogFormat>,
     pub servers: Vec<Server>,
     pub settings: Common,
 }
@@ -209,7 +222,11 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
             } else {
                 AccessLog::Path {
                     path: first(),
-                    format: args.get(1).cloned(),
+                    format: args.get(1).filter(|a| !a.contains('=')).cloned(),
+                    condition: args
+                        .iter()
+                        .skip(1)
+                        .find_map(|a| a.strip_prefix("if=").map(str::to_owned)),
                 }
             };
             out.access_log.get_or_insert_with(Vec::new).push(entry);
@@ -458,6 +475,29 @@ fn check_listens(servers: &[Server], c: &Cursor) -> Result<(), ModelError> {
     Ok(())
 }
 
+/// `log_format`, with nginx's checks (`ngx_http_log_set_format`).
+fn parse_log_format(stmt: &Stmt, known: &[LogFormat], c: &Cursor) -> Result<LogFormat, ModelError> {
+    let name = stmt.args.first().cloned().unwrap_or_default();
+    if name == "combined" || known.iter().any(|f| f.name == name) {
+        return Err(c.error(stmt, format!("duplicate \"log_format\" name \"{name}\"")));
+    }
+    let mut rest = &stmt.args[1.min(stmt.args.len())..];
+    let mut escape = None;
+    if let Some(e) = rest.first().and_then(|a| a.strip_prefix("escape=")) {
+        if !matches!(e, "default" | "json" | "none") {
+            return Err(c.error(stmt, format!("unknown log format escaping \"{e}\"")));
+        }
+        escape = Some(e.to_owned());
+        rest = &rest[1..];
+    }
+    Ok(LogFormat {
+        name,
+        escape,
+        format: rest.concat(),
+        line: stmt.line,
+    })
+}
+
 /// Reads the `http` block.
 pub fn parse_http(stmt: &Stmt, c: &Cursor) -> Result<Http, ModelError> {
     let block = stmt.block.as_deref().unwrap_or_default();
@@ -466,6 +506,10 @@ pub fn parse_http(stmt: &Stmt, c: &Cursor) -> Result<Http, ModelError> {
         common(d, &mut http.settings, c)?;
         if d.directive == "upstream" {
             http.upstreams.push(parse_upstream(d, c)?);
+        }
+        if d.directive == "log_format" {
+            http.log_formats
+                .push(parse_log_format(d, &http.log_formats, c)?);
         }
     }
     let upstreams: HashMap<String, usize> = http

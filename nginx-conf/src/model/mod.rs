@@ -10,7 +10,7 @@ pub mod values;
 use std::fmt;
 
 pub use http::{
-    AccessLog, Http, Location, LocationMatch, ProxyPass, ProxySettings, Return, Server,
+    AccessLog, Http, Location, LocationMatch, LogFormat, ProxyPass, ProxySettings, Return, Server,
 };
 pub use listen::{Listen, ListenAddress, ServerName};
 pub use upstream::{Balancing, Upstream, UpstreamServer};
