@@ -178,17 +178,23 @@ pub struct RequestFacts {
     pub header_bytes: u64,
 }
 
-/// The connection a request came on: its number (nginx's `$connection`),
-/// local address, and how many requests it has had.
+/// The connection a request came on: its number (nginx's `$connection`)
+/// and how many requests it has had (small: an idle plain connection's
+/// task holds it).
 #[derive(Debug, Clone, Copy)]
 pub struct ConnFacts {
     pub number: u64,
-    pub local: SocketAddr,
     pub requests: u64,
 }
 
 impl RequestFacts {
-    pub fn of<B>(req: &http::Request<B>, remote: SocketAddr, conn: ConnFacts, tls: bool) -> Self {
+    pub fn of<B>(
+        req: &http::Request<B>,
+        remote: SocketAddr,
+        local: SocketAddr,
+        conn: ConnFacts,
+        tls: bool,
+    ) -> Self {
         let uri = req.uri();
         let target = if uri.authority().is_some() {
             uri.to_string()
@@ -197,7 +203,7 @@ impl RequestFacts {
         };
         Self {
             remote,
-            local: conn.local,
+            local,
             method: req.method().clone(),
             target,
             version: req.version(),

@@ -78,6 +78,13 @@ pub struct Rewind {
     stream: TcpStream,
 }
 
+impl Rewind {
+    /// The socket's local address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.stream.local_addr()
+    }
+}
+
 impl AsyncRead for Rewind {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -417,7 +424,7 @@ async fn answer(
         };
         Some(RequestFacts {
             remote: peer,
-            local: this_conn.local,
+            local: crate::server::local_addr(w, index, || stream.local_addr()),
             method: m,
             target: target.to_owned(),
             version: http::Version::HTTP_11,

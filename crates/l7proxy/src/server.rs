@@ -196,6 +196,7 @@ fn service(
     peer: SocketAddr,
     h2: bool,
     rec: Option<Recorder>,
+    local: SocketAddr,
     conn: Rc<std::cell::Cell<ConnFacts>>,
 ) -> impl hyper::service::Service<
     http::Request<hyper::body::Incoming>,
@@ -218,7 +219,7 @@ fn service(
                 && req.version() == http::Version::HTTP_11
                 && req.method() != http::Method::HEAD;
             let tls = w.site.listeners[index].tls.is_some();
-            let mut facts = RequestFacts::of(&req, peer, c, tls);
+            let mut facts = RequestFacts::of(&req, peer, local, c, tls);
             let mut resp = finish(w.handle(index, peer, req).await, keep_alive, h2, chunk).await;
             let status = resp.status().as_u16();
             facts.header_bytes = crate::accesslog::head_length(&resp);
@@ -290,14 +291,8 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
     let live = Rc::clone(&ctx.live);
     let shutdown = ctx.shutdown.subscribe();
     live.fetch_add(1, Ordering::Relaxed);
-    let listening = w.site.listeners[index].addr;
     let conn = ConnFacts {
         number: crate::errorlog::next_connection(),
-        local: if listening.ip().is_unspecified() {
-            stream.local_addr().unwrap_or(listening)
-        } else {
-            listening
-        },
         requests: 0,
     };
     // Separate tasks, so that a plain connection's future stays small
@@ -309,10 +304,11 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
             let rest =
                 crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown, &cell).await;
             if let Some(io) = rest {
+                let local = local_addr(&w, index, || io.local_addr());
                 let rec = Recorder::default();
                 Box::pin(serve_h1(
                     TokioIo::new(Recording::new(io, rec.clone())),
-                    service(w, index, peer, false, Some(rec), Rc::new(cell)),
+                    service(w, index, peer, false, Some(rec), local, Rc::new(cell)),
                     shutdown,
                 ))
                 .await;
@@ -320,6 +316,7 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
             live.fetch_sub(1, Ordering::Relaxed);
         }),
         Some(config) => tokio::task::spawn_local(async move {
+            let local = local_addr(&w, index, || stream.local_addr());
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
             if let Ok(Ok(tls)) =
                 tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
@@ -327,7 +324,7 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
                 if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
                     serve_h2(
                         TokioIo::new(tls),
-                        service(w, index, peer, true, None, Rc::new(conn.into())),
+                        service(w, index, peer, true, None, local, Rc::new(conn.into())),
                         shutdown,
                     )
                     .await;
@@ -335,7 +332,15 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
                     let rec = Recorder::default();
                     serve_h1(
                         TokioIo::new(Recording::new(tls, rec.clone())),
-                        service(w, index, peer, false, Some(rec), Rc::new(conn.into())),
+                        service(
+                            w,
+                            index,
+                            peer,
+                            false,
+                            Some(rec),
+                            local,
+                            Rc::new(conn.into()),
+                        ),
                         shutdown,
                     )
                     .await;
@@ -364,6 +369,21 @@ fn client_spelling<B>(rec: &Recorder, req: &http::Request<B>) -> Option<Vec<byte
     };
     let line = format!("{} {} {version}\r\n", req.method(), req.uri());
     rec.request_head(line.as_bytes(), req.headers())
+}
+
+/// The local address of a connection to listener `index` (`$server_addr`):
+/// the listener's, or the socket's for a wildcard listener.
+pub(crate) fn local_addr(
+    w: &Worker,
+    index: usize,
+    socket: impl FnOnce() -> std::io::Result<SocketAddr>,
+) -> SocketAddr {
+    let listening = w.site.listeners[index].addr;
+    if listening.ip().is_unspecified() {
+        socket().unwrap_or(listening)
+    } else {
+        listening
+    }
 }
 
 /// Whether the client asked to keep the connection open.
