@@ -289,20 +289,31 @@ pub struct Logged {
     inner: crate::body::Body,
     pending: Option<(Arc<Target>, RequestFacts, u16)>,
     sent: u64,
+    /// hyper sends the body chunked: its framing counts as sent (one
+    /// chunk per data frame, then `0\r\n\r\n`).
+    chunked: bool,
+    ended: bool,
 }
 
 impl Logged {
-    pub fn new(inner: crate::body::Body, log: Option<(Arc<Target>, RequestFacts, u16)>) -> Self {
+    pub fn new(
+        inner: crate::body::Body,
+        log: Option<(Arc<Target>, RequestFacts, u16)>,
+        chunked: bool,
+    ) -> Self {
         Self {
             inner,
             pending: log.filter(|(t, _, _)| !t.0.is_empty()),
             sent: 0,
+            chunked,
+            ended: false,
         }
     }
 
     fn write(&mut self) {
         if let Some((target, facts, status)) = self.pending.take() {
-            write(&target, &facts, status, self.sent);
+            let end = if self.chunked && self.ended { 5 } else { 0 };
+            write(&target, &facts, status, self.sent + end);
         }
     }
 }
@@ -320,13 +331,21 @@ impl HttpBody for Logged {
         match &r {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(d) = frame.data_ref() {
-                    me.sent += d.len() as u64;
+                    let n = d.len() as u64;
+                    me.sent += n;
+                    if me.chunked && n > 0 {
+                        me.sent += u64::from(n.ilog(16)) + 1 + 4;
+                    }
                 }
                 if me.inner.is_end_stream() {
+                    me.ended = true;
                     me.write();
                 }
             }
-            Poll::Ready(None) => me.write(),
+            Poll::Ready(None) => {
+                me.ended = true;
+                me.write();
+            }
             _ => {}
         }
         r

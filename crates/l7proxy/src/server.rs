@@ -231,7 +231,8 @@ fn service(
                     facts.routed = routed;
                     (t, facts, status)
                 });
-            Ok::<_, std::convert::Infallible>(resp.map(|b| Logged::new(b, log)))
+            let chunked = !h2 && resp.headers().contains_key(http::header::TRANSFER_ENCODING);
+            Ok::<_, std::convert::Infallible>(resp.map(|b| Logged::new(b, log, chunked)))
         }
     })
 }

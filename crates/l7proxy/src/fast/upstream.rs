@@ -309,14 +309,18 @@ fn client_head(
 }
 
 /// Sends `out` (the head) with the body: the bytes already read, then the
-/// rest as it comes. Returns the body bytes sent, as an error when the
-/// response could not be completed (either side failed).
+/// rest as it comes. Returns the body bytes sent (chunk framing
+/// included), as an error when the response could not be completed
+/// (either side failed).
 pub(super) async fn relay(
     client: &mut TcpStream,
     r: &mut Answer,
     out: &mut Vec<u8>,
 ) -> Result<u64, u64> {
     let mut sent = 0u64;
+    // Body bytes are what is written after the head, chunk framing
+    // included (nginx's `$body_bytes_sent`).
+    let mut head = out.len() as u64;
     let first = r.buf.len() - r.head_len;
     match r.framing {
         Framing::None => {
@@ -363,9 +367,8 @@ pub(super) async fn relay(
                 if dec.done() && from + used < r.buf.len() {
                     r.reusable = false;
                 }
-                let data = dec.data;
                 client.write_all(out).await.map_err(|_| sent)?;
-                sent = data;
+                sent += out.len() as u64 - std::mem::take(&mut head);
                 if dec.done() {
                     return Ok(sent);
                 }
@@ -395,7 +398,7 @@ pub(super) async fn relay(
                 if !out.is_empty() {
                     client.write_all(out).await.map_err(|_| sent)?;
                 }
-                sent += data.len() as u64;
+                sent += out.len() as u64 - std::mem::take(&mut head);
                 if end {
                     return Ok(sent);
                 }
