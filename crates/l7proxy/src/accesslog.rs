@@ -52,8 +52,7 @@ impl Files {
                 Some("none") => Escape::None,
                 _ => Escape::Default,
             };
-            let compiled = Format::new(&f.format, escape)
-                .map_err(|e| format!("{e} in log_format \"{}\"", f.name))?;
+            let compiled = Format::new(&f.format, escape)?;
             known.insert(f.name.clone(), Arc::new(compiled));
         }
         Ok(Self(HashMap::new(), known))

@@ -127,3 +127,49 @@ fn log_formats_write_what_nginx_writes() {
         assert_eq!(n, o, "log {i}");
     }
 }
+
+/// The `[emerg]` message of `-t` on `conf` (nginx's pid and time cut).
+fn refusal(program: &str, dir: &Path, conf: &str) -> String {
+    let path = dir.join("bad.conf");
+    std::fs::write(&path, conf).unwrap();
+    let mut cmd = std::process::Command::new(program);
+    if program == NGINX {
+        cmd.arg("-p").arg(dir).arg("-e").arg(dir.join("t.log"));
+    }
+    let out = cmd.arg("-t").arg("-c").arg(&path).output().unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    let line = text.lines().find(|l| l.contains("[emerg]")).unwrap_or("");
+    let msg = line.split_once("[emerg] ").map_or("", |(_, m)| m);
+    msg.split_once('#')
+        .and_then(|(pid, rest)| pid.chars().all(|c| c.is_ascii_digit()).then_some(rest))
+        .and_then(|rest| rest.split_once(": "))
+        .map_or(msg, |(_, m)| m)
+        .to_owned()
+}
+
+#[test]
+fn bad_log_formats_are_refused_as_nginx_does() {
+    require_nginx();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    for http in [
+        format!("access_log {d}/x.log nope;"),
+        format!("log_format f '$nope_var x'; access_log {d}/x.log f;"),
+        "log_format f escape=xml 'x';".to_owned(),
+        "log_format f 'x'; log_format f 'y';".to_owned(),
+        "log_format combined 'x';".to_owned(),
+        format!(
+            "server {{ listen 127.0.0.1:{}; access_log {d}/y.log other; }}",
+            free_port()
+        ),
+    ] {
+        let conf = format!(
+            "events {{}}\nhttp {{ {} {http} }}\n",
+            temp_paths(dir.path())
+        );
+        let theirs = refusal(NGINX, dir.path(), &conf);
+        assert!(!theirs.is_empty(), "{conf}");
+        assert_eq!(theirs, refusal(OURS, dir.path(), &conf), "{conf}");
+    }
+}

@@ -372,6 +372,21 @@ fn location_match(stmt: &Stmt, c: &Cursor) -> Result<LocationMatch, ModelError> 
 struct Scope<'a> {
     c: &'a Cursor,
     upstreams: &'a HashMap<String, usize>,
+    formats: &'a [LogFormat],
+}
+
+/// nginx's check that `access_log` names a known format (`combined` or a
+/// `log_format` of the `http` block).
+fn check_access_log(stmt: &Stmt, formats: &[LogFormat], c: &Cursor) -> Result<(), ModelError> {
+    if stmt.directive != "access_log" {
+        return Ok(());
+    }
+    match stmt.args.get(1).filter(|a| !a.contains('=')) {
+        Some(f) if f != "combined" && !formats.iter().any(|x| &x.name == f) => {
+            Err(c.error(stmt, format!("unknown log format \"{f}\"")))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Location, ModelError> {
@@ -388,6 +403,7 @@ fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Locatio
     let block = stmt.block.as_deref().unwrap_or_default();
     for d in block {
         common(d, &mut own, s.c)?;
+        check_access_log(d, s.formats, s.c)?;
         match d.directive.as_str() {
             "proxy_pass" => loc.proxy_pass = Some(parse_proxy_pass(d, s.c, s.upstreams)?),
             "return" => loc.ret = Some(parse_return(d, s.c)?),
@@ -415,6 +431,7 @@ fn parse_server(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Server, M
     let block = stmt.block.as_deref().unwrap_or_default();
     for d in block {
         common(d, &mut own, s.c)?;
+        check_access_log(d, s.formats, s.c)?;
         match d.directive.as_str() {
             "listen" => {
                 let mut listen = parse_listen(&d.args).map_err(|m| s.c.error(d, m))?;
@@ -504,6 +521,7 @@ pub fn parse_http(stmt: &Stmt, c: &Cursor) -> Result<Http, ModelError> {
     let mut http = Http::default();
     for d in block {
         common(d, &mut http.settings, c)?;
+        check_access_log(d, &http.log_formats, c)?;
         if d.directive == "upstream" {
             http.upstreams.push(parse_upstream(d, c)?);
         }
@@ -521,6 +539,7 @@ pub fn parse_http(stmt: &Stmt, c: &Cursor) -> Result<Http, ModelError> {
     let scope = Scope {
         c,
         upstreams: &upstreams,
+        formats: &http.log_formats,
     };
     for d in block.iter().filter(|d| d.directive == "server") {
         http.servers.push(parse_server(d, &http.settings, &scope)?);
