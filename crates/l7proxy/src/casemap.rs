@@ -20,6 +20,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
@@ -33,11 +34,31 @@ const KEEP: usize = 64 * 1024;
 /// Case maps cached per worker thread.
 const CACHE: usize = 512;
 
-/// What a [`Recording`] connection has read, shared with its user.
-#[derive(Debug, Clone, Default)]
-pub struct Recorder(Arc<Mutex<Vec<u8>>>);
+/// What a [`Recording`] connection has read, shared with its user; an
+/// upstream connection's records only from [`start`](Self::start) to
+/// [`stop`](Self::stop) (the response head, not the bodies).
+#[derive(Debug, Clone)]
+pub struct Recorder(Arc<Mutex<Vec<u8>>>, Arc<AtomicBool>);
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self(Arc::default(), Arc::new(AtomicBool::new(true)))
+    }
+}
 
 impl Recorder {
+    /// Forgets what was read and records from now on.
+    pub fn start(&self) {
+        self.bytes().clear();
+        self.1.store(true, Ordering::Relaxed);
+    }
+
+    /// Forgets what was read and stops recording.
+    pub fn stop(&self) {
+        self.1.store(false, Ordering::Relaxed);
+        self.bytes().clear();
+    }
+
     fn bytes(&self) -> MutexGuard<'_, Vec<u8>> {
         self.0
             .lock()
@@ -45,17 +66,15 @@ impl Recorder {
     }
 
     fn push(&self, bytes: &[u8]) {
+        if !self.1.load(Ordering::Relaxed) {
+            return;
+        }
         let mut b = self.bytes();
         b.extend_from_slice(bytes);
         if b.len() > KEEP {
             let cut = b.len() - KEEP;
             b.drain(..cut);
         }
-    }
-
-    /// Forgets what was read (before a new upstream request).
-    pub fn clear(&self) {
-        self.bytes().clear();
     }
 
     /// The spellings of the request whose request line is `line` (the
@@ -86,7 +105,7 @@ impl Recorder {
     }
 
     /// The spellings of the response head the bytes read since the last
-    /// [`clear`](Self::clear) end with (interim 1xx heads skipped), if its
+    /// [`start`](Self::start) end with (interim 1xx heads skipped), if its
     /// names are those of `headers`.
     pub fn response_head(&self, headers: &HeaderMap) -> Option<Vec<Bytes>> {
         let b = self.bytes();

@@ -725,14 +725,14 @@ impl Worker {
             conn = connect(addr, connect_timeout).await?;
         }
         conn.requests += 1;
-        conn.rec.clear();
+        conn.rec.start();
         match tokio::time::timeout(read_timeout, conn.sender.send_request(req)).await {
             Ok(Ok(mut resp)) => {
                 if let Some(list) = conn.rec.response_head(resp.headers()) {
                     resp.extensions_mut()
                         .insert(crate::server::UpstreamSpelling(list));
                 }
-                conn.rec.clear();
+                conn.rec.stop();
                 Ok((resp, conn))
             }
             Ok(Err(_)) => Err(Failure::Error),
