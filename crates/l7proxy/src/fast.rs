@@ -394,7 +394,8 @@ async fn answer(
             let Ok(p) = plan.resolve(template, &eval, site) else {
                 return Done::Hyper;
             };
-            resolved = p;
+            // Boxed: the request's future stays small.
+            resolved = Box::new(p);
             &resolved
         }
     };
@@ -422,7 +423,7 @@ async fn answer(
         } else {
             host_key.clone()
         };
-        Some(RequestFacts {
+        Some(Box::new(RequestFacts {
             remote: peer,
             local: crate::server::local_addr(w, index, || stream.local_addr()),
             method: m,
@@ -440,7 +441,7 @@ async fn answer(
                 tries: Vec::new(),
             },
             header_bytes: 0,
-        })
+        }))
     };
     let req = Req {
         method,
@@ -657,7 +658,7 @@ async fn page(
     status: StatusCode,
     req: &Req<'_>,
     log: &crate::accesslog::Target,
-    mut facts: Option<crate::accesslog::RequestFacts>,
+    mut facts: Option<Box<RequestFacts>>,
 ) -> Done {
     let mut resp = crate::worker::error_page(status);
     let body = match resp.body_mut() {
