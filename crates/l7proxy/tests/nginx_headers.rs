@@ -6,7 +6,8 @@
 //! `proxy_set_header` names keep their spelling upstream. Full response
 //! heads (but the values of `Server` and `Date`) and the request the
 //! backend saw (echoed as the body) must be byte-identical, for a GET
-//! (our plain path) and a POST (hyper's path).
+//! (our plain path) and a POST (hyper's path), and over TLS with HTTP/1.1
+//! and HTTP/2 (whose client names nginx passes upstream in lower case).
 
 use std::path::Path;
 
@@ -74,4 +75,88 @@ fn header_names_keep_their_case_as_in_nginx() {
         .map(|(i, (n, o))| format!("request {i}:\nnginx {n:?}\n ours {o:?}"))
         .collect();
     assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
+/// `curl -i` over TLS (HTTP/1.1 and HTTP/2): the head as curl shows it,
+/// `Server`/`Date` values masked, then the request the backend saw.
+fn curl(port: u16, proto: &str, method: &[&str]) -> String {
+    let out = std::process::Command::new("curl")
+        .args(["-sk", "-i", "--max-time", "5", proto])
+        .args(method)
+        .args([
+            "-H",
+            "x-lower-req: 1",
+            "-H",
+            "X-UPPER-REQ: 2",
+            "-H",
+            "User-AGENT: t",
+        ])
+        .arg(format!("https://127.0.0.1:{port}/t?q=1"))
+        .output()
+        .unwrap();
+    let (head, body) = raw::split(&out.stdout);
+    format!("{head}\r\n\r\n{body}")
+}
+
+#[test]
+fn header_names_over_tls_as_in_nginx() {
+    require_nginx();
+    let dir = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(dir.path().join("key.pem"))
+        .arg("-out")
+        .arg(dir.path().join("cert.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "openssl could not make a certificate"
+    );
+    let be = raw::tcp_backend();
+    let d = dir.path().display();
+    let mut answers = Vec::new();
+    for (name, program) in [("nginx", NGINX), ("ours", OURS)] {
+        let port = free_port();
+        let conf = conf(dir.path(), name, port, be).replace(
+            &format!("listen 127.0.0.1:{port};"),
+            &format!(
+                "listen 127.0.0.1:{port} ssl http2; ssl_certificate {d}/cert.pem; \
+                 ssl_certificate_key {d}/key.pem;"
+            ),
+        );
+        let _p = support::start(dir.path(), name, &conf, port, program);
+        let got: Vec<String> = [
+            ("--http1.1", &[][..]),
+            ("--http1.1", &["-d", "abc"][..]),
+            ("--http2", &[][..]),
+            ("--http2", &["-d", "abc"][..]),
+        ]
+        .iter()
+        .map(|(proto, method)| curl(port, proto, method))
+        .collect();
+        answers.push(got);
+    }
+    assert!(
+        answers[0][0].contains("\r\nx-custom-thing: a"),
+        "{}",
+        answers[0][0]
+    );
+    assert!(
+        answers[0][2].contains("\r\nx-lower-req: 1\r\nx-upper-req: 2"),
+        "{}",
+        answers[0][2]
+    );
+    for (i, (n, o)) in answers[0].iter().zip(&answers[1]).enumerate() {
+        assert_eq!(n, o, "case {i}");
+    }
 }

@@ -98,12 +98,11 @@ pub fn split(resp: &[u8]) -> (String, String) {
     let head = head
         .split("\r\n")
         .map(|l| {
-            if l.starts_with("Server: ") {
-                "Server: SERVER".to_owned()
-            } else if l.starts_with("Date: ") {
-                "Date: DATE".to_owned()
-            } else {
-                l.to_owned()
+            // Names as sent (`server` on HTTP/2), values masked.
+            match l.split_once(": ") {
+                Some((n, _)) if n.eq_ignore_ascii_case("server") => format!("{n}: SERVER"),
+                Some((n, _)) if n.eq_ignore_ascii_case("date") => format!("{n}: DATE"),
+                _ => l.to_owned(),
             }
         })
         .collect::<Vec<_>>()
