@@ -163,17 +163,25 @@ pub async fn serve(
     // request), on its own receiver.
     let mut stop_rx = shutdown.clone();
     let mut stop = std::pin::pin!(stop_rx.changed());
+    // Once the stop future has completed it must not be polled again.
+    let mut stopping = false;
     loop {
         while pending.is_empty() {
             // Idle: only the socket is held; a buffer is taken when bytes
             // have come (readiness can be stale: then it goes back).
-            tokio::select! {
+            stopping = tokio::select! {
                 biased;
-                _ = stop.as_mut() => return None,
+                _ = stop.as_mut() => true,
                 // No readiness future kept in the task: the waker goes
                 // into the socket's own slot.
-                r = std::future::poll_fn(|cx| stream.poll_read_ready(cx)) => r.ok()?,
-            }
+                r = std::future::poll_fn(|cx| stream.poll_read_ready(cx)) => {
+                    r.ok()?;
+                    false
+                }
+            };
+            // On a stop, a request that has already come is answered
+            // (with `Connection: close`) rather than dropped with the
+            // connection, as a client that sent it would see a failure.
             let mut buf = take_buf(&w);
             match read_now(&mut stream, &mut buf).await {
                 Some(Ok(0) | Err(_)) => {
@@ -181,11 +189,18 @@ pub async fn serve(
                     return None;
                 }
                 Some(Ok(_)) => pending = buf,
-                None => put_buf(&w, buf),
+                None => {
+                    put_buf(&w, buf);
+                    if stopping {
+                        return None;
+                    }
+                }
             }
         }
         let buf = std::mem::take(&mut pending);
         match Box::pin(one(&mut stream, buf, peer, &w, index, shutdown)).await {
+            // Stopping: nothing more after this request.
+            Step::Again(_) if stopping || *shutdown.borrow() => return None,
             Step::Again(rest) => pending = rest,
             Step::Close => return None,
             Step::Hyper(pre) => {
@@ -502,7 +517,8 @@ async fn answer(
             connect_timeout: plan.connect_timeout,
             read_timeout: plan.read_timeout,
             head_only: req.head_only,
-            client_keep_alive: req.keep_alive && !*shutdown.borrow(),
+            client_keep_alive: req.keep_alive,
+            stop: shutdown,
         };
         match up.exchange(w, &out).await {
             Ok(r) => {
