@@ -8,6 +8,9 @@ use l7proxy::errorlog::{log, Level};
 use l7proxy::server::{Generation, Sockets};
 use l7proxy::site::Site;
 
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Command line as nginx's (the subset implemented so far).
 #[derive(Parser)]
 #[command(

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,14 +68,16 @@ fn bind(addr: SocketAddr, backlog: Option<i32>) -> std::io::Result<TcpListener> 
 /// A running generation of workers.
 #[derive(Debug)]
 pub struct Generation {
-    stop: Arc<AtomicBool>,
+    /// Set once to stop the generation's accept loops (they wait on it:
+    /// an idle worker has no timer to wake it).
+    stop: tokio::sync::watch::Sender<bool>,
     threads: Vec<std::thread::JoinHandle<Result<(), String>>>,
 }
 
 impl Generation {
     /// Starts `site.workers` workers on duplicates of `sockets`.
     pub fn start(site: &Arc<Site>, sockets: &Sockets) -> Result<Self, String> {
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, _) = tokio::sync::watch::channel(false);
         let mut threads = Vec::new();
         for id in 0..site.workers {
             let mut listeners = Vec::new();
@@ -87,7 +89,7 @@ impl Generation {
                 listeners.push(s);
             }
             let site = Arc::clone(site);
-            let stop = Arc::clone(&stop);
+            let stop = stop.subscribe();
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("worker-{id}"))
@@ -100,7 +102,7 @@ impl Generation {
 
     /// Stops accepting; returns once every in-flight connection finished.
     pub fn stop(self) -> Result<(), String> {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.send_replace(true);
         for t in self.threads {
             t.join().map_err(|_| "a worker panicked".to_owned())??;
         }
@@ -114,7 +116,7 @@ const GRACE: Duration = Duration::from_secs(30);
 fn worker(
     site: Arc<Site>,
     listeners: Vec<std::net::TcpListener>,
-    stop: Arc<AtomicBool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -138,7 +140,7 @@ fn worker(
             loops.push(tokio::task::spawn_local(accept_loop(
                 listener,
                 ctx,
-                Arc::clone(&stop),
+                stop.clone(),
             )));
         }
         for l in loops {
@@ -161,18 +163,19 @@ struct Ctx {
     shutdown: Rc<tokio::sync::watch::Sender<bool>>,
 }
 
-async fn accept_loop(listener: TcpListener, ctx: Ctx, stop: Arc<AtomicBool>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(50));
+async fn accept_loop(
+    listener: TcpListener,
+    ctx: Ctx,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
+            biased;
+            // Also when the generation (and so the sender) is gone.
+            _ = stop.wait_for(|s| *s) => return,
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
                 serve(stream, peer, &ctx);
-            }
-            _ = tick.tick() => {
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
             }
         }
     }

@@ -21,6 +21,7 @@ pub const APT: &[&str] = &[
     "nftables",        // nft: vrrpd's no_accept rules and vrrpd/tests/no_accept.rs
     "python3",         // vrrp tests' raw-socket sender
     "python3-pip",     // installs crossplane
+    "make",            // builds jemalloc (l7proxy's allocator, tikv-jemalloc-sys)
 ];
 
 /// Python packages from PyPI: (import/command name, pip requirement).

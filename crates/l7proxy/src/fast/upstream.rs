@@ -41,8 +41,13 @@ pub(super) struct Upstream<'a> {
     pub(super) connect_timeout: Duration,
     pub(super) read_timeout: Duration,
     pub(super) head_only: bool,
-    /// Whether the client connection stays open after this response.
+    /// Whether the client connection stays open after this response...
     pub(super) client_keep_alive: bool,
+    /// ...unless the worker has begun to stop by the time the response
+    /// head is written (then it says `Connection: close`, so that a
+    /// keep-alive client does not send another request on a connection
+    /// about to close).
+    pub(super) stop: &'a tokio::sync::watch::Receiver<bool>,
 }
 
 impl Upstream<'_> {
@@ -146,8 +151,9 @@ async fn read_head(
                         return Err(true);
                     }
                     let (framing, keep) = framing(&resp, status, up.head_only).ok_or(true)?;
-                    let closing = client_head(out, &resp, status, framing, up.client_keep_alive);
-                    return Ok((n, status, framing, keep, closing));
+                    let keep_alive = up.client_keep_alive && !*up.stop.borrow();
+                    let closing = client_head(out, &resp, status, framing, keep_alive);
+                    return Ok((n, status, framing, keep, closing || !keep_alive));
                 }
                 Ok(httparse::Status::Partial) => {}
                 Err(_) => return Err(true),
