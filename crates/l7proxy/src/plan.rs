@@ -120,6 +120,14 @@ impl ProxyPlan {
                 format!("invalid URL prefix in \"{url}\""),
             ));
         };
+        if rest.starts_with("unix:") {
+            return Err((
+                StatusCode::BAD_GATEWAY,
+                format!(
+                    "l7proxy: a unix socket in proxy_pass variables is not supported: \"{rest}\""
+                ),
+            ));
+        }
         let cut = rest.find(['/', '?']).unwrap_or(rest.len());
         let (authority, uri) = rest.split_at(cut);
         if authority.is_empty() {
