@@ -165,9 +165,11 @@ pub struct RequestFacts {
     /// The request target as received.
     pub target: String,
     pub version: http::Version,
-    /// Every request header, as `(lower-case name, value)`; only the ones
-    /// a format reads are looked up.
+    /// The request headers the formats read, as `(lower-case name,
+    /// value)` (from `all` once the target is known).
     pub headers: Vec<(Arc<str>, Bytes)>,
+    /// hyper's path: every request header, until [`Self::keep_headers`].
+    pub all: Option<http::HeaderMap>,
     pub scheme: &'static str,
     pub connection: u64,
     pub requests: u64,
@@ -206,11 +208,8 @@ impl RequestFacts {
             method: req.method().clone(),
             target,
             version: req.version(),
-            headers: req
-                .headers()
-                .iter()
-                .map(|(n, v)| (Arc::from(n.as_str()), Bytes::copy_from_slice(v.as_bytes())))
-                .collect(),
+            headers: Vec::new(),
+            all: Some(req.headers().clone()),
             scheme: if tls { "https" } else { "http" },
             connection: conn.number,
             requests: conn.requests,
@@ -222,7 +221,15 @@ impl RequestFacts {
 
     /// Keeps only the headers `names` lists (once a target is known).
     pub fn keep_headers(&mut self, names: &[Arc<str>]) {
-        self.headers.retain(|(n, _)| names.contains(n));
+        let Some(all) = self.all.take() else {
+            return;
+        };
+        for name in names {
+            for v in all.get_all(&**name) {
+                self.headers
+                    .push((Arc::clone(name), Bytes::copy_from_slice(v.as_bytes())));
+            }
+        }
     }
 }
 

@@ -459,6 +459,7 @@ async fn answer(
             target: target.to_owned(),
             version: http::Version::HTTP_11,
             headers,
+            all: None,
             scheme: "http",
             connection: this_conn.number,
             requests: this_conn.requests,
