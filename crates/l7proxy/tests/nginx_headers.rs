@@ -31,12 +31,15 @@ fn conf(dir: &Path, name: &str, port: u16, be: u16) -> String {
     )
 }
 
-const REQUESTS: [&str; 3] = [
+const REQUESTS: [&str; 4] = [
     "GET /g?a=1 HTTP/1.1\r\nHost: a.test\r\nx-lower-req: 1\r\nX-UPPER-REQ: 2\r\n\
      user-AGENT: t\r\naccept: */*\r\nConnection: close\r\n\r\n",
     "POST /p HTTP/1.1\r\nhost: a.test\r\nx-lower-req: 1\r\nX-UPPER-REQ: 2\r\n\
      content-length: 3\r\ncontent-TYPE: text/y\r\nConnection: close\r\n\r\nabc",
     "HEAD /h HTTP/1.1\r\nHost: a.test\r\nX-Mixed-Req: 3\r\nConnection: close\r\n\r\n",
+    // Keep-alive on hyper's path: the second head follows the first body.
+    "POST /k1 HTTP/1.1\r\nHost: a.test\r\nx-K: 1\r\nContent-Length: 2\r\n\r\nhi\
+     POST /k2 HTTP/1.1\r\nHost: a.test\r\nX-k: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\nho",
 ];
 
 #[test]
@@ -61,6 +64,11 @@ fn header_names_keep_their_case_as_in_nginx() {
         answers.push(got);
     }
     let (nginx, ours) = (&answers[0], &answers[1]);
+    assert!(
+        nginx[3].1.contains("POST /k2 HTTP/1.0\r\n"),
+        "{:?}",
+        nginx[3]
+    );
     assert!(
         nginx[0].0.contains("\r\nx-custom-thing: a"),
         "{:?}",

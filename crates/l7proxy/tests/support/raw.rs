@@ -90,12 +90,13 @@ pub fn exchange(port: u16, request: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A response split into its head (with the values of `Server` and
-/// `Date` masked, every other byte as sent) and its body.
+/// A response split into its head and its body, with the values of
+/// `Server` and `Date` masked wherever a line starts with them (also in
+/// the heads of further responses on the same connection), every other
+/// byte as sent.
 pub fn split(resp: &[u8]) -> (String, String) {
     let text = String::from_utf8_lossy(resp);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let head = head
+    let masked = text
         .split("\r\n")
         .map(|l| {
             // Names as sent (`server` on HTTP/2), values masked.
@@ -107,7 +108,8 @@ pub fn split(resp: &[u8]) -> (String, String) {
         })
         .collect::<Vec<_>>()
         .join("\r\n");
-    (head, body.to_owned())
+    let (head, body) = masked.split_once("\r\n\r\n").unwrap_or((&masked, ""));
+    (head.to_owned(), body.to_owned())
 }
 
 /// nginx's error page as ours would be (it names `l7proxy`: a
