@@ -18,7 +18,6 @@
 //!   in-memory pipe), and cached per worker thread by that head.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -97,9 +96,10 @@ impl Recorder {
             let Ok(httparse::Status::Complete(n)) = req.parse(&b[start..]) else {
                 continue;
             };
-            if let Some(spelled) = matching(req.headers, headers) {
+            if matching(req.headers, headers) {
+                let spelled = names(&b[start..start + n], false);
                 b.drain(..start + n);
-                return Some(spelled);
+                return spelled;
             }
         }
         b.clear();
@@ -123,7 +123,9 @@ impl Recorder {
                 at += n;
                 continue;
             }
-            return matching(resp.headers, headers);
+            return matching(resp.headers, headers)
+                .then(|| names(&b[at..at + n], true))
+                .flatten();
         }
     }
 }
@@ -141,25 +143,30 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
-/// The spellings of `parsed` when they name the same headers, in the same
-/// per-name order, as `headers`.
-fn matching(parsed: &[httparse::Header<'_>], headers: &HeaderMap) -> Option<Vec<Bytes>> {
-    if parsed.len() != headers.len() {
-        return None;
-    }
-    for name in headers.keys() {
-        let n = parsed
-            .iter()
-            .filter(|h| h.name.eq_ignore_ascii_case(name.as_str()))
-            .count();
-        if n != headers.get_all(name).iter().count() {
-            return None;
-        }
-    }
+/// Whether `parsed` names the headers of `headers`: as many, each known
+/// to it (names are only spelling: a rare miscount costs nothing more).
+fn matching(parsed: &[httparse::Header<'_>], headers: &HeaderMap) -> bool {
+    parsed.len() == headers.len() && parsed.iter().all(|h| headers.contains_key(h.name))
+}
+
+/// The header names of the head at the start of `bytes` (copied once,
+/// the names sliced from that copy).
+fn names(bytes: &[u8], response: bool) -> Option<Vec<Bytes>> {
+    let head = Bytes::copy_from_slice(bytes);
+    let mut parsed = [httparse::EMPTY_HEADER; 128];
+    let headers: &[httparse::Header<'_>] = if response {
+        let mut r = httparse::Response::new(&mut parsed);
+        r.parse(&head).ok()?;
+        r.headers
+    } else {
+        let mut r = httparse::Request::new(&mut parsed);
+        r.parse(&head).ok()?;
+        r.headers
+    };
     Some(
-        parsed
+        headers
             .iter()
-            .map(|h| Bytes::copy_from_slice(h.name.as_bytes()))
+            .map(|h| head.slice_ref(h.name.as_bytes()))
             .collect(),
     )
 }
@@ -209,24 +216,28 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Recording<T> {
     }
 }
 
-/// Spellings per lower-case name, taken in order.
-#[derive(Debug, Default)]
-pub struct Spellings(HashMap<String, std::collections::VecDeque<Bytes>>);
+/// Spellings of a head's names, each taken once, in order.
+#[derive(Debug)]
+pub struct Spellings<'a> {
+    list: &'a [Bytes],
+    used: u128,
+}
 
-impl Spellings {
-    pub fn new(list: &[Bytes]) -> Self {
-        let mut m: HashMap<String, std::collections::VecDeque<Bytes>> = HashMap::new();
-        for s in list {
-            m.entry(String::from_utf8_lossy(s).to_ascii_lowercase())
-                .or_default()
-                .push_back(s.clone());
-        }
-        Self(m)
+impl<'a> Spellings<'a> {
+    pub fn new(list: &'a [Bytes]) -> Self {
+        Self { list, used: 0 }
     }
 
     /// The next spelling of `name` (lower case), if any is left.
-    pub fn next(&mut self, name: &str) -> Option<Bytes> {
-        self.0.get_mut(name)?.pop_front()
+    pub fn next(&mut self, name: &str) -> Option<&'a [u8]> {
+        for (i, s) in self.list.iter().enumerate().take(128) {
+            let bit = 1u128 << i;
+            if self.used & bit == 0 && s.eq_ignore_ascii_case(name.as_bytes()) {
+                self.used |= bit;
+                return Some(s);
+            }
+        }
+        None
     }
 }
 
@@ -238,12 +249,15 @@ pub struct Spelled(Vec<u8>);
 impl Spelled {
     /// Spells the values of `headers`, by name, with `spell` (`None`:
     /// hyper's Title-Case).
-    pub fn of(headers: &HeaderMap, mut spell: impl FnMut(&str) -> Option<Bytes>) -> Self {
+    pub fn of<'h, S: AsRef<[u8]>>(
+        headers: &'h HeaderMap,
+        mut spell: impl FnMut(&'h str) -> Option<S>,
+    ) -> Self {
         let mut head = Vec::with_capacity(headers.len() * 24);
         for name in headers.keys() {
             for _ in headers.get_all(name) {
                 match spell(name.as_str()) {
-                    Some(s) => head.extend_from_slice(&s),
+                    Some(s) => head.extend_from_slice(s.as_ref()),
                     None => title_case(&mut head, name.as_str().as_bytes()),
                 }
                 head.extend_from_slice(b": x\r\n");
@@ -255,14 +269,18 @@ impl Spelled {
     /// Whether every name is spelled as hyper's Title-Case would write it
     /// (then no map is needed).
     fn is_title_case(&self) -> bool {
-        let mut t = Vec::new();
         self.0.split(|&b| b == b'\n').all(|line| {
-            let Some(colon) = line.iter().position(|&b| b == b':') else {
-                return true;
-            };
-            t.clear();
-            title_case(&mut t, &line[..colon].to_ascii_lowercase());
-            t == line[..colon]
+            let name = line.split(|&b| b == b':').next().unwrap_or_default();
+            let mut upper = true;
+            name.iter().all(|&b| {
+                let ok = if upper {
+                    !b.is_ascii_lowercase()
+                } else {
+                    !b.is_ascii_uppercase()
+                };
+                upper = b == b'-';
+                ok
+            })
         })
     }
 }
@@ -276,7 +294,8 @@ fn title_case(out: &mut Vec<u8>, name: &[u8]) {
 }
 
 thread_local! {
-    static MAPS: RefCell<HashMap<Vec<u8>, http::Extensions>> = RefCell::new(HashMap::new());
+    static MAPS: RefCell<crate::site::FnvMap<Vec<u8>, http::Extensions>> =
+        RefCell::new(crate::site::FnvMap::default());
 }
 
 /// Extensions holding hyper's case map for `spelled` (`None` when
@@ -394,7 +413,7 @@ mod tests {
     #[test]
     fn title_case_heads_need_no_map() {
         let m = map(&["content-type", "x-a"]);
-        assert!(Spelled::of(&m, |_| None).is_title_case());
+        assert!(Spelled::of(&m, |_| None::<&[u8]>).is_title_case());
         let s = Spelled::of(&m, |n| (n == "x-a").then(|| Bytes::from_static(b"x-A")));
         assert!(!s.is_title_case());
     }

@@ -303,12 +303,13 @@ impl HeaderPlan {
         close
     }
 
-    /// The configured spelling of `name` when an entry sets it.
-    pub fn spelling(&self, name: &HeaderName) -> Option<&str> {
+    /// The configured spelling of `name` (lower case) when an entry sets
+    /// it.
+    pub fn spelling(&self, name: &str) -> Option<&str> {
         self.entries
             .iter()
             .zip(&self.spelled)
-            .find(|((n, _), _)| n == name)
+            .find(|((n, _), _)| n.as_str() == name)
             .map(|(_, s)| s.as_str())
     }
 

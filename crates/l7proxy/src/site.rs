@@ -8,6 +8,9 @@ use std::hash::{BuildHasherDefault, Hasher};
 /// SipHash (the names come from the configuration file, not from clients).
 pub type Names<V> = HashMap<String, V, BuildHasherDefault<Fnv>>;
 
+/// A map with FNV-1a hashing (keys that are not chosen to collide).
+pub type FnvMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
 /// FNV-1a, 64 bits.
 #[derive(Debug, Clone, Copy)]
 pub struct Fnv(u64);

@@ -446,12 +446,11 @@ impl Worker {
             .map(|c| crate::casemap::Spellings::new(&c.0));
         let h2 = parts.version == Version::HTTP_2;
         let spelled = crate::casemap::Spelled::of(&head, |n| {
-            let name = http::HeaderName::from_bytes(n.as_bytes()).ok()?;
-            if let Some(s) = plan.headers.spelling(&name) {
-                return Some(Bytes::copy_from_slice(s.as_bytes()));
+            if let Some(s) = plan.headers.spelling(n) {
+                return Some(s.as_bytes());
             }
             if h2 {
-                return Some(Bytes::copy_from_slice(n.as_bytes()));
+                return Some(n.as_bytes());
             }
             client_spelling.as_mut()?.next(n)
         });
