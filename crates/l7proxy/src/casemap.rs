@@ -97,9 +97,9 @@ impl Recorder {
                 continue;
             };
             if matching(req.headers, headers) {
-                let spelled = names(&b[start..start + n], false);
+                let spelled = names(&b[start..start + n], req.headers);
                 b.drain(..start + n);
-                return spelled;
+                return Some(spelled);
             }
         }
         b.clear();
@@ -123,9 +123,7 @@ impl Recorder {
                 at += n;
                 continue;
             }
-            return matching(resp.headers, headers)
-                .then(|| names(&b[at..at + n], true))
-                .flatten();
+            return matching(resp.headers, headers).then(|| names(&b[at..at + n], resp.headers));
         }
     }
 }
@@ -149,26 +147,18 @@ fn matching(parsed: &[httparse::Header<'_>], headers: &HeaderMap) -> bool {
     parsed.len() == headers.len() && parsed.iter().all(|h| headers.contains_key(h.name))
 }
 
-/// The header names of the head at the start of `bytes` (copied once,
-/// the names sliced from that copy).
-fn names(bytes: &[u8], response: bool) -> Option<Vec<Bytes>> {
+/// The names of `parsed` (parsed from `bytes`), as slices of one copy of
+/// `bytes`.
+fn names(bytes: &[u8], parsed: &[httparse::Header<'_>]) -> Vec<Bytes> {
     let head = Bytes::copy_from_slice(bytes);
-    let mut parsed = [httparse::EMPTY_HEADER; 128];
-    let headers: &[httparse::Header<'_>] = if response {
-        let mut r = httparse::Response::new(&mut parsed);
-        r.parse(&head).ok()?;
-        r.headers
-    } else {
-        let mut r = httparse::Request::new(&mut parsed);
-        r.parse(&head).ok()?;
-        r.headers
-    };
-    Some(
-        headers
-            .iter()
-            .map(|h| head.slice_ref(h.name.as_bytes()))
-            .collect(),
-    )
+    let base = bytes.as_ptr() as usize;
+    parsed
+        .iter()
+        .map(|h| {
+            let at = (h.name.as_ptr() as usize).saturating_sub(base);
+            head.slice(at.min(head.len())..(at + h.name.len()).min(head.len()))
+        })
+        .collect()
 }
 
 /// A connection whose reads are kept by a [`Recorder`].

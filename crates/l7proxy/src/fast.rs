@@ -563,7 +563,7 @@ async fn answer(
             event.no_live_upstreams(group, crate::errorlog::upstream_target(&out));
             if let Some(f) = &mut facts {
                 f.routed.tries.push(Try {
-                    addr: group.to_owned(),
+                    addr: crate::logformat::TryAt::Group(group.into()),
                     status: 502,
                     secs: 0.0,
                 });
@@ -590,7 +590,7 @@ async fn answer(
         let outcome = up.exchange(w, &out).await;
         if let Some(f) = &mut facts {
             f.routed.tries.push(Try {
-                addr: addr.to_string(),
+                addr: crate::logformat::TryAt::Peer(addr.clone()),
                 status: match &outcome {
                     Ok(r) => r.status,
                     Err(Failure::Timeout) => 504,

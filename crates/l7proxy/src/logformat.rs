@@ -259,9 +259,26 @@ impl std::fmt::Write for HexOut<'_> {
 /// its status (502/504 when it failed) and how long it took.
 #[derive(Debug, Clone)]
 pub struct Try {
-    pub addr: String,
+    pub addr: TryAt,
     pub status: u16,
     pub secs: f64,
+}
+
+/// Where a try went: a peer, or the group when none could be chosen
+/// (formatted only when a line is written).
+#[derive(Debug, Clone)]
+pub enum TryAt {
+    Peer(crate::peer::Peer),
+    Group(std::sync::Arc<str>),
+}
+
+impl std::fmt::Display for TryAt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TryAt::Peer(p) => write!(f, "{p}"),
+            TryAt::Group(g) => f.write_str(g),
+        }
+    }
 }
 
 /// Everything a line can say about a request.
@@ -386,7 +403,9 @@ impl Facts<'_> {
                         out.extend_from_slice(b", ");
                     }
                     match v {
-                        Var::UpstreamAddr => out.extend_from_slice(t.addr.as_bytes()),
+                        Var::UpstreamAddr => {
+                            let _ = write!(HexOut(out), "{}", t.addr);
+                        }
                         Var::UpstreamStatus => {
                             out.extend_from_slice(t.status.to_string().as_bytes());
                         }
@@ -500,12 +519,12 @@ mod tests {
         )];
         let tries = [
             Try {
-                addr: "127.0.0.1:9".into(),
+                addr: TryAt::Peer(crate::peer::Peer::Inet("127.0.0.1:9".parse().unwrap())),
                 status: 502,
                 secs: 0.0,
             },
             Try {
-                addr: "127.0.0.1:8".into(),
+                addr: TryAt::Group("127.0.0.1:8".into()),
                 status: 200,
                 secs: 0.0125,
             },

@@ -222,14 +222,19 @@ fn service(
                 && req.version() == http::Version::HTTP_11
                 && req.method() != http::Method::HEAD;
             let tls = w.site.listeners[index].tls.is_some();
-            let mut facts = RequestFacts::of(&req, peer, local, c, tls);
+            // Only when some access_log is on.
+            let facts = w
+                .site
+                .logs_requests
+                .then(|| RequestFacts::of(&req, peer, local, c, tls));
             let mut resp = finish(w.handle(index, peer, req).await, keep_alive, h2, chunk).await;
             let status = resp.status().as_u16();
-            facts.header_bytes = crate::accesslog::head_length(&resp);
-            let log = resp
-                .extensions_mut()
-                .remove::<LogAt>()
-                .map(|LogAt(t, routed)| {
+            let at = resp.extensions_mut().remove::<LogAt>();
+            let log = at
+                .zip(facts)
+                .filter(|(LogAt(t, _), _)| !t.0.is_empty())
+                .map(|(LogAt(t, routed), mut facts)| {
+                    facts.header_bytes = crate::accesslog::head_length(&resp);
                     facts.keep_headers(&t.1);
                     facts.routed = routed;
                     (t, facts, status)

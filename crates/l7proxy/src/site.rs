@@ -80,6 +80,8 @@ pub struct Site {
     pub plans: Vec<Vec<crate::plan::PlanTree>>,
     /// Per server, the access log of requests no location takes.
     pub server_logs: Vec<Arc<crate::accesslog::Target>>,
+    /// Whether any `access_log` is on (else no request's facts are kept).
+    pub logs_requests: bool,
     pub listeners: Vec<Listener>,
     pub upstreams: Names<UpstreamSpec>,
     pub workers: usize,
@@ -272,6 +274,13 @@ pub fn group_name(host: &str, port: Option<u16>) -> String {
     }
 }
 
+/// Whether any location of `plans` (nested ones too) has an access log.
+fn any_log(plans: &[crate::plan::PlanTree]) -> bool {
+    plans
+        .iter()
+        .any(|n| !n.log.0.is_empty() || any_log(&n.children))
+}
+
 /// `$proxy_host`: the host, with the port unless it is 80
 /// (`localhost` for a unix socket, as nginx's URL parser has it).
 pub fn proxy_host(host: &str, port: Option<u16>) -> String {
@@ -383,11 +392,14 @@ impl Site {
             .into_iter()
             .map(|f| (f.path().to_owned(), f))
             .collect();
+        let logs_requests =
+            server_logs.iter().any(|l| !l.0.is_empty()) || plans.iter().any(|p| any_log(p));
         Ok(Self {
             http,
             routes,
             plans,
             server_logs,
+            logs_requests,
             listeners,
             upstreams,
             workers,

@@ -510,7 +510,7 @@ impl Worker {
             let Some(pick) = pick else {
                 event.no_live_upstreams(group, &out.target.to_string());
                 log.push(crate::logformat::Try {
-                    addr: group.to_owned(),
+                    addr: crate::logformat::TryAt::Group(group.into()),
                     status: 502,
                     secs: 0.0,
                 });
@@ -535,7 +535,7 @@ impl Worker {
                 )
                 .await;
             log.push(crate::logformat::Try {
-                addr: addr.to_string(),
+                addr: crate::logformat::TryAt::Peer(addr.clone()),
                 status: match &outcome {
                     Ok((r, _)) => r.status().as_u16(),
                     Err(Failure::Timeout) => 504,
