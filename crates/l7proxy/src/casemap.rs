@@ -18,6 +18,7 @@
 //!   in-memory pipe), and cached per worker thread by that head.
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -91,9 +92,12 @@ impl Recorder {
         while let Some(at) = find(&b[from..], line) {
             let start = from + at;
             from = start + 1;
-            let mut parsed = [httparse::EMPTY_HEADER; 128];
-            let mut req = httparse::Request::new(&mut parsed);
-            let Ok(httparse::Status::Complete(n)) = req.parse(&b[start..]) else {
+            // Uninitialised: an initialised array is a 4 KB copy per parse.
+            let mut parsed = [const { MaybeUninit::uninit() }; 128];
+            let mut req = httparse::Request::new(&mut []);
+            let Ok(httparse::Status::Complete(n)) = httparse::ParserConfig::default()
+                .parse_request_with_uninit_headers(&mut req, &b[start..], &mut parsed)
+            else {
                 continue;
             };
             if matching(req.headers, headers) {
@@ -113,9 +117,12 @@ impl Recorder {
         let b = self.bytes();
         let mut at = 0;
         loop {
-            let mut parsed = [httparse::EMPTY_HEADER; 128];
-            let mut resp = httparse::Response::new(&mut parsed);
-            let httparse::Status::Complete(n) = resp.parse(&b[at..]).ok()? else {
+            let mut parsed = [const { MaybeUninit::uninit() }; 128];
+            let mut resp = httparse::Response::new(&mut []);
+            let httparse::Status::Complete(n) = httparse::ParserConfig::default()
+                .parse_response_with_uninit_headers(&mut resp, &b[at..], &mut parsed)
+                .ok()?
+            else {
                 return None;
             };
             let code = resp.code?;
