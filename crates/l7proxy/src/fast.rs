@@ -76,6 +76,17 @@ pub struct Rewind {
     stream: TcpStream,
 }
 
+impl Rewind {
+    /// `stream`, with the bytes `pre` already read from it put back.
+    pub(crate) fn new(pre: Vec<u8>, stream: TcpStream) -> Self {
+        Self {
+            pre,
+            pos: 0,
+            stream,
+        }
+    }
+}
+
 impl AsyncRead for Rewind {
     fn poll_read(
         self: Pin<&mut Self>,

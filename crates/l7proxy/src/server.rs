@@ -256,7 +256,7 @@ async fn serve_h2<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
 {
-    let conn = hyper::server::conn::http2::Builder::new(LocalExec).serve_connection(io, svc);
+    let conn = h2_builder().serve_connection(io, svc);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
@@ -265,6 +265,95 @@ async fn serve_h2<I>(
             let _ = conn.await;
         }
     }
+}
+
+/// nginx's HTTP/2 settings (`ngx_http_v2_send_settings`):
+/// `http2_max_concurrent_streams 128`, a stream window of
+/// `http2_body_preread_size` (64k), frames up to 16 MB, and the connection
+/// window opened to 2^31-1.
+fn h2_builder() -> hyper::server::conn::http2::Builder<LocalExec> {
+    let mut b = hyper::server::conn::http2::Builder::new(LocalExec);
+    b.max_concurrent_streams(H2_MAX_STREAMS)
+        .initial_stream_window_size(65_536)
+        .initial_connection_window_size(0x7fff_ffff)
+        .max_frame_size(0x00ff_ffff);
+    b
+}
+
+/// `http2_max_concurrent_streams`' default.
+const H2_MAX_STREAMS: u32 = 128;
+
+/// The client connection preface of HTTP/2 (RFC 9113 §3.4).
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What nginx 1.22 writes on an h2c port to a client whose first bytes
+/// are not the preface (an HTTP/1 request, say): its SETTINGS
+/// (MAX_CONCURRENT_STREAMS 128, INITIAL_WINDOW_SIZE 65536, MAX_FRAME_SIZE
+/// 16777215), a connection WINDOW_UPDATE of 2147418112, and a GOAWAY with
+/// PROTOCOL_ERROR for stream 0; then it closes.
+const NOT_A_PREFACE: [u8; 57] = [
+    0, 0, 18, 4, 0, 0, 0, 0, 0, //
+    0, 3, 0, 0, 0, 128, //
+    0, 4, 0, 1, 0, 0, //
+    0, 5, 0, 255, 255, 255, //
+    0, 0, 4, 8, 0, 0, 0, 0, 0, //
+    127, 255, 0, 0, //
+    0, 0, 8, 7, 0, 0, 0, 0, 0, //
+    0, 0, 0, 0, 0, 0, 0, 1,
+];
+
+/// Whether `got` can still be the preface, judged as nginx does
+/// (`ngx_http_v2_state_preface`): on its first 16 bytes, then on all 24;
+/// `None` while too few bytes have come to judge.
+fn preface_verdict(got: &[u8]) -> Option<bool> {
+    match got.len() {
+        0..16 => None,
+        16..24 => (got[..16] != PREFACE[..16]).then_some(false),
+        _ => Some(got[..24] == PREFACE[..]),
+    }
+}
+
+/// A `listen … http2` port without `ssl` (h2c): HTTP/2 with prior
+/// knowledge only, as in nginx 1.22 (no HTTP/1, no `Upgrade: h2c`).
+async fn serve_h2c(
+    mut stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    w: Rc<Worker>,
+    index: usize,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut got = [0u8; 24];
+    let mut n = 0;
+    let verdict = loop {
+        // Never read past the preface: the frames after it are hyper's.
+        let read = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read(&mut got[n..])).await;
+        match read {
+            Ok(Ok(k)) if k > 0 => n += k,
+            _ => return,
+        }
+        if let Some(v) = preface_verdict(&got[..n]) {
+            break v;
+        }
+    };
+    if !verdict {
+        // The connection's log is its default server's (nginx's c->log).
+        let l = &w.site.listeners[index];
+        let server = l.addr;
+        w.site.request_errors(l.default, None).log(
+            crate::errorlog::Level::Info,
+            Some(crate::errorlog::connection_number()),
+            &format!(
+                "invalid connection preface while processing HTTP/2 connection, client: {}, server: {server}",
+                peer.ip()
+            ),
+        );
+        let _ = stream.write_all(&NOT_A_PREFACE).await;
+        let _ = stream.shutdown().await;
+        return;
+    }
+    let io = crate::fast::Rewind::new(got.to_vec(), stream);
+    serve_h2(TokioIo::new(io), service(w, index, peer, true), shutdown).await;
 }
 
 fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
@@ -276,7 +365,12 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
     live.fetch_add(1, Ordering::Relaxed);
     // Separate tasks, so that a plain connection's future stays small
     // (hyper's connection state is boxed only when it is needed).
+    let h2c = w.site.listeners[index].http2;
     match w.site.listeners[index].tls.clone() {
+        None if h2c => tokio::task::spawn_local(async move {
+            serve_h2c(stream, peer, w, index, shutdown).await;
+            live.fetch_sub(1, Ordering::Relaxed);
+        }),
         None => tokio::task::spawn_local(async move {
             let mut shutdown = shutdown;
             let rest = crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown).await;

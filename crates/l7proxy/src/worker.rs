@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Method as HttpMethod, Request, Response, StatusCode, Version};
+use http::{
+    header, HeaderMap, HeaderValue, Method as HttpMethod, Request, Response, StatusCode, Version,
+};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
@@ -283,7 +285,12 @@ impl Worker {
             .headers()
             .contains_key(header::UPGRADE)
             .then(|| hyper::upgrade::on(&mut req));
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        // nginx: an HTTP/2 request names its host once, by `:authority`
+        // or `host` (both: "client sent duplicate host header").
+        if parts.version == Version::HTTP_2 && !h2_headers(&mut parts) {
+            return error_page(StatusCode::BAD_REQUEST);
+        }
         // Both framings at once is a smuggling vector: nginx refuses it.
         if parts.headers.contains_key(header::TRANSFER_ENCODING)
             && parts.headers.contains_key(header::CONTENT_LENGTH)
@@ -292,7 +299,7 @@ impl Worker {
         }
         // nginx: HTTP/1.1 needs a Host; the target must be origin-form
         // (`/path`) or absolute-form (`http://host/path`).
-        if parts.version == Version::HTTP_11
+        if matches!(parts.version, Version::HTTP_11 | Version::HTTP_2)
             && !parts.headers.contains_key(header::HOST)
             && parts.uri.host().is_none()
         {
@@ -653,6 +660,49 @@ impl Worker {
             Err(_) => Err(Failure::Timeout),
         }
     }
+}
+
+/// An HTTP/2 request's headers as nginx 1.22 lists them
+/// (`ngx_http_v2_state_process_header`, `ngx_http_v2_construct_cookie_header`):
+/// `:authority` becomes a `host` header first (unless the client sent
+/// one), and the `cookie` fields, which HTTP/2 splits (RFC 9113 §8.2.3),
+/// are joined with `"; "` into one `cookie` header after all the others.
+/// False when the request has both `:authority` and `host`.
+fn h2_headers(parts: &mut http::request::Parts) -> bool {
+    let cookies = parts.headers.get_all(header::COOKIE).iter().count();
+    if parts.uri.authority().is_some() && parts.headers.contains_key(header::HOST) {
+        return false;
+    }
+    let authority = parts
+        .uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    if cookies == 0 && authority.is_none() {
+        return true;
+    }
+    let old = std::mem::take(&mut parts.headers);
+    let mut joined: Vec<u8> = Vec::new();
+    let mut out = HeaderMap::with_capacity(old.len() + 1);
+    if let Some(a) = authority {
+        out.insert(header::HOST, a);
+    }
+    for (name, value) in &old {
+        if name == header::COOKIE {
+            if !joined.is_empty() {
+                joined.extend_from_slice(b"; ");
+            }
+            joined.extend_from_slice(value.as_bytes());
+        } else {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    if let Ok(v) = HeaderValue::from_bytes(&joined) {
+        if cookies > 0 {
+            out.append(header::COOKIE, v);
+        }
+    }
+    parts.headers = out;
+    true
 }
 
 fn host_of(parts: &http::request::Parts) -> &str {
