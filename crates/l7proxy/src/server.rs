@@ -120,6 +120,9 @@ fn worker(
         .build()
         .map_err(|e| e.to_string())?;
     let local = tokio::task::LocalSet::new();
+    // The worker's listening sockets and its channel to the master take
+    // places in nginx's connection table.
+    crate::limit::install(site.worker_connections, listeners.len() + 1);
     local.block_on(&rt, async move {
         let w = Rc::new(Worker::new(Arc::clone(&site)));
         let live = Rc::new(AtomicUsize::new(0));
@@ -357,6 +360,12 @@ async fn serve_h2c(
 }
 
 fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
+    let Some(slot) = crate::limit::acquire() else {
+        // No room even after closing idle connections: nginx closes the
+        // accepted socket at once.
+        crate::limit::refused();
+        return;
+    };
     let _ = stream.set_nodelay(true);
     let w = Rc::clone(&ctx.worker);
     let index = ctx.index;
@@ -368,12 +377,14 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
     let h2c = w.site.listeners[index].http2;
     match w.site.listeners[index].tls.clone() {
         None if h2c => tokio::task::spawn_local(async move {
+            let _slot = slot;
             serve_h2c(stream, peer, w, index, shutdown).await;
             live.fetch_sub(1, Ordering::Relaxed);
         }),
         None => tokio::task::spawn_local(async move {
             let mut shutdown = shutdown;
-            let rest = crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown).await;
+            let rest =
+                crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown, &slot).await;
             if let Some(io) = rest {
                 Box::pin(serve_h1(
                     TokioIo::new(io),
@@ -385,6 +396,7 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
             live.fetch_sub(1, Ordering::Relaxed);
         }),
         Some(config) => tokio::task::spawn_local(async move {
+            let _slot = slot;
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
             if let Ok(Ok(tls)) =
                 tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await

@@ -79,6 +79,8 @@ pub struct Site {
     pub listeners: Vec<Listener>,
     pub upstreams: Names<UpstreamSpec>,
     pub workers: usize,
+    /// `worker_connections` (nginx's default 512).
+    pub worker_connections: usize,
     pub pid: Option<String>,
     /// `daemon` (nginx's default: on).
     pub daemon: bool,
@@ -359,6 +361,9 @@ impl Site {
             listeners,
             upstreams,
             workers,
+            worker_connections: config
+                .worker_connections
+                .map_or(crate::limit::DEFAULT, |n| n as usize),
             pid: config.pid,
             daemon: config.daemon.unwrap_or(true),
             error_log,

@@ -50,6 +50,8 @@ impl std::fmt::Debug for Conn {
 pub struct RawConn {
     pub stream: tokio::net::TcpStream,
     pub requests: u32,
+    /// Its place among the worker's connections.
+    pub slot: crate::limit::Slot,
 }
 
 /// A cached upstream connection of either path.
@@ -491,6 +493,11 @@ impl Worker {
                     };
                     return self.respond(lease, resp, conn, spec.keepalive);
                 }
+                Err(Failure::Exhausted) => {
+                    self.release(group, &attempt, false);
+                    event.exhausted(addr, &out.target.to_string());
+                    return error_page(StatusCode::INTERNAL_SERVER_ERROR);
+                }
                 Err(kind) => {
                     self.release(group, &attempt, true);
                     let disabled = self
@@ -509,7 +516,7 @@ impl Worker {
                             last_failure = StatusCode::GATEWAY_TIMEOUT;
                             plan.next.timeout
                         }
-                        Failure::Error => {
+                        Failure::Error | Failure::Exhausted => {
                             last_failure = StatusCode::BAD_GATEWAY;
                             plan.next.error
                         }
@@ -731,6 +738,9 @@ struct Lease {
 pub(crate) enum Failure {
     Error,
     Timeout,
+    /// No connection could be made: `worker_connections` are all taken
+    /// (nginx answers 500 and tries no other peer).
+    Exhausted,
 }
 
 impl Outgoing {
@@ -762,6 +772,7 @@ struct Outgoing {
 }
 
 async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Sender, Failure> {
+    let slot = crate::limit::acquire().ok_or(Failure::Exhausted)?;
     let stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -781,6 +792,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Sender, Failure>
         .await
         .map_err(|_| Failure::Error)?;
     tokio::task::spawn_local(async move {
+        let _slot = slot;
         let _ = conn.with_upgrades().await;
     });
     Ok(sender)

@@ -1,0 +1,219 @@
+//! `worker_connections`: the connections one worker may hold, client and
+//! upstream alike, as nginx counts them. A worker's table also holds its
+//! listening sockets and its channel to the master, so `N` leaves
+//! `N - listeners - 1` for connections.
+//!
+//! Each new connection, once at most `N / 16` places are free, first
+//! closes idle ones (`ngx_drain_connections`): client connections waiting
+//! for a request, fresh or kept alive, are "reusable"; the oldest
+//! `max(min(32, reusable / 8), 1)` of them are closed, with the warning
+//! `N worker_connections are not enough, reusing connections` (at most
+//! once a second). With no place left, an accepted client connection is
+//! closed at once (`[alert] N worker_connections are not enough`), and an
+//! upstream connection is not made (the request gets 500).
+//!
+//! One table per worker thread (each worker has its own runtime on its
+//! own thread, as each nginx worker is a process).
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use crate::errorlog::Level;
+
+/// nginx's default `worker_connections`.
+pub const DEFAULT: usize = 512;
+
+struct Table {
+    /// `worker_connections` as configured (for the messages).
+    configured: usize,
+    capacity: usize,
+    used: Cell<usize>,
+    /// Reusable connections by the order they became so (oldest first).
+    idle: RefCell<BTreeMap<u64, Rc<State>>>,
+    next: Cell<u64>,
+    /// When "reusing connections" was last said (seconds).
+    warned: Cell<u64>,
+}
+
+std::thread_local! {
+    static TABLE: RefCell<Option<Rc<Table>>> = const { RefCell::new(None) };
+}
+
+/// Sets up this worker thread's table: `configured` connections, of which
+/// `reserved` are the worker's own sockets.
+pub fn install(configured: usize, reserved: usize) {
+    let table = Table {
+        configured,
+        capacity: configured.saturating_sub(reserved),
+        used: Cell::new(0),
+        idle: RefCell::new(BTreeMap::new()),
+        next: Cell::new(0),
+        warned: Cell::new(u64::MAX),
+    };
+    TABLE.with(|t| *t.borrow_mut() = Some(Rc::new(table)));
+}
+
+fn table() -> Option<Rc<Table>> {
+    TABLE.with(|t| t.borrow().clone())
+}
+
+/// `worker_connections` of this worker (for messages).
+pub fn configured() -> usize {
+    table().map_or(DEFAULT, |t| t.configured)
+}
+
+#[derive(Default)]
+struct State {
+    /// Its place was given up by a drain (not counted any more).
+    freed: Cell<bool>,
+    close: tokio::sync::Notify,
+}
+
+/// A connection's place in the table, given back when dropped.
+pub struct Slot {
+    table: Option<Rc<Table>>,
+    state: Rc<State>,
+}
+
+impl std::fmt::Debug for Slot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slot").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(t) = &self.table {
+            if !self.state.freed.get() {
+                t.used.set(t.used.get().saturating_sub(1));
+            }
+        }
+    }
+}
+
+/// A place for a new connection, closing idle ones to make room if the
+/// table is full; `None` when there is no room (the caller says so).
+/// Without a table (outside a worker) there is no limit.
+pub fn acquire() -> Option<Slot> {
+    let Some(t) = table() else {
+        return Some(Slot {
+            table: None,
+            state: Rc::default(),
+        });
+    };
+    // nginx drains on every new connection once at most 1/16 of the
+    // table is free.
+    if t.capacity.saturating_sub(t.used.get()) <= t.configured / 16 {
+        drain(&t);
+    }
+    if t.used.get() >= t.capacity {
+        return None;
+    }
+    t.used.set(t.used.get() + 1);
+    Some(Slot {
+        table: Some(t),
+        state: Rc::default(),
+    })
+}
+
+/// Closes the oldest reusable connections.
+fn drain(t: &Table) {
+    let mut idle = t.idle.borrow_mut();
+    if idle.is_empty() {
+        return;
+    }
+    let now = crate::worker::now_secs();
+    if t.warned.get() != now {
+        t.warned.set(now);
+        crate::errorlog::log(
+            Level::Warn,
+            &format!(
+                "{} worker_connections are not enough, reusing connections",
+                t.configured
+            ),
+        );
+    }
+    let n = (idle.len() / 8).clamp(1, 32);
+    for _ in 0..n {
+        let Some((_, state)) = idle.pop_first() else {
+            break;
+        };
+        state.freed.set(true);
+        t.used.set(t.used.get().saturating_sub(1));
+        state.close.notify_one();
+    }
+}
+
+/// Says that an accepted connection was closed for want of room.
+pub fn refused() {
+    crate::errorlog::log(
+        Level::Alert,
+        &format!("{} worker_connections are not enough", configured()),
+    );
+}
+
+impl Slot {
+    /// Marks the connection reusable while the guard lives (it waits for
+    /// a request); [`Slot::reclaimed`] then completes if a drain closes it.
+    pub fn idle(&self) -> Idle {
+        let Some(t) = &self.table else {
+            return Idle(None);
+        };
+        let key = t.next.get();
+        t.next.set(key + 1);
+        t.idle.borrow_mut().insert(key, Rc::clone(&self.state));
+        Idle(Some((Rc::clone(t), key)))
+    }
+
+    /// Completes when a drain took this connection's place: it must close.
+    pub async fn reclaimed(&self) {
+        if self.state.freed.get() {
+            return;
+        }
+        self.state.close.notified().await;
+    }
+}
+
+/// A connection's time as reusable (see [`Slot::idle`]).
+pub struct Idle(Option<(Rc<Table>, u64)>);
+
+impl std::fmt::Debug for Idle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Idle").finish_non_exhaustive()
+    }
+}
+
+impl Drop for Idle {
+    fn drop(&mut self) {
+        if let Some((t, key)) = &self.0 {
+            t.idle.borrow_mut().remove(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_table_reuses_the_oldest_idle_then_refuses() {
+        install(6, 2);
+        let first = acquire().unwrap();
+        let second = acquire().unwrap();
+        let busy = [acquire().unwrap(), acquire().unwrap()];
+        let _first_idle = first.idle();
+        let _second_idle = second.idle();
+        // Full: the oldest idle one gives its place.
+        let third = acquire().unwrap();
+        assert!(first.state.freed.get() && !second.state.freed.get());
+        drop(first); // its place is not given back twice
+        let fourth = acquire().unwrap();
+        assert!(second.state.freed.get());
+        // Nothing idle any more: refused.
+        assert!(acquire().is_none());
+        drop((busy, third, fourth));
+        assert!(acquire().is_some());
+        TABLE.with(|t| *t.borrow_mut() = None);
+    }
+}

@@ -1,0 +1,283 @@
+//! Differential: `worker_connections 16` with two listening ports, so 13
+//! places for connections (nginx's table also holds the worker's two
+//! listening sockets and its channel to the master; nginx runs here with
+//! its master process, as in production). Client and upstream connections
+//! both count. What clients observe must be nginx's:
+//!
+//! * idle connections are closed, oldest first, to make room for new ones
+//!   ("reusing connections"), and the rest still serve;
+//! * with every place taken by requests in progress, a new connection is
+//!   closed at once and a request that needs an upstream connection gets
+//!   500; the requests in progress finish normally.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use netlab::Topology;
+
+mod support;
+use support::{free_port, require_nginx, NGINX, OURS};
+
+/// A server under test, stopped when dropped (nginx's master by SIGTERM,
+/// so that it stops its worker too).
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.0.id()).unwrap());
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(dir: &Path, name: &str, port: u16, gate: u16, program: &str) -> Server {
+    let d = dir.display();
+    let spare = free_port();
+    let conf = format!(
+        "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}.log warn;\n\
+         events {{ worker_connections 16; }}\n\
+         http {{ access_log off; {temp}\n\
+           server {{ listen 127.0.0.1:{port}; listen 127.0.0.1:{spare};\n\
+             location /slow {{ proxy_pass http://127.0.0.1:{gate}; }}\n\
+             location / {{ return 200 \"ok\\n\"; }} }} }}\n",
+        temp = support::temp_paths(dir),
+    );
+    let path = dir.join(format!("{name}.conf"));
+    std::fs::write(&path, conf).unwrap();
+    let mut cmd = Command::new(program);
+    if program == NGINX {
+        cmd.arg("-p").arg(dir).arg("-e").arg(dir.join("stderr.log"));
+    }
+    cmd.arg("-g")
+        .arg("daemon off;")
+        .arg("-c")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let server = Server(cmd.spawn().unwrap());
+    // Wait for the port by the pid file (a probing connection would take
+    // a place in the table).
+    let up = Topology::wait_until(Duration::from_secs(5), || {
+        dir.join(format!("{name}.pid")).exists()
+    });
+    assert!(up, "{name} did not start");
+    std::thread::sleep(Duration::from_millis(200));
+    server
+}
+
+/// An upstream that holds every request until `open` is set, then
+/// answers `held` and closes.
+fn gate(open: Arc<AtomicBool>) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let open = Arc::clone(&open);
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !open.load(Ordering::Relaxed) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nheld\n",
+                );
+            });
+        }
+    });
+    port
+}
+
+fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    s
+}
+
+/// Whether the server has closed `s` (end of stream or reset), without
+/// waiting.
+fn closed(s: &TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut b = [0u8; 1];
+    let r = match (&*s).read(&mut b) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => e.kind() != ErrorKind::WouldBlock,
+    };
+    s.set_nonblocking(false).unwrap();
+    r
+}
+
+/// The status line and body of the answer to `request` on `s`, or
+/// "closed".
+fn ask(s: &mut TcpStream, request: &str) -> String {
+    if s.write_all(request.as_bytes()).is_err() {
+        return "closed".to_owned();
+    }
+    answer(s)
+}
+
+fn answer(s: &mut TcpStream) -> String {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+        }
+        let text = String::from_utf8_lossy(&data);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .to_ascii_lowercase()
+                .split("\r\n")
+                .find_map(|l| l.strip_prefix("content-length: ").map(str::to_owned))
+                .and_then(|v| v.parse::<usize>().ok());
+            if length.is_some_and(|n| body.len() >= n) {
+                break;
+            }
+        }
+    }
+    if data.is_empty() {
+        return "closed".to_owned();
+    }
+    let text = String::from_utf8_lossy(&data);
+    let status = text.split("\r\n").next().unwrap_or("").to_owned();
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    // Error pages differ in the server's name.
+    let body = if body.contains("<html>") {
+        "page"
+    } else {
+        body.trim()
+    };
+    format!("{status} {body}")
+}
+
+const GET: &str = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+const SLOW: &str = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// The scenario; returns what the clients observed, step by step.
+fn scenario(port: u16, open: &AtomicBool) -> Vec<String> {
+    let mut seen = Vec::new();
+    // 1. Twenty idle connections for 13 places: the oldest are closed.
+    let mut idle: Vec<TcpStream> = (0..20).map(|_| connect(port)).collect();
+    let mut fresh = connect(port);
+    seen.push(format!("new client: {}", ask(&mut fresh, GET)));
+    std::thread::sleep(Duration::from_millis(100));
+    let gone: Vec<usize> = (0..idle.len()).filter(|&i| closed(&idle[i])).collect();
+    seen.push(format!("idle ones closed: {gone:?}"));
+    let kept = (0..idle.len()).find(|i| !gone.contains(i)).unwrap_or(0);
+    seen.push(format!("a kept one: {}", ask(&mut idle[kept], GET)));
+    drop(idle);
+    drop(fresh);
+    std::thread::sleep(Duration::from_millis(300));
+
+    // 2. Six requests in progress (client + upstream: 12 places) and one
+    //    connection with half a request head (13).
+    let mut busy: Vec<TcpStream> = (0..6)
+        .map(|_| {
+            let mut s = connect(port);
+            s.write_all(SLOW.as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut half = connect(port);
+    half.write_all(b"GET /slow HTTP/1.1\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // No room, nothing idle: closed at once.
+    let mut refused = connect(port);
+    seen.push(format!("client over the limit: {}", ask(&mut refused, GET)));
+    // The half request needs an upstream connection: 500.
+    seen.push(format!(
+        "request without room upstream: {}",
+        ask(&mut half, "Host: x\r\n\r\n")
+    ));
+    std::thread::sleep(Duration::from_millis(100));
+    let mut later = connect(port);
+    seen.push(format!(
+        "new client once that closed: {}",
+        ask(&mut later, GET)
+    ));
+    // The requests in progress are answered.
+    open.store(true, Ordering::Relaxed);
+    for (i, s) in busy.iter_mut().enumerate() {
+        seen.push(format!("request {i} in progress: {}", answer(s)));
+    }
+    open.store(false, Ordering::Relaxed);
+    seen
+}
+
+/// The error log's messages without time, process and connection numbers,
+/// and the upstream port.
+fn messages(path: &Path, gate: u16) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out: Vec<String> = text
+        .lines()
+        .filter_map(|l| {
+            let (level, rest) = l.get(20..)?.split_once("] ")?;
+            let (_, message) = rest.split_once(": ")?;
+            let message = match message.split_once(' ') {
+                Some((n, m)) if n.starts_with('*') => m,
+                _ => message,
+            };
+            Some(format!(
+                "{level}] {}",
+                message.replace(&gate.to_string(), "GATE")
+            ))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn worker_connections_run_out_as_in_nginx() {
+    require_nginx();
+    let dir = tempfile::tempdir().unwrap();
+    let open = Arc::new(AtomicBool::new(false));
+    let gate_port = gate(Arc::clone(&open));
+    let (np, op) = (free_port(), free_port());
+    let theirs = {
+        let _n = start(dir.path(), "nginx", np, gate_port, NGINX);
+        scenario(np, &open)
+    };
+    let ours = {
+        let _o = start(dir.path(), "ours", op, gate_port, OURS);
+        scenario(op, &open)
+    };
+    assert_eq!(ours, theirs, "what the clients observed");
+    assert!(
+        ours.iter().any(|s| s.contains("500")) && ours.iter().any(|s| s.ends_with("closed")),
+        "the scenario reached the limit: {ours:?}"
+    );
+    let (t, o) = (
+        messages(&dir.path().join("nginx.log"), gate_port),
+        messages(&dir.path().join("ours.log"), gate_port),
+    );
+    assert_eq!(o, t, "error log messages");
+    for said in [
+        "[warn] 16 worker_connections are not enough, reusing connections",
+        "[alert] 16 worker_connections are not enough",
+        "[alert] 16 worker_connections are not enough while connecting to upstream, client: 127.0.0.1, server: , request: \"GET /slow HTTP/1.1\", upstream: \"http://127.0.0.1:GATE/slow\", host: \"x\"",
+    ] {
+        assert!(o.iter().any(|m| m == said), "{said:?} not in {o:?}");
+    }
+}
