@@ -397,6 +397,18 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
         }),
         Some(config) => tokio::task::spawn_local(async move {
             let _slot = slot;
+            let mut stream = stream;
+            let protocols = w.site.listeners[index].protocols;
+            let refused = tokio::time::timeout(
+                HANDSHAKE_TIMEOUT,
+                crate::tls::screen(&mut stream, protocols),
+            )
+            .await
+            .unwrap_or(true);
+            if refused {
+                live.fetch_sub(1, Ordering::Relaxed);
+                return;
+            }
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
             if let Ok(Ok(tls)) =
                 tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
