@@ -67,12 +67,13 @@ pub fn configured() -> usize {
 struct State {
     /// Its place was given up by a drain (not counted any more).
     freed: Cell<bool>,
-    close: tokio::sync::Notify,
+    /// The task waiting in [`Slot::reclaimed`], woken by a drain.
+    waiter: Cell<Option<std::task::Waker>>,
 }
 
-/// A connection's place in the table, given back when dropped.
+/// A connection's place in the table (of its thread's worker), given back
+/// when dropped. Small: an idle connection holds one.
 pub struct Slot {
-    table: Option<Rc<Table>>,
     state: Rc<State>,
 }
 
@@ -84,10 +85,11 @@ impl std::fmt::Debug for Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Some(t) = &self.table {
-            if !self.state.freed.get() {
-                t.used.set(t.used.get().saturating_sub(1));
-            }
+        if self.state.freed.get() {
+            return;
+        }
+        if let Some(t) = table() {
+            t.used.set(t.used.get().saturating_sub(1));
         }
     }
 }
@@ -98,7 +100,6 @@ impl Drop for Slot {
 pub fn acquire() -> Option<Slot> {
     let Some(t) = table() else {
         return Some(Slot {
-            table: None,
             state: Rc::default(),
         });
     };
@@ -112,7 +113,6 @@ pub fn acquire() -> Option<Slot> {
     }
     t.used.set(t.used.get() + 1);
     Some(Slot {
-        table: Some(t),
         state: Rc::default(),
     })
 }
@@ -141,7 +141,9 @@ fn drain(t: &Table) {
         };
         state.freed.set(true);
         t.used.set(t.used.get().saturating_sub(1));
-        state.close.notify_one();
+        if let Some(w) = state.waiter.take() {
+            w.wake();
+        }
     }
 }
 
@@ -157,26 +159,33 @@ impl Slot {
     /// Marks the connection reusable while the guard lives (it waits for
     /// a request); [`Slot::reclaimed`] then completes if a drain closes it.
     pub fn idle(&self) -> Idle {
-        let Some(t) = &self.table else {
-            return Idle(None);
+        let Some(t) = table() else {
+            return Idle(NOT_IDLE);
         };
         let key = t.next.get();
         t.next.set(key + 1);
         t.idle.borrow_mut().insert(key, Rc::clone(&self.state));
-        Idle(Some((Rc::clone(t), key)))
+        Idle(key)
     }
 
     /// Completes when a drain took this connection's place: it must close.
-    pub async fn reclaimed(&self) {
-        if self.state.freed.get() {
-            return;
-        }
-        self.state.close.notified().await;
+    pub fn reclaimed(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| {
+            if self.state.freed.get() {
+                return std::task::Poll::Ready(());
+            }
+            self.state.waiter.set(Some(cx.waker().clone()));
+            std::task::Poll::Pending
+        })
     }
 }
 
-/// A connection's time as reusable (see [`Slot::idle`]).
-pub struct Idle(Option<(Rc<Table>, u64)>);
+/// A connection's time as reusable (see [`Slot::idle`]): its key in the
+/// table's reusable list.
+pub struct Idle(u64);
+
+/// The key of no entry.
+const NOT_IDLE: u64 = u64::MAX;
 
 impl std::fmt::Debug for Idle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -186,8 +195,10 @@ impl std::fmt::Debug for Idle {
 
 impl Drop for Idle {
     fn drop(&mut self) {
-        if let Some((t, key)) = &self.0 {
-            t.idle.borrow_mut().remove(key);
+        if self.0 != NOT_IDLE {
+            if let Some(t) = table() {
+                t.idle.borrow_mut().remove(&self.0);
+            }
         }
     }
 }
