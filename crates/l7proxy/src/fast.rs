@@ -163,11 +163,11 @@ pub async fn serve(
             // have come (readiness can be stale: then it goes back). The
             // connection is reusable meanwhile (closed if worker_connections
             // run out, as nginx does).
-            let _reusable = slot.idle();
+            let reusable = slot.idle();
             tokio::select! {
                 biased;
                 _ = stop.as_mut() => return None,
-                () = slot.reclaimed() => return None,
+                () = reusable.reclaimed() => return None,
                 // No readiness future kept in the task: the waker goes
                 // into the socket's own slot.
                 r = std::future::poll_fn(|cx| stream.poll_read_ready(cx)) => r.ok()?,

@@ -18,6 +18,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 
 use crate::errorlog::Level;
 
@@ -29,8 +30,9 @@ struct Table {
     configured: usize,
     capacity: usize,
     used: Cell<usize>,
-    /// Reusable connections by the order they became so (oldest first).
-    idle: RefCell<BTreeMap<u64, Rc<State>>>,
+    /// Reusable connections by the order they became so (oldest first),
+    /// with the waker of the task waiting on each.
+    idle: RefCell<BTreeMap<u64, Option<Waker>>>,
     next: Cell<u64>,
     /// When "reusing connections" was last said (seconds).
     warned: Cell<u64>,
@@ -63,29 +65,17 @@ pub fn configured() -> usize {
     table().map_or(DEFAULT, |t| t.configured)
 }
 
-#[derive(Default)]
-struct State {
+/// A connection's place in the table (of its thread's worker), given back
+/// when dropped. One byte: an idle connection holds one.
+#[derive(Debug, Default)]
+pub struct Slot {
     /// Its place was given up by a drain (not counted any more).
     freed: Cell<bool>,
-    /// The task waiting in [`Slot::reclaimed`], woken by a drain.
-    waiter: Cell<Option<std::task::Waker>>,
-}
-
-/// A connection's place in the table (of its thread's worker), given back
-/// when dropped. Small: an idle connection holds one.
-pub struct Slot {
-    state: Rc<State>,
-}
-
-impl std::fmt::Debug for Slot {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Slot").finish_non_exhaustive()
-    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if self.state.freed.get() {
+        if self.freed.get() {
             return;
         }
         if let Some(t) = table() {
@@ -95,13 +85,11 @@ impl Drop for Slot {
 }
 
 /// A place for a new connection, closing idle ones to make room if the
-/// table is full; `None` when there is no room (the caller says so).
-/// Without a table (outside a worker) there is no limit.
+/// table is (nearly) full; `None` when there is no room (the caller says
+/// so). Without a table (outside a worker) there is no limit.
 pub fn acquire() -> Option<Slot> {
     let Some(t) = table() else {
-        return Some(Slot {
-            state: Rc::default(),
-        });
+        return Some(Slot::default());
     };
     // nginx drains on every new connection once at most 1/16 of the
     // table is free.
@@ -112,12 +100,11 @@ pub fn acquire() -> Option<Slot> {
         return None;
     }
     t.used.set(t.used.get() + 1);
-    Some(Slot {
-        state: Rc::default(),
-    })
+    Some(Slot::default())
 }
 
-/// Closes the oldest reusable connections.
+/// Closes the oldest reusable connections: their places are free at once,
+/// their tasks are woken to close them.
 fn drain(t: &Table) {
     let mut idle = t.idle.borrow_mut();
     if idle.is_empty() {
@@ -136,12 +123,11 @@ fn drain(t: &Table) {
     }
     let n = (idle.len() / 8).clamp(1, 32);
     for _ in 0..n {
-        let Some((_, state)) = idle.pop_first() else {
+        let Some((_, waker)) = idle.pop_first() else {
             break;
         };
-        state.freed.set(true);
         t.used.set(t.used.get().saturating_sub(1));
-        if let Some(w) = state.waiter.take() {
+        if let Some(w) = waker {
             w.wake();
         }
     }
@@ -157,47 +143,59 @@ pub fn refused() {
 
 impl Slot {
     /// Marks the connection reusable while the guard lives (it waits for
-    /// a request); [`Slot::reclaimed`] then completes if a drain closes it.
-    pub fn idle(&self) -> Idle {
-        let Some(t) = table() else {
-            return Idle(NOT_IDLE);
-        };
-        let key = t.next.get();
-        t.next.set(key + 1);
-        t.idle.borrow_mut().insert(key, Rc::clone(&self.state));
-        Idle(key)
-    }
-
-    /// Completes when a drain took this connection's place: it must close.
-    pub fn reclaimed(&self) -> impl std::future::Future<Output = ()> + '_ {
-        std::future::poll_fn(|cx| {
-            if self.state.freed.get() {
-                return std::task::Poll::Ready(());
-            }
-            self.state.waiter.set(Some(cx.waker().clone()));
-            std::task::Poll::Pending
-        })
+    /// a request); [`Idle::reclaimed`] then completes if a drain closes it.
+    pub fn idle(&self) -> Idle<'_> {
+        let key = table().map_or(NOT_IDLE, |t| {
+            let key = t.next.get();
+            t.next.set(key + 1);
+            t.idle.borrow_mut().insert(key, None);
+            key
+        });
+        Idle { key, slot: self }
     }
 }
 
 /// A connection's time as reusable (see [`Slot::idle`]): its key in the
 /// table's reusable list.
-pub struct Idle(u64);
+#[derive(Debug)]
+pub struct Idle<'a> {
+    key: u64,
+    slot: &'a Slot,
+}
 
 /// The key of no entry.
 const NOT_IDLE: u64 = u64::MAX;
 
-impl std::fmt::Debug for Idle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Idle").finish_non_exhaustive()
+impl Idle<'_> {
+    /// Completes when a drain took this connection's place: it must close.
+    pub fn reclaimed(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| {
+            let Some(t) = table().filter(|_| self.key != NOT_IDLE) else {
+                return Poll::Pending;
+            };
+            let mut idle = t.idle.borrow_mut();
+            match idle.get_mut(&self.key) {
+                None => Poll::Ready(()),
+                Some(w) => {
+                    if !w.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        *w = Some(cx.waker().clone());
+                    }
+                    Poll::Pending
+                }
+            }
+        })
     }
 }
 
-impl Drop for Idle {
+impl Drop for Idle<'_> {
     fn drop(&mut self) {
-        if self.0 != NOT_IDLE {
-            if let Some(t) = table() {
-                t.idle.borrow_mut().remove(&self.0);
+        if self.key == NOT_IDLE {
+            return;
+        }
+        if let Some(t) = table() {
+            // Gone from the list: a drain took its place.
+            if t.idle.borrow_mut().remove(&self.key).is_none() {
+                self.slot.freed.set(true);
             }
         }
     }
@@ -213,14 +211,16 @@ mod tests {
         let first = acquire().unwrap();
         let second = acquire().unwrap();
         let busy = [acquire().unwrap(), acquire().unwrap()];
-        let _first_idle = first.idle();
-        let _second_idle = second.idle();
+        let first_idle = first.idle();
+        let second_idle = second.idle();
         // Full: the oldest idle one gives its place.
         let third = acquire().unwrap();
-        assert!(first.state.freed.get() && !second.state.freed.get());
+        drop(first_idle);
+        assert!(first.freed.get() && !second.freed.get());
         drop(first); // its place is not given back twice
         let fourth = acquire().unwrap();
-        assert!(second.state.freed.get());
+        drop(second_idle);
+        assert!(second.freed.get());
         // Nothing idle any more: refused.
         assert!(acquire().is_none());
         drop((busy, third, fourth));
