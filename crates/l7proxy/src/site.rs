@@ -308,6 +308,16 @@ impl Site {
                 }
             }
         }
+        let worker_connections = config
+            .worker_connections
+            .map_or(crate::limit::DEFAULT, |n| n as usize);
+        // nginx: a place for each listening socket and one for the channel.
+        if worker_connections < listeners.len() + 1 {
+            return Err(format!(
+                "{worker_connections} worker_connections are not enough for {} listening sockets",
+                listeners.len()
+            ));
+        }
         let mut notes = Vec::new();
         for l in &mut listeners {
             if let Some(line) = l.ssl_line {
@@ -372,9 +382,7 @@ impl Site {
             listeners,
             upstreams,
             workers,
-            worker_connections: config
-                .worker_connections
-                .map_or(crate::limit::DEFAULT, |n| n as usize),
+            worker_connections,
             pid: config.pid,
             notes,
             daemon: config.daemon.unwrap_or(true),

@@ -249,6 +249,39 @@ fn messages(path: &Path, gate: u16) -> Vec<String> {
 }
 
 #[test]
+fn too_few_for_the_listening_sockets_is_refused_as_nginx() {
+    require_nginx();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display();
+    let conf = format!(
+        "pid {d}/x.pid; error_log {d}/x.log; events {{ worker_connections 2; }}\n\
+         http {{ access_log off; {temp}\n\
+           server {{ listen 127.0.0.1:{}; listen 127.0.0.1:{}; return 200; }} }}\n",
+        free_port(),
+        free_port(),
+        temp = support::temp_paths(dir.path()),
+    );
+    let path = dir.path().join("x.conf");
+    std::fs::write(&path, conf).unwrap();
+    for program in [NGINX, OURS] {
+        let mut cmd = Command::new(program);
+        if program == NGINX {
+            cmd.arg("-p")
+                .arg(dir.path())
+                .arg("-e")
+                .arg(dir.path().join("stderr.log"));
+        }
+        let out = cmd.arg("-t").arg("-c").arg(&path).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{program}: {text}");
+        assert!(
+            text.contains("[emerg] 2 worker_connections are not enough for 2 listening sockets"),
+            "{program}: {text}"
+        );
+    }
+}
+
+#[test]
 fn worker_connections_run_out_as_in_nginx() {
     require_nginx();
     let dir = tempfile::tempdir().unwrap();
