@@ -283,3 +283,64 @@ pub fn server_config(
     };
     Ok(Arc::new(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ClientHello record with `legacy` as its version and, if given,
+    /// a `supported_versions` extension listing `versions`.
+    fn hello(legacy: u16, versions: Option<&[u16]>) -> Vec<u8> {
+        let mut body = legacy.to_be_bytes().to_vec();
+        body.extend_from_slice(&[0; 32]); // random
+        body.push(0); // session id
+        body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one cipher suite
+        body.extend_from_slice(&[1, 0]); // null compression
+        if let Some(vs) = versions {
+            let mut ext = vec![0, 43];
+            let list: Vec<u8> = vs.iter().flat_map(|v| v.to_be_bytes()).collect();
+            ext.extend_from_slice(&u16::try_from(list.len() + 1).unwrap().to_be_bytes());
+            ext.push(u8::try_from(list.len()).unwrap());
+            ext.extend_from_slice(&list);
+            body.extend_from_slice(&u16::try_from(ext.len()).unwrap().to_be_bytes());
+            body.extend_from_slice(&ext);
+        }
+        let len = u32::try_from(body.len()).unwrap().to_be_bytes();
+        let mut hs = vec![1, len[1], len[2], len[3]];
+        hs.extend_from_slice(&body);
+        let mut rec = vec![0x16, 3, 1];
+        rec.extend_from_slice(&u16::try_from(hs.len()).unwrap().to_be_bytes());
+        rec.extend_from_slice(&hs);
+        rec
+    }
+
+    #[test]
+    fn versions_are_refused_with_nginx_s_alerts() {
+        let only12 = Protocols::of(Some(&vec!["TLSv1.2".to_owned()]));
+        let debian = Protocols::of(Some(
+            &["TLSv1", "TLSv1.1", "TLSv1.2"].map(str::to_owned).to_vec(),
+        ));
+        let old_only = Protocols::of(Some(&["TLSv1", "TLSv1.1"].map(str::to_owned).to_vec()));
+        let tls10 = hello(0x0301, None);
+        let tls13_only = hello(0x0303, Some(&[0x0304]));
+        let modern = hello(0x0303, Some(&[0x0304, 0x0303]));
+        assert_eq!(refusal(&tls10, only12), Some(70));
+        assert_eq!(refusal(&tls10, debian), Some(80));
+        assert_eq!(refusal(&tls13_only, only12), Some(70));
+        assert_eq!(refusal(&modern, only12), None);
+        assert_eq!(refusal(&modern, debian), None);
+        // OpenSSL picks from supported_versions: nothing in common is 70,
+        // TLSv1/TLSv1.1 in common 80 (checked against nginx with s_client
+        // -min_protocol TLSv1.2 / TLSv1).
+        assert_eq!(refusal(&modern, old_only), Some(70));
+        let all = hello(0x0303, Some(&[0x0304, 0x0303, 0x0302, 0x0301]));
+        assert_eq!(refusal(&all, old_only), Some(80));
+        assert_eq!(refusal(&tls13_only, Protocols::of(None)), Some(70));
+        // Cut short or not TLS: rustls answers (unless nothing is offered).
+        for n in 0..tls10.len() {
+            assert_eq!(refusal(&tls10[..n], only12), None);
+            assert_eq!(refusal(&tls10[..n], old_only), Some(80));
+        }
+        assert_eq!(refusal(b"GET / HTTP/1.1\r\n\r\n", only12), None);
+    }
+}
