@@ -423,6 +423,8 @@ fn http2_with_prior_knowledge_and_over_tls_answers_as_nginx() {
     let _n = start(dir.path(), "nginx", theirs, backend, NGINX);
     let _o = start(dir.path(), "ours", ours, backend, OURS);
     let body = b"a=1&b=2".as_slice();
+    // Over the 64k stream window nginx announces (and hyper too).
+    let large: Vec<u8> = (0..300_000u32).map(|i| b'a' + (i % 26) as u8).collect();
     let cases: &[Case] = &[
         ("/echo/get?x=1", &[], None),
         (
@@ -447,6 +449,8 @@ fn http2_with_prior_knowledge_and_over_tls_answers_as_nginx() {
         // From standard input with -T: no content-length in HTTP/2.
         ("/echo/put", &["-T", "-"], Some(body)),
         ("/v11/echo", &["--data-binary", "@-"], Some(body)),
+        ("/echo/large", &["--data-binary", "@-"], Some(&large)),
+        ("/echo/large-put", &["-T", "-"], Some(&large)),
         ("/ret", &[], None),
         ("/none/x", &[], None),
         ("/dead/x", &[], None),
@@ -475,6 +479,17 @@ fn http2_with_prior_knowledge_and_over_tls_answers_as_nginx() {
         assert_eq!(size(&o), 1 << 20, "1 MiB through, tls={tls}");
         assert_eq!(size(&t), size(&o), "nginx's size, tls={tls}");
     }
+    let echoed = curl(
+        ours,
+        true,
+        "/echo/large",
+        &["--data-binary", "@-"],
+        Some(&large),
+    );
+    assert!(
+        echoed.windows(large.len()).any(|w| w == large.as_slice()),
+        "300 kB through HTTP/2 to the backend"
+    );
     let joined = normalise(
         &curl(
             ours,
