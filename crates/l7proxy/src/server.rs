@@ -254,12 +254,13 @@ async fn serve_h1<I>(
 
 async fn serve_h2<I>(
     io: I,
+    max_streams: u32,
     svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = Logged> + 'static,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
 {
-    let conn = h2_builder().serve_connection(io, svc);
+    let conn = h2_builder(max_streams).serve_connection(io, svc);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => {}
@@ -271,29 +272,43 @@ async fn serve_h2<I>(
 }
 
 /// nginx's HTTP/2 settings (`ngx_http_v2_send_settings`):
-/// `http2_max_concurrent_streams 128`, a stream window of
+/// `http2_max_concurrent_streams` (128), a stream window of
 /// `http2_body_preread_size` (64k), frames up to 16 MB, and the connection
 /// window opened to 2^31-1.
-fn h2_builder() -> hyper::server::conn::http2::Builder<LocalExec> {
+fn h2_builder(max_streams: u32) -> hyper::server::conn::http2::Builder<LocalExec> {
     let mut b = hyper::server::conn::http2::Builder::new(LocalExec);
-    b.max_concurrent_streams(H2_MAX_STREAMS)
+    b.max_concurrent_streams(max_streams)
         .initial_stream_window_size(65_536)
         .initial_connection_window_size(0x7fff_ffff)
         .max_frame_size(0x00ff_ffff);
     b
 }
 
-/// `http2_max_concurrent_streams`' default.
-const H2_MAX_STREAMS: u32 = 128;
+/// `http2_max_concurrent_streams` of a listener: its default server's
+/// (nginx's default 128).
+fn h2_max_streams(w: &Worker, index: usize) -> u32 {
+    let l = &w.site.listeners[index];
+    w.site.http.servers[l.default]
+        .settings
+        .http2_max_concurrent_streams
+        .unwrap_or(128)
+}
 
 /// The client connection preface of HTTP/2 (RFC 9113 §3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// What nginx 1.22 writes on an h2c port to a client whose first bytes
 /// are not the preface (an HTTP/1 request, say): its SETTINGS
-/// (MAX_CONCURRENT_STREAMS 128, INITIAL_WINDOW_SIZE 65536, MAX_FRAME_SIZE
+/// (MAX_CONCURRENT_STREAMS, INITIAL_WINDOW_SIZE 65536, MAX_FRAME_SIZE
 /// 16777215), a connection WINDOW_UPDATE of 2147418112, and a GOAWAY with
 /// PROTOCOL_ERROR for stream 0; then it closes.
+fn not_a_preface(max_streams: u32) -> [u8; 57] {
+    let mut b = NOT_A_PREFACE;
+    b[11..15].copy_from_slice(&max_streams.to_be_bytes());
+    b
+}
+
+/// [`not_a_preface`] with 128 streams.
 const NOT_A_PREFACE: [u8; 57] = [
     0, 0, 18, 4, 0, 0, 0, 0, 0, //
     0, 3, 0, 0, 0, 128, //
@@ -351,12 +366,21 @@ async fn serve_h2c(
                 peer.ip()
             ),
         );
-        let _ = stream.write_all(&NOT_A_PREFACE).await;
+        let _ = stream
+            .write_all(&not_a_preface(h2_max_streams(&w, index)))
+            .await;
         let _ = stream.shutdown().await;
         return;
     }
     let io = crate::fast::Rewind::new(got.to_vec(), stream);
-    serve_h2(TokioIo::new(io), service(w, index, peer, true), shutdown).await;
+    let max = h2_max_streams(&w, index);
+    serve_h2(
+        TokioIo::new(io),
+        max,
+        service(w, index, peer, true),
+        shutdown,
+    )
+    .await;
 }
 
 fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
@@ -414,7 +438,14 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
                 tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
             {
                 if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                    serve_h2(TokioIo::new(tls), service(w, index, peer, true), shutdown).await;
+                    let max = h2_max_streams(&w, index);
+                    serve_h2(
+                        TokioIo::new(tls),
+                        max,
+                        service(w, index, peer, true),
+                        shutdown,
+                    )
+                    .await;
                 } else {
                     serve_h1(TokioIo::new(tls), service(w, index, peer, false), shutdown).await;
                 }

@@ -118,11 +118,23 @@ fn certificate(dir: &Path) {
     assert!(made.success(), "openssl could not make a certificate");
 }
 
-/// Ports of one server under test: h2c and TLS.
+/// Ports of one server under test: h2c and TLS, and h2c on a server
+/// with `http2_max_concurrent_streams 4`.
 #[derive(Clone, Copy)]
 struct Ports {
     h2c: u16,
     tls: u16,
+    four: u16,
+}
+
+impl Ports {
+    fn new() -> Self {
+        Self {
+            h2c: free_port(),
+            tls: free_port(),
+            four: free_port(),
+        }
+    }
 }
 
 fn start(dir: &Path, name: &str, p: Ports, backend: u16, program: &str) -> Proc {
@@ -141,10 +153,13 @@ fn start(dir: &Path, name: &str, p: Ports, backend: u16, program: &str) -> Proc 
                proxy_set_header X-Scheme $scheme; proxy_set_header X-Cookie-B $cookie_b; }}\n\
              location /v11/ {{ proxy_pass http://be; proxy_http_version 1.1; }}\n\
              location /dead {{ proxy_pass http://127.0.0.1:{dead}; }}\n\
-             location /ret {{ return 200 \"h2\"; }} }} }}\n",
+             location /ret {{ return 200 \"h2\"; }} }}\n\
+           server {{ listen 127.0.0.1:{four} http2; http2_max_concurrent_streams 4;\n\
+             location / {{ proxy_pass http://be; }} }} }}\n",
         temp = support::temp_paths(dir),
         h2c = p.h2c,
         tls = p.tls,
+        four = p.four,
     );
     support::start(dir, name, &conf, p.h2c, program)
 }
@@ -157,6 +172,7 @@ fn normalise(raw: &[u8], p: Ports) -> String {
     let text = String::from_utf8_lossy(raw)
         .replace(&p.h2c.to_string(), "H2C")
         .replace(&p.tls.to_string(), "TLS")
+        .replace(&p.four.to_string(), "FOUR")
         .replace("nginx/1.22.1", "SERVER")
         .replace("<center>l7proxy</center>", "<center>SERVER</center>");
     let lines: Vec<String> = text
@@ -230,6 +246,11 @@ const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
 /// Sends `raw` on a new connection and returns every byte until the peer
 /// closes, 2 s pass without data, or the frames read so far are `done`.
 fn exchange(port: u16, raw: &[u8], done: fn(&[u8]) -> bool) -> Vec<u8> {
+    exchange_until(port, raw, &done)
+}
+
+/// [`exchange`] with a closure.
+fn exchange_until(port: u16, raw: &[u8], done: &dyn Fn(&[u8]) -> bool) -> Vec<u8> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     s.write_all(raw).unwrap();
@@ -307,12 +328,11 @@ fn settings(data: &[u8]) -> Vec<(u16, u32)> {
     out
 }
 
-/// Sends 130 GETs at once on one connection; returns how many were
+/// Sends `n` GETs at once on one connection; returns how many were
 /// answered 200 with their own echo and how many refused.
-fn streams(port: u16) -> (usize, usize) {
-    const N: u32 = 130;
+fn streams(port: u16, n: u32) -> (usize, usize) {
     let mut raw = PREFACE.to_vec();
-    for i in 0..N {
+    for i in 0..n {
         let path = format!("/echo/n{i}/");
         raw.extend(headers_frame_on(
             2 * i + 1,
@@ -324,16 +344,15 @@ fn streams(port: u16) -> (usize, usize) {
             ],
         ));
     }
-    let done = |data: &[u8]| {
+    let ended = |data: &[u8]| {
         split_frames(data)
             .iter()
             .filter(|&&(kind, flags, stream, _)| {
                 stream > 0 && (kind == 3 || (kind <= 1 && flags & 1 == 1))
             })
             .count()
-            >= 130
     };
-    let data = exchange(port, &raw, done);
+    let data = exchange_until(port, &raw, &|d| ended(d) >= n as usize);
     let mut bodies = std::collections::HashMap::<u32, Vec<u8>>::new();
     let (mut ok, mut refused) = (0, 0);
     for (kind, _, stream, p) in split_frames(&data) {
@@ -344,7 +363,7 @@ fn streams(port: u16) -> (usize, usize) {
             _ => {}
         }
     }
-    let echoed = (0..N)
+    let echoed = (0..n)
         .filter(|i| {
             let want = format!("GET /echo/n{i}/ HTTP/1.0");
             bodies
@@ -412,14 +431,8 @@ fn http2_with_prior_knowledge_and_over_tls_answers_as_nginx() {
     let dir = tempfile::tempdir().unwrap();
     certificate(dir.path());
     let backend = echo_backend();
-    let theirs = Ports {
-        h2c: free_port(),
-        tls: free_port(),
-    };
-    let ours = Ports {
-        h2c: free_port(),
-        tls: free_port(),
-    };
+    let theirs = Ports::new();
+    let ours = Ports::new();
     let _n = start(dir.path(), "nginx", theirs, backend, NGINX);
     let _o = start(dir.path(), "ours", ours, backend, OURS);
     let body = b"a=1&b=2".as_slice();
@@ -518,14 +531,8 @@ fn h2c_port_refuses_http1_and_checks_hosts_as_nginx() {
     let dir = tempfile::tempdir().unwrap();
     certificate(dir.path());
     let backend = echo_backend();
-    let theirs = Ports {
-        h2c: free_port(),
-        tls: free_port(),
-    };
-    let ours = Ports {
-        h2c: free_port(),
-        tls: free_port(),
-    };
+    let theirs = Ports::new();
+    let ours = Ports::new();
     let _n = start(dir.path(), "nginx", theirs, backend, NGINX);
     let _o = start(dir.path(), "ours", ours, backend, OURS);
 
@@ -539,6 +546,13 @@ fn h2c_port_refuses_http1_and_checks_hosts_as_nginx() {
         "HTTP/1 on the h2c port"
     );
     assert!(t.ends_with(&[0, 0, 0, 1]), "nginx's GOAWAY: {t:?}");
+    let t = exchange(theirs.four, http1, |_| false);
+    assert_eq!(
+        exchange(ours.four, http1, |_| false),
+        t,
+        "HTTP/1, 4 streams"
+    );
+    assert_eq!(t[9..15], [0, 3, 0, 0, 0, 4], "nginx's SETTINGS: {t:?}");
     // The same verdict on the first 16 bytes, before the rest came.
     let early = b"GET /index.html ";
     assert_eq!(
@@ -605,7 +619,22 @@ fn h2c_port_refuses_http1_and_checks_hosts_as_nginx() {
     assert!(s.contains(&(3, 128)), "MAX_CONCURRENT_STREAMS 128: {s:?}");
     // 130 requests at once on one connection: 128 are served, the two
     // over http2_max_concurrent_streams are refused (REFUSED_STREAM).
-    let o = streams(ours.h2c);
-    assert_eq!(o, streams(theirs.h2c), "(answered, refused) of 130 streams");
+    let o = streams(ours.h2c, 130);
+    assert_eq!(
+        o,
+        streams(theirs.h2c, 130),
+        "(answered, refused) of 130 streams"
+    );
     assert_eq!(o, (128, 2), "(answered, refused) of 130 streams");
+    // http2_max_concurrent_streams 4: 6 at once, 2 refused.
+    let s = settings(&exchange(ours.four, PREFACE, has_settings));
+    assert_eq!(s, settings(&exchange(theirs.four, PREFACE, has_settings)));
+    assert!(s.contains(&(3, 4)), "{s:?}");
+    let o = streams(ours.four, 6);
+    assert_eq!(
+        o,
+        streams(theirs.four, 6),
+        "(answered, refused) of 6 streams"
+    );
+    assert_eq!(o, (4, 2), "(answered, refused) of 6 streams");
 }
