@@ -201,6 +201,108 @@ impl Drop for Idle<'_> {
     }
 }
 
+/// A connection served by hyper (TLS, HTTP/2, or handed over by the plain
+/// path): reusable while no request is in progress (nginx: an HTTP/1
+/// connection between requests, an HTTP/2 one without streams). Shared by
+/// the connection's task and its requests.
+#[derive(Debug)]
+pub struct Shared {
+    slot: Slot,
+    /// Its key in the reusable list while idle, else `NOT_IDLE`.
+    key: Cell<u64>,
+    active: Cell<usize>,
+    /// The connection task's waker, for a drain to wake it.
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Shared {
+    /// Busy (not reusable) until [`Shared::idle`].
+    pub fn new(slot: Slot) -> Rc<Self> {
+        Rc::new(Self {
+            slot,
+            key: Cell::new(NOT_IDLE),
+            active: Cell::new(0),
+            waker: RefCell::new(None),
+        })
+    }
+
+    /// Marks the connection reusable.
+    pub fn idle(&self) {
+        if self.key.get() != NOT_IDLE || self.slot.freed.get() {
+            return;
+        }
+        if let Some(t) = table() {
+            let key = t.next.get();
+            t.next.set(key + 1);
+            t.idle.borrow_mut().insert(key, self.waker.borrow().clone());
+            self.key.set(key);
+        }
+    }
+
+    fn busy(&self) {
+        let key = self.key.replace(NOT_IDLE);
+        if key == NOT_IDLE {
+            return;
+        }
+        if let Some(t) = table() {
+            if t.idle.borrow_mut().remove(&key).is_none() {
+                self.slot.freed.set(true);
+            }
+        }
+    }
+
+    /// A request starts: not reusable until the last one in progress has
+    /// sent its response (the guard's drop).
+    pub fn begin(self: &Rc<Self>) -> Busy {
+        self.active.set(self.active.get() + 1);
+        self.busy();
+        Busy(Rc::clone(self))
+    }
+
+    /// Completes when a drain took this connection's place: it must close.
+    pub fn reclaimed(&self) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| {
+            if self.slot.freed.get() {
+                return Poll::Ready(());
+            }
+            let key = self.key.get();
+            if key != NOT_IDLE {
+                if let Some(t) = table() {
+                    match t.idle.borrow_mut().get_mut(&key) {
+                        None => return Poll::Ready(()),
+                        Some(w) => *w = Some(cx.waker().clone()),
+                    }
+                }
+            }
+            let mut mine = self.waker.borrow_mut();
+            if !mine.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *mine = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.busy();
+    }
+}
+
+/// A request in progress on a [`Shared`] connection.
+#[derive(Debug)]
+pub struct Busy(Rc<Shared>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let s = &self.0;
+        s.active.set(s.active.get().saturating_sub(1));
+        if s.active.get() == 0 {
+            s.idle();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

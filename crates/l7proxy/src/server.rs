@@ -191,20 +191,52 @@ impl<F: std::future::Future + 'static> hyper::rt::Executor<F> for LocalExec {
     }
 }
 
+/// A response body that keeps its connection busy (not reusable for
+/// `worker_connections`) until it has been sent or dropped.
+struct Tracked {
+    inner: Logged,
+    _busy: crate::limit::Busy,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, hyper::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// The request service of one connection.
 fn service(
     w: Rc<Worker>,
     index: usize,
     peer: SocketAddr,
     h2: bool,
+    conn: &Rc<crate::limit::Shared>,
 ) -> impl hyper::service::Service<
     http::Request<hyper::body::Incoming>,
-    Response = http::Response<Logged>,
+    Response = http::Response<Tracked>,
     Error = std::convert::Infallible,
-    Future = impl std::future::Future<Output = Result<http::Response<Logged>, std::convert::Infallible>>,
+    Future = impl std::future::Future<
+        Output = Result<http::Response<Tracked>, std::convert::Infallible>,
+    >,
 > + Clone {
+    let conn = Rc::clone(conn);
     service_fn(move |req| {
         let w = Rc::clone(&w);
+        let busy = conn.begin();
         async move {
             let keep_alive = !h2 && wants_keep_alive(&req);
             // A body of unknown length goes chunked to an HTTP/1.1 client.
@@ -218,7 +250,10 @@ fn service(
                 .extensions_mut()
                 .remove::<LogAt>()
                 .map(|LogAt(t)| (t, facts, status));
-            Ok::<_, std::convert::Infallible>(resp.map(|b| Logged::new(b, log)))
+            Ok::<_, std::convert::Infallible>(resp.map(|b| Tracked {
+                inner: Logged::new(b, log),
+                _busy: busy,
+            }))
         }
     })
 }
@@ -228,8 +263,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn serve_h1<I>(
     io: I,
-    svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = Logged>,
+    svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = Tracked>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    reuse: &crate::limit::Shared,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -249,22 +285,35 @@ async fn serve_h1<I>(
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
+        () = reuse.reclaimed() => {
+            // Idle, and its place was needed (worker_connections).
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
 }
 
 async fn serve_h2<I>(
     io: I,
     max_streams: u32,
-    svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = Logged> + 'static,
+    svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = Tracked> + 'static,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    reuse: &crate::limit::Shared,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
 {
     let conn = h2_builder(max_streams).serve_connection(io, svc);
     tokio::pin!(conn);
+    // Without streams, the connection is reusable (nginx's
+    // ngx_http_v2_handle_connection).
+    reuse.idle();
     tokio::select! {
         _ = conn.as_mut() => {}
         _ = shutdown.wait_for(|s| *s) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+        () = reuse.reclaimed() => {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
@@ -339,6 +388,7 @@ async fn serve_h2c(
     w: Rc<Worker>,
     index: usize,
     shutdown: tokio::sync::watch::Receiver<bool>,
+    slot: crate::limit::Slot,
 ) {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut got = [0u8; 24];
@@ -374,13 +424,9 @@ async fn serve_h2c(
     }
     let io = crate::fast::Rewind::new(got.to_vec(), stream);
     let max = h2_max_streams(&w, index);
-    serve_h2(
-        TokioIo::new(io),
-        max,
-        service(w, index, peer, true),
-        shutdown,
-    )
-    .await;
+    let reuse = crate::limit::Shared::new(slot);
+    let svc = service(w, index, peer, true, &reuse);
+    serve_h2(TokioIo::new(io), max, svc, shutdown, &reuse).await;
 }
 
 fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
@@ -401,8 +447,7 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
     let h2c = w.site.listeners[index].http2;
     match w.site.listeners[index].tls.clone() {
         None if h2c => tokio::task::spawn_local(async move {
-            let _slot = slot;
-            serve_h2c(stream, peer, w, index, shutdown).await;
+            serve_h2c(stream, peer, w, index, shutdown, slot).await;
             live.fetch_sub(1, Ordering::Relaxed);
         }),
         None => tokio::task::spawn_local(async move {
@@ -410,17 +455,14 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
             let rest =
                 crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown, &slot).await;
             if let Some(io) = rest {
-                Box::pin(serve_h1(
-                    TokioIo::new(io),
-                    service(w, index, peer, false),
-                    shutdown,
-                ))
-                .await;
+                // A request is waiting: busy until hyper has answered it.
+                let reuse = crate::limit::Shared::new(slot);
+                let svc = service(w, index, peer, false, &reuse);
+                Box::pin(serve_h1(TokioIo::new(io), svc, shutdown, &reuse)).await;
             }
             live.fetch_sub(1, Ordering::Relaxed);
         }),
         Some(config) => tokio::task::spawn_local(async move {
-            let _slot = slot;
             let mut stream = stream;
             let protocols = w.site.listeners[index].protocols;
             let refused = tokio::time::timeout(
@@ -437,17 +479,16 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
             if let Ok(Ok(tls)) =
                 tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
             {
+                // Reusable once the handshake is done (nginx: not during it).
+                let reuse = crate::limit::Shared::new(slot);
                 if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
                     let max = h2_max_streams(&w, index);
-                    serve_h2(
-                        TokioIo::new(tls),
-                        max,
-                        service(w, index, peer, true),
-                        shutdown,
-                    )
-                    .await;
+                    let svc = service(w, index, peer, true, &reuse);
+                    serve_h2(TokioIo::new(tls), max, svc, shutdown, &reuse).await;
                 } else {
-                    serve_h1(TokioIo::new(tls), service(w, index, peer, false), shutdown).await;
+                    let svc = service(w, index, peer, false, &reuse);
+                    reuse.idle();
+                    serve_h1(TokioIo::new(tls), svc, shutdown, &reuse).await;
                 }
             }
             live.fetch_sub(1, Ordering::Relaxed);
