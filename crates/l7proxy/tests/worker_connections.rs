@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use netlab::Topology;
+use rustls_pki_types::pem::PemObject;
 
 mod support;
 use support::{free_port, require_nginx, NGINX, OURS};
@@ -55,6 +56,12 @@ fn start(dir: &Path, name: &str, port: u16, gate: u16, program: &str) -> Server 
              location / {{ return 200 \"ok\\n\"; }} }} }}\n",
         temp = support::temp_paths(dir),
     );
+    start_with(dir, name, &conf, program)
+}
+
+/// Starts `program` on `conf` (nginx with its master process) and waits
+/// for its pid file.
+fn start_with(dir: &Path, name: &str, conf: &str, program: &str) -> Server {
     let path = dir.join(format!("{name}.conf"));
     std::fs::write(&path, conf).unwrap();
     let mut cmd = Command::new(program);
@@ -313,4 +320,180 @@ fn worker_connections_run_out_as_in_nginx() {
     ] {
         assert!(o.iter().any(|m| m == said), "{said:?} not in {o:?}");
     }
+}
+
+/// What an idle connection saw: `closed` (end of stream, or an HTTP/2
+/// GOAWAY: nginx closes after it, hyper waits for its PING's answer) or
+/// `open`.
+fn state(s: &TcpStream, h2: bool) -> &'static str {
+    // The caller waited for the server's doing; only what has come counts.
+    s.set_nonblocking(true).unwrap();
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    for _ in 0..100 {
+        match (&*s).read(&mut buf) {
+            Ok(0) => return "closed",
+            Ok(n) => data.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => break,
+            Err(_) => return "closed",
+        }
+    }
+    // GOAWAY: frame type 7 (frames after the server's SETTINGS).
+    let mut i = 0;
+    while h2 && i + 9 <= data.len() {
+        if data[i + 3] == 7 {
+            return "closed";
+        }
+        i += 9
+            + (usize::from(data[i]) << 16
+                | usize::from(data[i + 1]) << 8
+                | usize::from(data[i + 2]));
+    }
+    "open"
+}
+
+/// A TLS client trusting the test's certificate: one request answered,
+/// then idle. Returns the TLS stream and a handle on its socket.
+fn tls_client(
+    port: u16,
+    roots: &Arc<rustls::ClientConfig>,
+) -> (
+    rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+    TcpStream,
+) {
+    let tcp = connect(port);
+    let raw = tcp.try_clone().unwrap();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::clone(roots), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(GET.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"ok\n") {
+        match tls.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert!(
+        got.ends_with(b"ok\n"),
+        "TLS request: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    (tls, raw)
+}
+
+/// An h2c client past the preface and the server's SETTINGS (idle).
+fn h2c_client(port: u16) -> TcpStream {
+    let mut s = connect(port);
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .unwrap();
+    let mut head = [0u8; 9];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(head[3], 4, "SETTINGS first");
+    let mut payload = vec![0u8; usize::from(head[2])];
+    s.read_exact(&mut payload).unwrap();
+    s.write_all(b"\0\0\0\x04\x01\0\0\0\0").unwrap(); // SETTINGS ack
+    s
+}
+
+fn scenario_tls_h2(
+    plain: u16,
+    tls: u16,
+    h2c: u16,
+    roots: &Arc<rustls::ClientConfig>,
+) -> Vec<String> {
+    // 12 places (16, three ports, the channel): 2 TLS, 8 h2c and 4 plain
+    // idle connections, then a new client.
+    let tls_clients: Vec<_> = (0..2).map(|_| tls_client(tls, roots)).collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let h2_clients: Vec<TcpStream> = (0..8).map(|_| h2c_client(h2c)).collect();
+    std::thread::sleep(Duration::from_millis(50));
+    let plain_clients: Vec<TcpStream> = (0..4).map(|_| connect(plain)).collect();
+    let mut fresh = connect(plain);
+    let mut seen = vec![format!("new client: {}", ask(&mut fresh, GET))];
+    std::thread::sleep(Duration::from_millis(150));
+    let states = |v: Vec<&str>| v.join(" ");
+    seen.push(format!(
+        "tls: {}",
+        states(
+            tls_clients
+                .iter()
+                .map(|(_, raw)| state(raw, false))
+                .collect()
+        )
+    ));
+    seen.push(format!(
+        "h2c: {}",
+        states(h2_clients.iter().map(|s| state(s, true)).collect())
+    ));
+    seen.push(format!(
+        "plain: {}",
+        states(plain_clients.iter().map(|s| state(s, false)).collect())
+    ));
+    seen
+}
+
+#[test]
+fn idle_tls_and_http2_connections_make_room_as_in_nginx() {
+    require_nginx();
+    let dir = tempfile::tempdir().unwrap();
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+        .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        // webpki takes it as the server's certificate only without CA:TRUE.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(dir.path().join("key.pem"))
+        .arg("-out")
+        .arg(dir.path().join("cert.pem"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(made.success());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in
+        rustls_pki_types::CertificateDer::pem_file_iter(dir.path().join("cert.pem")).unwrap()
+    {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    );
+    let mut seen = Vec::new();
+    for (name, program) in [("nginx", NGINX), ("ours", OURS)] {
+        let (plain, tls, h2c) = (free_port(), free_port(), free_port());
+        let d = dir.path().display();
+        let conf = format!(
+            "worker_processes 1; pid {d}/{name}2.pid; error_log {d}/{name}2.log warn;\n\
+             events {{ worker_connections 16; }}\n\
+             http {{ access_log off; {temp}\n\
+               ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;\n\
+               server {{ listen 127.0.0.1:{plain}; listen 127.0.0.1:{tls} ssl;\n\
+                 listen 127.0.0.1:{h2c} http2; location / {{ return 200 \"ok\\n\"; }} }} }}\n",
+            temp = support::temp_paths(dir.path()),
+        );
+        let _server = start_with(dir.path(), &format!("{name}2"), &conf, program);
+        seen.push(scenario_tls_h2(plain, tls, h2c, &config));
+    }
+    assert_eq!(seen[1], seen[0], "ours, then nginx's");
+    // The oldest idle ones went, TLS and HTTP/2 alike.
+    assert!(
+        seen[0][1].contains("closed") && seen[0][2].contains("closed"),
+        "{:?}",
+        seen[0]
+    );
 }
