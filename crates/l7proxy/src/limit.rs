@@ -5,7 +5,8 @@
 //!
 //! Each new connection, once at most `N / 16` places are free, first
 //! closes idle ones (`ngx_drain_connections`): client connections waiting
-//! for a request, fresh or kept alive, are "reusable"; the oldest
+//! for a request, fresh or kept alive (plain, or after the TLS handshake),
+//! and HTTP/2 connections without a stream are "reusable"; the oldest
 //! `max(min(32, reusable / 8), 1)` of them are closed, with the warning
 //! `N worker_connections are not enough, reusing connections` (at most
 //! once a second). With no place left, an accepted client connection is
