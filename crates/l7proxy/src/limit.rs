@@ -330,4 +330,31 @@ mod tests {
         assert!(acquire().is_some());
         TABLE.with(|t| *t.borrow_mut() = None);
     }
+
+    #[test]
+    fn hyper_connections_are_reusable_between_requests_only() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        install(5, 1);
+        let serving = Shared::new(acquire().unwrap());
+        serving.idle();
+        let request = serving.begin(); // busy again
+        let waiting = Shared::new(acquire().unwrap());
+        waiting.idle();
+        let others = [acquire().unwrap(), acquire().unwrap()];
+        // Full: the idle one goes, not the one with a request.
+        let next = acquire().unwrap();
+        rt.block_on(waiting.reclaimed());
+        assert_eq!(serving.key.get(), NOT_IDLE, "busy: not in the list");
+        // Its request answered, the other becomes reusable and goes next.
+        drop(request);
+        let last = acquire();
+        assert!(last.is_some());
+        rt.block_on(serving.reclaimed());
+        drop((others, next, last, serving, waiting));
+        let used = table().map(|t| t.used.get());
+        assert_eq!(used, Some(0), "every place given back once");
+        TABLE.with(|t| *t.borrow_mut() = None);
+    }
 }
