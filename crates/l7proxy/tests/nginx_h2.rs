@@ -465,6 +465,12 @@ fn http2_with_prior_knowledge_and_over_tls_answers_as_nginx() {
         ("/echo/large", &["--data-binary", "@-"], Some(&large)),
         ("/echo/large-put", &["-T", "-"], Some(&large)),
         ("/ret", &[], None),
+        ("/echo/head", &["-I"], None),
+        (
+            "/echo/a%20b/../c?x=%41",
+            &["--path-as-is", "-X", "OPTIONS"],
+            None,
+        ),
         ("/none/x", &[], None),
         ("/dead/x", &[], None),
     ];
@@ -588,6 +594,24 @@ fn h2c_port_refuses_http1_and_checks_hosts_as_nginx() {
         ),
         // nginx: no host at all (400).
         ("neither", with(&[])),
+        // Over client_max_body_size (1m): 413 at once, then the rest of
+        // the body refused with RST_STREAM(NO_ERROR). (curl itself races
+        // its upload against that reset, so it is checked here.)
+        ("413", {
+            let mut raw = PREFACE.to_vec();
+            let mut h = headers_frame(&[
+                (":method", "POST"),
+                (":scheme", "http"),
+                (":authority", "a"),
+                (":path", "/echo/big"),
+                ("content-length", "1100000"),
+            ]);
+            h[4] = 0x4; // END_HEADERS only: a body follows
+            raw.extend(h);
+            raw.extend_from_slice(&[0, 0x40, 0, 0, 0, 0, 0, 0, 1]);
+            raw.extend(std::iter::repeat_n(b'z', 0x4000));
+            raw
+        }),
     ];
     let mut diffs = Vec::new();
     for (name, raw) in &cases {
