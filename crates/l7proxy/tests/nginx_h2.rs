@@ -143,7 +143,7 @@ fn start(dir: &Path, name: &str, p: Ports, backend: u16, program: &str) -> Proc 
     let conf = format!(
         "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}.log info;\n\
          events {{ worker_connections 1024; }}\n\
-         http {{ access_log off; {temp}\n\
+         http {{ access_log {d}/{name}.access; {temp}\n\
            upstream be {{ server 127.0.0.1:{backend}; }}\n\
            server {{ listen 127.0.0.1:{h2c} http2; listen 127.0.0.1:{tls} ssl http2;\n\
              ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;\n\
@@ -498,6 +498,36 @@ fn http2_with_prior_knowledge_and_over_tls_answers_as_nginx() {
         assert_eq!(size(&o), 1 << 20, "1 MiB through, tls={tls}");
         assert_eq!(size(&t), size(&o), "nginx's size, tls={tls}");
     }
+    // The access log lines ("GET /… HTTP/2.0", status, bytes, agent).
+    std::thread::sleep(Duration::from_millis(100));
+    let log = |name: &str, p: Ports| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.path().join(format!("{name}.access"))).unwrap();
+        text.lines()
+            .map(|l| {
+                let l = normalise(l.as_bytes(), p);
+                // Times, and error pages' sizes (the server's name).
+                let (head, rest) = l.split_once(" [").unwrap_or((&l, ""));
+                let rest = rest.split_once("] ").map_or(rest, |(_, r)| r);
+                let rest = if rest.contains("\" 502 ") {
+                    rest.replacen("\" 502 157 ", "\" 502 - ", 1).replacen(
+                        "\" 502 152 ",
+                        "\" 502 - ",
+                        1,
+                    )
+                } else {
+                    rest.to_owned()
+                };
+                format!("{head} [T] {rest}")
+            })
+            .collect()
+    };
+    let (t, o) = (log("nginx", theirs), log("ours", ours));
+    assert!(
+        o.iter()
+            .any(|l| l.contains("\"GET /echo/get?x=1 HTTP/2.0\" 200 ")),
+        "{o:?}"
+    );
+    assert_eq!(o, t, "access log");
     let echoed = curl(
         ours,
         true,
