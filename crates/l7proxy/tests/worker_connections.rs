@@ -14,7 +14,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -88,7 +88,14 @@ fn start_with(dir: &Path, name: &str, conf: &str, program: &str) -> Server {
 
 /// An upstream that holds every request until `open` is set, then
 /// answers `held` and closes.
-fn gate(open: Arc<AtomicBool>) -> u16 {
+/// The gate's state: open or not, and how many requests it holds.
+#[derive(Default)]
+struct Gate {
+    open: AtomicBool,
+    held: AtomicUsize,
+}
+
+fn gate(open: Arc<Gate>) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -98,8 +105,9 @@ fn gate(open: Arc<AtomicBool>) -> u16 {
                 let mut s = s;
                 let mut buf = [0u8; 4096];
                 let _ = s.read(&mut buf);
+                open.held.fetch_add(1, Ordering::Relaxed);
                 let deadline = Instant::now() + Duration::from_secs(10);
-                while !open.load(Ordering::Relaxed) && Instant::now() < deadline {
+                while !open.open.load(Ordering::Relaxed) && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(10));
                 }
                 let _ = s.write_all(
@@ -180,14 +188,13 @@ const GET: &str = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 const SLOW: &str = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n";
 
 /// The scenario; returns what the clients observed, step by step.
-fn scenario(port: u16, open: &AtomicBool) -> Vec<String> {
+fn scenario(port: u16, open: &Gate) -> Vec<String> {
     let mut seen = Vec::new();
     // 1. Twenty idle connections for 13 places: the oldest are closed.
     let mut idle: Vec<TcpStream> = (0..20).map(|_| connect(port)).collect();
     let mut fresh = connect(port);
     seen.push(format!("new client: {}", ask(&mut fresh, GET)));
-    std::thread::sleep(Duration::from_millis(100));
-    let gone: Vec<usize> = (0..idle.len()).filter(|&i| closed(&idle[i])).collect();
+    let gone = settle(idle.len(), |i| closed(&idle[i]));
     seen.push(format!("idle ones closed: {gone:?}"));
     let kept = (0..idle.len()).find(|i| !gone.contains(i)).unwrap_or(0);
     seen.push(format!("a kept one: {}", ask(&mut idle[kept], GET)));
@@ -197,6 +204,7 @@ fn scenario(port: u16, open: &AtomicBool) -> Vec<String> {
 
     // 2. Six requests in progress (client + upstream: 12 places) and one
     //    connection with half a request head (13).
+    open.held.store(0, Ordering::Relaxed);
     let mut busy: Vec<TcpStream> = (0..6)
         .map(|_| {
             let mut s = connect(port);
@@ -204,7 +212,11 @@ fn scenario(port: u16, open: &AtomicBool) -> Vec<String> {
             s
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(100));
+    // All six upstream connections made (not a guess by time).
+    let held = Topology::wait_until(Duration::from_secs(5), || {
+        open.held.load(Ordering::Relaxed) >= 6
+    });
+    assert!(held, "the six requests did not reach the upstream");
     let mut half = connect(port);
     half.write_all(b"GET /slow HTTP/1.1\r\n").unwrap();
     std::thread::sleep(Duration::from_millis(100));
@@ -223,11 +235,11 @@ fn scenario(port: u16, open: &AtomicBool) -> Vec<String> {
         ask(&mut later, GET)
     ));
     // The requests in progress are answered.
-    open.store(true, Ordering::Relaxed);
+    open.open.store(true, Ordering::Relaxed);
     for (i, s) in busy.iter_mut().enumerate() {
         seen.push(format!("request {i} in progress: {}", answer(s)));
     }
-    open.store(false, Ordering::Relaxed);
+    open.open.store(false, Ordering::Relaxed);
     seen
 }
 
@@ -292,7 +304,7 @@ fn too_few_for_the_listening_sockets_is_refused_as_nginx() {
 fn worker_connections_run_out_as_in_nginx() {
     require_nginx();
     let dir = tempfile::tempdir().unwrap();
-    let open = Arc::new(AtomicBool::new(false));
+    let open = Arc::new(Gate::default());
     let gate_port = gate(Arc::clone(&open));
     let (np, op) = (free_port(), free_port());
     let theirs = {
@@ -412,26 +424,47 @@ fn scenario_tls_h2(
     let plain_clients: Vec<TcpStream> = (0..4).map(|_| connect(plain)).collect();
     let mut fresh = connect(plain);
     let mut seen = vec![format!("new client: {}", ask(&mut fresh, GET))];
-    std::thread::sleep(Duration::from_millis(150));
-    let states = |v: Vec<&str>| v.join(" ");
-    seen.push(format!(
-        "tls: {}",
-        states(
-            tls_clients
-                .iter()
-                .map(|(_, raw)| state(raw, false))
-                .collect()
-        )
-    ));
-    seen.push(format!(
-        "h2c: {}",
-        states(h2_clients.iter().map(|s| state(s, true)).collect())
-    ));
-    seen.push(format!(
-        "plain: {}",
-        states(plain_clients.iter().map(|s| state(s, false)).collect())
-    ));
+    let states = |n: usize, check: &dyn Fn(usize) -> bool| {
+        let gone = settle(n, check);
+        (0..n)
+            .map(|i| if gone.contains(&i) { "closed" } else { "open" })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let tls = states(tls_clients.len(), &|i| {
+        state(&tls_clients[i].1, false) == "closed"
+    });
+    let h2 = states(h2_clients.len(), &|i| {
+        state(&h2_clients[i], true) == "closed"
+    });
+    let plain = states(plain_clients.len(), &|i| {
+        state(&plain_clients[i], false) == "closed"
+    });
+    seen.push(format!("tls: {tls}"));
+    seen.push(format!("h2c: {h2}"));
+    seen.push(format!("plain: {plain}"));
     seen
+}
+
+/// The indexes among `n` connections that `closed` says the server has
+/// closed, once that set has stopped changing (closing is for good; a
+/// busy machine may take a moment): checked every 100 ms, at most 2 s.
+fn settle(n: usize, closed: impl Fn(usize) -> bool) -> Vec<usize> {
+    let mut gone: Vec<usize> = Vec::new();
+    for round in 0..20 {
+        std::thread::sleep(Duration::from_millis(100));
+        let before = gone.len();
+        for i in 0..n {
+            if !gone.contains(&i) && closed(i) {
+                gone.push(i);
+            }
+        }
+        if round > 0 && gone.len() == before {
+            break;
+        }
+    }
+    gone.sort_unstable();
+    gone
 }
 
 #[test]
