@@ -368,6 +368,21 @@ impl Event<'_> {
         }
     }
 
+    /// No connection to `peer` could be made: every `worker_connections`
+    /// place is taken (nginx's alert; the request gets 500).
+    pub fn exhausted(&self, peer: SocketAddr, uri: &str) {
+        let upstream = format!("http://{peer}{uri}");
+        self.write(
+            Level::Alert,
+            &format!(
+                "{} worker_connections are not enough",
+                crate::limit::configured()
+            ),
+            "connecting to upstream",
+            &upstream,
+        );
+    }
+
     /// No peer of `group` could be chosen: nginx's `no live upstreams`.
     pub fn no_live_upstreams(&self, group: &str, uri: &str) {
         let upstream = format!("http://{group}{uri}");

@@ -94,6 +94,17 @@ pub struct Rewind {
     stream: TcpStream,
 }
 
+impl Rewind {
+    /// `stream`, with the bytes `pre` already read from it put back.
+    pub(crate) fn new(pre: Vec<u8>, stream: TcpStream) -> Self {
+        Self {
+            pre,
+            pos: 0,
+            stream,
+        }
+    }
+}
+
 impl AsyncRead for Rewind {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -157,6 +168,7 @@ pub async fn serve(
     w: Rc<Worker>,
     index: usize,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    slot: &crate::limit::Slot,
 ) -> Option<Rewind> {
     let mut pending = Vec::new();
     // One wait for the stop for the connection's life (not one per
@@ -168,10 +180,14 @@ pub async fn serve(
     loop {
         while pending.is_empty() {
             // Idle: only the socket is held; a buffer is taken when bytes
-            // have come (readiness can be stale: then it goes back).
+            // have come (readiness can be stale: then it goes back). The
+            // connection is reusable meanwhile (closed if worker_connections
+            // run out, as nginx does).
+            let reusable = slot.idle();
             stopping = tokio::select! {
                 biased;
                 _ = stop.as_mut() => true,
+                () = reusable.reclaimed() => return None,
                 // No readiness future kept in the task: the waker goes
                 // into the socket's own slot.
                 r = std::future::poll_fn(|cx| stream.poll_read_ready(cx)) => {
@@ -533,6 +549,12 @@ async fn answer(
                 got = Some((r, failed, addr));
                 break;
             }
+            Err(Failure::Exhausted) => {
+                w.release(group, &attempt, false);
+                event.exhausted(addr, crate::errorlog::upstream_target(&out));
+                last_failure = StatusCode::INTERNAL_SERVER_ERROR;
+                break;
+            }
             Err(kind) => {
                 w.release(group, &attempt, true);
                 let disabled = w
@@ -551,7 +573,7 @@ async fn answer(
                         last_failure = StatusCode::GATEWAY_TIMEOUT;
                         plan.next.timeout
                     }
-                    Failure::Error => {
+                    Failure::Error | Failure::Exhausted => {
                         last_failure = StatusCode::BAD_GATEWAY;
                         plan.next.error
                     }

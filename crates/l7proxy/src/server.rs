@@ -122,6 +122,9 @@ fn worker(
         .build()
         .map_err(|e| e.to_string())?;
     let local = tokio::task::LocalSet::new();
+    // The worker's listening sockets and its channel to the master take
+    // places in nginx's connection table.
+    crate::limit::install(site.worker_connections, listeners.len() + 1);
     local.block_on(&rt, async move {
         let w = Rc::new(Worker::new(Arc::clone(&site)));
         let live = Rc::new(AtomicUsize::new(0));
@@ -191,20 +194,52 @@ impl<F: std::future::Future + 'static> hyper::rt::Executor<F> for LocalExec {
     }
 }
 
+/// A response body that keeps its connection busy (not reusable for
+/// `worker_connections`) until it has been sent or dropped.
+struct Tracked {
+    inner: Logged,
+    _busy: crate::limit::Busy,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, hyper::Error>>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// The request service of one connection.
 fn service(
     w: Rc<Worker>,
     index: usize,
     peer: SocketAddr,
     h2: bool,
+    conn: &Rc<crate::limit::Shared>,
 ) -> impl hyper::service::Service<
     http::Request<hyper::body::Incoming>,
-    Response = http::Response<Logged>,
+    Response = http::Response<Tracked>,
     Error = std::convert::Infallible,
-    Future = impl std::future::Future<Output = Result<http::Response<Logged>, std::convert::Infallible>>,
+    Future = impl std::future::Future<
+        Output = Result<http::Response<Tracked>, std::convert::Infallible>,
+    >,
 > + Clone {
+    let conn = Rc::clone(conn);
     service_fn(move |req| {
         let w = Rc::clone(&w);
+        let busy = conn.begin();
         async move {
             let keep_alive = !h2 && wants_keep_alive(&req);
             // A body of unknown length goes chunked to an HTTP/1.1 client.
@@ -218,7 +253,10 @@ fn service(
                 .extensions_mut()
                 .remove::<LogAt>()
                 .map(|LogAt(t)| (t, facts, status));
-            Ok::<_, std::convert::Infallible>(resp.map(|b| Logged::new(b, log)))
+            Ok::<_, std::convert::Infallible>(resp.map(|b| Tracked {
+                inner: Logged::new(b, log),
+                _busy: busy,
+            }))
         }
     })
 }
@@ -228,8 +266,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn serve_h1<I>(
     io: I,
-    svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = Logged>,
+    svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = Tracked>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    reuse: &crate::limit::Shared,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -249,28 +288,157 @@ async fn serve_h1<I>(
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
-    }
-}
-
-async fn serve_h2<I>(
-    io: I,
-    svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = Logged> + 'static,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
-{
-    let conn = hyper::server::conn::http2::Builder::new(LocalExec).serve_connection(io, svc);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = shutdown.wait_for(|s| *s) => {
+        () = reuse.reclaimed() => {
+            // Idle, and its place was needed (worker_connections).
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
     }
 }
 
+async fn serve_h2<I>(
+    io: I,
+    max_streams: u32,
+    svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = Tracked> + 'static,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    reuse: &crate::limit::Shared,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+{
+    let conn = h2_builder(max_streams).serve_connection(io, svc);
+    tokio::pin!(conn);
+    // Without streams, the connection is reusable (nginx's
+    // ngx_http_v2_handle_connection).
+    reuse.idle();
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = shutdown.wait_for(|s| *s) => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+        () = reuse.reclaimed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// nginx's HTTP/2 settings (`ngx_http_v2_send_settings`):
+/// `http2_max_concurrent_streams` (128), a stream window of
+/// `http2_body_preread_size` (64k), frames up to 16 MB, and the connection
+/// window opened to 2^31-1.
+fn h2_builder(max_streams: u32) -> hyper::server::conn::http2::Builder<LocalExec> {
+    let mut b = hyper::server::conn::http2::Builder::new(LocalExec);
+    b.max_concurrent_streams(max_streams)
+        .initial_stream_window_size(65_536)
+        .initial_connection_window_size(0x7fff_ffff)
+        .max_frame_size(0x00ff_ffff);
+    b
+}
+
+/// `http2_max_concurrent_streams` of a listener: its default server's
+/// (nginx's default 128).
+fn h2_max_streams(w: &Worker, index: usize) -> u32 {
+    let l = &w.site.listeners[index];
+    w.site.http.servers[l.default]
+        .settings
+        .http2_max_concurrent_streams
+        .unwrap_or(128)
+}
+
+/// The client connection preface of HTTP/2 (RFC 9113 §3.4).
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// What nginx 1.22 writes on an h2c port to a client whose first bytes
+/// are not the preface (an HTTP/1 request, say): its SETTINGS
+/// (MAX_CONCURRENT_STREAMS, INITIAL_WINDOW_SIZE 65536, MAX_FRAME_SIZE
+/// 16777215), a connection WINDOW_UPDATE of 2147418112, and a GOAWAY with
+/// PROTOCOL_ERROR for stream 0; then it closes.
+fn not_a_preface(max_streams: u32) -> [u8; 57] {
+    let mut b = NOT_A_PREFACE;
+    b[11..15].copy_from_slice(&max_streams.to_be_bytes());
+    b
+}
+
+/// [`not_a_preface`] with 128 streams.
+const NOT_A_PREFACE: [u8; 57] = [
+    0, 0, 18, 4, 0, 0, 0, 0, 0, //
+    0, 3, 0, 0, 0, 128, //
+    0, 4, 0, 1, 0, 0, //
+    0, 5, 0, 255, 255, 255, //
+    0, 0, 4, 8, 0, 0, 0, 0, 0, //
+    127, 255, 0, 0, //
+    0, 0, 8, 7, 0, 0, 0, 0, 0, //
+    0, 0, 0, 0, 0, 0, 0, 1,
+];
+
+/// Whether `got` can still be the preface, judged as nginx does
+/// (`ngx_http_v2_state_preface`): on its first 16 bytes, then on all 24;
+/// `None` while too few bytes have come to judge.
+fn preface_verdict(got: &[u8]) -> Option<bool> {
+    match got.len() {
+        0..16 => None,
+        16..24 => (got[..16] != PREFACE[..16]).then_some(false),
+        _ => Some(got[..24] == PREFACE[..]),
+    }
+}
+
+/// A `listen … http2` port without `ssl` (h2c): HTTP/2 with prior
+/// knowledge only, as in nginx 1.22 (no HTTP/1, no `Upgrade: h2c`).
+async fn serve_h2c(
+    mut stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    w: Rc<Worker>,
+    index: usize,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    slot: crate::limit::Slot,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut got = [0u8; 24];
+    let mut n = 0;
+    let verdict = loop {
+        // Never read past the preface: the frames after it are hyper's.
+        let read = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read(&mut got[n..])).await;
+        match read {
+            Ok(Ok(k)) if k > 0 => n += k,
+            _ => return,
+        }
+        if let Some(v) = preface_verdict(&got[..n]) {
+            break v;
+        }
+    };
+    if !verdict {
+        // The connection's log is its default server's (nginx's c->log).
+        let l = &w.site.listeners[index];
+        let server = l.addr;
+        w.site.request_errors(l.default, None).log(
+            crate::errorlog::Level::Info,
+            Some(crate::errorlog::connection_number()),
+            &format!(
+                "invalid connection preface while processing HTTP/2 connection, client: {}, server: {server}",
+                peer.ip()
+            ),
+        );
+        let _ = stream
+            .write_all(&not_a_preface(h2_max_streams(&w, index)))
+            .await;
+        let _ = stream.shutdown().await;
+        return;
+    }
+    let io = crate::fast::Rewind::new(got.to_vec(), stream);
+    let max = h2_max_streams(&w, index);
+    let reuse = crate::limit::Shared::new(slot);
+    let svc = service(w, index, peer, true, &reuse);
+    serve_h2(TokioIo::new(io), max, svc, shutdown, &reuse).await;
+}
+
 fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
+    let Some(slot) = crate::limit::acquire() else {
+        // No room even after closing idle connections: nginx closes the
+        // accepted socket at once.
+        crate::limit::refused();
+        return;
+    };
     let _ = stream.set_nodelay(true);
     let w = Rc::clone(&ctx.worker);
     let index = ctx.index;
@@ -279,29 +447,51 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
     live.fetch_add(1, Ordering::Relaxed);
     // Separate tasks, so that a plain connection's future stays small
     // (hyper's connection state is boxed only when it is needed).
+    let h2c = w.site.listeners[index].http2;
     match w.site.listeners[index].tls.clone() {
+        None if h2c => tokio::task::spawn_local(async move {
+            serve_h2c(stream, peer, w, index, shutdown, slot).await;
+            live.fetch_sub(1, Ordering::Relaxed);
+        }),
         None => tokio::task::spawn_local(async move {
             let mut shutdown = shutdown;
-            let rest = crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown).await;
+            let rest =
+                crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown, &slot).await;
             if let Some(io) = rest {
-                Box::pin(serve_h1(
-                    TokioIo::new(io),
-                    service(w, index, peer, false),
-                    shutdown,
-                ))
-                .await;
+                // A request is waiting: busy until hyper has answered it.
+                let reuse = crate::limit::Shared::new(slot);
+                let svc = service(w, index, peer, false, &reuse);
+                Box::pin(serve_h1(TokioIo::new(io), svc, shutdown, &reuse)).await;
             }
             live.fetch_sub(1, Ordering::Relaxed);
         }),
         Some(config) => tokio::task::spawn_local(async move {
+            let mut stream = stream;
+            let protocols = w.site.listeners[index].protocols;
+            let refused = tokio::time::timeout(
+                HANDSHAKE_TIMEOUT,
+                crate::tls::screen(&mut stream, protocols),
+            )
+            .await
+            .unwrap_or(true);
+            if refused {
+                live.fetch_sub(1, Ordering::Relaxed);
+                return;
+            }
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
             if let Ok(Ok(tls)) =
                 tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
             {
+                // Reusable once the handshake is done (nginx: not during it).
+                let reuse = crate::limit::Shared::new(slot);
                 if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                    serve_h2(TokioIo::new(tls), service(w, index, peer, true), shutdown).await;
+                    let max = h2_max_streams(&w, index);
+                    let svc = service(w, index, peer, true, &reuse);
+                    serve_h2(TokioIo::new(tls), max, svc, shutdown, &reuse).await;
                 } else {
-                    serve_h1(TokioIo::new(tls), service(w, index, peer, false), shutdown).await;
+                    let svc = service(w, index, peer, false, &reuse);
+                    reuse.idle();
+                    serve_h1(TokioIo::new(tls), svc, shutdown, &reuse).await;
                 }
             }
             live.fetch_sub(1, Ordering::Relaxed);

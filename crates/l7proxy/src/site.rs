@@ -50,6 +50,8 @@ pub struct Listener {
     pub http2: bool,
     /// `listen … ssl`: the TLS configuration (certificates by SNI).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The TLS versions its default server's `ssl_protocols` enables.
+    pub protocols: crate::tls::Protocols,
     ssl_line: Option<usize>,
 }
 
@@ -79,7 +81,11 @@ pub struct Site {
     pub listeners: Vec<Listener>,
     pub upstreams: Names<UpstreamSpec>,
     pub workers: usize,
+    /// `worker_connections` (nginx's default 512).
+    pub worker_connections: usize,
     pub pid: Option<String>,
+    /// Warnings about the file (logged once the error log is open).
+    pub notes: Vec<String>,
     /// `daemon` (nginx's default: on).
     pub daemon: bool,
     /// The main context's `error_log` (none: standard error at `error`).
@@ -295,14 +301,31 @@ impl Site {
                             backlog: l.backlog,
                             http2: l.http2,
                             tls: None,
+                            protocols: crate::tls::Protocols::of(None),
                             ssl_line: l.ssl.then_some(l.line),
                         }),
                     }
                 }
             }
         }
+        let worker_connections = config
+            .worker_connections
+            .map_or(crate::limit::DEFAULT, |n| n as usize);
+        // nginx: a place for each listening socket and one for the channel.
+        if worker_connections < listeners.len() + 1 {
+            return Err(format!(
+                "{worker_connections} worker_connections are not enough for {} listening sockets",
+                listeners.len()
+            ));
+        }
+        let mut notes = Vec::new();
         for l in &mut listeners {
             if let Some(line) = l.ssl_line {
+                let server = &http.servers[l.default];
+                let set = server.settings.ssl_protocols.as_ref();
+                l.protocols = crate::tls::Protocols::of(set);
+                let at = format!("{}:{line}", server.file);
+                notes.extend(l.protocols.note(set.is_some(), l.addr, &at));
                 l.tls = Some(crate::tls::server_config(
                     &http.servers,
                     &l.servers,
@@ -359,7 +382,9 @@ impl Site {
             listeners,
             upstreams,
             workers,
+            worker_connections,
             pid: config.pid,
+            notes,
             daemon: config.daemon.unwrap_or(true),
             error_log,
             server_errors,

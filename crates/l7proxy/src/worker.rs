@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Method as HttpMethod, Request, Response, StatusCode, Version};
+use http::{
+    header, HeaderMap, HeaderValue, Method as HttpMethod, Request, Response, StatusCode, Version,
+};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
@@ -48,6 +50,8 @@ impl std::fmt::Debug for Conn {
 pub struct RawConn {
     pub stream: tokio::net::TcpStream,
     pub requests: u32,
+    /// Its place among the worker's connections.
+    pub slot: crate::limit::Slot,
 }
 
 /// A cached upstream connection of either path.
@@ -283,7 +287,12 @@ impl Worker {
             .headers()
             .contains_key(header::UPGRADE)
             .then(|| hyper::upgrade::on(&mut req));
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        // nginx: an HTTP/2 request names its host once, by `:authority`
+        // or `host` (both: "client sent duplicate host header").
+        if parts.version == Version::HTTP_2 && !h2_headers(&mut parts) {
+            return error_page(StatusCode::BAD_REQUEST);
+        }
         // Both framings at once is a smuggling vector: nginx refuses it.
         if parts.headers.contains_key(header::TRANSFER_ENCODING)
             && parts.headers.contains_key(header::CONTENT_LENGTH)
@@ -292,7 +301,7 @@ impl Worker {
         }
         // nginx: HTTP/1.1 needs a Host; the target must be origin-form
         // (`/path`) or absolute-form (`http://host/path`).
-        if parts.version == Version::HTTP_11
+        if matches!(parts.version, Version::HTTP_11 | Version::HTTP_2)
             && !parts.headers.contains_key(header::HOST)
             && parts.uri.host().is_none()
         {
@@ -484,6 +493,11 @@ impl Worker {
                     };
                     return self.respond(lease, resp, conn, spec.keepalive);
                 }
+                Err(Failure::Exhausted) => {
+                    self.release(group, &attempt, false);
+                    event.exhausted(addr, &out.target.to_string());
+                    return error_page(StatusCode::INTERNAL_SERVER_ERROR);
+                }
                 Err(kind) => {
                     self.release(group, &attempt, true);
                     let disabled = self
@@ -502,7 +516,7 @@ impl Worker {
                             last_failure = StatusCode::GATEWAY_TIMEOUT;
                             plan.next.timeout
                         }
-                        Failure::Error => {
+                        Failure::Error | Failure::Exhausted => {
                             last_failure = StatusCode::BAD_GATEWAY;
                             plan.next.error
                         }
@@ -655,6 +669,49 @@ impl Worker {
     }
 }
 
+/// An HTTP/2 request's headers as nginx 1.22 lists them
+/// (`ngx_http_v2_state_process_header`, `ngx_http_v2_construct_cookie_header`):
+/// `:authority` becomes a `host` header first (unless the client sent
+/// one), and the `cookie` fields, which HTTP/2 splits (RFC 9113 §8.2.3),
+/// are joined with `"; "` into one `cookie` header after all the others.
+/// False when the request has both `:authority` and `host`.
+fn h2_headers(parts: &mut http::request::Parts) -> bool {
+    let cookies = parts.headers.get_all(header::COOKIE).iter().count();
+    if parts.uri.authority().is_some() && parts.headers.contains_key(header::HOST) {
+        return false;
+    }
+    let authority = parts
+        .uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    if cookies == 0 && authority.is_none() {
+        return true;
+    }
+    let old = std::mem::take(&mut parts.headers);
+    let mut joined: Vec<u8> = Vec::new();
+    let mut out = HeaderMap::with_capacity(old.len() + 1);
+    if let Some(a) = authority {
+        out.insert(header::HOST, a);
+    }
+    for (name, value) in &old {
+        if name == header::COOKIE {
+            if !joined.is_empty() {
+                joined.extend_from_slice(b"; ");
+            }
+            joined.extend_from_slice(value.as_bytes());
+        } else {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    if let Ok(v) = HeaderValue::from_bytes(&joined) {
+        if cookies > 0 {
+            out.append(header::COOKIE, v);
+        }
+    }
+    parts.headers = out;
+    true
+}
+
 fn host_of(parts: &http::request::Parts) -> &str {
     parts
         .headers
@@ -681,6 +738,9 @@ struct Lease {
 pub(crate) enum Failure {
     Error,
     Timeout,
+    /// No connection could be made: `worker_connections` are all taken
+    /// (nginx answers 500 and tries no other peer).
+    Exhausted,
 }
 
 impl Outgoing {
@@ -712,6 +772,7 @@ struct Outgoing {
 }
 
 async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Sender, Failure> {
+    let slot = crate::limit::acquire().ok_or(Failure::Exhausted)?;
     let stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -731,6 +792,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Sender, Failure>
         .await
         .map_err(|_| Failure::Error)?;
     tokio::task::spawn_local(async move {
+        let _slot = slot;
         let _ = conn.with_upgrades().await;
     });
     Ok(sender)

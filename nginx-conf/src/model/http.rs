@@ -102,6 +102,8 @@ pub struct Common {
     pub ssl_certificate: Option<Vec<String>>,
     pub ssl_certificate_key: Option<Vec<String>>,
     pub ssl_protocols: Option<Vec<String>>,
+    /// `http2_max_concurrent_streams` (http and server levels).
+    pub http2_max_concurrent_streams: Option<u32>,
 }
 
 impl Common {
@@ -115,6 +117,10 @@ impl Common {
             parent.ssl_certificate_key.as_ref(),
         );
         take(&mut self.ssl_protocols, parent.ssl_protocols.as_ref());
+        take(
+            &mut self.http2_max_concurrent_streams,
+            parent.http2_max_concurrent_streams.as_ref(),
+        );
         self.proxy = self.proxy.inherit(&parent.proxy);
         self
     }
@@ -227,6 +233,14 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
             .get_or_insert_with(Vec::new)
             .push(first()),
         "ssl_protocols" => out.ssl_protocols = Some(args.clone()),
+        "http2_max_concurrent_streams" => {
+            out.http2_max_concurrent_streams = Some(first().parse().map_err(|_| {
+                c.error(
+                    stmt,
+                    "\"http2_max_concurrent_streams\" directive invalid number".to_owned(),
+                )
+            })?);
+        }
         "proxy_set_header" => p
             .set_headers
             .get_or_insert_with(Vec::new)

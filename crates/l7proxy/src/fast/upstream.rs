@@ -113,6 +113,7 @@ impl Upstream<'_> {
 }
 
 async fn connect(addr: SocketAddr, timeout: Duration) -> Result<RawConn, Failure> {
+    let slot = crate::limit::acquire().ok_or(Failure::Exhausted)?;
     let stream = match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -128,6 +129,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<RawConn, Failure
     Ok(RawConn {
         stream,
         requests: 0,
+        slot,
     })
 }
 
