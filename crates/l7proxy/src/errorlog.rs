@@ -368,6 +368,16 @@ impl Event<'_> {
         }
     }
 
+    /// `proxy_read_timeout` passed while the body was being relayed.
+    pub fn upstream_read_timed_out(&self, peer: SocketAddr, uri: &str) {
+        self.write(
+            Level::Error,
+            "upstream timed out (110: Connection timed out)",
+            "reading upstream",
+            &format!("http://{peer}{uri}"),
+        );
+    }
+
     /// No peer of `group` could be chosen: nginx's `no live upstreams`.
     pub fn no_live_upstreams(&self, group: &str, uri: &str) {
         let upstream = format!("http://{group}{uri}");

@@ -75,6 +75,27 @@ async fn read_now(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<std::io::
     .await
 }
 
+/// Writes all of `bytes` to the client; `false` when it failed or made
+/// no progress for `timeout` (`send_timeout`: nginx then closes). The
+/// timer is only set when the socket would block.
+async fn send(stream: &mut TcpStream, bytes: &[u8], timeout: Duration) -> bool {
+    let mut done = 0;
+    while done < bytes.len() {
+        match stream.try_write(&bytes[done..]) {
+            Ok(0) => return false,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                match tokio::time::timeout(timeout, stream.writable()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) | Err(_) => return false,
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
 fn put_buf(w: &Worker, mut b: Vec<u8>) {
     if (BUF..=2 * BODY_BUF).contains(&b.capacity()) {
         let mut bufs = w.bufs.borrow_mut();
@@ -92,6 +113,8 @@ pub struct Rewind {
     pre: Vec<u8>,
     pos: usize,
     stream: TcpStream,
+    /// Requests the fast path answered on this connection before.
+    pub served: u32,
 }
 
 impl AsyncRead for Rewind {
@@ -143,8 +166,9 @@ impl AsyncWrite for Rewind {
 
 /// What became of the connection after one request.
 enum Step {
-    /// Keep it; these bytes (maybe none) were read past the request.
-    Again(Vec<u8>),
+    /// Keep it (for up to its location's `keepalive_timeout` if idle);
+    /// these bytes (maybe none) were read past the request.
+    Again(Vec<u8>, Duration),
     Close,
     /// Give it to hyper with these bytes.
     Hyper(Vec<u8>),
@@ -163,16 +187,32 @@ pub async fn serve(
     // request), on its own receiver.
     let mut stop_rx = shutdown.clone();
     let mut stop = std::pin::pin!(stop_rx.changed());
+    // The first bytes, then the whole first head, must come within
+    // `client_header_timeout` of the accept (nginx's timer is set once);
+    // later the idle wait is the `keepalive_timeout` of the last request's
+    // location. Nothing is sent on either timeout.
+    let header_timeout = w.site.server_client[w.site.listeners[index].default].header_timeout;
+    let mut timer = crate::idle::Timer::new(w.wheel.after(header_timeout));
+    let mut served = 0u32;
     loop {
         while pending.is_empty() {
             // Idle: only the socket is held; a buffer is taken when bytes
-            // have come (readiness can be stale: then it goes back).
-            tokio::select! {
-                biased;
-                _ = stop.as_mut() => return None,
-                // No readiness future kept in the task: the waker goes
-                // into the socket's own slot.
-                r = std::future::poll_fn(|cx| stream.poll_read_ready(cx)) => r.ok()?,
+            // have come (readiness can be stale: then it goes back). No
+            // readiness future kept in the task: the waker goes into the
+            // socket's own slot, and into the worker's wheel for the
+            // deadline.
+            let ready = std::future::poll_fn(|cx| {
+                if std::future::Future::poll(stop.as_mut(), cx).is_ready() {
+                    return Poll::Ready(false);
+                }
+                match stream.poll_read_ready(cx) {
+                    Poll::Ready(r) => Poll::Ready(r.is_ok()),
+                    Poll::Pending => timer.poll_expired(&w.wheel, cx).map(|()| false),
+                }
+            })
+            .await;
+            if !ready {
+                return None;
             }
             let mut buf = take_buf(&w);
             match read_now(&mut stream, &mut buf).await {
@@ -185,18 +225,40 @@ pub async fn serve(
             }
         }
         let buf = std::mem::take(&mut pending);
-        match Box::pin(one(&mut stream, buf, peer, &w, index, shutdown)).await {
-            Step::Again(rest) => pending = rest,
+        let head_by = (served == 0).then(|| w.wheel.instant(timer.deadline));
+        let head = Head {
+            served: served + 1,
+            by: head_by,
+            timeout: header_timeout,
+        };
+        match Box::pin(one(&mut stream, buf, peer, &w, index, shutdown, head)).await {
+            Step::Again(rest, keepalive) => {
+                pending = rest;
+                served += 1;
+                timer.deadline = w.wheel.after(keepalive);
+            }
             Step::Close => return None,
             Step::Hyper(pre) => {
                 return Some(Rewind {
                     pre,
                     pos: 0,
                     stream,
+                    served,
                 })
             }
         }
     }
+}
+
+/// The request's number on its connection and when its head must be in.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    /// 1 for the first request.
+    served: u32,
+    /// The first request's deadline (from the accept).
+    by: Option<std::time::Instant>,
+    /// `client_header_timeout` (later requests: from their first bytes).
+    timeout: Duration,
 }
 
 /// Reads one request head and answers it.
@@ -207,7 +269,9 @@ async fn one(
     w: &Rc<Worker>,
     index: usize,
     shutdown: &tokio::sync::watch::Receiver<bool>,
+    head: Head,
 ) -> Step {
+    let mut head_by = head.by;
     let head_len = loop {
         if let Some(n) = head_end(&buf) {
             break n;
@@ -237,26 +301,51 @@ async fn one(
             Some(Ok(0)) => return Step::Hyper(buf),
             Some(Ok(_)) => {}
             None => {
-                if stream.readable().await.is_err() {
-                    return Step::Close;
+                let by = *head_by.get_or_insert_with(|| std::time::Instant::now() + head.timeout);
+                match tokio::time::timeout_at(by.into(), stream.readable()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Step::Close,
+                    Err(_) => {
+                        // nginx closes without an answer and logs 408
+                        // with the request line as far as it came.
+                        let l = &w.site.listeners[index];
+                        let line = buf.split(|&b| b == b'\r' || b == b'\n').next();
+                        crate::accesslog::write_timed_out(
+                            &w.site.server_logs[l.default],
+                            peer,
+                            line.unwrap_or_default(),
+                        );
+                        put_buf(w, buf);
+                        return Step::Close;
+                    }
                 }
             }
             Some(Err(_)) => return Step::Close,
         }
     };
-    match answer(stream, &buf[..head_len], peer, w, index, shutdown).await {
+    match answer(
+        stream,
+        &buf[..head_len],
+        peer,
+        w,
+        index,
+        shutdown,
+        head.served,
+    )
+    .await
+    {
         Done::Hyper => Step::Hyper(buf),
         Done::Close => {
             put_buf(w, buf);
             Step::Close
         }
-        Done::KeepAlive if buf.len() > head_len => {
+        Done::KeepAlive(idle) if buf.len() > head_len => {
             buf.drain(..head_len);
-            Step::Again(buf)
+            Step::Again(buf, idle)
         }
-        Done::KeepAlive => {
+        Done::KeepAlive(idle) => {
             put_buf(w, buf);
-            Step::Again(Vec::new())
+            Step::Again(Vec::new(), idle)
         }
     }
 }
@@ -277,7 +366,8 @@ fn head_end(buf: &[u8]) -> Option<usize> {
 }
 
 enum Done {
-    KeepAlive,
+    /// Keep the connection, idle for up to this long.
+    KeepAlive(Duration),
     Close,
     /// Nothing was written: hyper answers this request.
     Hyper,
@@ -296,6 +386,11 @@ struct Req<'a> {
     head_only: bool,
     keep_alive: bool,
     client: &'a [httparse::Header<'a>],
+    /// The location's client-side limits.
+    limits: crate::plan::ClientLimits,
+    /// Bytes sent before the response (`100 Continue`): nginx counts them
+    /// in `$body_bytes_sent`.
+    early: u64,
 }
 
 #[allow(clippy::too_many_lines)] // one request, start to end
@@ -306,6 +401,7 @@ async fn answer(
     w: &Rc<Worker>,
     index: usize,
     shutdown: &tokio::sync::watch::Receiver<bool>,
+    served: u32,
 ) -> Done {
     let mut headers = [httparse::EMPTY_HEADER; HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
@@ -325,6 +421,7 @@ async fn answer(
     }
     let mut host = None;
     let mut connection = None;
+    let mut expect = None;
     for h in client {
         if h.name.len() + h.value.len() + 4 > LINE {
             return Done::Hyper;
@@ -339,7 +436,10 @@ async fn answer(
         } else if n.eq_ignore_ascii_case("connection") {
             // As hyper's map: the first one counts.
             connection = connection.or(Some(h.value));
-        } else if ["content-length", "transfer-encoding", "upgrade", "expect"]
+        } else if n.eq_ignore_ascii_case("expect") {
+            // As nginx's headers_in: the first one counts.
+            expect = expect.or(Some(h.value));
+        } else if ["content-length", "transfer-encoding", "upgrade"]
             .iter()
             .any(|x| n.eq_ignore_ascii_case(x))
         {
@@ -377,6 +477,7 @@ async fn answer(
         return Done::Hyper;
     };
     let log = &node.log;
+    let limits = node.client;
     let facts = if log.0.is_empty() {
         None
     } else {
@@ -405,9 +506,23 @@ async fn answer(
         method,
         target,
         head_only: method == "HEAD",
-        keep_alive,
+        // `keepalive_requests`, `keepalive_timeout 0`.
+        keep_alive: keep_alive && limits.keeps(served),
         client,
+        limits,
+        early: 0,
     };
+    let mut req = req;
+    // nginx answers `Expect: 100-continue` (exactly; HTTP/1.1) when it
+    // starts reading the body, which the proxy module does for every
+    // request, body or not.
+    if expect.is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue")) {
+        const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+        if !send(stream, CONTINUE, limits.send_timeout).await {
+            return Done::Close;
+        }
+        req.early = CONTINUE.len() as u64;
+    }
 
     // The upstream request.
     let host_key = crate::route::host_key(host);
@@ -501,6 +616,7 @@ async fn answer(
             addr,
             connect_timeout: plan.connect_timeout,
             read_timeout: plan.read_timeout,
+            send_timeout: plan.send_timeout,
             head_only: req.head_only,
             client_keep_alive: req.keep_alive && !*shutdown.borrow(),
         };
@@ -552,14 +668,27 @@ async fn answer(
     };
 
     // The response.
-    put_buf(w, out);
+    let upstream_req = out;
     let mut out = std::mem::take(&mut r.head);
     let stopping = !r.keep_alive;
     let closing = r.closing;
-    let relayed = relay(stream, &mut r, &mut out).await;
+    let relayed = relay(
+        stream,
+        &mut r,
+        &mut out,
+        limits.send_timeout,
+        plan.read_timeout,
+    )
+    .await;
     let (complete, sent) = match relayed {
         Ok(n) => (true, n),
-        Err(n) => (false, n),
+        Err((n, upstream_timed_out)) => {
+            if upstream_timed_out {
+                let target = crate::errorlog::upstream_target(&upstream_req);
+                event.upstream_read_timed_out(addr, target);
+            }
+            (false, n)
+        }
     };
     w.release(group, &attempt, failed);
     if complete && r.reusable && !sent_close && spec.keepalive > 0 {
@@ -570,13 +699,14 @@ async fn answer(
             addr,
         );
     }
+    put_buf(w, upstream_req);
     put_buf(w, out);
     put_buf(w, r.buf);
     if let Some(f) = &facts {
-        crate::accesslog::write(log, f, r.status, sent);
+        crate::accesslog::write(log, f, r.status, sent + req.early);
     }
     if complete && req.keep_alive && !stopping && !closing {
-        Done::KeepAlive
+        Done::KeepAlive(limits.keepalive_timeout)
     } else {
         Done::Close
     }
@@ -613,7 +743,7 @@ async fn page(
     if !req.head_only {
         out.extend_from_slice(&body);
     }
-    let ok = stream.write_all(&out).await.is_ok();
+    let ok = send(stream, &out, req.limits.send_timeout).await;
     put_buf(w, out);
     if let Some(f) = &facts {
         let sent = if ok && !req.head_only {
@@ -621,10 +751,10 @@ async fn page(
         } else {
             0
         };
-        crate::accesslog::write(log, f, status.as_u16(), sent);
+        crate::accesslog::write(log, f, status.as_u16(), sent + req.early);
     }
     if ok && req.keep_alive && !closing {
-        Done::KeepAlive
+        Done::KeepAlive(req.limits.keepalive_timeout)
     } else {
         Done::Close
     }

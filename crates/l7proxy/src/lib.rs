@@ -13,6 +13,7 @@ pub mod date;
 pub mod errorlog;
 pub mod fast;
 pub mod headers;
+pub mod idle;
 pub mod plan;
 pub mod route;
 pub mod server;

@@ -140,6 +140,18 @@ fn worker(
                 Arc::clone(&stop),
             )));
         }
+        // The idle connections' coarse timer (`idle.rs`).
+        let sweep = {
+            let w = Rc::clone(&w);
+            tokio::task::spawn_local(async move {
+                let mut tick = tokio::time::interval(crate::idle::TICK);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    w.wheel.expire();
+                }
+            })
+        };
         for l in loops {
             let _ = l.await;
         }
@@ -149,6 +161,7 @@ fn worker(
         while live.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        sweep.abort();
         Ok(())
     })
 }
@@ -188,34 +201,66 @@ impl<F: std::future::Future + 'static> hyper::rt::Executor<F> for LocalExec {
     }
 }
 
-/// The request service of one connection.
+/// A request answered by closing the connection (hyper does so when the
+/// service fails).
+#[derive(Debug)]
+struct Aborted;
+
+impl std::fmt::Display for Aborted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("request aborted")
+    }
+}
+
+impl std::error::Error for Aborted {}
+
+/// The request service of one connection (`served`: requests the fast
+/// path answered on it before, for `keepalive_requests`).
 fn service(
     w: Rc<Worker>,
     index: usize,
     peer: SocketAddr,
     h2: bool,
+    served: u32,
 ) -> impl hyper::service::Service<
     http::Request<hyper::body::Incoming>,
     Response = http::Response<Logged>,
-    Error = std::convert::Infallible,
-    Future = impl std::future::Future<Output = Result<http::Response<Logged>, std::convert::Infallible>>,
+    Error = Aborted,
+    Future = impl std::future::Future<Output = Result<http::Response<Logged>, Aborted>>,
 > + Clone {
+    let count = Rc::new(std::cell::Cell::new(served));
     service_fn(move |req| {
         let w = Rc::clone(&w);
+        let count = Rc::clone(&count);
         async move {
-            let keep_alive = !h2 && wants_keep_alive(&req);
+            let n = count.get().saturating_add(1);
+            count.set(n);
+            let wants = !h2 && wants_keep_alive(&req);
             // A body of unknown length goes chunked to an HTTP/1.1 client.
             let chunk = !h2
                 && req.version() == http::Version::HTTP_11
                 && req.method() != http::Method::HEAD;
             let facts = RequestFacts::of(&req, peer);
-            let mut resp = finish(w.handle(index, peer, req).await, keep_alive, h2, chunk);
+            let mut resp = w.handle(index, peer, req).await;
+            // `keepalive_requests`, `keepalive_timeout 0`.
+            let keep_alive = wants
+                && resp
+                    .extensions_mut()
+                    .remove::<crate::plan::ClientLimits>()
+                    .is_none_or(|l| l.keeps(n));
+            if resp.extensions().get::<crate::worker::Abort>().is_some() {
+                if let Some(LogAt(t)) = resp.extensions_mut().remove::<LogAt>() {
+                    crate::accesslog::write(&t, &facts, resp.status().as_u16(), 0);
+                }
+                return Err(Aborted);
+            }
+            let mut resp = finish(resp, keep_alive, h2, chunk);
             let status = resp.status().as_u16();
             let log = resp
                 .extensions_mut()
                 .remove::<LogAt>()
                 .map(|LogAt(t)| (t, facts, status));
-            Ok::<_, std::convert::Infallible>(resp.map(|b| Logged::new(b, log)))
+            Ok::<_, Aborted>(resp.map(|b| Logged::new(b, log)))
         }
     })
 }
@@ -223,14 +268,20 @@ fn service(
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// `idle`: how long a connection may wait for a request head (hyper has
+/// one timer for both nginx's `keepalive_timeout` and
+/// `client_header_timeout`: the former, of the default server, is used).
 async fn serve_h1<I>(
     io: I,
     svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = Logged>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
+    idle: Duration,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout((!idle.is_zero()).then_some(idle))
         .keep_alive(true)
         .title_case_headers(true)
         .writev(false)
@@ -273,6 +324,7 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
     let index = ctx.index;
     let live = Rc::clone(&ctx.live);
     let shutdown = ctx.shutdown.subscribe();
+    let idle = w.site.server_client[w.site.listeners[index].default].keepalive_timeout;
     live.fetch_add(1, Ordering::Relaxed);
     // Separate tasks, so that a plain connection's future stays small
     // (hyper's connection state is boxed only when it is needed).
@@ -281,10 +333,12 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
             let mut shutdown = shutdown;
             let rest = crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown).await;
             if let Some(io) = rest {
+                let served = io.served;
                 Box::pin(serve_h1(
                     TokioIo::new(io),
-                    service(w, index, peer, false),
+                    service(w, index, peer, false, served),
                     shutdown,
+                    idle,
                 ))
                 .await;
             }
@@ -296,9 +350,15 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
                 tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
             {
                 if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                    serve_h2(TokioIo::new(tls), service(w, index, peer, true), shutdown).await;
+                    serve_h2(
+                        TokioIo::new(tls),
+                        service(w, index, peer, true, 0),
+                        shutdown,
+                    )
+                    .await;
                 } else {
-                    serve_h1(TokioIo::new(tls), service(w, index, peer, false), shutdown).await;
+                    let svc = service(w, index, peer, false, 0);
+                    serve_h1(TokioIo::new(tls), svc, shutdown, idle).await;
                 }
             }
             live.fetch_sub(1, Ordering::Relaxed);

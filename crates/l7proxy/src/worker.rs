@@ -95,6 +95,8 @@ pub struct Worker {
     /// Spare I/O buffers of the plain HTTP/1 path (only requests in
     /// progress hold one; idle connections hold none).
     pub(crate) bufs: RefCell<Vec<Vec<u8>>>,
+    /// Deadlines of idle client connections (`server::worker` sweeps it).
+    pub(crate) wheel: crate::idle::Wheel,
 }
 
 impl std::fmt::Debug for Worker {
@@ -238,6 +240,7 @@ impl Worker {
             idle: RefCell::new(crate::site::Names::default()),
             rng: std::cell::Cell::new(seed),
             bufs: RefCell::new(Vec::new()),
+            wheel: crate::idle::Wheel::default(),
         }
     }
 
@@ -260,9 +263,14 @@ impl Worker {
         req: Request<Incoming>,
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
-        let mut log = Arc::clone(&site.server_logs[site.listeners[listener].default]);
-        let mut resp = self.route(listener, client, req, &mut log).await;
+        let default = site.listeners[listener].default;
+        let mut log = Arc::clone(&site.server_logs[default]);
+        let mut limits = site.server_client[default];
+        let mut resp = self
+            .route(listener, client, req, &mut log, &mut limits)
+            .await;
         resp.extensions_mut().insert(LogAt(log));
+        resp.extensions_mut().insert(limits);
         resp
     }
 
@@ -272,6 +280,7 @@ impl Worker {
         client: SocketAddr,
         req: Request<Incoming>,
         log: &mut Arc<crate::accesslog::Target>,
+        limits: &mut crate::plan::ClientLimits,
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
         let l = &site.listeners[listener];
@@ -326,10 +335,12 @@ impl Worker {
             return returned(ret);
         }
         *log = Arc::clone(&site.server_logs[server]);
+        *limits = site.server_client[server];
         let loc_path = site.routes[server].location(normalized.as_bytes());
         let node = crate::plan::node(&site.plans[server], &loc_path);
         if let Some(n) = node {
             *log = Arc::clone(&n.log);
+            *limits = n.client;
         }
         let plan = match node.map(|n| &n.action) {
             None | Some(Action::NotFound) => return error_page(StatusCode::NOT_FOUND),
@@ -350,9 +361,15 @@ impl Worker {
         let body = if hyper::body::Body::is_end_stream(&body) {
             Bytes::new()
         } else {
-            match body.collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(_) => return error_page(StatusCode::BAD_REQUEST),
+            match read_body(body, limits.body_timeout).await {
+                Ok(b) => b,
+                Err(None) => return error_page(StatusCode::BAD_REQUEST),
+                // nginx closes without an answer and logs 408.
+                Err(Some(())) => {
+                    let mut r = error_page(StatusCode::REQUEST_TIMEOUT);
+                    r.extensions_mut().insert(Abort);
+                    return r;
+                }
             }
         };
         if body.len() > MAX_BODY {
@@ -651,6 +668,30 @@ impl Worker {
             Ok(Ok(resp)) => Ok((resp, conn)),
             Ok(Err(_)) => Err(Failure::Error),
             Err(_) => Err(Failure::Timeout),
+        }
+    }
+}
+
+/// Marks a response that must not be sent: the connection is closed
+/// instead (a request body that timed out).
+#[derive(Debug, Clone, Copy)]
+pub struct Abort;
+
+/// Reads a request body, each read within `timeout` (nginx's
+/// `client_body_timeout`, between two successive reads); `Err(Some(()))`
+/// when it timed out, `Err(None)` on a bad body.
+async fn read_body(mut body: Incoming, timeout: Duration) -> Result<Bytes, Option<()>> {
+    let mut out = bytes::BytesMut::new();
+    loop {
+        match tokio::time::timeout(timeout, body.frame()).await {
+            Err(_) => return Err(Some(())),
+            Ok(None) => return Ok(out.freeze()),
+            Ok(Some(Err(_))) => return Err(None),
+            Ok(Some(Ok(f))) => {
+                if let Ok(d) = f.into_data() {
+                    out.extend_from_slice(&d);
+                }
+            }
         }
     }
 }

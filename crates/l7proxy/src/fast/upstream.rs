@@ -40,6 +40,8 @@ pub(super) struct Upstream<'a> {
     pub(super) addr: SocketAddr,
     pub(super) connect_timeout: Duration,
     pub(super) read_timeout: Duration,
+    /// `proxy_send_timeout`.
+    pub(super) send_timeout: Duration,
     pub(super) head_only: bool,
     /// Whether the client connection stays open after this response.
     pub(super) client_keep_alive: bool,
@@ -62,11 +64,11 @@ impl Upstream<'_> {
                 None => connect(self.addr, self.connect_timeout).await?,
             };
             conn.requests += 1;
-            if conn.stream.write_all(req).await.is_err() {
-                if reused {
-                    continue;
-                }
-                return Err(Failure::Error);
+            match tokio::time::timeout(self.send_timeout, conn.stream.write_all(req)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) if reused => continue,
+                Ok(Err(_)) => return Err(Failure::Error),
+                Err(_) => return Err(Failure::Timeout),
             }
             let mut buf = take_buf(w);
             let mut out = take_buf(w);
@@ -307,14 +309,35 @@ fn client_head(
     closing
 }
 
+/// One read from the upstream: `Err(true)` when nothing came for
+/// `timeout` (`proxy_read_timeout`, between two reads), `Err(false)` on
+/// an error; the timer is only set when no bytes are there yet.
+async fn read_up(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    timeout: Duration,
+) -> Result<usize, bool> {
+    if let Some(r) = read_now(stream, buf).await {
+        return r.map_err(|_| false);
+    }
+    match tokio::time::timeout(timeout, stream.read_buf(buf)).await {
+        Ok(r) => r.map_err(|_| false),
+        Err(_) => Err(true),
+    }
+}
+
 /// Sends `out` (the head) with the body: the bytes already read, then the
-/// rest as it comes. Returns the body bytes sent, as an error when the
-/// response could not be completed (either side failed).
+/// rest as it comes, each client write within `send_timeout`, each
+/// upstream read within `read_timeout`. Returns the body bytes sent; the
+/// error (the response could not be completed: either side failed or
+/// timed out) says how many, and whether the upstream timed out.
 pub(super) async fn relay(
     client: &mut TcpStream,
     r: &mut Answer,
     out: &mut Vec<u8>,
-) -> Result<u64, u64> {
+    send_timeout: Duration,
+    read_timeout: Duration,
+) -> Result<u64, (u64, bool)> {
     let mut sent = 0u64;
     let first = r.buf.len() - r.head_len;
     match r.framing {
@@ -322,7 +345,9 @@ pub(super) async fn relay(
             if first > 0 {
                 r.reusable = false;
             }
-            client.write_all(out).await.map_err(|_| 0u64)?;
+            if !send(client, out, send_timeout).await {
+                return Err((0, false));
+            }
             Ok(0)
         }
         Framing::Length(n) => {
@@ -332,7 +357,9 @@ pub(super) async fn relay(
             }
             out.extend_from_slice(&r.buf[r.head_len..r.head_len + take]);
             let mut left = n - take as u64;
-            client.write_all(out).await.map_err(|_| 0u64)?;
+            if !send(client, out, send_timeout).await {
+                return Err((0, false));
+            }
             sent += take as u64;
             if left > 0 {
                 r.buf.clear();
@@ -340,15 +367,18 @@ pub(super) async fn relay(
             }
             while left > 0 {
                 r.buf.clear();
-                match r.conn.stream.read_buf(&mut r.buf).await {
-                    Ok(0) | Err(_) => return Err(sent),
+                match read_up(&mut r.conn.stream, &mut r.buf, read_timeout).await {
+                    Ok(0) => return Err((sent, false)),
+                    Err(timed_out) => return Err((sent, timed_out)),
                     Ok(_) => {}
                 }
                 let k = usize::try_from(left).unwrap_or(usize::MAX).min(r.buf.len());
                 if k < r.buf.len() {
                     r.reusable = false;
                 }
-                client.write_all(&r.buf[..k]).await.map_err(|_| sent)?;
+                if !send(client, &r.buf[..k], send_timeout).await {
+                    return Err((sent, false));
+                }
                 sent += k as u64;
                 left -= k as u64;
             }
@@ -358,12 +388,14 @@ pub(super) async fn relay(
             let mut dec = Chunks::default();
             let mut from = r.head_len;
             loop {
-                let used = dec.feed(&r.buf[from..], out).map_err(|()| sent)?;
+                let used = dec.feed(&r.buf[from..], out).map_err(|()| (sent, false))?;
                 if dec.done() && from + used < r.buf.len() {
                     r.reusable = false;
                 }
                 let data = dec.data;
-                client.write_all(out).await.map_err(|_| sent)?;
+                if !send(client, out, send_timeout).await {
+                    return Err((sent, false));
+                }
                 sent = data;
                 if dec.done() {
                     return Ok(sent);
@@ -372,8 +404,9 @@ pub(super) async fn relay(
                 r.buf.clear();
                 r.buf.reserve(BODY_BUF);
                 from = 0;
-                match r.conn.stream.read_buf(&mut r.buf).await {
-                    Ok(0) | Err(_) => return Err(sent),
+                match read_up(&mut r.conn.stream, &mut r.buf, read_timeout).await {
+                    Ok(0) => return Err((sent, false)),
+                    Err(timed_out) => return Err((sent, timed_out)),
                     Ok(_) => {}
                 }
             }
@@ -391,8 +424,8 @@ pub(super) async fn relay(
                     out.extend_from_slice(data);
                     out.extend_from_slice(b"\r\n");
                 }
-                if !out.is_empty() {
-                    client.write_all(out).await.map_err(|_| sent)?;
+                if !out.is_empty() && !send(client, out, send_timeout).await {
+                    return Err((sent, false));
                 }
                 sent += data.len() as u64;
                 if end {
@@ -402,8 +435,9 @@ pub(super) async fn relay(
                 r.buf.clear();
                 r.buf.reserve(BODY_BUF);
                 from = 0;
-                if r.conn.stream.read_buf(&mut r.buf).await.is_err() {
-                    return Err(sent);
+                if let Err(timed_out) = read_up(&mut r.conn.stream, &mut r.buf, read_timeout).await
+                {
+                    return Err((sent, timed_out));
                 }
             }
         }

@@ -1,0 +1,446 @@
+//! Differential: nginx 1.22 and l7proxy on the same file with short
+//! client- and proxy-side timeouts (1–2 s): `keepalive_timeout`,
+//! `keepalive_requests`, `client_header_timeout` (slowloris),
+//! `client_body_timeout`, `send_timeout`, `proxy_read_timeout` while a
+//! body streams, and `Expect: 100-continue`. Each front has its own
+//! backend, so what the backend sees can be compared too; the client
+//! compares bytes (but `Server` and `Date`), when the connection closed,
+//! and the access and error log lines.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+mod support;
+use support::{free_port, require_nginx, temp_paths, Proc, NGINX, OURS};
+
+/// A part of what a client sends: bytes, or a pause in milliseconds.
+type Part<'a> = Result<&'a [u8], u64>;
+
+/// What a backend saw: one line per request or event.
+type Seen = Arc<Mutex<Vec<String>>>;
+
+/// Size of `/big` (more than the kernel buffers of a loopback path can
+/// hold, so a client that stops reading blocks the front).
+const BIG: usize = 64 << 20;
+
+/// A backend answering by path; every request and event is noted.
+fn backend(seen: &Seen) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Arc::clone(seen);
+    std::thread::spawn(move || {
+        for c in l.incoming().take(100) {
+            let Ok(c) = c else { continue };
+            let seen = Arc::clone(&seen);
+            std::thread::spawn(move || serve(c, &seen));
+        }
+    });
+    port
+}
+
+fn serve(c: TcpStream, seen: &Seen) {
+    let _ = c.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut r = BufReader::new(c.try_clone().unwrap());
+    let mut w = c;
+    for _ in 0..20 {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = line.split(' ').nth(1).unwrap_or("/").to_owned();
+        let mut length = 0;
+        loop {
+            let mut h = String::new();
+            if r.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            if h == "\r\n" {
+                break;
+            }
+            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if r.read_exact(&mut body).is_err() {
+            return;
+        }
+        seen.lock().unwrap().push(format!("{path} {length}"));
+        match path.as_str() {
+            "/slowbody" => {
+                let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello");
+                std::thread::sleep(Duration::from_secs(3));
+                let _ = w.write_all(b"world");
+                return;
+            }
+            "/big" => {
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {BIG}\r\n\r\n");
+                let chunk = vec![b'x'; 64 * 1024];
+                let mut ok = w.write_all(head.as_bytes()).is_ok();
+                let mut n = 0;
+                while ok && n < BIG {
+                    ok = w.write_all(&chunk).is_ok();
+                    n += chunk.len();
+                }
+                seen.lock().unwrap().push(if ok {
+                    "big complete".to_owned()
+                } else {
+                    "big aborted".to_owned()
+                });
+                return;
+            }
+            _ => {
+                let text = format!("{path} got {length}");
+                let a = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{text}",
+                    text.len()
+                );
+                if w.write_all(a.as_bytes()).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+const CONF: &str = "
+worker_processes 1;
+pid DIR/NAME.pid;
+error_log DIR/NAME-error.log;
+events { worker_connections 64; }
+http {
+  access_log DIR/NAME-access.log;
+  TEMP
+  client_header_timeout 1s;
+  client_body_timeout 1s;
+  keepalive_timeout 2s;
+  send_timeout 1s;
+  keepalive_requests 2;
+  server {
+    listen 127.0.0.1:PORT;
+    proxy_read_timeout 1s;
+    proxy_buffering off;
+    location / { proxy_pass http://127.0.0.1:BE; }
+  }
+}
+";
+
+/// One front: its port, its backend's notes, the process.
+struct Front {
+    name: &'static str,
+    port: u16,
+    seen: Seen,
+    _proc: Proc,
+}
+
+fn front(dir: &Path, name: &'static str, program: &str) -> Front {
+    let seen = Seen::default();
+    let be = backend(&seen);
+    let port = free_port();
+    let conf = CONF
+        .replace("DIR", &dir.display().to_string())
+        .replace("NAME", name)
+        .replace("TEMP", &temp_paths(dir))
+        .replace("BE", &be.to_string())
+        .replace("PORT", &port.to_string());
+    let p = support::start(dir, name, &conf, port, program);
+    Front {
+        name,
+        port,
+        seen,
+        _proc: p,
+    }
+}
+
+fn both(dir: &Path) -> [Front; 2] {
+    require_nginx();
+    [front(dir, "nginx", NGINX), front(dir, "ours", OURS)]
+}
+
+/// Sends `parts` (bytes, or pauses in ms as `Err`), then reads until the
+/// front closes (10 s at most): the bytes with `Server` and `Date` lines
+/// removed, and the seconds from the last part sent to the close.
+fn talk(port: u16, parts: &[Part<'_>]) -> (String, f64) {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for p in parts {
+        match p {
+            Ok(b) => c.write_all(b).unwrap(),
+            Err(ms) => std::thread::sleep(Duration::from_millis(*ms)),
+        }
+    }
+    let t = Instant::now();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("port {port}: no close within 10 s ({e}): {out:?}"),
+        }
+    }
+    (strip(&out), t.elapsed().as_secs_f64())
+}
+
+fn strip(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .split_inclusive("\r\n")
+        .filter(|l| !l.starts_with("Server: ") && !l.starts_with("Date: "))
+        .collect()
+}
+
+/// The access log lines from the request on (the time left out).
+fn access(dir: &Path, name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join(format!("{name}-access.log"))).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| l.split_once("] ").map(|(_, r)| r.to_owned()))
+        .collect()
+}
+
+/// Waits (2 s at most) until the access log has `n` lines.
+fn access_lines(dir: &Path, name: &str, n: usize) -> Vec<String> {
+    let t = Instant::now();
+    loop {
+        let lines = access(dir, name);
+        if lines.len() >= n || t.elapsed() > Duration::from_secs(2) {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn close_to(a: f64, b: f64, what: &str) {
+    assert!(
+        (a - b).abs() < 0.5,
+        "{what}: nginx closed after {a:.2} s, ours after {b:.2} s"
+    );
+}
+
+#[test]
+fn idle_and_slow_clients_are_closed_silently_after_nginx_s_timeouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let fronts = both(dir.path());
+    let get: &[u8] = b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n";
+    // (case, parts, lowest and highest close time in seconds)
+    let cases: [(&str, Vec<Part<'_>>, f64, f64); 5] = [
+        // Nothing sent: client_header_timeout from the accept.
+        ("silent", vec![], 0.8, 1.5),
+        // Slowloris: a partial request line, then partial headers.
+        ("partial line", vec![Ok(b"GET /a HT")], 0.8, 1.5),
+        (
+            "partial head",
+            vec![Ok(b"GET /b HTTP/1.1\r\nHost: a\r\n")],
+            0.8,
+            1.5,
+        ),
+        // Idle keep-alive: keepalive_timeout (2 s) after the response.
+        ("idle", vec![Ok(get)], 1.8, 2.6),
+        // A partial head after 1 s idle: client_header_timeout from it.
+        (
+            "idle then partial",
+            vec![Ok(get), Err(1000), Ok(b"GET /c HTTP/1.1\r\n")],
+            0.8,
+            1.5,
+        ),
+    ];
+    let mut seen = Vec::new();
+    for f in &fronts {
+        let mut row = Vec::new();
+        for (case, parts, lo, hi) in &cases {
+            let (bytes, secs) = talk(f.port, parts);
+            assert!(
+                (*lo..*hi).contains(&secs),
+                "{} {case}: closed after {secs:.2} s, not in {lo}..{hi}",
+                f.name
+            );
+            row.push((bytes, secs));
+        }
+        seen.push(row);
+    }
+    for (i, (case, ..)) in cases.iter().enumerate() {
+        let (n, o) = (&seen[0][i], &seen[1][i]);
+        assert_eq!(n.0, o.0, "{case}: what the client received");
+        close_to(n.1, o.1, case);
+    }
+    // Nothing is answered on a timeout, but a begun request is logged 408.
+    assert_eq!(seen[0][1].0, "");
+    assert!(seen[0][3].0.ends_with("/a got 0"), "{:?}", seen[0][3].0);
+    let n = access_lines(dir.path(), "nginx", 5);
+    let o = access_lines(dir.path(), "ours", 5);
+    assert!(
+        n.contains(&"\"GET /a HT\" 408 0 \"-\" \"-\"".to_owned()),
+        "{n:#?}"
+    );
+    assert_eq!(n, o);
+}
+
+#[test]
+fn keepalive_requests_closes_after_the_nth_response() {
+    let dir = tempfile::tempdir().unwrap();
+    let fronts = both(dir.path());
+    let three: &[u8] = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\n\r\n";
+    let got: Vec<_> = fronts.iter().map(|f| talk(f.port, &[Ok(three)])).collect();
+    assert!(
+        got[0].0.contains("Connection: close\r\n\r\n/2 got 0"),
+        "{:?}",
+        got[0].0
+    );
+    assert!(!got[0].0.contains("/3"), "{:?}", got[0].0);
+    assert_eq!(got[0].0, got[1].0);
+    assert!(got[0].1 < 0.5 && got[1].1 < 0.5, "{got:?}");
+    for f in &fronts {
+        assert_eq!(*f.seen.lock().unwrap(), ["/1 0", "/2 0"], "{}", f.name);
+    }
+}
+
+#[test]
+fn a_stalled_request_body_is_dropped_after_client_body_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let fronts = both(dir.path());
+    let post: &[u8] = b"POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc";
+    let got: Vec<_> = fronts.iter().map(|f| talk(f.port, &[Ok(post)])).collect();
+    assert_eq!(got[0].0, "", "nginx answers nothing");
+    assert_eq!(got[0].0, got[1].0);
+    assert!((0.8..1.5).contains(&got[0].1), "{got:?}");
+    close_to(got[0].1, got[1].1, "body timeout");
+    for f in &fronts {
+        assert!(
+            f.seen.lock().unwrap().is_empty(),
+            "{}: the backend saw it",
+            f.name
+        );
+    }
+    let n = access_lines(dir.path(), "nginx", 1);
+    assert_eq!(n, ["\"POST /p HTTP/1.1\" 408 0 \"-\" \"-\""]);
+    assert_eq!(n, access_lines(dir.path(), "ours", 1));
+}
+
+#[test]
+fn a_client_that_stops_reading_is_dropped_after_send_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let fronts = both(dir.path());
+    for f in &fronts {
+        let mut c = TcpStream::connect(("127.0.0.1", f.port)).unwrap();
+        c.write_all(b"GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        // Not reading: the front blocks, then gives up after 1 s.
+        std::thread::sleep(Duration::from_secs(3));
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut got = Vec::new();
+        let end = c.read_to_end(&mut got);
+        assert!(end.is_ok(), "{}: {end:?}", f.name);
+        let text = String::from_utf8_lossy(&got[..200.min(got.len())]).into_owned();
+        assert!(
+            text.starts_with("HTTP/1.1 200 OK\r\n"),
+            "{}: {text}",
+            f.name
+        );
+        assert!(
+            text.contains(&format!("Content-Length: {BIG}\r\n")),
+            "{text}"
+        );
+        assert!(got.len() < BIG / 2, "{}: {} bytes came", f.name, got.len());
+        // The backend's connection was closed too.
+        let t = Instant::now();
+        while !f.seen.lock().unwrap().iter().any(|l| l.starts_with("big ")) {
+            assert!(t.elapsed() < Duration::from_secs(5), "{}", f.name);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            *f.seen.lock().unwrap(),
+            ["/big 0", "big aborted"],
+            "{}",
+            f.name
+        );
+    }
+    let n = access_lines(dir.path(), "nginx", 1);
+    let o = access_lines(dir.path(), "ours", 1);
+    let status = |l: &[String]| {
+        l.first()
+            .and_then(|l| l.split(' ').nth(3).map(str::to_owned))
+    };
+    assert_eq!(status(&n).as_deref(), Some("200"), "{n:?}");
+    assert_eq!(status(&n), status(&o), "{o:?}");
+}
+
+#[test]
+fn a_stalled_upstream_body_is_cut_after_proxy_read_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let fronts = both(dir.path());
+    let get: &[u8] = b"GET /slowbody HTTP/1.1\r\nHost: a\r\n\r\n";
+    let got: Vec<_> = fronts.iter().map(|f| talk(f.port, &[Ok(get)])).collect();
+    assert!(
+        got[0]
+            .0
+            .ends_with("Content-Length: 10\r\nConnection: keep-alive\r\n\r\nhello"),
+        "{:?}",
+        got[0].0
+    );
+    assert_eq!(got[0].0, got[1].0);
+    assert!((0.8..1.6).contains(&got[0].1), "{got:?}");
+    close_to(got[0].1, got[1].1, "proxy_read_timeout");
+    let n = access_lines(dir.path(), "nginx", 1);
+    assert_eq!(n, ["\"GET /slowbody HTTP/1.1\" 200 5 \"-\" \"-\""]);
+    assert_eq!(n, access_lines(dir.path(), "ours", 1));
+    for f in &fronts {
+        let log =
+            std::fs::read_to_string(dir.path().join(format!("{}-error.log", f.name))).unwrap();
+        let want = "upstream timed out (110: Connection timed out) while reading upstream, client: 127.0.0.1, server: , request: \"GET /slowbody HTTP/1.1\", upstream: \"http://127.0.0.1:";
+        assert!(log.contains(want), "{}: {log}", f.name);
+    }
+}
+
+#[test]
+fn expect_100_continue_is_answered_as_nginx_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let fronts = both(dir.path());
+    let cases: [(&str, &[u8]); 5] = [
+        ("GET", b"GET /g HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nConnection: close\r\n\r\n"),
+        ("POST with body", b"POST /p HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"),
+        ("HTTP/1.0", b"POST /o HTTP/1.0\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"),
+        ("other expectation", b"POST /x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue, x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"),
+        ("too large", b"POST /l HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 9999999\r\nConnection: close\r\n\r\n"),
+    ];
+    for (case, req) in cases {
+        let got: Vec<String> = fronts
+            .iter()
+            .map(|f| {
+                let mut c = TcpStream::connect(("127.0.0.1", f.port)).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                c.write_all(req).unwrap();
+                // The head of the first answer (nginx lingers after a 413).
+                let mut r = BufReader::new(c);
+                let mut first = String::new();
+                r.read_line(&mut first).unwrap();
+                let mut more = String::new();
+                if first.starts_with("HTTP/1.1 100") {
+                    r.read_line(&mut more).unwrap();
+                    r.read_line(&mut more).unwrap();
+                }
+                format!("{first}{more}")
+            })
+            .collect();
+        let continued = got[0].starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK");
+        let want = matches!(case, "GET" | "POST with body");
+        assert_eq!(continued, want, "{case}: nginx sent {:?}", got[0]);
+        let status = |s: &str| {
+            s.rsplit("\r\n\r\n")
+                .next()
+                .map(|l| l.get(9..12).map(str::to_owned))
+        };
+        assert_eq!(
+            got[0].starts_with("HTTP/1.1 100"),
+            got[1].starts_with("HTTP/1.1 100"),
+            "{case}: {got:?}"
+        );
+        assert_eq!(status(&got[0]), status(&got[1]), "{case}: {got:?}");
+    }
+    // nginx counts the 25 bytes of `100 Continue` in $body_bytes_sent.
+    let n = access_lines(dir.path(), "nginx", 5);
+    assert_eq!(n[0], "\"GET /g HTTP/1.1\" 200 33 \"-\" \"-\"");
+    assert_eq!(n[0], access_lines(dir.path(), "ours", 5)[0]);
+}
