@@ -191,8 +191,7 @@ pub async fn serve(
     // `client_header_timeout` of the accept (nginx's timer is set once);
     // later the idle wait is the `keepalive_timeout` of the last request's
     // location. Nothing is sent on either timeout.
-    let header_timeout = w.site.server_client[w.site.listeners[index].default].header_timeout;
-    let mut timer = crate::idle::Timer::new(w.wheel.after(header_timeout));
+    let mut timer = crate::idle::Timer::new(w.wheel.after(header_timeout(&w, index)));
     let mut served = 0u32;
     loop {
         while pending.is_empty() {
@@ -225,17 +224,17 @@ pub async fn serve(
             }
         }
         let buf = std::mem::take(&mut pending);
-        let head_by = (served == 0).then(|| w.wheel.instant(timer.deadline));
+        let head_by = (served == 0).then(|| w.wheel.instant(timer.deadline()));
         let head = Head {
             served: served + 1,
             by: head_by,
-            timeout: header_timeout,
+            timeout: header_timeout(&w, index),
         };
         match Box::pin(one(&mut stream, buf, peer, &w, index, shutdown, head)).await {
             Step::Again(rest, keepalive) => {
                 pending = rest;
                 served += 1;
-                timer.deadline = w.wheel.after(keepalive);
+                timer.set(w.wheel.after(keepalive));
             }
             Step::Close => return None,
             Step::Hyper(pre) => {
@@ -248,6 +247,12 @@ pub async fn serve(
             }
         }
     }
+}
+
+/// `client_header_timeout` of the listener's default server (nginx reads
+/// heads with the default server's settings).
+fn header_timeout(w: &Worker, index: usize) -> Duration {
+    w.site.server_client[w.site.listeners[index].default].header_timeout
 }
 
 /// The request's number on its connection and when its head must be in.

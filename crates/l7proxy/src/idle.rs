@@ -91,27 +91,40 @@ impl Wheel {
 }
 
 /// One connection's place in the wheel: its deadline and the tick it is
-/// registered for (0: none).
+/// registered for (0: none), as `u32` ticks (6.8 years of a worker's
+/// life) to keep the idle task small.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Timer {
-    pub deadline: u64,
-    armed: u64,
+    deadline: u32,
+    armed: u32,
 }
 
 impl Timer {
     pub fn new(deadline: u64) -> Self {
-        Self { deadline, armed: 0 }
+        Self {
+            deadline: u32::try_from(deadline).unwrap_or(u32::MAX),
+            armed: 0,
+        }
+    }
+
+    pub fn deadline(&self) -> u64 {
+        u64::from(self.deadline)
+    }
+
+    pub fn set(&mut self, deadline: u64) {
+        self.deadline = u32::try_from(deadline).unwrap_or(u32::MAX);
     }
 
     /// `Ready` once the deadline has passed; else makes sure the task is
     /// woken by then.
     pub fn poll_expired(&mut self, wheel: &Wheel, cx: &Context<'_>) -> Poll<()> {
         let now = wheel.now();
-        if now >= self.deadline {
+        let (deadline, armed) = (u64::from(self.deadline), u64::from(self.armed));
+        if now >= deadline {
             return Poll::Ready(());
         }
-        if self.armed <= now || self.armed > self.deadline {
-            wheel.register(self.deadline, cx.waker());
+        if armed <= now || armed > deadline {
+            wheel.register(deadline, cx.waker());
             self.armed = self.deadline;
         }
         Poll::Pending
@@ -137,14 +150,11 @@ mod tests {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&count));
         let cx = Context::from_waker(&waker);
-        let mut t = Timer {
-            deadline: wheel.after(Duration::from_millis(120)),
-            armed: 0,
-        };
+        let mut t = Timer::new(wheel.after(Duration::from_millis(120)));
         assert!(t.poll_expired(&wheel, &cx).is_pending());
         // A later deadline (another request came) needs no new entry.
         for _ in 0..100 {
-            t.deadline = wheel.after(Duration::from_millis(300));
+            t.set(wheel.after(Duration::from_millis(300)));
             assert!(t.poll_expired(&wheel, &cx).is_pending());
         }
         assert_eq!(wheel.registered(), 1);

@@ -324,7 +324,6 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
     let index = ctx.index;
     let live = Rc::clone(&ctx.live);
     let shutdown = ctx.shutdown.subscribe();
-    let idle = w.site.server_client[w.site.listeners[index].default].keepalive_timeout;
     live.fetch_add(1, Ordering::Relaxed);
     // Separate tasks, so that a plain connection's future stays small
     // (hyper's connection state is boxed only when it is needed).
@@ -334,6 +333,7 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
             let rest = crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown).await;
             if let Some(io) = rest {
                 let served = io.served;
+                let idle = keepalive_timeout(&w, index);
                 Box::pin(serve_h1(
                     TokioIo::new(io),
                     service(w, index, peer, false, served),
@@ -357,6 +357,7 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
                     )
                     .await;
                 } else {
+                    let idle = keepalive_timeout(&w, index);
                     let svc = service(w, index, peer, false, 0);
                     serve_h1(TokioIo::new(tls), svc, shutdown, idle).await;
                 }
@@ -364,6 +365,11 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
             live.fetch_sub(1, Ordering::Relaxed);
         }),
     };
+}
+
+/// The `keepalive_timeout` of a listener's default server.
+fn keepalive_timeout(w: &Worker, index: usize) -> Duration {
+    w.site.server_client[w.site.listeners[index].default].keepalive_timeout
 }
 
 /// Whether the client asked to keep the connection open.
