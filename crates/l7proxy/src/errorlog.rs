@@ -272,6 +272,18 @@ pub fn note_connect_error(e: &std::io::Error) {
     CONNECT_FAILURE.with(|c| *c.borrow_mut() = Some(text));
 }
 
+/// Notes an upstream that did not take the request within
+/// `proxy_send_timeout`.
+pub fn note_send_timeout() {
+    SEND_TIMEOUT.with(|c| c.set(true));
+}
+
+std::thread_local! {
+    /// The last upstream failure on this worker thread was a
+    /// `proxy_send_timeout` (taken as `CONNECT_FAILURE` is).
+    static SEND_TIMEOUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Notes an upstream `connect()` that timed out.
 pub fn note_connect_timeout() {
     CONNECT_FAILURE.with(|c| {
@@ -346,8 +358,13 @@ impl Event<'_> {
     /// reached `max_fails`.
     pub fn upstream_failed(&self, peer: SocketAddr, uri: &str, timeout: bool, disabled: bool) {
         let upstream = format!("http://{peer}{uri}");
+        let sending = SEND_TIMEOUT.with(|c| c.replace(false));
         let (message, action) = match CONNECT_FAILURE.with(|c| c.borrow_mut().take()) {
             Some(m) => (m, "connecting to upstream"),
+            None if sending => (
+                "upstream timed out (110: Connection timed out)".to_owned(),
+                "sending request to upstream",
+            ),
             None if timeout => (
                 "upstream timed out (110: Connection timed out)".to_owned(),
                 "reading response header from upstream",

@@ -18,6 +18,7 @@ pub mod plan;
 pub mod route;
 pub mod server;
 pub mod site;
+pub mod timed;
 pub mod tls;
 pub mod uri;
 pub mod worker;

@@ -215,13 +215,16 @@ impl std::fmt::Display for Aborted {
 impl std::error::Error for Aborted {}
 
 /// The request service of one connection (`served`: requests the fast
-/// path answered on it before, for `keepalive_requests`).
+/// path answered on it before, for `keepalive_requests`; `io`: the
+/// connection's limits, whose `send_timeout` follows each request's
+/// location).
 fn service(
     w: Rc<Worker>,
     index: usize,
     peer: SocketAddr,
     h2: bool,
     served: u32,
+    io: Option<Arc<crate::timed::Limits>>,
 ) -> impl hyper::service::Service<
     http::Request<hyper::body::Incoming>,
     Response = http::Response<Logged>,
@@ -232,6 +235,7 @@ fn service(
     service_fn(move |req| {
         let w = Rc::clone(&w);
         let count = Rc::clone(&count);
+        let io = io.clone();
         async move {
             let n = count.get().saturating_add(1);
             count.set(n);
@@ -243,11 +247,11 @@ fn service(
             let facts = RequestFacts::of(&req, peer);
             let mut resp = w.handle(index, peer, req).await;
             // `keepalive_requests`, `keepalive_timeout 0`.
-            let keep_alive = wants
-                && resp
-                    .extensions_mut()
-                    .remove::<crate::plan::ClientLimits>()
-                    .is_none_or(|l| l.keeps(n));
+            let limits = resp.extensions_mut().remove::<crate::plan::ClientLimits>();
+            let keep_alive = wants && limits.is_none_or(|l| l.keeps(n));
+            if let (Some(io), Some(l)) = (&io, limits) {
+                io.set_write(l.send_timeout);
+            }
             if resp.extensions().get::<crate::worker::Abort>().is_some() {
                 if let Some(LogAt(t)) = resp.extensions_mut().remove::<LogAt>() {
                     crate::accesslog::write(&t, &facts, resp.status().as_u16(), 0);
@@ -334,9 +338,11 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
             if let Some(io) = rest {
                 let served = io.served;
                 let idle = keepalive_timeout(&w, index);
+                let limits = client_limits(&w, index);
+                let io = crate::timed::Timed::new(io, Arc::clone(&limits));
                 Box::pin(serve_h1(
                     TokioIo::new(io),
-                    service(w, index, peer, false, served),
+                    service(w, index, peer, false, served, Some(limits)),
                     shutdown,
                     idle,
                 ))
@@ -352,19 +358,29 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
                 if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
                     serve_h2(
                         TokioIo::new(tls),
-                        service(w, index, peer, true, 0),
+                        service(w, index, peer, true, 0, None),
                         shutdown,
                     )
                     .await;
                 } else {
                     let idle = keepalive_timeout(&w, index);
-                    let svc = service(w, index, peer, false, 0);
-                    serve_h1(TokioIo::new(tls), svc, shutdown, idle).await;
+                    let limits = client_limits(&w, index);
+                    let io = crate::timed::Timed::new(tls, Arc::clone(&limits));
+                    let svc = service(w, index, peer, false, 0, Some(limits));
+                    serve_h1(TokioIo::new(io), svc, shutdown, idle).await;
                 }
             }
             live.fetch_sub(1, Ordering::Relaxed);
         }),
     };
+}
+
+/// A client connection's limits for hyper's path: `send_timeout` of the
+/// listener's default server until a request's location sets its own
+/// (reads are timed by hyper and by the body reader).
+fn client_limits(w: &Worker, index: usize) -> Arc<crate::timed::Limits> {
+    let send = w.site.server_client[w.site.listeners[index].default].send_timeout;
+    crate::timed::Limits::new(Duration::ZERO, send)
 }
 
 /// The `keepalive_timeout` of a listener's default server.

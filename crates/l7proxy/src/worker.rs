@@ -33,6 +33,9 @@ type Sender = SendRequest<http_body_util::Full<Bytes>>;
 pub struct Conn {
     sender: Sender,
     requests: u32,
+    /// The connection's `proxy_read_timeout` and `proxy_send_timeout`
+    /// (set per request; no read limit while idle in the cache).
+    limits: Arc<crate::timed::Limits>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -114,8 +117,10 @@ pub(crate) fn now_secs() -> u64 {
 /// nginx's reason phrases where they differ from today's (RFC 2616 names).
 pub(crate) fn reason(status: StatusCode) -> &'static str {
     match status.as_u16() {
+        408 => "Request Time-out",
         413 => "Request Entity Too Large",
         414 => "Request-URI Too Large",
+        504 => "Gateway Time-out",
         _ => status.canonical_reason().unwrap_or(""),
     }
 }
@@ -468,14 +473,7 @@ impl Worker {
             let last = tries >= max_tries;
             let req = out.request(last);
             let outcome = self
-                .exchange(
-                    group,
-                    spec.keepalive > 0,
-                    addr,
-                    req,
-                    plan.connect_timeout,
-                    plan.read_timeout,
-                )
+                .exchange(group, spec.keepalive > 0, addr, req, plan)
                 .await;
             match outcome {
                 Ok((resp, _conn)) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
@@ -554,6 +552,8 @@ impl Worker {
         let me = Rc::clone(self);
         let on_end: crate::body::OnEnd = Box::new(move |completed| {
             me.release(&lease.group, &lease.attempt, lease.failed);
+            // Idle in the cache: no read limit (its keepalive_timeout applies).
+            conn.limits.set_read(Duration::ZERO);
             if completed && keepalive > 0 && !conn.sender.is_closed() {
                 me.cache(&lease.group, Link::Hyper(conn), keepalive, lease.addr);
             }
@@ -647,25 +647,28 @@ impl Worker {
         keepalive: bool,
         addr: SocketAddr,
         req: Request<http_body_util::Full<Bytes>>,
-        connect_timeout: Duration,
-        read_timeout: Duration,
+        plan: &ProxyPlan,
     ) -> Result<(Response<Incoming>, Conn), Failure> {
         let mut conn = match keepalive.then(|| self.cached(group, addr)).flatten() {
             Some(c) => c,
-            None => Conn {
-                sender: connect(addr, connect_timeout).await?,
-                requests: 0,
-            },
+            None => connect(addr, plan.connect_timeout).await?,
         };
         if conn.sender.ready().await.is_err() {
-            conn = Conn {
-                sender: connect(addr, connect_timeout).await?,
-                requests: 0,
-            };
+            conn = connect(addr, plan.connect_timeout).await?;
         }
         conn.requests += 1;
-        match tokio::time::timeout(read_timeout, conn.sender.send_request(req)).await {
+        // Between two reads / two writes, as nginx; the response head as a
+        // whole within proxy_read_timeout too.
+        conn.limits.set_read(plan.read_timeout);
+        conn.limits.set_write(plan.send_timeout);
+        match tokio::time::timeout(plan.read_timeout, conn.sender.send_request(req)).await {
             Ok(Ok(resp)) => Ok((resp, conn)),
+            Ok(Err(e)) if crate::timed::is_timeout(&e) => {
+                if conn.limits.write_timed_out() {
+                    crate::errorlog::note_send_timeout();
+                }
+                Err(Failure::Timeout)
+            }
             Ok(Err(_)) => Err(Failure::Error),
             Err(_) => Err(Failure::Timeout),
         }
@@ -752,7 +755,7 @@ struct Outgoing {
     upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
-async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Sender, Failure> {
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Conn, Failure> {
     let stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
@@ -765,14 +768,20 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Sender, Failure>
         }
     };
     let _ = stream.set_nodelay(true);
+    let limits = Arc::new(crate::timed::Limits::default());
+    let io = crate::timed::Timed::new(stream, Arc::clone(&limits));
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .title_case_headers(true)
         .writev(false)
-        .handshake(TokioIo::new(stream))
+        .handshake(TokioIo::new(io))
         .await
         .map_err(|_| Failure::Error)?;
     tokio::task::spawn_local(async move {
         let _ = conn.with_upgrades().await;
     });
-    Ok(sender)
+    Ok(Conn {
+        sender,
+        requests: 0,
+        limits,
+    })
 }
