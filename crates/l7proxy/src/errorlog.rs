@@ -291,6 +291,68 @@ pub fn note_connect_timeout() {
     });
 }
 
+/// nginx's `client timed out` (info) for a connection closed by
+/// `client_header_timeout`: `bytes` is what came of the head (none:
+/// "while waiting for request", which names the listening address).
+pub fn client_timed_out(
+    site: &crate::site::Site,
+    listener: usize,
+    client: std::net::IpAddr,
+    bytes: &[u8],
+) {
+    let l = &site.listeners[listener];
+    let target = site.request_errors(l.default, None);
+    if !target.wants(Level::Info) {
+        return;
+    }
+    let head = "client timed out (110: Connection timed out)";
+    let message = if bytes.is_empty() {
+        format!(
+            "{head} while waiting for request, client: {client}, server: {}",
+            l.addr
+        )
+    } else {
+        let server = site.http.servers[l.default]
+            .server_names
+            .first()
+            .map(|n| match n {
+                nginx_conf::model::listen::ServerName::Exact(n)
+                | nginx_conf::model::listen::ServerName::Wildcard(n) => n.clone(),
+                nginx_conf::model::listen::ServerName::Regex(r) => format!("~{r}"),
+            })
+            .unwrap_or_default();
+        let mut lines = bytes.split(|&b| b == b'\n');
+        let first = lines.next().unwrap_or_default();
+        let complete = bytes.contains(&b'\n');
+        let request = String::from_utf8_lossy(first.strip_suffix(b"\r").unwrap_or(first));
+        let action = if complete {
+            "reading client request headers"
+        } else {
+            "reading client request line"
+        };
+        let ctx = RequestContext {
+            client,
+            server: &server,
+            request: &request,
+            upstream: None,
+            host: None,
+        };
+        let mut m = ctx.format(head, action);
+        // The Host header, once its line is complete.
+        let mut complete_lines: Vec<&[u8]> = lines.collect();
+        complete_lines.pop();
+        if let Some(h) = complete_lines.iter().find_map(|line| {
+            let (name, value) = std::str::from_utf8(line).ok()?.split_once(':')?;
+            name.eq_ignore_ascii_case("host")
+                .then(|| value.trim().to_owned())
+        }) {
+            let _ = write!(m, ", host: \"{h}\"");
+        }
+        m
+    };
+    target.log(Level::Info, Some(connection_number()), &message);
+}
+
 /// The request an upstream event happened to, for its error lines.
 #[derive(Debug, Clone, Copy)]
 pub struct Event<'a> {

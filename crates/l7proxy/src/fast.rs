@@ -202,16 +202,24 @@ pub async fn serve(
             // deadline.
             let ready = std::future::poll_fn(|cx| {
                 if std::future::Future::poll(stop.as_mut(), cx).is_ready() {
-                    return Poll::Ready(false);
+                    return Poll::Ready(Some(false));
                 }
                 match stream.poll_read_ready(cx) {
-                    Poll::Ready(r) => Poll::Ready(r.is_ok()),
-                    Poll::Pending => timer.poll_expired(&w.wheel, cx).map(|()| false),
+                    Poll::Ready(r) => Poll::Ready(Some(r.is_ok())),
+                    // Timed out: `None`.
+                    Poll::Pending => timer.poll_expired(&w.wheel, cx).map(|()| None),
                 }
             })
             .await;
-            if !ready {
-                return None;
+            match ready {
+                Some(true) => {}
+                Some(false) => return None,
+                None => {
+                    if served == 0 {
+                        crate::errorlog::client_timed_out(&w.site, index, peer.ip(), b"");
+                    }
+                    return None;
+                }
             }
             let mut buf = take_buf(&w);
             match read_now(&mut stream, &mut buf).await {
@@ -314,6 +322,7 @@ async fn one(
                         // nginx closes without an answer and logs 408
                         // with the request line as far as it came.
                         let l = &w.site.listeners[index];
+                        crate::errorlog::client_timed_out(&w.site, index, peer.ip(), &buf);
                         let line = buf.split(|&b| b == b'\r' || b == b'\n').next();
                         crate::accesslog::write_timed_out(
                             &w.site.server_logs[l.default],

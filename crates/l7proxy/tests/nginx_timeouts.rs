@@ -115,7 +115,7 @@ fn serve(c: TcpStream, seen: &Seen) {
 const CONF: &str = "
 worker_processes 1;
 pid DIR/NAME.pid;
-error_log DIR/NAME-error.log;
+error_log DIR/NAME-error.log info;
 events { worker_connections 64; }
 http {
   access_log DIR/NAME-access.log;
@@ -295,6 +295,28 @@ fn idle_and_slow_clients_are_closed_silently_after_nginx_s_timeouts() {
     n.sort();
     o.sort();
     assert_eq!(n, o);
+    // nginx's info lines, but for a request still waiting ("idle").
+    let timed_out = |f: &Front| {
+        let log = std::fs::read_to_string(dir.path().join(format!("{}-error.log", f.name)));
+        let mut lines: Vec<String> = log
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_once("] ").map(|(_, r)| r))
+            .filter_map(|l| l.split_once(": *").map(|(_, r)| r))
+            .filter_map(|l| l.split_once(' ').map(|(_, r)| r))
+            .filter(|l| l.starts_with("client timed out"))
+            .map(|l| l.replace(&f.port.to_string(), "PORT"))
+            .collect();
+        lines.sort();
+        lines
+    };
+    let n = timed_out(&fronts[0]);
+    assert_eq!(n.len(), 4, "{n:#?}");
+    assert!(
+        n[3].ends_with("while waiting for request, client: 127.0.0.1, server: 127.0.0.1:PORT"),
+        "{n:#?}"
+    );
+    assert_eq!(n, timed_out(&fronts[1]));
 }
 
 #[test]
