@@ -232,7 +232,8 @@ fn idle_and_slow_clients_are_closed_silently_after_nginx_s_timeouts() {
     let fronts = both(dir.path());
     let get: &[u8] = b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n";
     // (case, parts, lowest and highest close time in seconds)
-    let cases: [(&str, Vec<Part<'_>>, f64, f64); 5] = [
+    let post: &[u8] = b"POST /i HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx";
+    let cases: [(&str, Vec<Part<'_>>, f64, f64); 6] = [
         // Nothing sent: client_header_timeout from the accept.
         ("silent", vec![], 0.8, 1.5),
         // Slowloris: a partial request line, then partial headers.
@@ -245,6 +246,8 @@ fn idle_and_slow_clients_are_closed_silently_after_nginx_s_timeouts() {
         ),
         // Idle keep-alive: keepalive_timeout (2 s) after the response.
         ("idle", vec![Ok(get)], 1.8, 2.6),
+        // The same after a request hyper answered.
+        ("idle after a body", vec![Ok(post)], 1.8, 2.6),
         // A partial head after 1 s idle: client_header_timeout from it.
         (
             "idle then partial",
@@ -286,8 +289,8 @@ fn idle_and_slow_clients_are_closed_silently_after_nginx_s_timeouts() {
     // Nothing is answered on a timeout, but a begun request is logged 408.
     assert_eq!(seen[0][1].0, "");
     assert!(seen[0][3].0.ends_with("/a got 0"), "{:?}", seen[0][3].0);
-    let mut n = access_lines(dir.path(), "nginx", 5);
-    let mut o = access_lines(dir.path(), "ours", 5);
+    let mut n = access_lines(dir.path(), "nginx", 6);
+    let mut o = access_lines(dir.path(), "ours", 6);
     assert!(
         n.contains(&"\"GET /a HT\" 408 0 \"-\" \"-\"".to_owned()),
         "{n:#?}"
@@ -323,18 +326,21 @@ fn idle_and_slow_clients_are_closed_silently_after_nginx_s_timeouts() {
 fn keepalive_requests_closes_after_the_nth_response() {
     let dir = tempfile::tempdir().unwrap();
     let fronts = both(dir.path());
-    let three: &[u8] = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\n\r\n";
-    let got: Vec<_> = fronts.iter().map(|f| talk(f.port, &[Ok(three)])).collect();
-    assert!(
-        got[0].0.contains("Connection: close\r\n\r\n/2 got 0"),
-        "{:?}",
-        got[0].0
-    );
-    assert!(!got[0].0.contains("/3"), "{:?}", got[0].0);
-    assert_eq!(got[0].0, got[1].0);
-    assert!(got[0].1 < 0.5 && got[1].1 < 0.5, "{got:?}");
-    for f in &fronts {
-        assert_eq!(*f.seen.lock().unwrap(), ["/1 0", "/2 0"], "{}", f.name);
+    let gets: &[u8] = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\n\r\n";
+    // The second request goes to hyper, which must count the first.
+    let mixed: &[u8] = b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nPOST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nxyGET /3 HTTP/1.1\r\nHost: a\r\n\r\n";
+    for (three, second) in [(gets, "/2 0"), (mixed, "/2 2")] {
+        let got: Vec<_> = fronts.iter().map(|f| talk(f.port, &[Ok(three)])).collect();
+        let close = format!("Connection: close\r\n\r\n/2 got {}", &second[3..]);
+        assert!(got[0].0.contains(&close), "{:?}", got[0].0);
+        assert!(!got[0].0.contains("/3"), "{:?}", got[0].0);
+        assert_eq!(got[0].0, got[1].0);
+        assert!(got[0].1 < 0.5 && got[1].1 < 0.5, "{got:?}");
+        for f in &fronts {
+            let mut seen = f.seen.lock().unwrap();
+            assert_eq!(*seen, ["/1 0", second], "{}", f.name);
+            seen.clear();
+        }
     }
 }
 
