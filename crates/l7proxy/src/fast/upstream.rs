@@ -68,7 +68,10 @@ impl Upstream<'_> {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) if reused => continue,
                 Ok(Err(_)) => return Err(Failure::Error),
-                Err(_) => return Err(Failure::Timeout),
+                Err(_) => {
+                    crate::errorlog::note_send_timeout();
+                    return Err(Failure::Timeout);
+                }
             }
             let mut buf = take_buf(w);
             let mut out = take_buf(w);
