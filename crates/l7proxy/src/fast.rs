@@ -180,13 +180,8 @@ pub async fn serve(
     peer: SocketAddr,
     w: Rc<Worker>,
     index: usize,
-    shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Option<Rewind> {
     let mut pending = Vec::new();
-    // One wait for the stop for the connection's life (not one per
-    // request), on its own receiver.
-    let mut stop_rx = shutdown.clone();
-    let mut stop = std::pin::pin!(stop_rx.changed());
     // The first bytes, then the whole first head, must come within
     // `client_header_timeout` of the accept (nginx's timer is set once);
     // later the idle wait is the `keepalive_timeout` of the last request's
@@ -201,7 +196,9 @@ pub async fn serve(
             // socket's own slot, and into the worker's wheel for the
             // deadline.
             let ready = std::future::poll_fn(|cx| {
-                if std::future::Future::poll(stop.as_mut(), cx).is_ready() {
+                // A stopping worker wakes every idle connection (they are
+                // all in its wheel).
+                if w.stopping.get() {
                     return Poll::Ready(Some(false));
                 }
                 match stream.poll_read_ready(cx) {
@@ -238,7 +235,7 @@ pub async fn serve(
             by: head_by,
             timeout: header_timeout(&w, index),
         };
-        match Box::pin(one(&mut stream, buf, peer, &w, index, shutdown, head)).await {
+        match Box::pin(one(&mut stream, buf, peer, &w, index, head)).await {
             Step::Again(rest, keepalive) => {
                 pending = rest;
                 served += 1;
@@ -281,7 +278,6 @@ async fn one(
     peer: SocketAddr,
     w: &Rc<Worker>,
     index: usize,
-    shutdown: &tokio::sync::watch::Receiver<bool>,
     head: Head,
 ) -> Step {
     let mut head_by = head.by;
@@ -337,17 +333,7 @@ async fn one(
             Some(Err(_)) => return Step::Close,
         }
     };
-    match answer(
-        stream,
-        &buf[..head_len],
-        peer,
-        w,
-        index,
-        shutdown,
-        head.served,
-    )
-    .await
-    {
+    match answer(stream, &buf[..head_len], peer, w, index, head.served).await {
         Done::Hyper => Step::Hyper(buf),
         Done::Close => {
             put_buf(w, buf);
@@ -414,7 +400,6 @@ async fn answer(
     peer: SocketAddr,
     w: &Rc<Worker>,
     index: usize,
-    shutdown: &tokio::sync::watch::Receiver<bool>,
     served: u32,
 ) -> Done {
     let mut headers = [httparse::EMPTY_HEADER; HEADERS];
@@ -632,7 +617,7 @@ async fn answer(
             read_timeout: plan.read_timeout,
             send_timeout: plan.send_timeout,
             head_only: req.head_only,
-            client_keep_alive: req.keep_alive && !*shutdown.borrow(),
+            client_keep_alive: req.keep_alive && !w.stopping.get(),
         };
         match up.exchange(w, &out).await {
             Ok(r) => {

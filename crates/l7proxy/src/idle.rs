@@ -76,6 +76,14 @@ impl Wheel {
         n
     }
 
+    /// Wakes every registered waker (the worker is stopping).
+    pub fn wake_all(&self) {
+        let all = std::mem::take(&mut *self.slots.borrow_mut());
+        for w in all.into_values().flatten() {
+            w.wake();
+        }
+    }
+
     /// Connections registered (for tests).
     pub fn registered(&self) -> usize {
         self.slots.borrow().values().map(Vec::len).sum()
@@ -168,6 +176,22 @@ mod tests {
         std::thread::sleep(Duration::from_millis(250));
         assert!(t.poll_expired(&wheel, &cx).is_ready());
         assert_eq!(wheel.expire(), 1);
+    }
+
+    #[test]
+    fn a_stop_wakes_every_registered_connection_at_once() {
+        let wheel = Wheel::default();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        let cx = Context::from_waker(&waker);
+        for ms in [100, 5_000, 60_000] {
+            let mut t = Timer::new(wheel.after(Duration::from_millis(ms)));
+            assert!(t.poll_expired(&wheel, &cx).is_pending());
+        }
+        assert_eq!(wheel.registered(), 3);
+        wheel.wake_all();
+        assert_eq!(count.0.load(Ordering::Relaxed), 3);
+        assert_eq!(wheel.registered(), 0);
     }
 
     #[test]

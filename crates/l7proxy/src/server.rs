@@ -155,7 +155,10 @@ fn worker(
         for l in loops {
             let _ = l.await;
         }
-        // Stopped: tell every connection to finish its request and close.
+        // Stopped: tell every connection to finish its request and close
+        // (idle plain ones are in the wheel).
+        w.stopping.set(true);
+        w.wheel.wake_all();
         let _ = notify_stop.send(true);
         let deadline = tokio::time::Instant::now() + GRACE;
         while live.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
@@ -327,15 +330,17 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
     let w = Rc::clone(&ctx.worker);
     let index = ctx.index;
     let live = Rc::clone(&ctx.live);
-    let shutdown = ctx.shutdown.subscribe();
+    // Subscribed when hyper takes the connection: the plain path's idle
+    // wait learns of the stop through the worker (`Worker::stopping`).
+    let stop = Rc::clone(&ctx.shutdown);
     live.fetch_add(1, Ordering::Relaxed);
     // Separate tasks, so that a plain connection's future stays small
     // (hyper's connection state is boxed only when it is needed).
     match w.site.listeners[index].tls.clone() {
         None => tokio::task::spawn_local(async move {
-            let mut shutdown = shutdown;
-            let rest = crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown).await;
+            let rest = crate::fast::serve(stream, peer, Rc::clone(&w), index).await;
             if let Some(io) = rest {
+                let shutdown = stop.subscribe();
                 let served = io.served;
                 let idle = keepalive_timeout(&w, index);
                 let limits = client_limits(&w, index);
@@ -351,6 +356,7 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
             live.fetch_sub(1, Ordering::Relaxed);
         }),
         Some(config) => tokio::task::spawn_local(async move {
+            let shutdown = stop.subscribe();
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
             if let Ok(Ok(tls)) =
                 tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await

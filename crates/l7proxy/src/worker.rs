@@ -100,6 +100,9 @@ pub struct Worker {
     pub(crate) bufs: RefCell<Vec<Vec<u8>>>,
     /// Deadlines of idle client connections (`server::worker` sweeps it).
     pub(crate) wheel: crate::idle::Wheel,
+    /// The generation is stopping: connections finish their request and
+    /// close.
+    pub(crate) stopping: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -246,6 +249,7 @@ impl Worker {
             rng: std::cell::Cell::new(seed),
             bufs: RefCell::new(Vec::new()),
             wheel: crate::idle::Wheel::default(),
+            stopping: std::cell::Cell::new(false),
         }
     }
 
