@@ -272,9 +272,6 @@ fn service(
     })
 }
 
-/// How long a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// `idle`: how long a connection may wait for a request head (hyper has
 /// one timer for both nginx's `keepalive_timeout` and
 /// `client_header_timeout`: the former, of the default server, is used).
@@ -357,10 +354,10 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
         }),
         Some(config) => tokio::task::spawn_local(async move {
             let shutdown = stop.subscribe();
+            // nginx times the handshake with client_header_timeout.
+            let handshake = w.site.server_client[w.site.listeners[index].default].header_timeout;
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
-            if let Ok(Ok(tls)) =
-                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-            {
+            if let Ok(Ok(tls)) = tokio::time::timeout(handshake, acceptor.accept(stream)).await {
                 if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
                     serve_h2(
                         TokioIo::new(tls),
