@@ -447,6 +447,16 @@ impl Event<'_> {
         }
     }
 
+    /// `send_timeout` passed while the body was being relayed (info).
+    pub fn client_send_timed_out(&self, peer: SocketAddr, uri: &str) {
+        self.write(
+            Level::Info,
+            "client timed out (110: Connection timed out)",
+            "sending to client",
+            &format!("http://{peer}{uri}"),
+        );
+    }
+
     /// `proxy_read_timeout` passed while the body was being relayed.
     pub fn upstream_read_timed_out(&self, peer: SocketAddr, uri: &str) {
         self.write(

@@ -75,25 +75,26 @@ async fn read_now(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<std::io::
     .await
 }
 
-/// Writes all of `bytes` to the client; `false` when it failed or made
-/// no progress for `timeout` (`send_timeout`: nginx then closes). The
-/// timer is only set when the socket would block.
-async fn send(stream: &mut TcpStream, bytes: &[u8], timeout: Duration) -> bool {
+/// Writes all of `bytes` to the client; an error when it failed (`true`:
+/// it made no progress for `timeout`, nginx's `send_timeout`, after which
+/// nginx closes). The timer is only set when the socket would block.
+async fn send(stream: &mut TcpStream, bytes: &[u8], timeout: Duration) -> Result<(), bool> {
     let mut done = 0;
     while done < bytes.len() {
         match stream.try_write(&bytes[done..]) {
-            Ok(0) => return false,
+            Ok(0) => return Err(false),
             Ok(n) => done += n,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 match tokio::time::timeout(timeout, stream.writable()).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(_)) | Err(_) => return false,
+                    Ok(Err(_)) => return Err(false),
+                    Err(_) => return Err(true),
                 }
             }
-            Err(_) => return false,
+            Err(_) => return Err(false),
         }
     }
-    true
+    Ok(())
 }
 
 fn put_buf(w: &Worker, mut b: Vec<u8>) {
@@ -517,7 +518,7 @@ async fn answer(
     // request, body or not.
     if expect.is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue")) {
         const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
-        if !send(stream, CONTINUE, limits.send_timeout).await {
+        if send(stream, CONTINUE, limits.send_timeout).await.is_err() {
             return Done::Close;
         }
         req.early = CONTINUE.len() as u64;
@@ -681,10 +682,12 @@ async fn answer(
     .await;
     let (complete, sent) = match relayed {
         Ok(n) => (true, n),
-        Err((n, upstream_timed_out)) => {
-            if upstream_timed_out {
-                let target = crate::errorlog::upstream_target(&upstream_req);
-                event.upstream_read_timed_out(addr, target);
+        Err((n, cut)) => {
+            let target = crate::errorlog::upstream_target(&upstream_req);
+            match cut {
+                Cut::UpstreamTimeout => event.upstream_read_timed_out(addr, target),
+                Cut::ClientTimeout => event.client_send_timed_out(addr, target),
+                Cut::Other => {}
             }
             (false, n)
         }
@@ -742,7 +745,7 @@ async fn page(
     if !req.head_only {
         out.extend_from_slice(&body);
     }
-    let ok = send(stream, &out, req.limits.send_timeout).await;
+    let ok = send(stream, &out, req.limits.send_timeout).await.is_ok();
     put_buf(w, out);
     if let Some(f) = &facts {
         let sent = if ok && !req.head_only {

@@ -312,6 +312,35 @@ fn client_head(
     closing
 }
 
+/// Why a relayed response stopped short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cut {
+    /// `send_timeout` passed writing to the client.
+    ClientTimeout,
+    /// `proxy_read_timeout` passed reading the upstream.
+    UpstreamTimeout,
+    /// Either side failed or closed.
+    Other,
+}
+
+impl Cut {
+    fn client(timed_out: bool) -> Self {
+        if timed_out {
+            Cut::ClientTimeout
+        } else {
+            Cut::Other
+        }
+    }
+
+    fn upstream(timed_out: bool) -> Self {
+        if timed_out {
+            Cut::UpstreamTimeout
+        } else {
+            Cut::Other
+        }
+    }
+}
+
 /// One read from the upstream: `Err(true)` when nothing came for
 /// `timeout` (`proxy_read_timeout`, between two reads), `Err(false)` on
 /// an error; the timer is only set when no bytes are there yet.
@@ -340,7 +369,7 @@ pub(super) async fn relay(
     out: &mut Vec<u8>,
     send_timeout: Duration,
     read_timeout: Duration,
-) -> Result<u64, (u64, bool)> {
+) -> Result<u64, (u64, Cut)> {
     let mut sent = 0u64;
     let first = r.buf.len() - r.head_len;
     match r.framing {
@@ -348,8 +377,8 @@ pub(super) async fn relay(
             if first > 0 {
                 r.reusable = false;
             }
-            if !send(client, out, send_timeout).await {
-                return Err((0, false));
+            if let Err(t) = send(client, out, send_timeout).await {
+                return Err((0, Cut::client(t)));
             }
             Ok(0)
         }
@@ -360,8 +389,8 @@ pub(super) async fn relay(
             }
             out.extend_from_slice(&r.buf[r.head_len..r.head_len + take]);
             let mut left = n - take as u64;
-            if !send(client, out, send_timeout).await {
-                return Err((0, false));
+            if let Err(t) = send(client, out, send_timeout).await {
+                return Err((0, Cut::client(t)));
             }
             sent += take as u64;
             if left > 0 {
@@ -371,16 +400,16 @@ pub(super) async fn relay(
             while left > 0 {
                 r.buf.clear();
                 match read_up(&mut r.conn.stream, &mut r.buf, read_timeout).await {
-                    Ok(0) => return Err((sent, false)),
-                    Err(timed_out) => return Err((sent, timed_out)),
+                    Ok(0) => return Err((sent, Cut::Other)),
+                    Err(t) => return Err((sent, Cut::upstream(t))),
                     Ok(_) => {}
                 }
                 let k = usize::try_from(left).unwrap_or(usize::MAX).min(r.buf.len());
                 if k < r.buf.len() {
                     r.reusable = false;
                 }
-                if !send(client, &r.buf[..k], send_timeout).await {
-                    return Err((sent, false));
+                if let Err(t) = send(client, &r.buf[..k], send_timeout).await {
+                    return Err((sent, Cut::client(t)));
                 }
                 sent += k as u64;
                 left -= k as u64;
@@ -391,13 +420,15 @@ pub(super) async fn relay(
             let mut dec = Chunks::default();
             let mut from = r.head_len;
             loop {
-                let used = dec.feed(&r.buf[from..], out).map_err(|()| (sent, false))?;
+                let used = dec
+                    .feed(&r.buf[from..], out)
+                    .map_err(|()| (sent, Cut::Other))?;
                 if dec.done() && from + used < r.buf.len() {
                     r.reusable = false;
                 }
                 let data = dec.data;
-                if !send(client, out, send_timeout).await {
-                    return Err((sent, false));
+                if let Err(t) = send(client, out, send_timeout).await {
+                    return Err((sent, Cut::client(t)));
                 }
                 sent = data;
                 if dec.done() {
@@ -408,8 +439,8 @@ pub(super) async fn relay(
                 r.buf.reserve(BODY_BUF);
                 from = 0;
                 match read_up(&mut r.conn.stream, &mut r.buf, read_timeout).await {
-                    Ok(0) => return Err((sent, false)),
-                    Err(timed_out) => return Err((sent, timed_out)),
+                    Ok(0) => return Err((sent, Cut::Other)),
+                    Err(t) => return Err((sent, Cut::upstream(t))),
                     Ok(_) => {}
                 }
             }
@@ -427,8 +458,8 @@ pub(super) async fn relay(
                     out.extend_from_slice(data);
                     out.extend_from_slice(b"\r\n");
                 }
-                if !out.is_empty() && !send(client, out, send_timeout).await {
-                    return Err((sent, false));
+                if let Err(t) = send(client, out, send_timeout).await {
+                    return Err((sent, Cut::client(t)));
                 }
                 sent += data.len() as u64;
                 if end {
@@ -438,9 +469,8 @@ pub(super) async fn relay(
                 r.buf.clear();
                 r.buf.reserve(BODY_BUF);
                 from = 0;
-                if let Err(timed_out) = read_up(&mut r.conn.stream, &mut r.buf, read_timeout).await
-                {
-                    return Err((sent, timed_out));
+                if let Err(t) = read_up(&mut r.conn.stream, &mut r.buf, read_timeout).await {
+                    return Err((sent, Cut::upstream(t)));
                 }
             }
         }
