@@ -9,8 +9,9 @@
 //! it is registered for, in ticks of [`TICK`]) and registers its waker in
 //! the worker's wheel only when it has no registration due before its
 //! deadline: a busy keep-alive connection registers once per timeout
-//! period, not once per request. The worker's sweep wakes the connections
-//! of each tick that has passed; a woken connection compares its own
+//! period, not once per request. The worker's sweep (sleeping until the
+//! earliest registered tick) wakes the connections of each tick that has
+//! passed; a woken connection compares its own
 //! deadline with the clock (a wake for an older deadline is harmless) and
 //! registers again if it is still early.
 
@@ -27,6 +28,10 @@ pub const TICK: Duration = Duration::from_millis(50);
 pub struct Wheel {
     start: Instant,
     slots: RefCell<BTreeMap<u64, Vec<Waker>>>,
+    /// Wakes the sweep when a registration comes before the one it
+    /// sleeps for (the sweep sleeps until the earliest tick, so an idle
+    /// worker is not woken 20 times a second).
+    earlier: tokio::sync::Notify,
 }
 
 impl Default for Wheel {
@@ -34,6 +39,7 @@ impl Default for Wheel {
         Self {
             start: Instant::now(),
             slots: RefCell::new(BTreeMap::new()),
+            earlier: tokio::sync::Notify::new(),
         }
     }
 }
@@ -90,11 +96,32 @@ impl Wheel {
     }
 
     fn register(&self, tick: u64, waker: &Waker) {
-        self.slots
-            .borrow_mut()
-            .entry(tick)
-            .or_default()
-            .push(waker.clone());
+        let mut slots = self.slots.borrow_mut();
+        if slots
+            .first_key_value()
+            .is_none_or(|(&first, _)| tick < first)
+        {
+            self.earlier.notify_one();
+        }
+        slots.entry(tick).or_default().push(waker.clone());
+    }
+
+    /// The sweep: wakes the connections of each tick as it comes, sleeping
+    /// until the earliest registered one (or a new earlier one).
+    pub async fn sweep(&self) {
+        loop {
+            let first = self.slots.borrow().first_key_value().map(|(&t, _)| t);
+            match first {
+                None => self.earlier.notified().await,
+                Some(t) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(self.instant(t).into()) => {}
+                        () = self.earlier.notified() => {}
+                    }
+                }
+            }
+            self.expire();
+        }
     }
 }
 
@@ -192,6 +219,34 @@ mod tests {
         wheel.wake_all();
         assert_eq!(count.0.load(Ordering::Relaxed), 3);
         assert_eq!(wheel.registered(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_sweep_sleeps_until_the_earliest_deadline_and_wakes_it() {
+        let wheel = Wheel::default();
+        let start = std::time::Instant::now();
+        let mut late = Timer::new(wheel.after(Duration::from_secs(30)));
+        let mut soon = Timer::new(wheel.after(Duration::from_millis(200)));
+        let waits = async {
+            // The later deadline registers first: the sweep must still
+            // wake the earlier one on time.
+            let first = std::future::poll_fn(|cx| {
+                assert!(late.poll_expired(&wheel, cx).is_pending());
+                Poll::Ready(())
+            });
+            first.await;
+            std::future::poll_fn(|cx| soon.poll_expired(&wheel, cx)).await;
+        };
+        // The sweep first, as it runs in a task of its own.
+        tokio::select! {
+            biased;
+            () = wheel.sweep() => unreachable!("the sweep never ends"),
+            () = waits => {}
+        }
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(200), "{took:?}");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert_eq!(wheel.registered(), 1, "the 30 s one is still there");
     }
 
     #[test]

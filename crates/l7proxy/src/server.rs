@@ -143,14 +143,7 @@ fn worker(
         // The idle connections' coarse timer (`idle.rs`).
         let sweep = {
             let w = Rc::clone(&w);
-            tokio::task::spawn_local(async move {
-                let mut tick = tokio::time::interval(crate::idle::TICK);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tick.tick().await;
-                    w.wheel.expire();
-                }
-            })
+            tokio::task::spawn_local(async move { w.wheel.sweep().await })
         };
         for l in loops {
             let _ = l.await;
