@@ -341,6 +341,7 @@ impl Worker {
             return error_page(StatusCode::BAD_REQUEST);
         };
         if let Some(ret) = &site.http.servers[server].ret {
+            discard(body, limits.body_timeout).await;
             return returned(ret);
         }
         *log = Arc::clone(&site.server_logs[server]);
@@ -352,8 +353,14 @@ impl Worker {
             *limits = n.client;
         }
         let plan = match node.map(|n| &n.action) {
-            None | Some(Action::NotFound) => return error_page(StatusCode::NOT_FOUND),
-            Some(Action::Return(r)) => return returned(r),
+            None | Some(Action::NotFound) => {
+                discard(body, limits.body_timeout).await;
+                return error_page(StatusCode::NOT_FOUND);
+            }
+            Some(Action::Return(r)) => {
+                discard(body, limits.body_timeout).await;
+                return returned(r);
+            }
             Some(Action::Proxy(p)) => p,
         };
         // Without a URI part the original target goes upstream as it came.
@@ -683,6 +690,18 @@ impl Worker {
 /// instead (a request body that timed out).
 #[derive(Debug, Clone, Copy)]
 pub struct Abort;
+
+/// Reads and drops a request body answered without it (`return`, 404),
+/// as nginx discards it: the connection stays usable, and a client that
+/// sent `Expect: 100-continue` gets its `100 Continue` (hyper writes it
+/// when the body is first read). Gives up after `timeout` without data
+/// (hyper then closes the connection).
+async fn discard(mut body: Incoming, timeout: Duration) {
+    if hyper::body::Body::is_end_stream(&body) {
+        return;
+    }
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(timeout, body.frame()).await {}
+}
 
 /// Reads a request body, each read within `timeout` (nginx's
 /// `client_body_timeout`, between two successive reads); `Err(Some(()))`

@@ -130,6 +130,7 @@ http {
     proxy_read_timeout 1s;
     proxy_buffering off;
     location / { proxy_pass http://127.0.0.1:BE; }
+    location /r { return 200 \"x\"; }
   }
 }
 ";
@@ -585,6 +586,27 @@ fn expect_100_continue_is_answered_as_nginx_does() {
         );
         assert_eq!(status(&got[0]), status(&got[1]), "{case}: {got:?}");
     }
+    // A body to a `return`, sent after the `100 Continue` it waited for:
+    // nginx reads and drops it and keeps the connection.
+    let parts: [Part<'_>; 3] = [
+        Ok(b"POST /r HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n"),
+        Err(300),
+        Ok(b"abcGET /r HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"),
+    ];
+    let got: Vec<_> = fronts.iter().map(|f| talk(f.port, &parts)).collect();
+    let want = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\
+                Content-Length: 1\r\nConnection: keep-alive\r\n\r\nxHTTP/1.1 200 OK\r\n";
+    assert!(got[0].0.starts_with(want), "{:?}", got[0].0);
+    assert!(got[1]
+        .0
+        .starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"));
+    // (hyper's path puts Content-Length after Connection: the lines as a set.)
+    let lines = |s: &str| {
+        let mut l: Vec<String> = s.split("\r\n").map(str::to_owned).collect();
+        l.sort();
+        l
+    };
+    assert_eq!(lines(&got[0].0), lines(&got[1].0));
     // nginx counts the 25 bytes of `100 Continue` in $body_bytes_sent.
     let n = access_lines(dir.path(), "nginx", 5);
     assert_eq!(n[0], "\"GET /g HTTP/1.1\" 200 33 \"-\" \"-\"");
