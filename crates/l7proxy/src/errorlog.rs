@@ -368,6 +368,48 @@ pub struct Event<'a> {
     pub host: Option<&'a str>,
 }
 
+/// An [`Event`] that owns its request's facts, for a message written
+/// after the request's code returned (a response body that timed out).
+#[derive(Debug, Clone)]
+pub struct OwnedEvent {
+    site: Arc<crate::site::Site>,
+    server: usize,
+    location: Vec<usize>,
+    client: std::net::IpAddr,
+    method: String,
+    target: String,
+    version: String,
+    host: Option<String>,
+}
+
+impl OwnedEvent {
+    pub fn new(e: &Event<'_>, site: Arc<crate::site::Site>) -> Self {
+        Self {
+            site,
+            server: e.server,
+            location: e.location.to_vec(),
+            client: e.client,
+            method: e.method.to_owned(),
+            target: e.target.to_owned(),
+            version: e.version.to_owned(),
+            host: e.host.map(str::to_owned),
+        }
+    }
+
+    pub fn event(&self) -> Event<'_> {
+        Event {
+            site: &self.site,
+            server: self.server,
+            location: &self.location,
+            client: self.client,
+            method: &self.method,
+            target: &self.target,
+            version: &self.version,
+            host: self.host.as_deref(),
+        }
+    }
+}
+
 /// The target of the upstream request head `head` (`/uri` of
 /// `GET /uri HTTP/1.1`).
 pub fn upstream_target(head: &[u8]) -> &str {

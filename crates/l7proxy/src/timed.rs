@@ -25,6 +25,8 @@ pub struct Limits {
     pub write: AtomicU64,
     /// A write has failed on its limit.
     write_expired: std::sync::atomic::AtomicBool,
+    /// A read has failed on its limit.
+    read_expired: std::sync::atomic::AtomicBool,
 }
 
 impl Limits {
@@ -46,6 +48,11 @@ impl Limits {
     /// Whether a write has failed on its limit.
     pub fn write_timed_out(&self) -> bool {
         self.write_expired.load(Ordering::Relaxed)
+    }
+
+    /// Whether a read has failed on its limit.
+    pub fn read_timed_out(&self) -> bool {
+        self.read_expired.load(Ordering::Relaxed)
     }
 }
 
@@ -137,6 +144,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Timed<T> {
             Poll::Pending => {
                 if me.read.expired(me.limits.read.load(Ordering::Relaxed), cx) {
                     me.read.armed = false;
+                    me.limits.read_expired.store(true, Ordering::Relaxed);
                     return Poll::Ready(Err(timed_out()));
                 }
                 Poll::Pending
@@ -198,6 +206,7 @@ mod tests {
         assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
         assert!(start.elapsed() >= Duration::from_millis(100));
         assert!(is_timeout(&err));
+        assert!(limits.read_timed_out() && !limits.write_timed_out());
         // No limit: still waiting after 200 ms.
         limits.set_read(Duration::ZERO);
         let waited = tokio::time::timeout(Duration::from_millis(200), timed.read(&mut buf)).await;

@@ -508,7 +508,11 @@ impl Worker {
                         addr,
                         failed,
                     };
-                    return self.respond(lease, resp, conn, spec.keepalive);
+                    let late = (
+                        crate::errorlog::OwnedEvent::new(event, Arc::clone(&site)),
+                        out.target.clone(),
+                    );
+                    return self.respond(lease, resp, conn, spec.keepalive, late);
                 }
                 Err(kind) => {
                     self.release(group, &attempt, true);
@@ -556,6 +560,7 @@ impl Worker {
         resp: Response<Incoming>,
         conn: Conn,
         keepalive: usize,
+        late: (crate::errorlog::OwnedEvent, http::Uri),
     ) -> Response<Body> {
         // nginx's hidden upstream headers are dropped by server::finish.
         let (mut parts, incoming) = resp.into_parts();
@@ -563,6 +568,12 @@ impl Worker {
         let me = Rc::clone(self);
         let on_end: crate::body::OnEnd = Box::new(move |completed| {
             me.release(&lease.group, &lease.attempt, lease.failed);
+            if !completed && conn.limits.read_timed_out() {
+                let (event, target) = &late;
+                event
+                    .event()
+                    .upstream_read_timed_out(lease.addr, &target.to_string());
+            }
             // Idle in the cache: no read limit (its keepalive_timeout applies).
             conn.limits.set_read(Duration::ZERO);
             if completed && keepalive > 0 && !conn.sender.is_closed() {
