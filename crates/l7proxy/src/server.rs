@@ -241,6 +241,11 @@ fn service(
                 && req.version() == http::Version::HTTP_11
                 && req.method() != http::Method::HEAD;
             let facts = RequestFacts::of(&req, peer);
+            let mut req = req;
+            if let Some(io) = &io {
+                // For the error line of a send_timeout while the body streams.
+                req.extensions_mut().insert(Arc::clone(io));
+            }
             let mut resp = w.handle(index, peer, req).await;
             // `keepalive_requests`, `keepalive_timeout 0`.
             let limits = resp.extensions_mut().remove::<crate::plan::ClientLimits>();

@@ -424,6 +424,7 @@ impl Worker {
             head,
             body,
             upgrade,
+            client_io: parts.extensions.get::<Arc<crate::timed::Limits>>().cloned(),
         };
         let event = crate::errorlog::Event {
             site: &site,
@@ -508,10 +509,11 @@ impl Worker {
                         addr,
                         failed,
                     };
-                    let late = (
-                        crate::errorlog::OwnedEvent::new(event, Arc::clone(&site)),
-                        out.target.clone(),
-                    );
+                    let late = Late {
+                        event: crate::errorlog::OwnedEvent::new(event, Arc::clone(&site)),
+                        target: out.target.clone(),
+                        client_io: out.client_io.take(),
+                    };
                     return self.respond(lease, resp, conn, spec.keepalive, late);
                 }
                 Err(kind) => {
@@ -560,7 +562,7 @@ impl Worker {
         resp: Response<Incoming>,
         conn: Conn,
         keepalive: usize,
-        late: (crate::errorlog::OwnedEvent, http::Uri),
+        late: Late,
     ) -> Response<Body> {
         // nginx's hidden upstream headers are dropped by server::finish.
         let (mut parts, incoming) = resp.into_parts();
@@ -568,11 +570,14 @@ impl Worker {
         let me = Rc::clone(self);
         let on_end: crate::body::OnEnd = Box::new(move |completed| {
             me.release(&lease.group, &lease.attempt, lease.failed);
-            if !completed && conn.limits.read_timed_out() {
-                let (event, target) = &late;
-                event
-                    .event()
-                    .upstream_read_timed_out(lease.addr, &target.to_string());
+            if !completed {
+                let event = late.event.event();
+                let target = late.target.to_string();
+                if conn.limits.read_timed_out() {
+                    event.upstream_read_timed_out(lease.addr, &target);
+                } else if late.client_io.as_ref().is_some_and(|c| c.write_timed_out()) {
+                    event.client_send_timed_out(lease.addr, &target);
+                }
             }
             // Idle in the cache: no read limit (its keepalive_timeout applies).
             conn.limits.set_read(Duration::ZERO);
@@ -746,6 +751,15 @@ fn host_of(parts: &http::request::Parts) -> &str {
 #[derive(Clone, Debug)]
 pub struct LogAt(pub Arc<crate::accesslog::Target>);
 
+/// What a response body's end may have to log after the request's code
+/// returned (a timeout while it streams).
+struct Late {
+    event: crate::errorlog::OwnedEvent,
+    /// The upstream request's target.
+    target: http::Uri,
+    client_io: Option<Arc<crate::timed::Limits>>,
+}
+
 /// A peer in use by one response, released when its body ends.
 struct Lease {
     group: std::sync::Arc<str>,
@@ -787,6 +801,8 @@ struct Outgoing {
     body: Bytes,
     /// The client connection's upgrade, when it asked for one.
     upgrade: Option<hyper::upgrade::OnUpgrade>,
+    /// The client connection's limits (`send_timeout`), if it has them.
+    client_io: Option<Arc<crate::timed::Limits>>,
 }
 
 async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Conn, Failure> {
