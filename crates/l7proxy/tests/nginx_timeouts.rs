@@ -222,7 +222,7 @@ fn access_lines(dir: &Path, name: &str, n: usize) -> Vec<String> {
 
 fn close_to(a: f64, b: f64, what: &str) {
     assert!(
-        (a - b).abs() < 0.5,
+        (a - b).abs() < 0.8,
         "{what}: nginx closed after {a:.2} s, ours after {b:.2} s"
     );
 }
@@ -236,25 +236,25 @@ fn idle_and_slow_clients_are_closed_silently_after_nginx_s_timeouts() {
     let post: &[u8] = b"POST /i HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx";
     let cases: [(&str, Vec<Part<'_>>, f64, f64); 6] = [
         // Nothing sent: client_header_timeout from the accept.
-        ("silent", vec![], 0.8, 1.5),
+        ("silent", vec![], 0.8, 2.0),
         // Slowloris: a partial request line, then partial headers.
-        ("partial line", vec![Ok(b"GET /a HT")], 0.8, 1.5),
+        ("partial line", vec![Ok(b"GET /a HT")], 0.8, 2.0),
         (
             "partial head",
             vec![Ok(b"GET /b HTTP/1.1\r\nHost: a\r\n")],
             0.8,
-            1.5,
+            2.0,
         ),
         // Idle keep-alive: keepalive_timeout (2 s) after the response.
-        ("idle", vec![Ok(get)], 1.8, 2.6),
+        ("idle", vec![Ok(get)], 1.8, 3.0),
         // The same after a request hyper answered.
-        ("idle after a body", vec![Ok(post)], 1.8, 2.6),
+        ("idle after a body", vec![Ok(post)], 1.8, 3.0),
         // A partial head after 1 s idle: client_header_timeout from it.
         (
             "idle then partial",
             vec![Ok(get), Err(1000), Ok(b"GET /c HTTP/1.1\r\n")],
             0.8,
-            1.5,
+            2.0,
         ),
     ];
     // Every case on every front at once (each on its own connection).
@@ -336,7 +336,8 @@ fn keepalive_requests_closes_after_the_nth_response() {
         assert!(got[0].0.contains(&close), "{:?}", got[0].0);
         assert!(!got[0].0.contains("/3"), "{:?}", got[0].0);
         assert_eq!(got[0].0, got[1].0);
-        assert!(got[0].1 < 0.5 && got[1].1 < 0.5, "{got:?}");
+        // Closed at once, not by keepalive_timeout (2 s).
+        assert!(got[0].1 < 1.5 && got[1].1 < 1.5, "{got:?}");
         for f in &fronts {
             let mut seen = f.seen.lock().unwrap();
             assert_eq!(*seen, ["/1 0", second], "{}", f.name);
@@ -353,7 +354,7 @@ fn a_stalled_request_body_is_dropped_after_client_body_timeout() {
     let got: Vec<_> = fronts.iter().map(|f| talk(f.port, &[Ok(post)])).collect();
     assert_eq!(got[0].0, "", "nginx answers nothing");
     assert_eq!(got[0].0, got[1].0);
-    assert!((0.8..1.5).contains(&got[0].1), "{got:?}");
+    assert!((0.8..2.0).contains(&got[0].1), "{got:?}");
     close_to(got[0].1, got[1].1, "body timeout");
     for f in &fronts {
         assert!(
@@ -481,7 +482,7 @@ fn stalled_body(request: &[u8]) {
     let tail = "Content-Length: 10\r\nConnection: keep-alive\r\n\r\nhello";
     assert!(got[0].0.ends_with(tail), "{:?}", got[0].0);
     assert_eq!(got[0].0, got[1].0);
-    assert!((0.8..1.6).contains(&got[0].1), "{got:?}");
+    assert!((0.8..2.0).contains(&got[0].1), "{got:?}");
     close_to(got[0].1, got[1].1, "proxy_read_timeout");
     let n = access_lines(dir.path(), "nginx", 1);
     assert_eq!(n, [format!("\"{line}\" 200 5 \"-\" \"-\"")]);
