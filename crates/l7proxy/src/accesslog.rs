@@ -164,6 +164,31 @@ pub fn write(target: &Target, facts: &RequestFacts, status: u16, sent: u64) {
     }
 }
 
+/// The line of a request closed by `client_header_timeout`: nginx logs
+/// 408 with the request line as far as it came (`"-"` when none).
+pub fn write_timed_out(target: &Target, remote: SocketAddr, request_line: &[u8]) {
+    if target.0.is_empty() {
+        return;
+    }
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut line = String::with_capacity(120);
+    line.push_str(&remote.ip().to_string());
+    line.push_str(" - - [");
+    line.push_str(&crate::date::time_local(secs));
+    line.push_str("] \"");
+    if request_line.is_empty() {
+        line.push('-');
+    } else {
+        escape(&mut line, request_line);
+    }
+    line.push_str("\" 408 0 \"-\" \"-\"\n");
+    for f in &target.0 {
+        f.write(line.as_bytes());
+    }
+}
+
 /// A response body that writes the log line when it ends or is dropped.
 #[derive(Debug)]
 pub struct Logged {

@@ -80,7 +80,44 @@ pub struct ProxyPlan {
     /// `proxy_next_upstream_tries` (0 = as many as there are peers).
     pub tries: u32,
     pub connect_timeout: Duration,
+    /// `proxy_read_timeout`: between two reads from the upstream (head
+    /// and body).
     pub read_timeout: Duration,
+    /// `proxy_send_timeout`: between two writes to the upstream.
+    pub send_timeout: Duration,
+}
+
+/// The client side's limits of a location (or server), nginx's defaults
+/// applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientLimits {
+    /// `keepalive_timeout` (zero: no keep-alive).
+    pub keepalive_timeout: Duration,
+    pub keepalive_requests: u32,
+    /// `client_header_timeout` (read from the listener's default server).
+    pub header_timeout: Duration,
+    /// `client_body_timeout`: between two reads of the request body.
+    pub body_timeout: Duration,
+    /// `send_timeout`: between two writes to the client.
+    pub send_timeout: Duration,
+}
+
+impl ClientLimits {
+    pub fn new(c: &nginx_conf::model::http::ClientSettings) -> Self {
+        let secs = Duration::from_secs;
+        Self {
+            keepalive_timeout: c.keepalive_timeout.unwrap_or(secs(75)),
+            keepalive_requests: c.keepalive_requests.unwrap_or(1000),
+            header_timeout: c.header_timeout.unwrap_or(secs(60)),
+            body_timeout: c.body_timeout.unwrap_or(secs(60)),
+            send_timeout: c.send_timeout.unwrap_or(secs(60)),
+        }
+    }
+
+    /// Whether the connection may stay open after its `served`-th request.
+    pub fn keeps(&self, served: u32) -> bool {
+        !self.keepalive_timeout.is_zero() && served < self.keepalive_requests
+    }
 }
 
 /// What a location does.
@@ -96,6 +133,7 @@ pub enum Action {
 pub struct PlanTree {
     pub action: Action,
     pub log: Arc<crate::accesslog::Target>,
+    pub client: ClientLimits,
     pub children: Vec<PlanTree>,
 }
 
@@ -130,6 +168,7 @@ fn proxy_plan(loc: &Location, settings: &ProxySettings) -> Option<ProxyPlan> {
         tries: settings.next_upstream_tries.unwrap_or(0),
         connect_timeout: settings.connect_timeout.unwrap_or(Duration::from_secs(60)),
         read_timeout: settings.read_timeout.unwrap_or(Duration::from_secs(60)),
+        send_timeout: settings.send_timeout.unwrap_or(Duration::from_secs(60)),
     })
 }
 
@@ -157,6 +196,7 @@ fn tree(loc: &Location, parent: &ProxySettings, files: &mut Files) -> Result<Pla
     Ok(PlanTree {
         action,
         log,
+        client: ClientLimits::new(&loc.settings.client),
         children,
     })
 }

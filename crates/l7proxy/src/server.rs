@@ -145,15 +145,24 @@ fn worker(
                 stop.clone(),
             )));
         }
+        // The idle connections' coarse timer (`idle.rs`).
+        let sweep = {
+            let w = Rc::clone(&w);
+            tokio::task::spawn_local(async move { w.wheel.sweep().await })
+        };
         for l in loops {
             let _ = l.await;
         }
-        // Stopped: tell every connection to finish its request and close.
+        // Stopped: tell every connection to finish its request and close
+        // (idle plain ones are in the wheel).
+        w.stopping.set(true);
+        w.wheel.wake_all();
         let _ = notify_stop.send(true);
         let deadline = tokio::time::Instant::now() + GRACE;
         while live.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        sweep.abort();
         Ok(())
     })
 }
@@ -221,39 +230,78 @@ impl hyper::body::Body for Tracked {
     }
 }
 
-/// The request service of one connection.
+/// A request answered by closing the connection (hyper does so when the
+/// service fails).
+#[derive(Debug)]
+struct Aborted;
+
+impl std::fmt::Display for Aborted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("request aborted")
+    }
+}
+
+impl std::error::Error for Aborted {}
+
+/// The request service of one connection (`served`: requests the fast
+/// path answered on it before, for `keepalive_requests`; `io`: the
+/// connection's limits, whose `send_timeout` follows each request's
+/// location).
 fn service(
     w: Rc<Worker>,
     index: usize,
     peer: SocketAddr,
     h2: bool,
     conn: &Rc<crate::limit::Shared>,
+    served: u32,
+    io: Option<Arc<crate::timed::Limits>>,
 ) -> impl hyper::service::Service<
     http::Request<hyper::body::Incoming>,
     Response = http::Response<Tracked>,
-    Error = std::convert::Infallible,
-    Future = impl std::future::Future<
-        Output = Result<http::Response<Tracked>, std::convert::Infallible>,
-    >,
+    Error = Aborted,
+    Future = impl std::future::Future<Output = Result<http::Response<Tracked>, Aborted>>,
 > + Clone {
     let conn = Rc::clone(conn);
+    let count = Rc::new(std::cell::Cell::new(served));
     service_fn(move |req| {
         let w = Rc::clone(&w);
         let busy = conn.begin();
+        let count = Rc::clone(&count);
+        let io = io.clone();
         async move {
-            let keep_alive = !h2 && wants_keep_alive(&req);
+            let n = count.get().saturating_add(1);
+            count.set(n);
+            let wants = !h2 && wants_keep_alive(&req);
             // A body of unknown length goes chunked to an HTTP/1.1 client.
             let chunk = !h2
                 && req.version() == http::Version::HTTP_11
                 && req.method() != http::Method::HEAD;
             let facts = RequestFacts::of(&req, peer);
-            let mut resp = finish(w.handle(index, peer, req).await, keep_alive, h2, chunk);
+            let mut req = req;
+            if let Some(io) = &io {
+                // For the error line of a send_timeout while the body streams.
+                req.extensions_mut().insert(Arc::clone(io));
+            }
+            let mut resp = w.handle(index, peer, req).await;
+            // `keepalive_requests`, `keepalive_timeout 0`.
+            let limits = resp.extensions_mut().remove::<crate::plan::ClientLimits>();
+            let keep_alive = wants && limits.is_none_or(|l| l.keeps(n));
+            if let (Some(io), Some(l)) = (&io, limits) {
+                io.set_write(l.send_timeout);
+            }
+            if resp.extensions().get::<crate::worker::Abort>().is_some() {
+                if let Some(LogAt(t)) = resp.extensions_mut().remove::<LogAt>() {
+                    crate::accesslog::write(&t, &facts, resp.status().as_u16(), 0);
+                }
+                return Err(Aborted);
+            }
+            let mut resp = finish(resp, keep_alive, h2, chunk);
             let status = resp.status().as_u16();
             let log = resp
                 .extensions_mut()
                 .remove::<LogAt>()
                 .map(|LogAt(t)| (t, facts, status));
-            Ok::<_, std::convert::Infallible>(resp.map(|b| Tracked {
+            Ok::<_, Aborted>(resp.map(|b| Tracked {
                 inner: Logged::new(b, log),
                 _busy: busy,
             }))
@@ -261,18 +309,21 @@ fn service(
     })
 }
 
-/// How long a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
-
+/// `idle`: how long a connection may wait for a request head (hyper has
+/// one timer for both nginx's `keepalive_timeout` and
+/// `client_header_timeout`: the former, of the default server, is used).
 async fn serve_h1<I>(
     io: I,
     svc: impl hyper::service::HttpService<hyper::body::Incoming, ResBody = Tracked>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
     reuse: &crate::limit::Shared,
+    idle: Duration,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout((!idle.is_zero()).then_some(idle))
         .keep_alive(true)
         .title_case_headers(true)
         .writev(false)
@@ -396,9 +447,11 @@ async fn serve_h2c(
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let mut got = [0u8; 24];
     let mut n = 0;
+    // nginx's post-accept timer: client_header_timeout.
+    let wait = w.site.server_client[w.site.listeners[index].default].header_timeout;
     let verdict = loop {
         // Never read past the preface: the frames after it are hyper's.
-        let read = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read(&mut got[n..])).await;
+        let read = tokio::time::timeout(wait, stream.read(&mut got[n..])).await;
         match read {
             Ok(Ok(k)) if k > 0 => n += k,
             _ => return,
@@ -428,7 +481,7 @@ async fn serve_h2c(
     let io = crate::fast::Rewind::new(got.to_vec(), stream);
     let max = h2_max_streams(&w, index);
     let reuse = crate::limit::Shared::new(slot);
-    let svc = service(w, index, peer, true, &reuse);
+    let svc = service(w, index, peer, true, &reuse, 0, None);
     serve_h2(TokioIo::new(io), max, svc, shutdown, &reuse).await;
 }
 
@@ -443,60 +496,80 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
     let w = Rc::clone(&ctx.worker);
     let index = ctx.index;
     let live = Rc::clone(&ctx.live);
-    let shutdown = ctx.shutdown.subscribe();
+    // Subscribed when hyper takes the connection: the plain path's idle
+    // wait learns of the stop through the worker (`Worker::stopping`).
+    let stop = Rc::clone(&ctx.shutdown);
     live.fetch_add(1, Ordering::Relaxed);
     // Separate tasks, so that a plain connection's future stays small
     // (hyper's connection state is boxed only when it is needed).
     let h2c = w.site.listeners[index].http2;
     match w.site.listeners[index].tls.clone() {
         None if h2c => tokio::task::spawn_local(async move {
-            serve_h2c(stream, peer, w, index, shutdown, slot).await;
+            serve_h2c(stream, peer, w, index, stop.subscribe(), slot).await;
             live.fetch_sub(1, Ordering::Relaxed);
         }),
         None => tokio::task::spawn_local(async move {
-            let mut shutdown = shutdown;
-            let rest =
-                crate::fast::serve(stream, peer, Rc::clone(&w), index, &mut shutdown, &slot).await;
+            let rest = crate::fast::serve(stream, peer, Rc::clone(&w), index, &slot).await;
             if let Some(io) = rest {
+                let shutdown = stop.subscribe();
+                let served = io.served;
+                let idle = keepalive_timeout(&w, index);
+                let limits = client_limits(&w, index);
+                let io = crate::timed::Timed::new(io, Arc::clone(&limits));
                 // A request is waiting: busy until hyper has answered it.
                 let reuse = crate::limit::Shared::new(slot);
-                let svc = service(w, index, peer, false, &reuse);
-                Box::pin(serve_h1(TokioIo::new(io), svc, shutdown, &reuse)).await;
+                let svc = service(w, index, peer, false, &reuse, served, Some(limits));
+                Box::pin(serve_h1(TokioIo::new(io), svc, shutdown, &reuse, idle)).await;
             }
             live.fetch_sub(1, Ordering::Relaxed);
         }),
         Some(config) => tokio::task::spawn_local(async move {
+            let shutdown = stop.subscribe();
+            // nginx times the handshake with client_header_timeout.
+            let handshake = w.site.server_client[w.site.listeners[index].default].header_timeout;
             let mut stream = stream;
             let protocols = w.site.listeners[index].protocols;
-            let refused = tokio::time::timeout(
-                HANDSHAKE_TIMEOUT,
-                crate::tls::screen(&mut stream, protocols),
-            )
-            .await
-            .unwrap_or(true);
+            let refused =
+                tokio::time::timeout(handshake, crate::tls::screen(&mut stream, protocols))
+                    .await
+                    .unwrap_or(true);
             if refused {
                 live.fetch_sub(1, Ordering::Relaxed);
                 return;
             }
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
-            if let Ok(Ok(tls)) =
-                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-            {
+            if let Ok(Ok(tls)) = tokio::time::timeout(handshake, acceptor.accept(stream)).await {
                 // Reusable once the handshake is done (nginx: not during it).
                 let reuse = crate::limit::Shared::new(slot);
                 if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
                     let max = h2_max_streams(&w, index);
-                    let svc = service(w, index, peer, true, &reuse);
+                    let svc = service(w, index, peer, true, &reuse, 0, None);
                     serve_h2(TokioIo::new(tls), max, svc, shutdown, &reuse).await;
                 } else {
-                    let svc = service(w, index, peer, false, &reuse);
+                    let idle = keepalive_timeout(&w, index);
+                    let limits = client_limits(&w, index);
+                    let io = crate::timed::Timed::new(tls, Arc::clone(&limits));
+                    let svc = service(w, index, peer, false, &reuse, 0, Some(limits));
                     reuse.idle();
-                    serve_h1(TokioIo::new(tls), svc, shutdown, &reuse).await;
+                    serve_h1(TokioIo::new(io), svc, shutdown, &reuse, idle).await;
                 }
             }
             live.fetch_sub(1, Ordering::Relaxed);
         }),
     };
+}
+
+/// A client connection's limits for hyper's path: `send_timeout` of the
+/// listener's default server until a request's location sets its own
+/// (reads are timed by hyper and by the body reader).
+fn client_limits(w: &Worker, index: usize) -> Arc<crate::timed::Limits> {
+    let send = w.site.server_client[w.site.listeners[index].default].send_timeout;
+    crate::timed::Limits::new(Duration::ZERO, send)
+}
+
+/// The `keepalive_timeout` of a listener's default server.
+fn keepalive_timeout(w: &Worker, index: usize) -> Duration {
+    w.site.server_client[w.site.listeners[index].default].keepalive_timeout
 }
 
 /// Whether the client asked to keep the connection open.

@@ -78,6 +78,9 @@ pub struct Site {
     pub plans: Vec<Vec<crate::plan::PlanTree>>,
     /// Per server, the access log of requests no location takes.
     pub server_logs: Vec<Arc<crate::accesslog::Target>>,
+    /// Per server, its client-side limits (for requests no location takes,
+    /// and `client_header_timeout` of a listener's default server).
+    pub server_client: Vec<crate::plan::ClientLimits>,
     pub listeners: Vec<Listener>,
     pub upstreams: Names<UpstreamSpec>,
     pub workers: usize,
@@ -374,11 +377,17 @@ impl Site {
             .into_iter()
             .map(|f| (f.path().to_owned(), f))
             .collect();
+        let server_client = http
+            .servers
+            .iter()
+            .map(|s| crate::plan::ClientLimits::new(&s.settings.client))
+            .collect();
         Ok(Self {
             http,
             routes,
             plans,
             server_logs,
+            server_client,
             listeners,
             upstreams,
             workers,

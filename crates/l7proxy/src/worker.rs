@@ -35,6 +35,9 @@ type Sender = SendRequest<http_body_util::Full<Bytes>>;
 pub struct Conn {
     sender: Sender,
     requests: u32,
+    /// The connection's `proxy_read_timeout` and `proxy_send_timeout`
+    /// (set per request; no read limit while idle in the cache).
+    limits: Arc<crate::timed::Limits>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -99,6 +102,11 @@ pub struct Worker {
     /// Spare I/O buffers of the plain HTTP/1 path (only requests in
     /// progress hold one; idle connections hold none).
     pub(crate) bufs: RefCell<Vec<Vec<u8>>>,
+    /// Deadlines of idle client connections (`server::worker` sweeps it).
+    pub(crate) wheel: crate::idle::Wheel,
+    /// The generation is stopping: connections finish their request and
+    /// close.
+    pub(crate) stopping: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -116,8 +124,10 @@ pub(crate) fn now_secs() -> u64 {
 /// nginx's reason phrases where they differ from today's (RFC 2616 names).
 pub(crate) fn reason(status: StatusCode) -> &'static str {
     match status.as_u16() {
+        408 => "Request Time-out",
         413 => "Request Entity Too Large",
         414 => "Request-URI Too Large",
+        504 => "Gateway Time-out",
         _ => status.canonical_reason().unwrap_or(""),
     }
 }
@@ -242,6 +252,8 @@ impl Worker {
             idle: RefCell::new(crate::site::Names::default()),
             rng: std::cell::Cell::new(seed),
             bufs: RefCell::new(Vec::new()),
+            wheel: crate::idle::Wheel::default(),
+            stopping: std::cell::Cell::new(false),
         }
     }
 
@@ -264,9 +276,14 @@ impl Worker {
         req: Request<Incoming>,
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
-        let mut log = Arc::clone(&site.server_logs[site.listeners[listener].default]);
-        let mut resp = self.route(listener, client, req, &mut log).await;
+        let default = site.listeners[listener].default;
+        let mut log = Arc::clone(&site.server_logs[default]);
+        let mut limits = site.server_client[default];
+        let mut resp = self
+            .route(listener, client, req, &mut log, &mut limits)
+            .await;
         resp.extensions_mut().insert(LogAt(log));
+        resp.extensions_mut().insert(limits);
         resp
     }
 
@@ -276,6 +293,7 @@ impl Worker {
         client: SocketAddr,
         req: Request<Incoming>,
         log: &mut Arc<crate::accesslog::Target>,
+        limits: &mut crate::plan::ClientLimits,
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
         let l = &site.listeners[listener];
@@ -332,17 +350,26 @@ impl Worker {
             return error_page(StatusCode::BAD_REQUEST);
         };
         if let Some(ret) = &site.http.servers[server].ret {
+            discard(body, limits.body_timeout).await;
             return returned(ret);
         }
         *log = Arc::clone(&site.server_logs[server]);
+        *limits = site.server_client[server];
         let loc_path = site.routes[server].location(normalized.as_bytes());
         let node = crate::plan::node(&site.plans[server], &loc_path);
         if let Some(n) = node {
             *log = Arc::clone(&n.log);
+            *limits = n.client;
         }
         let plan = match node.map(|n| &n.action) {
-            None | Some(Action::NotFound) => return error_page(StatusCode::NOT_FOUND),
-            Some(Action::Return(r)) => return returned(r),
+            None | Some(Action::NotFound) => {
+                discard(body, limits.body_timeout).await;
+                return error_page(StatusCode::NOT_FOUND);
+            }
+            Some(Action::Return(r)) => {
+                discard(body, limits.body_timeout).await;
+                return returned(r);
+            }
             Some(Action::Proxy(p)) => p,
         };
         // Without a URI part the original target goes upstream as it came.
@@ -359,9 +386,15 @@ impl Worker {
         let body = if hyper::body::Body::is_end_stream(&body) {
             Bytes::new()
         } else {
-            match body.collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(_) => return error_page(StatusCode::BAD_REQUEST),
+            match read_body(body, limits.body_timeout).await {
+                Ok(b) => b,
+                Err(None) => return error_page(StatusCode::BAD_REQUEST),
+                // nginx closes without an answer and logs 408.
+                Err(Some(())) => {
+                    let mut r = error_page(StatusCode::REQUEST_TIMEOUT);
+                    r.extensions_mut().insert(Abort);
+                    return r;
+                }
             }
         };
         if body.len() > MAX_BODY {
@@ -400,6 +433,7 @@ impl Worker {
             head,
             body,
             upgrade,
+            client_io: parts.extensions.get::<Arc<crate::timed::Limits>>().cloned(),
         };
         let event = crate::errorlog::Event {
             site: &site,
@@ -460,14 +494,7 @@ impl Worker {
             let last = tries >= max_tries;
             let req = out.request(last);
             let outcome = self
-                .exchange(
-                    group,
-                    spec.keepalive > 0,
-                    addr,
-                    req,
-                    plan.connect_timeout,
-                    plan.read_timeout,
-                )
+                .exchange(group, spec.keepalive > 0, addr, req, plan)
                 .await;
             match outcome {
                 Ok((resp, _conn)) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
@@ -491,7 +518,12 @@ impl Worker {
                         addr,
                         failed,
                     };
-                    return self.respond(lease, resp, conn, spec.keepalive);
+                    let late = Late {
+                        event: crate::errorlog::OwnedEvent::new(event, Arc::clone(&site)),
+                        target: out.target.clone(),
+                        client_io: out.client_io.take(),
+                    };
+                    return self.respond(lease, resp, conn, spec.keepalive, late);
                 }
                 Err(Failure::Exhausted) => {
                     self.release(group, &attempt, false);
@@ -544,6 +576,7 @@ impl Worker {
         resp: Response<Incoming>,
         conn: Conn,
         keepalive: usize,
+        late: Late,
     ) -> Response<Body> {
         // nginx's hidden upstream headers are dropped by server::finish.
         let (mut parts, incoming) = resp.into_parts();
@@ -551,6 +584,17 @@ impl Worker {
         let me = Rc::clone(self);
         let on_end: crate::body::OnEnd = Box::new(move |completed| {
             me.release(&lease.group, &lease.attempt, lease.failed);
+            if !completed {
+                let event = late.event.event();
+                let target = late.target.to_string();
+                if conn.limits.read_timed_out() {
+                    event.upstream_read_timed_out(lease.addr, &target);
+                } else if late.client_io.as_ref().is_some_and(|c| c.write_timed_out()) {
+                    event.client_send_timed_out(lease.addr, &target);
+                }
+            }
+            // Idle in the cache: no read limit (its keepalive_timeout applies).
+            conn.limits.set_read(Duration::ZERO);
             if completed && keepalive > 0 && !conn.sender.is_closed() {
                 me.cache(&lease.group, Link::Hyper(conn), keepalive, lease.addr);
             }
@@ -644,25 +688,28 @@ impl Worker {
         keepalive: bool,
         addr: SocketAddr,
         req: Request<http_body_util::Full<Bytes>>,
-        connect_timeout: Duration,
-        read_timeout: Duration,
+        plan: &ProxyPlan,
     ) -> Result<(Response<Incoming>, Conn), Failure> {
         let mut conn = match keepalive.then(|| self.cached(group, addr)).flatten() {
             Some(c) => c,
-            None => Conn {
-                sender: connect(addr, connect_timeout).await?,
-                requests: 0,
-            },
+            None => connect(addr, plan.connect_timeout).await?,
         };
         if conn.sender.ready().await.is_err() {
-            conn = Conn {
-                sender: connect(addr, connect_timeout).await?,
-                requests: 0,
-            };
+            conn = connect(addr, plan.connect_timeout).await?;
         }
         conn.requests += 1;
-        match tokio::time::timeout(read_timeout, conn.sender.send_request(req)).await {
+        // Between two reads / two writes, as nginx; the response head as a
+        // whole within proxy_read_timeout too.
+        conn.limits.set_read(plan.read_timeout);
+        conn.limits.set_write(plan.send_timeout);
+        match tokio::time::timeout(plan.read_timeout, conn.sender.send_request(req)).await {
             Ok(Ok(resp)) => Ok((resp, conn)),
+            Ok(Err(e)) if crate::timed::is_timeout(&e) => {
+                if conn.limits.write_timed_out() {
+                    crate::errorlog::note_send_timeout();
+                }
+                Err(Failure::Timeout)
+            }
             Ok(Err(_)) => Err(Failure::Error),
             Err(_) => Err(Failure::Timeout),
         }
@@ -712,6 +759,42 @@ fn h2_headers(parts: &mut http::request::Parts) -> bool {
     true
 }
 
+/// Marks a response that must not be sent: the connection is closed
+/// instead (a request body that timed out).
+#[derive(Debug, Clone, Copy)]
+pub struct Abort;
+
+/// Reads and drops a request body answered without it (`return`, 404),
+/// as nginx discards it: the connection stays usable, and a client that
+/// sent `Expect: 100-continue` gets its `100 Continue` (hyper writes it
+/// when the body is first read). Gives up after `timeout` without data
+/// (hyper then closes the connection).
+async fn discard(mut body: Incoming, timeout: Duration) {
+    if hyper::body::Body::is_end_stream(&body) {
+        return;
+    }
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(timeout, body.frame()).await {}
+}
+
+/// Reads a request body, each read within `timeout` (nginx's
+/// `client_body_timeout`, between two successive reads); `Err(Some(()))`
+/// when it timed out, `Err(None)` on a bad body.
+async fn read_body(mut body: Incoming, timeout: Duration) -> Result<Bytes, Option<()>> {
+    let mut out = bytes::BytesMut::new();
+    loop {
+        match tokio::time::timeout(timeout, body.frame()).await {
+            Err(_) => return Err(Some(())),
+            Ok(None) => return Ok(out.freeze()),
+            Ok(Some(Err(_))) => return Err(None),
+            Ok(Some(Ok(f))) => {
+                if let Ok(d) = f.into_data() {
+                    out.extend_from_slice(&d);
+                }
+            }
+        }
+    }
+}
+
 fn host_of(parts: &http::request::Parts) -> &str {
     parts
         .headers
@@ -724,6 +807,15 @@ fn host_of(parts: &http::request::Parts) -> &str {
 /// The access log that applies to a response.
 #[derive(Clone, Debug)]
 pub struct LogAt(pub Arc<crate::accesslog::Target>);
+
+/// What a response body's end may have to log after the request's code
+/// returned (a timeout while it streams).
+struct Late {
+    event: crate::errorlog::OwnedEvent,
+    /// The upstream request's target.
+    target: http::Uri,
+    client_io: Option<Arc<crate::timed::Limits>>,
+}
 
 /// A peer in use by one response, released when its body ends.
 struct Lease {
@@ -769,9 +861,11 @@ struct Outgoing {
     body: Bytes,
     /// The client connection's upgrade, when it asked for one.
     upgrade: Option<hyper::upgrade::OnUpgrade>,
+    /// The client connection's limits (`send_timeout`), if it has them.
+    client_io: Option<Arc<crate::timed::Limits>>,
 }
 
-async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Sender, Failure> {
+async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Conn, Failure> {
     let slot = crate::limit::acquire().ok_or(Failure::Exhausted)?;
     let stream = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
@@ -785,15 +879,21 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> Result<Sender, Failure>
         }
     };
     let _ = stream.set_nodelay(true);
+    let limits = Arc::new(crate::timed::Limits::default());
+    let io = crate::timed::Timed::new(stream, Arc::clone(&limits));
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .title_case_headers(true)
         .writev(false)
-        .handshake(TokioIo::new(stream))
+        .handshake(TokioIo::new(io))
         .await
         .map_err(|_| Failure::Error)?;
     tokio::task::spawn_local(async move {
         let _slot = slot;
         let _ = conn.with_upgrades().await;
     });
-    Ok(sender)
+    Ok(Conn {
+        sender,
+        requests: 0,
+        limits,
+    })
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::listen::{parse_listen, parse_server_name, Listen, ListenAddress, ServerName};
 use super::upstream::{parse_upstream, Upstream};
-use super::values::parse_duration;
+use super::values::{parse_duration, parse_seconds};
 use super::{error_log, flag, Cursor, ErrorLog, ModelError};
 use crate::payload::Stmt;
 
@@ -75,6 +75,45 @@ impl ProxySettings {
     }
 }
 
+/// The client side's timeouts and keep-alive limits (`ngx_http_core_module`);
+/// `None` means "inherited" (then nginx's default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClientSettings {
+    /// `keepalive_timeout` (default 75s; 0 turns keep-alive off).
+    pub keepalive_timeout: Option<Duration>,
+    /// `keepalive_timeout`'s optional second argument (the `Keep-Alive:
+    /// timeout=N` response header); read, not used by l7proxy.
+    pub keepalive_header: Option<Duration>,
+    /// `keepalive_requests` (default 1000).
+    pub keepalive_requests: Option<u32>,
+    /// `client_header_timeout` (default 60s; http and server levels).
+    pub header_timeout: Option<Duration>,
+    /// `client_body_timeout` (default 60s).
+    pub body_timeout: Option<Duration>,
+    /// `send_timeout` (default 60s).
+    pub send_timeout: Option<Duration>,
+}
+
+impl ClientSettings {
+    /// This level's settings with the unset ones taken from `parent`.
+    #[must_use]
+    pub fn inherit(mut self, parent: &ClientSettings) -> ClientSettings {
+        take(
+            &mut self.keepalive_timeout,
+            parent.keepalive_timeout.as_ref(),
+        );
+        take(&mut self.keepalive_header, parent.keepalive_header.as_ref());
+        take(
+            &mut self.keepalive_requests,
+            parent.keepalive_requests.as_ref(),
+        );
+        take(&mut self.header_timeout, parent.header_timeout.as_ref());
+        take(&mut self.body_timeout, parent.body_timeout.as_ref());
+        take(&mut self.send_timeout, parent.send_timeout.as_ref());
+        self
+    }
+}
+
 /// `return CODE [TEXT|URL]` or `return URL` (302).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Return {
@@ -99,6 +138,7 @@ pub struct Common {
     pub access_log: Option<Vec<AccessLog>>,
     pub error_log: Option<Vec<ErrorLog>>,
     pub proxy: ProxySettings,
+    pub client: ClientSettings,
     pub ssl_certificate: Option<Vec<String>>,
     pub ssl_certificate_key: Option<Vec<String>>,
     pub ssl_protocols: Option<Vec<String>>,
@@ -122,6 +162,7 @@ impl Common {
             parent.http2_max_concurrent_streams.as_ref(),
         );
         self.proxy = self.proxy.inherit(&parent.proxy);
+        self.client = self.client.inherit(&parent.client);
         self
     }
 }
@@ -265,6 +306,19 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
             p.next_upstream = Some(args.clone());
         }
         "proxy_buffering" => p.buffering = Some(flag(stmt, c)?),
+        "keepalive_timeout" => {
+            out.client.keepalive_timeout = duration(stmt, c)?;
+            if let Some(h) = args.get(1) {
+                out.client.keepalive_header =
+                    Some(parse_seconds(h).ok_or_else(|| invalid(stmt, c))?);
+            }
+        }
+        "keepalive_requests" => {
+            out.client.keepalive_requests = Some(first().parse().map_err(|_| invalid(stmt, c))?);
+        }
+        "client_header_timeout" => out.client.header_timeout = duration(stmt, c)?,
+        "client_body_timeout" => out.client.body_timeout = duration(stmt, c)?,
+        "send_timeout" => out.client.send_timeout = duration(stmt, c)?,
         _ => {}
     }
     Ok(())

@@ -40,6 +40,8 @@ pub(super) struct Upstream<'a> {
     pub(super) addr: SocketAddr,
     pub(super) connect_timeout: Duration,
     pub(super) read_timeout: Duration,
+    /// `proxy_send_timeout`.
+    pub(super) send_timeout: Duration,
     pub(super) head_only: bool,
     /// Whether the client connection stays open after this response...
     pub(super) client_keep_alive: bool,
@@ -47,7 +49,7 @@ pub(super) struct Upstream<'a> {
     /// head is written (then it says `Connection: close`, so that a
     /// keep-alive client does not send another request on a connection
     /// about to close).
-    pub(super) stop: &'a tokio::sync::watch::Receiver<bool>,
+    pub(super) stop: &'a std::cell::Cell<bool>,
 }
 
 impl Upstream<'_> {
@@ -67,11 +69,14 @@ impl Upstream<'_> {
                 None => connect(self.addr, self.connect_timeout).await?,
             };
             conn.requests += 1;
-            if conn.stream.write_all(req).await.is_err() {
-                if reused {
-                    continue;
+            match tokio::time::timeout(self.send_timeout, conn.stream.write_all(req)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) if reused => continue,
+                Ok(Err(_)) => return Err(Failure::Error),
+                Err(_) => {
+                    crate::errorlog::note_send_timeout();
+                    return Err(Failure::Timeout);
                 }
-                return Err(Failure::Error);
             }
             let mut buf = take_buf(w);
             let mut out = take_buf(w);
@@ -158,7 +163,7 @@ async fn read_head(
                         return Err(true);
                     }
                     let (framing, keep) = framing(&resp, status, up.head_only).ok_or(true)?;
-                    let keep_alive = up.client_keep_alive && !*up.stop.borrow();
+                    let keep_alive = up.client_keep_alive && !up.stop.get();
                     let closing = client_head(out, &resp, status, framing, keep_alive);
                     return Ok((n, status, framing, keep, closing || !keep_alive));
                 }
@@ -315,14 +320,64 @@ fn client_head(
     closing
 }
 
+/// Why a relayed response stopped short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cut {
+    /// `send_timeout` passed writing to the client.
+    ClientTimeout,
+    /// `proxy_read_timeout` passed reading the upstream.
+    UpstreamTimeout,
+    /// Either side failed or closed.
+    Other,
+}
+
+impl Cut {
+    fn client(timed_out: bool) -> Self {
+        if timed_out {
+            Cut::ClientTimeout
+        } else {
+            Cut::Other
+        }
+    }
+
+    fn upstream(timed_out: bool) -> Self {
+        if timed_out {
+            Cut::UpstreamTimeout
+        } else {
+            Cut::Other
+        }
+    }
+}
+
+/// One read from the upstream: `Err(true)` when nothing came for
+/// `timeout` (`proxy_read_timeout`, between two reads), `Err(false)` on
+/// an error; the timer is only set when no bytes are there yet.
+async fn read_up(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    timeout: Duration,
+) -> Result<usize, bool> {
+    if let Some(r) = read_now(stream, buf).await {
+        return r.map_err(|_| false);
+    }
+    match tokio::time::timeout(timeout, stream.read_buf(buf)).await {
+        Ok(r) => r.map_err(|_| false),
+        Err(_) => Err(true),
+    }
+}
+
 /// Sends `out` (the head) with the body: the bytes already read, then the
-/// rest as it comes. Returns the body bytes sent, as an error when the
-/// response could not be completed (either side failed).
+/// rest as it comes, each client write within `send_timeout`, each
+/// upstream read within `read_timeout`. Returns the body bytes sent; the
+/// error (the response could not be completed: either side failed or
+/// timed out) says how many, and whether the upstream timed out.
 pub(super) async fn relay(
     client: &mut TcpStream,
     r: &mut Answer,
     out: &mut Vec<u8>,
-) -> Result<u64, u64> {
+    send_timeout: Duration,
+    read_timeout: Duration,
+) -> Result<u64, (u64, Cut)> {
     let mut sent = 0u64;
     let first = r.buf.len() - r.head_len;
     match r.framing {
@@ -330,7 +385,9 @@ pub(super) async fn relay(
             if first > 0 {
                 r.reusable = false;
             }
-            client.write_all(out).await.map_err(|_| 0u64)?;
+            if let Err(t) = send(client, out, send_timeout).await {
+                return Err((0, Cut::client(t)));
+            }
             Ok(0)
         }
         Framing::Length(n) => {
@@ -340,7 +397,9 @@ pub(super) async fn relay(
             }
             out.extend_from_slice(&r.buf[r.head_len..r.head_len + take]);
             let mut left = n - take as u64;
-            client.write_all(out).await.map_err(|_| 0u64)?;
+            if let Err(t) = send(client, out, send_timeout).await {
+                return Err((0, Cut::client(t)));
+            }
             sent += take as u64;
             if left > 0 {
                 r.buf.clear();
@@ -348,15 +407,18 @@ pub(super) async fn relay(
             }
             while left > 0 {
                 r.buf.clear();
-                match r.conn.stream.read_buf(&mut r.buf).await {
-                    Ok(0) | Err(_) => return Err(sent),
+                match read_up(&mut r.conn.stream, &mut r.buf, read_timeout).await {
+                    Ok(0) => return Err((sent, Cut::Other)),
+                    Err(t) => return Err((sent, Cut::upstream(t))),
                     Ok(_) => {}
                 }
                 let k = usize::try_from(left).unwrap_or(usize::MAX).min(r.buf.len());
                 if k < r.buf.len() {
                     r.reusable = false;
                 }
-                client.write_all(&r.buf[..k]).await.map_err(|_| sent)?;
+                if let Err(t) = send(client, &r.buf[..k], send_timeout).await {
+                    return Err((sent, Cut::client(t)));
+                }
                 sent += k as u64;
                 left -= k as u64;
             }
@@ -366,12 +428,16 @@ pub(super) async fn relay(
             let mut dec = Chunks::default();
             let mut from = r.head_len;
             loop {
-                let used = dec.feed(&r.buf[from..], out).map_err(|()| sent)?;
+                let used = dec
+                    .feed(&r.buf[from..], out)
+                    .map_err(|()| (sent, Cut::Other))?;
                 if dec.done() && from + used < r.buf.len() {
                     r.reusable = false;
                 }
                 let data = dec.data;
-                client.write_all(out).await.map_err(|_| sent)?;
+                if let Err(t) = send(client, out, send_timeout).await {
+                    return Err((sent, Cut::client(t)));
+                }
                 sent = data;
                 if dec.done() {
                     return Ok(sent);
@@ -380,8 +446,9 @@ pub(super) async fn relay(
                 r.buf.clear();
                 r.buf.reserve(BODY_BUF);
                 from = 0;
-                match r.conn.stream.read_buf(&mut r.buf).await {
-                    Ok(0) | Err(_) => return Err(sent),
+                match read_up(&mut r.conn.stream, &mut r.buf, read_timeout).await {
+                    Ok(0) => return Err((sent, Cut::Other)),
+                    Err(t) => return Err((sent, Cut::upstream(t))),
                     Ok(_) => {}
                 }
             }
@@ -399,8 +466,8 @@ pub(super) async fn relay(
                     out.extend_from_slice(data);
                     out.extend_from_slice(b"\r\n");
                 }
-                if !out.is_empty() {
-                    client.write_all(out).await.map_err(|_| sent)?;
+                if let Err(t) = send(client, out, send_timeout).await {
+                    return Err((sent, Cut::client(t)));
                 }
                 sent += data.len() as u64;
                 if end {
@@ -410,8 +477,8 @@ pub(super) async fn relay(
                 r.buf.clear();
                 r.buf.reserve(BODY_BUF);
                 from = 0;
-                if r.conn.stream.read_buf(&mut r.buf).await.is_err() {
-                    return Err(sent);
+                if let Err(t) = read_up(&mut r.conn.stream, &mut r.buf, read_timeout).await {
+                    return Err((sent, Cut::upstream(t)));
                 }
             }
         }
