@@ -469,13 +469,14 @@ async fn answer(
     let attempt = spec.and_then(|_| w.balancers.borrow().get(group).map(|u| u.start(input)));
     let (Some(spec), Some(mut attempt)) = (spec, attempt) else {
         put_buf(w, out);
+        let shaping = (&*node.shape, &vars, l.addr);
         return page(
             stream,
             w,
             StatusCode::INTERNAL_SERVER_ERROR,
             &req,
-            log,
-            facts,
+            (log, facts),
+            shaping,
         )
         .await;
     };
@@ -519,6 +520,9 @@ async fn answer(
             head_only: req.head_only,
             client_keep_alive: req.keep_alive,
             stop: shutdown,
+            shape: &node.shape,
+            vars: &vars,
+            local: l.addr,
         };
         match up.exchange(w, &out).await {
             Ok(r) => {
@@ -564,7 +568,8 @@ async fn answer(
     }
     let Some((mut r, failed, addr)) = got else {
         put_buf(w, out);
-        return page(stream, w, last_failure, &req, log, facts).await;
+        let shaping = (&*node.shape, &vars, l.addr);
+        return page(stream, w, last_failure, &req, (log, facts), shaping).await;
     };
 
     // The response.
@@ -604,8 +609,11 @@ async fn page(
     w: &Worker,
     status: StatusCode,
     req: &Req<'_>,
-    log: &crate::accesslog::Target,
-    facts: Option<crate::accesslog::RequestFacts>,
+    (log, facts): (
+        &crate::accesslog::Target,
+        Option<crate::accesslog::RequestFacts>,
+    ),
+    (shape, vars, local): (&crate::shape::Shape, &Vars<'_>, SocketAddr),
 ) -> Done {
     let mut resp = crate::worker::error_page(status);
     let body = match resp.body_mut() {
@@ -622,10 +630,19 @@ async fn page(
     out.extend_from_slice(b"Content-Type: text/html\r\nContent-Length: ");
     out.extend_from_slice(body.len().to_string().as_bytes());
     out.extend_from_slice(if closing || !req.keep_alive {
-        b"\r\nConnection: close\r\n\r\n".as_slice()
+        b"\r\nConnection: close\r\n".as_slice()
     } else {
-        b"\r\nConnection: keep-alive\r\n\r\n".as_slice()
+        b"\r\nConnection: keep-alive\r\n".as_slice()
     });
+    let ctx = crate::shape::Ctx {
+        vars,
+        status: status.as_u16(),
+        upstream: None,
+        local,
+        tls: false,
+    };
+    shape.write_added(&ctx, &mut out);
+    out.extend_from_slice(b"\r\n");
     if !req.head_only {
         out.extend_from_slice(&body);
     }
@@ -648,6 +665,12 @@ async fn page(
 
 /// `HTTP/1.1 CODE REASON`, then `Server` and `Date`.
 fn status_line(out: &mut Vec<u8>, code: u16, reason: &[u8]) {
+    status_line_with(out, code, reason, true, true);
+}
+
+/// `HTTP/1.1 CODE REASON`, then our `Server` and `Date` when asked (not
+/// when `proxy_pass_header` passes the upstream's).
+fn status_line_with(out: &mut Vec<u8>, code: u16, reason: &[u8], server: bool, date: bool) {
     const DIGITS: &[u8; 10] = b"0123456789";
     out.extend_from_slice(b"HTTP/1.1 ");
     // Statuses are three digits (httparse and StatusCode see to it).
@@ -656,9 +679,15 @@ fn status_line(out: &mut Vec<u8>, code: u16, reason: &[u8]) {
     }
     out.push(b' ');
     out.extend_from_slice(reason);
-    out.extend_from_slice(b"\r\nServer: l7proxy\r\nDate: ");
-    out.extend_from_slice(crate::date::now().as_bytes());
     out.extend_from_slice(b"\r\n");
+    if server {
+        out.extend_from_slice(b"Server: l7proxy\r\n");
+    }
+    if date {
+        out.extend_from_slice(b"Date: ");
+        out.extend_from_slice(crate::date::now().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod headers;
 pub mod plan;
 pub mod route;
 pub mod server;
+pub mod shape;
 pub mod site;
 pub mod tls;
 pub mod uri;

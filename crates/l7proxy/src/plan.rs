@@ -95,6 +95,8 @@ pub enum Action {
 #[derive(Debug, Clone)]
 pub struct PlanTree {
     pub action: Action,
+    /// The response rules (`add_header`, `proxy_redirect`, hidden headers).
+    pub shape: Arc<crate::shape::Shape>,
     pub log: Arc<crate::accesslog::Target>,
     pub children: Vec<PlanTree>,
 }
@@ -149,6 +151,28 @@ fn tree(loc: &Location, parent: &ProxySettings, files: &mut Files) -> Result<Pla
         Action::NotFound
     };
     let log = Arc::new(files.target(loc.settings.access_log.as_ref())?);
+    let pass = match (&loc.proxy_pass, &loc.proxy_pass_url) {
+        (Some(p @ (ProxyPass::Upstream { .. } | ProxyPass::Url { .. })), Some(url)) => {
+            Some(crate::shape::Pass {
+                url,
+                has_uri: matches!(
+                    p,
+                    ProxyPass::Upstream { uri: Some(_), .. } | ProxyPass::Url { uri: Some(_), .. }
+                ),
+                location: match &loc.matcher {
+                    LocationMatch::Exact(n)
+                    | LocationMatch::PrefixNoRegex(n)
+                    | LocationMatch::Regex(n)
+                    | LocationMatch::RegexCaseless(n)
+                    | LocationMatch::Prefix(n)
+                    | LocationMatch::Named(n) => n,
+                },
+            })
+        }
+        _ => None,
+    };
+    let shape = crate::shape::Shape::new(loc.settings.add_headers.as_deref(), &settings, pass)
+        .map_err(|e| format!("{e} in {}:{}", loc.file, loc.line))?;
     let children = loc
         .locations
         .iter()
@@ -156,14 +180,19 @@ fn tree(loc: &Location, parent: &ProxySettings, files: &mut Files) -> Result<Pla
         .collect::<Result<_, _>>()?;
     Ok(PlanTree {
         action,
+        shape: Arc::new(shape),
         log,
         children,
     })
 }
 
-/// The plans of one server, and its own access log (for requests no
-/// location takes).
-pub type ServerPlans = (Vec<PlanTree>, Arc<crate::accesslog::Target>);
+/// The plans of one server, its own access log and response rules (for
+/// requests no location takes).
+pub type ServerPlans = (
+    Vec<PlanTree>,
+    Arc<crate::accesslog::Target>,
+    Arc<crate::shape::Shape>,
+);
 
 /// Plans for every location of `server`, mirroring its location tree.
 pub fn server_plans(
@@ -177,9 +206,12 @@ pub fn server_plans(
         .iter()
         .map(|l| tree(l, &settings, files))
         .collect::<Result<_, _>>()?;
+    let shape = crate::shape::Shape::new(server.settings.add_headers.as_deref(), &settings, None)
+        .map_err(|e| format!("{e} in {}:{}", server.file, server.line))?;
     Ok((
         plans,
         Arc::new(files.target(server.settings.access_log.as_ref())?),
+        Arc::new(shape),
     ))
 }
 

@@ -367,11 +367,32 @@ fn finish(
     let (mut parts, body) = resp.into_parts();
     let upgrading = parts.status == http::StatusCode::SWITCHING_PROTOCOLS;
     let proxied = matches!(body, crate::body::Body::Upstream(..));
+    // Set when `shape` applied the location's response rules (its hidden
+    // headers are gone already, passed `Server`/`Date` stay).
+    let shaped = parts.extensions.remove::<crate::shape::Shaped>();
     let mut headers = http::HeaderMap::with_capacity(parts.headers.len() + 3);
-    headers.insert(SERVER, http::HeaderValue::from_static("l7proxy"));
-    headers.insert(DATE, crate::date::now());
+    if shaped.as_ref().is_none_or(|s| s.server) {
+        headers.insert(SERVER, http::HeaderValue::from_static("l7proxy"));
+    }
+    if shaped.as_ref().is_none_or(|s| s.date) {
+        headers.insert(DATE, crate::date::now());
+    }
+    // Our own bodies' length in its place (hyper would append it after
+    // the `add_header` ones).
+    if let crate::body::Body::Full(Some(b)) = &body {
+        let s = parts.status.as_u16();
+        if s >= 200 && s != 204 && s != 304 && !parts.headers.contains_key(CONTENT_LENGTH) {
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, http::HeaderValue::from(b.len()));
+        }
+    }
     for name in [CONTENT_TYPE, CONTENT_LENGTH, LAST_MODIFIED, LOCATION] {
         if name == LOCATION && proxied {
+            // A rewritten one made absolute has this place.
+            if let Some(v) = shaped.as_ref().and_then(|s| s.location.clone()) {
+                headers.insert(LOCATION, v);
+            }
             continue;
         }
         for v in parts.headers.get_all(&name) {
@@ -416,7 +437,15 @@ fn finish(
             n.as_str(),
             "content-type" | "content-length" | "last-modified" | "connection"
         ) || (n == LOCATION && !proxied);
-        if !placed && !hidden(n.as_str(), upgrading) {
+        let dropped = if shaped.is_some() {
+            matches!(
+                n.as_str(),
+                "connection" | "upgrade" | "keep-alive" | "transfer-encoding"
+            )
+        } else {
+            hidden(n.as_str(), upgrading)
+        };
+        if !placed && !dropped {
             headers.append(n.clone(), value);
         }
     }

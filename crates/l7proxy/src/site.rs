@@ -76,6 +76,8 @@ pub struct Site {
     pub plans: Vec<Vec<crate::plan::PlanTree>>,
     /// Per server, the access log of requests no location takes.
     pub server_logs: Vec<Arc<crate::accesslog::Target>>,
+    /// Per server, the response rules of requests no location takes.
+    pub server_shapes: Vec<Arc<crate::shape::Shape>>,
     pub listeners: Vec<Listener>,
     pub upstreams: Names<UpstreamSpec>,
     pub workers: usize,
@@ -327,10 +329,12 @@ impl Site {
         let mut files = crate::accesslog::Files::default();
         let mut plans = Vec::new();
         let mut server_logs = Vec::new();
+        let mut server_shapes = Vec::new();
         for s in &http.servers {
-            let (p, log) = crate::plan::server_plans(&http, s, &mut files)?;
+            let (p, log, shape) = crate::plan::server_plans(&http, s, &mut files)?;
             plans.push(p);
             server_logs.push(log);
+            server_shapes.push(shape);
         }
         let main_errors = if config.error_log.is_empty() {
             files.errors(Some(&vec![nginx_conf::model::ErrorLog {
@@ -356,6 +360,7 @@ impl Site {
             routes,
             plans,
             server_logs,
+            server_shapes,
             listeners,
             upstreams,
             workers,

@@ -322,94 +322,137 @@ impl Worker {
         let Ok(normalized) = uri::normalize(path) else {
             return error_page(StatusCode::BAD_REQUEST);
         };
-        if let Some(ret) = &site.http.servers[server].ret {
-            return returned(ret);
-        }
-        *log = Arc::clone(&site.server_logs[server]);
-        let loc_path = site.routes[server].location(normalized.as_bytes());
-        let node = crate::plan::node(&site.plans[server], &loc_path);
-        if let Some(n) = node {
-            *log = Arc::clone(&n.log);
-        }
-        let plan = match node.map(|n| &n.action) {
-            None | Some(Action::NotFound) => return error_page(StatusCode::NOT_FOUND),
-            Some(Action::Return(r)) => return returned(r),
-            Some(Action::Proxy(p)) => p,
-        };
-        // Without a URI part the original target goes upstream as it came.
-        let target = match &plan.pass_uri {
-            None => parts.uri.path_and_query().map_or_else(
-                || http::Uri::from_static("/"),
-                |p| http::Uri::from(p.clone()),
-            ),
-            Some((uri, prefix)) => match upstream_target(uri, *prefix, &normalized, args).parse() {
-                Ok(u) => u,
-                Err(_) => return error_page(StatusCode::BAD_REQUEST),
-            },
-        };
-        let body = if hyper::body::Body::is_end_stream(&body) {
-            Bytes::new()
-        } else {
-            match body.collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(_) => return error_page(StatusCode::BAD_REQUEST),
+        let mut shape = &site.server_shapes[server];
+        let mut proxy_host = "";
+        let mut resp = 'answer: {
+            if let Some(ret) = &site.http.servers[server].ret {
+                break 'answer returned(ret);
             }
+            *log = Arc::clone(&site.server_logs[server]);
+            let loc_path = site.routes[server].location(normalized.as_bytes());
+            let node = crate::plan::node(&site.plans[server], &loc_path);
+            if let Some(n) = node {
+                *log = Arc::clone(&n.log);
+                shape = &n.shape;
+            }
+            let plan = match node.map(|n| &n.action) {
+                None | Some(Action::NotFound) => break 'answer error_page(StatusCode::NOT_FOUND),
+                Some(Action::Return(r)) => break 'answer returned(r),
+                Some(Action::Proxy(p)) => p,
+            };
+            proxy_host = &plan.proxy_host;
+            // Without a URI part the original target goes upstream as it came.
+            let target = match &plan.pass_uri {
+                None => parts.uri.path_and_query().map_or_else(
+                    || http::Uri::from_static("/"),
+                    |p| http::Uri::from(p.clone()),
+                ),
+                Some((uri, prefix)) => {
+                    match upstream_target(uri, *prefix, &normalized, args).parse() {
+                        Ok(u) => u,
+                        Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
+                    }
+                }
+            };
+            let body = if hyper::body::Body::is_end_stream(&body) {
+                Bytes::new()
+            } else {
+                match body.collect().await {
+                    Ok(b) => b.to_bytes(),
+                    Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
+                }
+            };
+            if body.len() > MAX_BODY {
+                break 'answer error_page(StatusCode::PAYLOAD_TOO_LARGE);
+            }
+            let host_key = crate::route::host_key(host);
+            let vars = Vars {
+                proxy_host: &plan.proxy_host,
+                remote_addr: client,
+                host: &host_key,
+                scheme: if l.tls.is_some() { "https" } else { "http" },
+                request_uri: raw_target,
+                uri: &normalized,
+                args,
+                body_length: (!body.is_empty()
+                    || matches!(parts.method.as_str(), "POST" | "PUT" | "PATCH"))
+                .then_some(body.len() as u64),
+                client_headers: crate::headers::Client::Map(&parts.headers),
+            };
+            let head = plan.headers.build(&vars);
+            let spec = site.upstreams.get(&*plan.group);
+            let key = spec
+                .and_then(|u| u.hash_key.as_ref())
+                .map(|k| vars.expand(k));
+            let input = match spec.map(|u| &u.method) {
+                Some(Method::IpHash) => Input::Client(client.ip()),
+                Some(Method::Hash | Method::HashConsistent) => {
+                    Input::Key(key.as_deref().unwrap_or("").as_bytes())
+                }
+                _ => Input::None,
+            };
+            let outgoing = Outgoing {
+                method: parts.method.clone(),
+                target,
+                version: plan.version,
+                head,
+                body,
+                upgrade,
+            };
+            let event = crate::errorlog::Event {
+                site: &site,
+                server,
+                location: &loc_path,
+                client: client.ip(),
+                method: parts.method.as_str(),
+                target: raw_target,
+                version: match parts.version {
+                    Version::HTTP_10 => "HTTP/1.0",
+                    Version::HTTP_2 => "HTTP/2.0",
+                    _ => "HTTP/1.1",
+                },
+                host: parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok()),
+            };
+            self.proxy(plan, input, outgoing, &event).await
         };
-        if body.len() > MAX_BODY {
-            return error_page(StatusCode::PAYLOAD_TOO_LARGE);
-        }
         let host_key = crate::route::host_key(host);
         let vars = Vars {
-            proxy_host: &plan.proxy_host,
+            proxy_host,
             remote_addr: client,
             host: &host_key,
             scheme: if l.tls.is_some() { "https" } else { "http" },
             request_uri: raw_target,
             uri: &normalized,
             args,
-            body_length: (!body.is_empty()
-                || matches!(parts.method.as_str(), "POST" | "PUT" | "PATCH"))
-            .then_some(body.len() as u64),
+            body_length: None,
             client_headers: crate::headers::Client::Map(&parts.headers),
         };
-        let head = plan.headers.build(&vars);
-        let spec = site.upstreams.get(&*plan.group);
-        let key = spec
-            .and_then(|u| u.hash_key.as_ref())
-            .map(|k| vars.expand(k));
-        let input = match spec.map(|u| &u.method) {
-            Some(Method::IpHash) => Input::Client(client.ip()),
-            Some(Method::Hash | Method::HashConsistent) => {
-                Input::Key(key.as_deref().unwrap_or("").as_bytes())
-            }
-            _ => Input::None,
+        let upstream = resp
+            .extensions_mut()
+            .remove::<crate::shape::UpstreamAddr>()
+            .map(|a| a.0);
+        let ctx = crate::shape::Ctx {
+            vars: &vars,
+            status: resp.status().as_u16(),
+            upstream,
+            local: l.addr,
+            tls: l.tls.is_some(),
         };
-        let outgoing = Outgoing {
-            method: parts.method.clone(),
-            target,
-            version: plan.version,
-            head,
-            body,
-            upgrade,
-        };
-        let event = crate::errorlog::Event {
-            site: &site,
-            server,
-            location: &loc_path,
-            client: client.ip(),
-            method: parts.method.as_str(),
-            target: raw_target,
-            version: match parts.version {
-                Version::HTTP_10 => "HTTP/1.0",
-                Version::HTTP_2 => "HTTP/2.0",
-                _ => "HTTP/1.1",
-            },
-            host: parts
-                .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok()),
-        };
-        self.proxy(plan, input, outgoing, &event).await
+        if upstream.is_some() {
+            let shaped = crate::shape::shape_upstream(shape, &ctx, resp.headers_mut());
+            resp.extensions_mut().insert(shaped);
+        } else if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+            crate::shape::shape_page(shape, &ctx, resp.headers_mut());
+            resp.extensions_mut().insert(crate::shape::Shaped {
+                server: true,
+                date: true,
+                location: None,
+            });
+        }
+        resp
     }
 
     async fn proxy(
@@ -534,6 +577,9 @@ impl Worker {
         // nginx's hidden upstream headers are dropped by server::finish.
         let (mut parts, incoming) = resp.into_parts();
         parts.version = Version::HTTP_11;
+        parts
+            .extensions
+            .insert(crate::shape::UpstreamAddr(lease.addr));
         let me = Rc::clone(self);
         let on_end: crate::body::OnEnd = Box::new(move |completed| {
             me.release(&lease.group, &lease.attempt, lease.failed);

@@ -1,0 +1,554 @@
+//! The response side of a location, compiled once at load: `add_header`
+//! (`ngx_http_headers_filter_module`), `proxy_redirect`,
+//! `proxy_hide_header` / `proxy_pass_header` (`ngx_http_proxy_module`,
+//! `ngx_http_upstream`), and the header filter's absolute redirects
+//! (`absolute_redirect on`, `server_name_in_redirect off`,
+//! `port_in_redirect on`).
+//!
+//! nginx's order, which both paths follow: the upstream's headers go to
+//! the response's list in the upstream's order (hidden ones left out,
+//! `Location` and `Refresh` rewritten by the `proxy_redirect` rules), then
+//! the `add_header` ones are appended to the list. The header filter writes
+//! `Server` and `Date` (unless a passed upstream one is in the list),
+//! `Content-Type`, `Content-Length`, `Last-Modified`, then a rewritten
+//! `Location` that starts with `/` made absolute, then the framing and
+//! `Connection`, then the list.
+
+use std::net::SocketAddr;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+use nginx_conf::model::http::{AddHeader, ProxySettings, Redirect};
+
+use crate::headers::Vars;
+
+/// Upstream headers nginx's proxy module hides by default
+/// (`ngx_http_proxy_hide_headers`), lower case.
+const DEFAULT_HIDDEN: [&str; 8] = [
+    "date",
+    "server",
+    "x-pad",
+    "x-accel-expires",
+    "x-accel-redirect",
+    "x-accel-limit-rate",
+    "x-accel-buffering",
+    "x-accel-charset",
+];
+
+/// One piece of a value template.
+#[derive(Debug, Clone)]
+enum Seg {
+    Lit(Box<str>),
+    Var(Box<str>),
+}
+
+/// A value with `$name` / `${name}` variables, split once.
+#[derive(Debug, Clone)]
+struct Tpl(Box<[Seg]>);
+
+impl Tpl {
+    fn new(text: &str) -> Self {
+        let b = text.as_bytes();
+        let mut segs = Vec::new();
+        let mut lit = String::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'$' {
+                let (name, next) = if b.get(i + 1) == Some(&b'{') {
+                    match text[i + 2..].find('}') {
+                        Some(end) => (&text[i + 2..i + 2 + end], i + 3 + end),
+                        None => ("", b.len()),
+                    }
+                } else {
+                    let end = b[i + 1..]
+                        .iter()
+                        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                        .map_or(b.len(), |p| i + 1 + p);
+                    (&text[i + 1..end], end)
+                };
+                if name.is_empty() {
+                    lit.push('$');
+                    i += 1;
+                } else {
+                    if !lit.is_empty() {
+                        segs.push(Seg::Lit(std::mem::take(&mut lit).into()));
+                    }
+                    segs.push(Seg::Var(name.into()));
+                    i = next;
+                }
+            } else {
+                let start = i;
+                while i < b.len() && b[i] != b'$' {
+                    i += 1;
+                }
+                lit.push_str(&text[start..i]);
+            }
+        }
+        if !lit.is_empty() {
+            segs.push(Seg::Lit(lit.into()));
+        }
+        Self(segs.into())
+    }
+
+    fn write(&self, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
+        for s in &*self.0 {
+            match s {
+                Seg::Lit(t) => out.extend_from_slice(t.as_bytes()),
+                Seg::Var(name) => ctx.var(name, out),
+            }
+        }
+    }
+}
+
+/// What a response's variables refer to.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    pub vars: &'a Vars<'a>,
+    /// `$status`.
+    pub status: u16,
+    /// `$upstream_addr`: the peer that answered, if any.
+    pub upstream: Option<SocketAddr>,
+    /// The listening address (for absolute redirects).
+    pub local: SocketAddr,
+    pub tls: bool,
+}
+
+impl Ctx<'_> {
+    fn var(&self, name: &str, out: &mut Vec<u8>) {
+        match name {
+            "status" => {
+                let s = self.status;
+                out.extend_from_slice(&[
+                    b'0' + u8::try_from(s / 100 % 10).unwrap_or(0),
+                    b'0' + u8::try_from(s / 10 % 10).unwrap_or(0),
+                    b'0' + u8::try_from(s % 10).unwrap_or(0),
+                ]);
+            }
+            "upstream_addr" => {
+                if let Some(a) = self.upstream {
+                    out.extend_from_slice(a.to_string().as_bytes());
+                }
+            }
+            _ => self.vars.get_into(name, out),
+        }
+    }
+
+    /// Appends `value` made absolute as nginx's header filter does:
+    /// `http[s]://HOST[:PORT]value`, the host from the request's `Host`
+    /// (else the local address), the port of the listening socket unless
+    /// it is the scheme's default.
+    pub fn absolute(&self, value: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(if self.tls { b"https://" } else { b"http://" });
+        if self.vars.host.is_empty() {
+            // ngx_sock_ntop without a port: no brackets around IPv6.
+            out.extend_from_slice(self.local.ip().to_string().as_bytes());
+        } else {
+            out.extend_from_slice(self.vars.host.as_bytes());
+        }
+        let port = self.local.port();
+        if port != if self.tls { 443 } else { 80 } {
+            out.push(b':');
+            out.extend_from_slice(port.to_string().as_bytes());
+        }
+        out.extend_from_slice(value);
+    }
+}
+
+/// One compiled `add_header`.
+#[derive(Debug, Clone)]
+struct Added {
+    name: Box<str>,
+    header: HeaderName,
+    value: Tpl,
+    always: bool,
+}
+
+/// One compiled `proxy_redirect REDIRECT REPLACEMENT`.
+#[derive(Debug, Clone)]
+struct Rule {
+    pattern: Tpl,
+    replacement: Tpl,
+}
+
+/// The response rules of one location (or of a server, for the requests
+/// no location takes).
+#[derive(Debug, Clone, Default)]
+pub struct Shape {
+    add: Box<[Added]>,
+    redirects: Box<[Rule]>,
+    /// Upstream headers not passed on, lower case.
+    hidden: Box<[Box<str>]>,
+}
+
+/// The statuses `add_header` applies to without `always`.
+fn safe_status(s: u16) -> bool {
+    matches!(s, 200 | 201 | 204 | 206 | 301 | 302 | 303 | 304 | 307 | 308)
+}
+
+/// What a location's `proxy_pass` says, for `proxy_redirect default`.
+#[derive(Debug, Clone, Copy)]
+pub struct Pass<'a> {
+    /// The `proxy_pass` argument as written.
+    pub url: &'a str,
+    /// Whether it has a URI part.
+    pub has_uri: bool,
+    /// The location's name (its prefix).
+    pub location: &'a str,
+}
+
+impl Shape {
+    /// From a level's (inherited) settings; `pass` is its `proxy_pass`, if
+    /// any.
+    pub fn new(
+        add: Option<&[AddHeader]>,
+        proxy: &ProxySettings,
+        pass: Option<Pass<'_>>,
+    ) -> Result<Self, String> {
+        let mut added = Vec::new();
+        for a in add.unwrap_or_default() {
+            let header = HeaderName::from_bytes(a.name.as_bytes())
+                .map_err(|_| format!("invalid header name \"{}\" in \"add_header\"", a.name))?;
+            added.push(Added {
+                name: a.name.as_str().into(),
+                header,
+                value: Tpl::new(&a.value),
+                always: a.always,
+            });
+        }
+        let mut redirects = Vec::new();
+        let default = [Redirect::Default];
+        let rules: &[Redirect] = match (&proxy.redirects, pass) {
+            (Some(r), _) => r,
+            (None, Some(_)) => &default,
+            (None, None) => &[],
+        };
+        for r in rules {
+            match r {
+                Redirect::Default => {
+                    let Some(p) = pass else {
+                        return Err(
+                            "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive"
+                                .to_owned(),
+                        );
+                    };
+                    redirects.push(if p.has_uri {
+                        Rule {
+                            pattern: Tpl::new(p.url),
+                            replacement: Tpl::new(p.location),
+                        }
+                    } else {
+                        Rule {
+                            pattern: Tpl(vec![Seg::Lit(format!("{}/", p.url).into())].into()),
+                            replacement: Tpl(vec![Seg::Lit("/".into())].into()),
+                        }
+                    });
+                }
+                Redirect::Prefix {
+                    pattern,
+                    replacement,
+                } => {
+                    if pattern.starts_with('~') {
+                        return Err(format!(
+                            "regular expressions in \"proxy_redirect\" are not supported yet: \"{pattern}\""
+                        ));
+                    }
+                    redirects.push(Rule {
+                        pattern: Tpl::new(pattern),
+                        replacement: Tpl::new(replacement),
+                    });
+                }
+            }
+        }
+        let lower = |v: &Option<Vec<String>>| -> Vec<String> {
+            v.iter().flatten().map(|n| n.to_ascii_lowercase()).collect()
+        };
+        let (hide, pass_on) = (lower(&proxy.hide_headers), lower(&proxy.pass_headers));
+        let mut hidden: Vec<Box<str>> = Vec::new();
+        for n in DEFAULT_HIDDEN.iter().map(|s| (*s).to_owned()).chain(hide) {
+            if !pass_on.contains(&n) && !hidden.iter().any(|h| **h == *n) {
+                hidden.push(n.into());
+            }
+        }
+        Ok(Self {
+            add: added.into(),
+            redirects: redirects.into(),
+            hidden: hidden.into(),
+        })
+    }
+
+    /// Whether the upstream header `name` is not passed on.
+    pub fn hidden(&self, name: &str) -> bool {
+        self.hidden.iter().any(|h| name.eq_ignore_ascii_case(h))
+    }
+
+    /// Whether `Location` and `Refresh` are rewritten at all.
+    pub fn redirects(&self) -> bool {
+        !self.redirects.is_empty()
+    }
+
+    /// Whether an `add_header` applies to `status`.
+    pub fn adds(&self, status: u16) -> bool {
+        self.add.iter().any(|a| a.always || safe_status(status))
+    }
+
+    /// The upstream `Location` (`refresh` false) or `Refresh` value
+    /// rewritten by the first `proxy_redirect` rule whose pattern prefixes
+    /// it (in `Refresh`, the part after `url=`); `None` when none does.
+    pub fn redirect(&self, ctx: &Ctx<'_>, value: &[u8], refresh: bool) -> Option<Vec<u8>> {
+        let at = if refresh {
+            value
+                .windows(4)
+                .position(|w| w.eq_ignore_ascii_case(b"url="))?
+                + 4
+        } else {
+            0
+        };
+        let rest = &value[at..];
+        let mut pattern = Vec::new();
+        for r in &*self.redirects {
+            pattern.clear();
+            r.pattern.write(ctx, &mut pattern);
+            if rest.starts_with(&pattern) {
+                let mut out = Vec::with_capacity(value.len() + 16);
+                out.extend_from_slice(&value[..at]);
+                r.replacement.write(ctx, &mut out);
+                out.extend_from_slice(&rest[pattern.len()..]);
+                return Some(out);
+            }
+        }
+        None
+    }
+
+    /// Appends the `add_header` lines that apply to `ctx.status`
+    /// (`Name: value\r\n`, the name as configured; an empty value is not
+    /// added).
+    pub fn write_added(&self, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
+        let safe = safe_status(ctx.status);
+        for a in &*self.add {
+            if !(a.always || safe) {
+                continue;
+            }
+            let start = out.len();
+            out.extend_from_slice(a.name.as_bytes());
+            out.extend_from_slice(b": ");
+            let at = out.len();
+            a.value.write(ctx, out);
+            if out.len() == at {
+                out.truncate(start);
+            } else {
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// Appends the `add_header` headers that apply to `ctx.status` to
+    /// `headers` (hyper's path).
+    pub fn add_to(&self, ctx: &Ctx<'_>, headers: &mut HeaderMap) {
+        let safe = safe_status(ctx.status);
+        let mut v = Vec::new();
+        for a in &*self.add {
+            if !(a.always || safe) {
+                continue;
+            }
+            v.clear();
+            a.value.write(ctx, &mut v);
+            if let (false, Ok(value)) = (v.is_empty(), HeaderValue::from_bytes(&v)) {
+                headers.append(a.header.clone(), value);
+            }
+        }
+    }
+}
+
+/// What hyper's path writes itself after [`shape_upstream`] or
+/// [`shape_page`] ran (a response extension for `server::finish`).
+#[derive(Debug, Clone)]
+pub struct Shaped {
+    /// Write our `Server` / `Date` (no passed upstream one).
+    pub server: bool,
+    pub date: bool,
+    /// A rewritten `Location` made absolute, for its fixed place.
+    pub location: Option<HeaderValue>,
+}
+
+/// The peer that answered (a response extension set by the worker).
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamAddr(pub SocketAddr);
+
+/// Applies `shape` to an upstream response's headers on hyper's path:
+/// hidden ones dropped, `Location`/`Refresh` rewritten, `add_header` ones
+/// appended; records what `server::finish` must write.
+pub fn shape_upstream(shape: &Shape, ctx: &Ctx<'_>, headers: &mut HeaderMap) -> Shaped {
+    let mut out = HeaderMap::with_capacity(headers.len() + shape.add.len());
+    let mut shaped = Shaped {
+        server: true,
+        date: true,
+        location: None,
+    };
+    let mut last = None;
+    for (name, value) in headers.drain() {
+        if let Some(n) = name {
+            last = Some(n);
+        }
+        let Some(n) = &last else { continue };
+        if shape.hidden(n.as_str()) {
+            continue;
+        }
+        let mut value = value;
+        if shape.redirects() && (n == http::header::LOCATION || n.as_str() == "refresh") {
+            let location = n == http::header::LOCATION;
+            if let Some(v) = shape.redirect(ctx, value.as_bytes(), !location) {
+                if location && v.first() == Some(&b'/') {
+                    let mut abs = Vec::with_capacity(v.len() + 32);
+                    ctx.absolute(&v, &mut abs);
+                    shaped.location = HeaderValue::from_bytes(&abs).ok();
+                    continue;
+                }
+                if let Ok(v) = HeaderValue::from_bytes(&v) {
+                    value = v;
+                }
+            }
+        }
+        match n.as_str() {
+            "server" => shaped.server = false,
+            "date" => shaped.date = false,
+            _ => {}
+        }
+        out.append(n.clone(), value);
+    }
+    shape.add_to(ctx, &mut out);
+    *headers = out;
+    shaped
+}
+
+/// Applies `shape` to one of our own responses on hyper's path (an error
+/// page, a `return`): `add_header` appended, a `Location` starting with
+/// `/` made absolute.
+pub fn shape_page(shape: &Shape, ctx: &Ctx<'_>, headers: &mut HeaderMap) {
+    if let Some(v) = headers.get(http::header::LOCATION) {
+        if v.as_bytes().first() == Some(&b'/') {
+            let mut abs = Vec::with_capacity(v.len() + 32);
+            ctx.absolute(v.as_bytes(), &mut abs);
+            if let Ok(v) = HeaderValue::from_bytes(&abs) {
+                headers.insert(http::header::LOCATION, v);
+            }
+        }
+    }
+    shape.add_to(ctx, headers);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headers::Client;
+
+    fn vars(h: &HeaderMap) -> Vars<'_> {
+        Vars {
+            proxy_host: "be",
+            remote_addr: "198.51.100.7:5555".parse().unwrap(),
+            host: "example.com",
+            scheme: "http",
+            request_uri: "/a?b=1",
+            uri: "/a",
+            args: Some("b=1"),
+            body_length: None,
+            client_headers: Client::Map(h),
+        }
+    }
+
+    fn settings(redirects: Option<Vec<Redirect>>) -> ProxySettings {
+        ProxySettings {
+            redirects,
+            hide_headers: Some(vec!["X-Secret".to_owned(), "Server".to_owned()]),
+            pass_headers: Some(vec!["server".to_owned()]),
+            ..ProxySettings::default()
+        }
+    }
+
+    #[test]
+    fn default_redirect_follows_proxy_pass_and_the_location() {
+        let h = HeaderMap::new();
+        let v = vars(&h);
+        let ctx = Ctx {
+            vars: &v,
+            status: 302,
+            upstream: None,
+            local: "127.0.0.1:8080".parse().unwrap(),
+            tls: false,
+        };
+        let pass = Pass {
+            url: "http://be/app/",
+            has_uri: true,
+            location: "/one/",
+        };
+        let s = Shape::new(None, &settings(None), Some(pass)).unwrap();
+        assert_eq!(
+            s.redirect(&ctx, b"http://be/app/x?y", false).as_deref(),
+            Some(&b"/one/x?y"[..])
+        );
+        assert_eq!(s.redirect(&ctx, b"http://BE/app/x", false), None);
+        assert_eq!(
+            s.redirect(&ctx, b"5; URL=http://be/app/r", true).as_deref(),
+            Some(&b"5; URL=/one/r"[..])
+        );
+        let bare = Pass {
+            url: "http://be",
+            has_uri: false,
+            location: "/one/",
+        };
+        let s = Shape::new(None, &settings(None), Some(bare)).unwrap();
+        assert_eq!(
+            s.redirect(&ctx, b"http://be/app/x", false).as_deref(),
+            Some(&b"/app/x"[..])
+        );
+        let mut abs = Vec::new();
+        ctx.absolute(b"/app/x", &mut abs);
+        assert_eq!(abs, b"http://example.com:8080/app/x");
+        let off = Shape::new(None, &settings(Some(vec![])), Some(bare)).unwrap();
+        assert!(!off.redirects());
+        assert!(Shape::new(None, &settings(Some(vec![Redirect::Default])), None).is_err());
+    }
+
+    #[test]
+    fn hidden_is_the_default_set_plus_hide_minus_pass() {
+        let s = Shape::new(None, &settings(None), None).unwrap();
+        assert!(s.hidden("x-secret") && s.hidden("Date") && s.hidden("X-Accel-Charset"));
+        assert!(!s.hidden("server") && !s.hidden("x-other"));
+    }
+
+    #[test]
+    fn added_headers_only_for_safe_statuses_unless_always_and_not_when_empty() {
+        let h = HeaderMap::new();
+        let v = vars(&h);
+        let add = vec![
+            AddHeader {
+                name: "X-A".to_owned(),
+                value: "$status ${host}$request_uri".to_owned(),
+                always: false,
+            },
+            AddHeader {
+                name: "X-Empty".to_owned(),
+                value: "$http_nothing".to_owned(),
+                always: true,
+            },
+            AddHeader {
+                name: "X-B".to_owned(),
+                value: "b".to_owned(),
+                always: true,
+            },
+        ];
+        let s = Shape::new(Some(&add), &ProxySettings::default(), None).unwrap();
+        let mut ctx = Ctx {
+            vars: &v,
+            status: 206,
+            upstream: Some("127.0.0.1:9".parse().unwrap()),
+            local: "127.0.0.1:80".parse().unwrap(),
+            tls: false,
+        };
+        let mut out = Vec::new();
+        s.write_added(&ctx, &mut out);
+        assert_eq!(out, b"X-A: 206 example.com/a?b=1\r\nX-B: b\r\n");
+        ctx.status = 404;
+        out.clear();
+        s.write_added(&ctx, &mut out);
+        assert_eq!(out, b"X-B: b\r\n");
+    }
+}
