@@ -288,26 +288,15 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
             p.next_upstream = Some(args.clone());
         }
         "proxy_buffering" => p.buffering = Some(flag(stmt, c)?),
-        "add_header" => {
-            let always = match args.get(2).map(String::as_str) {
-                None => false,
-                Some("always") => true,
-                Some(other) => return Err(c.error(stmt, format!("invalid parameter \"{other}\""))),
-            };
-            if args.len() < 2 || args.len() > 3 {
-                return Err(c.error(
-                    stmt,
-                    "invalid number of arguments in \"add_header\" directive".to_owned(),
-                ));
-            }
-            out.add_headers
-                .get_or_insert_with(Vec::new)
-                .push(AddHeader {
-                    name: first(),
-                    value: args[1].clone(),
-                    always,
-                });
-        }
+        "add_header" => out
+            .add_headers
+            .get_or_insert_with(Vec::new)
+            .push(AddHeader {
+                name: first(),
+                value: args.get(1).cloned().unwrap_or_default(),
+                // The semantic check refused any other third argument.
+                always: args.get(2).is_some_and(|a| a == "always"),
+            }),
         "proxy_redirect" => {
             let rules = p.redirects.get_or_insert_with(Vec::new);
             match args.as_slice() {
