@@ -58,6 +58,9 @@ impl Tpl {
                         Some(end) => (&text[i + 2..i + 2 + end], i + 3 + end),
                         None => ("", b.len()),
                     }
+                } else if matches!(b.get(i + 1), Some(b'1'..=b'9')) {
+                    // A regex capture: one digit, as in nginx's scripts.
+                    (&text[i + 1..i + 2], i + 2)
                 } else {
                     let end = b[i + 1..]
                         .iter()
@@ -90,10 +93,30 @@ impl Tpl {
     }
 
     fn write(&self, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
+        self.write_with(ctx, None, out);
+    }
+
+    /// As `write`, `$1`..`$9` (and named groups) taken from `caps`.
+    fn write_with(
+        &self,
+        ctx: &Ctx<'_>,
+        caps: Option<&regex::bytes::Captures<'_>>,
+        out: &mut Vec<u8>,
+    ) {
         for s in &*self.0 {
             match s {
                 Seg::Lit(t) => out.extend_from_slice(t.as_bytes()),
-                Seg::Var(name) => ctx.var(name, out),
+                Seg::Var(name) => {
+                    let group = caps.and_then(|c| match name.parse::<usize>() {
+                        Ok(n) => c.get(n),
+                        Err(_) => c.name(name),
+                    });
+                    match group {
+                        Some(m) => out.extend_from_slice(m.as_bytes()),
+                        None if caps.is_some() && name.bytes().all(|b| b.is_ascii_digit()) => {}
+                        None => ctx.var(name, out),
+                    }
+                }
             }
         }
     }
@@ -165,8 +188,17 @@ struct Added {
 /// One compiled `proxy_redirect REDIRECT REPLACEMENT`.
 #[derive(Debug, Clone)]
 struct Rule {
-    pattern: Tpl,
+    pattern: Pattern,
     replacement: Tpl,
+}
+
+/// A `proxy_redirect` pattern: a prefix (with variables) whose match is
+/// replaced, or a regular expression (`~`, `~*`) whose match replaces
+/// the whole value.
+#[derive(Debug, Clone)]
+enum Pattern {
+    Prefix(Tpl),
+    Regex(regex::bytes::Regex),
 }
 
 /// The response rules of one location (or of a server, for the requests
@@ -232,12 +264,15 @@ impl Shape {
                     };
                     redirects.push(if p.has_uri {
                         Rule {
-                            pattern: Tpl::new(p.url),
+                            pattern: Pattern::Prefix(Tpl::new(p.url)),
                             replacement: Tpl::new(p.location),
                         }
                     } else {
                         Rule {
-                            pattern: Tpl(vec![Seg::Lit(format!("{}/", p.url).into())].into()),
+                            pattern: Pattern::Prefix(Tpl(vec![Seg::Lit(
+                                format!("{}/", p.url).into(),
+                            )]
+                            .into())),
                             replacement: Tpl(vec![Seg::Lit("/".into())].into()),
                         }
                     });
@@ -246,13 +281,22 @@ impl Shape {
                     pattern,
                     replacement,
                 } => {
-                    if pattern.starts_with('~') {
-                        return Err(format!(
-                            "regular expressions in \"proxy_redirect\" are not supported yet: \"{pattern}\""
-                        ));
-                    }
+                    let pattern = match pattern.strip_prefix('~') {
+                        Some(re) => {
+                            let (re, caseless) = match re.strip_prefix('*') {
+                                Some(r) => (r, true),
+                                None => (re, false),
+                            };
+                            let compiled = regex::bytes::RegexBuilder::new(re)
+                                .case_insensitive(caseless)
+                                .build()
+                                .map_err(|e| format!("pcre: \"{re}\": {e}"))?;
+                            Pattern::Regex(compiled)
+                        }
+                        None => Pattern::Prefix(Tpl::new(pattern)),
+                    };
                     redirects.push(Rule {
-                        pattern: Tpl::new(pattern),
+                        pattern,
                         replacement: Tpl::new(replacement),
                     });
                 }
@@ -305,14 +349,28 @@ impl Shape {
         let rest = &value[at..];
         let mut pattern = Vec::new();
         for r in &*self.redirects {
-            pattern.clear();
-            r.pattern.write(ctx, &mut pattern);
-            if rest.starts_with(&pattern) {
-                let mut out = Vec::with_capacity(value.len() + 16);
-                out.extend_from_slice(&value[..at]);
-                r.replacement.write(ctx, &mut out);
-                out.extend_from_slice(&rest[pattern.len()..]);
-                return Some(out);
+            match &r.pattern {
+                Pattern::Prefix(p) => {
+                    pattern.clear();
+                    p.write(ctx, &mut pattern);
+                    if rest.starts_with(&pattern) {
+                        let mut out = Vec::with_capacity(value.len() + 16);
+                        out.extend_from_slice(&value[..at]);
+                        r.replacement.write(ctx, &mut out);
+                        out.extend_from_slice(&rest[pattern.len()..]);
+                        return Some(out);
+                    }
+                }
+                Pattern::Regex(re) => {
+                    // nginx: a match anywhere; the replacement takes the
+                    // whole (rest of the) value.
+                    if let Some(caps) = re.captures(rest) {
+                        let mut out = Vec::with_capacity(value.len() + 16);
+                        out.extend_from_slice(&value[..at]);
+                        r.replacement.write_with(ctx, Some(&caps), &mut out);
+                        return Some(out);
+                    }
+                }
             }
         }
         None
@@ -505,6 +563,39 @@ mod tests {
         let off = Shape::new(None, &settings(Some(vec![])), Some(bare)).unwrap();
         assert!(!off.redirects());
         assert!(Shape::new(None, &settings(Some(vec![Redirect::Default])), None).is_err());
+    }
+
+    #[test]
+    fn regex_redirects_replace_the_whole_value_with_one_digit_captures() {
+        let h = HeaderMap::new();
+        let v = vars(&h);
+        let ctx = Ctx {
+            vars: &v,
+            status: 302,
+            upstream: None,
+            local: "127.0.0.1:443".parse().unwrap(),
+            tls: true,
+        };
+        let rules = vec![Redirect::Prefix {
+            pattern: "~*^HTTP://([^/]+)/(.*)$".to_owned(),
+            replacement: "/x/$2y$1${host}$9".to_owned(),
+        }];
+        let s = Shape::new(None, &settings(Some(rules)), None).unwrap();
+        assert_eq!(
+            s.redirect(&ctx, b"http://be/p", false).as_deref(),
+            Some(&b"/x/pybeexample.com"[..])
+        );
+        let mut abs = Vec::new();
+        ctx.absolute(b"/x", &mut abs);
+        assert_eq!(abs, b"https://example.com/x");
+        abs.clear();
+        Ctx { tls: false, ..ctx }.absolute(b"/x", &mut abs);
+        assert_eq!(abs, b"http://example.com:443/x");
+        let bad = vec![Redirect::Prefix {
+            pattern: "~(".to_owned(),
+            replacement: "/".to_owned(),
+        }];
+        assert!(Shape::new(None, &settings(Some(bad)), None).is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Differential: the response-side directives `add_header` (levels,
 //! statuses, `always`, variables, empty values), `proxy_redirect`
 //! (`default` with and without a URI part, `off`, prefix rules with
-//! variables; `Location` and `Refresh`), the header filter's absolute
+//! variables, regular expressions with captures; `Location` and `Refresh`), the header filter's absolute
 //! redirects, and `proxy_hide_header` / `proxy_pass_header`. nginx 1.22
 //! and l7proxy run the same file in front of one backend whose answers the
 //! client chooses through request headers; every response (head and body)
@@ -132,6 +132,11 @@ http {
       proxy_redirect http://old.example/ http://$host/new/;
       proxy_redirect http://rel.example/ /rel/;
     }
+    location /re/ {
+      proxy_pass http://be;
+      proxy_redirect ~^http://([^/]+)/re/(.*)$ /moved/$2?from=$1;
+      proxy_redirect ~*^HTTP://CASE/ http://$host/case/;
+    }
     location /hide/ {
       proxy_pass http://be;
       proxy_hide_header X-Secret;
@@ -190,6 +195,10 @@ const REQUESTS: &[(&str, &str, &str)] = &[
         "/custom/",
         "X-Status: 302\r\nX-Loc: http://rel.example/q\r\n",
     ),
+    ("a", "/re/", "X-Status: 302\r\nX-Loc: http://be/re/abc\r\n"),
+    ("a", "/re/", "X-Status: 302\r\nX-Loc: http://case/x\r\n"),
+    ("a", "/re/", "X-Refresh: 5; url=http://be/re/r\r\n"),
+    ("a", "/re/", "X-Status: 302\r\nX-Loc: http://be/other\r\n"),
     ("a", "/hide/", ""),
     ("a", "/hide-server-only/", ""),
     ("a", "/fail/", ""),
@@ -280,6 +289,9 @@ fn response_headers_are_added_rewritten_and_hidden_as_nginx_does() {
         "X-Http: http level\r\n",
         "X-Added: 200 a /add/nested/\r\n",
         "X-Own: o\r\n",
+        "Location: http://a:PORT/moved/abc?from=be\r\n",
+        "Location: http://a/case/\r\n",
+        "Refresh: 5; url=/moved/r?from=be\r\n",
     ] {
         assert!(nginx_all.contains(want), "nginx lacks {want:?}");
     }
