@@ -641,7 +641,7 @@ async fn page(
         local,
         tls: false,
     };
-    shape.write_added(&ctx, &mut out);
+    shape.write_added(&ctx, &mut out, [false; 2]);
     out.extend_from_slice(b"\r\n");
     if !req.head_only {
         out.extend_from_slice(&body);

@@ -349,8 +349,9 @@ pub(crate) const HIDDEN: [&str; 10] = [
 ];
 
 /// The head in nginx's order (`ngx_http_header_filter`): `Server`, `Date`,
-/// `Content-Type`, `Content-Length`, `Last-Modified`, `Location` (ours
-/// only: nginx leaves a proxied one in the upstream's order),
+/// `Content-Type`, `Content-Length`, `Last-Modified` and `Location` (ours
+/// only: nginx leaves proxied ones in the upstream's order, but for a
+/// `Location` that `proxy_redirect` made absolute, see `shape`),
 /// `Transfer-Encoding: chunked` (an upstream body of unknown length when
 /// `chunk`), then `Connection` (`keep-alive`, or `close` when the client
 /// asked or after 400/413/414/500/501, or the upstream's `upgrade` for a
@@ -388,6 +389,10 @@ fn finish(
         }
     }
     for name in [CONTENT_TYPE, CONTENT_LENGTH, LAST_MODIFIED, LOCATION] {
+        if name == LAST_MODIFIED && proxied {
+            // nginx writes a proxied one in the upstream's order.
+            continue;
+        }
         if name == LOCATION && proxied {
             // A rewritten one made absolute has this place.
             if let Some(v) = shaped.as_ref().and_then(|s| s.location.clone()) {
@@ -433,10 +438,8 @@ fn finish(
             last = Some(n);
         }
         let Some(n) = &last else { continue };
-        let placed = matches!(
-            n.as_str(),
-            "content-type" | "content-length" | "last-modified" | "connection"
-        ) || (n == LOCATION && !proxied);
+        let placed = matches!(n.as_str(), "content-type" | "content-length" | "connection")
+            || ((n == LOCATION || n == LAST_MODIFIED) && !proxied);
         let dropped = if shaped.is_some() {
             matches!(
                 n.as_str(),

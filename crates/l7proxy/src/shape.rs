@@ -183,6 +183,29 @@ struct Added {
     header: HeaderName,
     value: Tpl,
     always: bool,
+    /// `ETag` or `Last-Modified`: replaces the upstream's (nginx's
+    /// `ngx_http_set_response_header`), or removes it when empty.
+    replaces: Option<Replaced>,
+}
+
+/// The upstream headers an `add_header` replaces rather than adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replaced {
+    ETag,
+    LastModified,
+}
+
+impl Replaced {
+    /// Which one `name` is, if any.
+    pub fn of(name: &str) -> Option<Self> {
+        if name.eq_ignore_ascii_case("etag") {
+            Some(Self::ETag)
+        } else if name.eq_ignore_ascii_case("last-modified") {
+            Some(Self::LastModified)
+        } else {
+            None
+        }
+    }
 }
 
 /// One compiled `proxy_redirect REDIRECT REPLACEMENT`.
@@ -244,6 +267,7 @@ impl Shape {
                 header,
                 value: Tpl::new(&a.value),
                 always: a.always,
+                replaces: Replaced::of(&a.name),
             });
         }
         let mut redirects = Vec::new();
@@ -376,14 +400,41 @@ impl Shape {
         None
     }
 
+    /// Whether an `add_header` replaces upstream `ETag`s or
+    /// `Last-Modified`s (see [`Shape::replacement`]).
+    pub fn replaces(&self) -> bool {
+        self.add.iter().any(|a| a.replaces.is_some())
+    }
+
+    /// The `add_header` that replaces the upstream's `which` header, if
+    /// one applies to `ctx.status`: its name as configured and its value
+    /// (empty: the upstream's is removed). The last one wins.
+    pub fn replacement(&self, ctx: &Ctx<'_>, which: Replaced) -> Option<(&str, Vec<u8>)> {
+        let safe = safe_status(ctx.status);
+        let a = self
+            .add
+            .iter()
+            .rev()
+            .find(|a| a.replaces == Some(which) && (a.always || safe))?;
+        let mut v = Vec::new();
+        a.value.write(ctx, &mut v);
+        Some((&a.name, v))
+    }
+
     /// Appends the `add_header` lines that apply to `ctx.status`
     /// (`Name: value\r\n`, the name as configured; an empty value is not
-    /// added).
-    pub fn write_added(&self, ctx: &Ctx<'_>, out: &mut Vec<u8>) {
+    /// added), but those that replaced an upstream header (`replaced`:
+    /// `ETag`, `Last-Modified`).
+    pub fn write_added(&self, ctx: &Ctx<'_>, out: &mut Vec<u8>, replaced: [bool; 2]) {
         let safe = safe_status(ctx.status);
         for a in &*self.add {
             if !(a.always || safe) {
                 continue;
+            }
+            match a.replaces {
+                Some(Replaced::ETag) if replaced[0] => continue,
+                Some(Replaced::LastModified) if replaced[1] => continue,
+                _ => {}
             }
             let start = out.len();
             out.extend_from_slice(a.name.as_bytes());
@@ -403,9 +454,51 @@ impl Shape {
     pub fn add_to(&self, ctx: &Ctx<'_>, headers: &mut HeaderMap) {
         let safe = safe_status(ctx.status);
         let mut v = Vec::new();
+        // `ETag` / `Last-Modified` replace the upstream's in place.
+        let had = [
+            headers.contains_key(http::header::ETAG),
+            headers.contains_key(http::header::LAST_MODIFIED),
+        ];
+        let mut removed: Vec<HeaderName> = Vec::new();
+        for (which, name, had) in [
+            (Replaced::ETag, http::header::ETAG, had[0]),
+            (Replaced::LastModified, http::header::LAST_MODIFIED, had[1]),
+        ] {
+            if !had {
+                continue;
+            }
+            if let Some((_, value)) = self.replacement(ctx, which) {
+                match HeaderValue::from_bytes(&value) {
+                    // In place (insert keeps the name's position).
+                    Ok(value) if !value.is_empty() => {
+                        headers.insert(name, value);
+                    }
+                    _ => removed.push(name),
+                }
+            }
+        }
+        if !removed.is_empty() {
+            // HeaderMap::remove would move the last name into the gap.
+            let mut kept = HeaderMap::with_capacity(headers.len());
+            let mut last = None;
+            for (name, value) in std::mem::take(headers) {
+                if let Some(n) = name {
+                    last = Some(n);
+                }
+                if let Some(n) = last.as_ref().filter(|n| !removed.contains(n)) {
+                    kept.append(n.clone(), value);
+                }
+            }
+            *headers = kept;
+        }
         for a in &*self.add {
             if !(a.always || safe) {
                 continue;
+            }
+            match a.replaces {
+                Some(Replaced::ETag) if had[0] => continue,
+                Some(Replaced::LastModified) if had[1] => continue,
+                _ => {}
             }
             v.clear();
             a.value.write(ctx, &mut v);
@@ -635,11 +728,11 @@ mod tests {
             tls: false,
         };
         let mut out = Vec::new();
-        s.write_added(&ctx, &mut out);
+        s.write_added(&ctx, &mut out, [false; 2]);
         assert_eq!(out, b"X-A: 206 example.com/a?b=1\r\nX-B: b\r\n");
         ctx.status = 404;
         out.clear();
-        s.write_added(&ctx, &mut out);
+        s.write_added(&ctx, &mut out, [false; 2]);
         assert_eq!(out, b"X-B: b\r\n");
     }
 }

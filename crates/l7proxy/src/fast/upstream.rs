@@ -4,6 +4,7 @@
 
 #[allow(clippy::wildcard_imports, reason = "one path split in two files")]
 use super::*;
+use crate::shape::Replaced;
 
 /// How an upstream response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,7 +250,7 @@ fn framing(
 mod place {
     /// After `Connection`, in the upstream's order.
     pub const REST: u8 = 0;
-    // 1, 2, 3: `Content-Type`, `Content-Length`, `Last-Modified`.
+    // 1, 2: `Content-Type`, `Content-Length`.
     /// `Location` and `Refresh` under `proxy_redirect` rules: in the
     /// upstream's order, rewritten (a rewritten `Location` starting with
     /// `/` goes absolute to its own place before the framing).
@@ -264,9 +265,9 @@ mod place {
 
 /// The [`place`] of an upstream header.
 fn class(name: &str, shape: &crate::shape::Shape) -> u8 {
-    // A proxied `Location` stays in the upstream's order, as in nginx
-    // (which does not take it for a redirect of its own).
-    const PLACED: [&str; 3] = ["content-type", "content-length", "last-modified"];
+    // A proxied `Location` and `Last-Modified` stay in the upstream's
+    // order, as in nginx (its header filter writes only its own in place).
+    const PLACED: [&str; 2] = ["content-type", "content-length"];
     if let Some(i) = PLACED.iter().position(|x| name.eq_ignore_ascii_case(x)) {
         return u8::try_from(i + 1).unwrap_or(0);
     }
@@ -290,7 +291,7 @@ fn class(name: &str, shape: &crate::shape::Shape) -> u8 {
 }
 
 /// Writes the client's response head (as `server::finish` orders it:
-/// `Server`, `Date`, `Content-Type`, `Content-Length`, `Last-Modified`,
+/// `Server`, `Date`, `Content-Type`, `Content-Length`,
 /// a rewritten relative `Location` made absolute, `Transfer-Encoding`,
 /// `Connection`, then the upstream's others but its hidden ones, then the
 /// `add_header` ones); returns whether the status closes the connection.
@@ -328,7 +329,7 @@ fn client_head(
     }
     let places = &at[..resp.headers.len()];
     status_line_with(out, status, reason, server, date);
-    for want in 1..=3 {
+    for want in 1..=2 {
         if want == 2 && chunked {
             continue;
         }
@@ -369,8 +370,30 @@ fn client_head(
     } else {
         b"Connection: keep-alive\r\n"
     });
+    // `add_header ETag|Last-Modified` replaces the last upstream one.
+    let mut replaced = [false; 2];
+    let replacing = shape.replaces().then(|| {
+        let last = |w: Replaced| {
+            resp.headers
+                .iter()
+                .zip(places)
+                .rposition(|(h, &p)| p == place::REST && Replaced::of(h.name) == Some(w))
+        };
+        [Replaced::ETag, Replaced::LastModified]
+            .map(|w| last(w).and_then(|i| shape.replacement(ctx, w).map(|r| (i, r))))
+    });
     for (i, (h, &p)) in resp.headers.iter().zip(places).enumerate() {
-        if p == place::REST || p == place::SERVER || p == place::DATE {
+        if let Some(k) = replacing.as_ref().and_then(|r| {
+            r.iter()
+                .position(|x| x.as_ref().is_some_and(|(at, _)| *at == i))
+        }) {
+            replaced[k] = true;
+            if let Some(Some((_, (name, value)))) = replacing.as_ref().map(|r| &r[k]) {
+                if !value.is_empty() {
+                    line(out, name, value);
+                }
+            }
+        } else if p == place::REST || p == place::SERVER || p == place::DATE {
             line(out, h.name, h.value);
         } else if p == place::LOCATION || p == place::REFRESH {
             if fixed == Some(i) {
@@ -382,7 +405,7 @@ fn client_head(
             }
         }
     }
-    shape.write_added(ctx, out);
+    shape.write_added(ctx, out, replaced);
     out.extend_from_slice(b"\r\n");
     closing
 }
