@@ -232,6 +232,85 @@ pub struct Shape {
     redirects: Box<[Rule]>,
     /// Upstream headers not passed on, lower case.
     hidden: Box<[Box<str>]>,
+    /// Every upstream header name with a [`place`] other than `REST`
+    /// (first match wins), and a bit per name length present, so that
+    /// most names are classed by one test.
+    places: Box<[(Box<str>, u8)]>,
+    lengths: u64,
+    /// No `proxy_hide_header` / `proxy_pass_header`: [`builtin_place`]
+    /// answers alone.
+    standard: bool,
+    /// Whether an `add_header` replaces `ETag` or `Last-Modified`.
+    replaces: bool,
+}
+
+/// Where an upstream header goes in the plain path's client head.
+pub mod place {
+    /// After `Connection`, in the upstream's order.
+    pub const REST: u8 = 0;
+    pub const CONTENT_TYPE: u8 = 1;
+    pub const CONTENT_LENGTH: u8 = 2;
+    /// `Location` and `Refresh` under `proxy_redirect` rules: in the
+    /// upstream's order, rewritten (a rewritten `Location` starting with
+    /// `/` goes absolute to its own place before the framing).
+    pub const LOCATION: u8 = 4;
+    pub const REFRESH: u8 = 5;
+    /// `Server` / `Date` passed by `proxy_pass_header`: in the upstream's
+    /// order, and ours are not written.
+    pub const SERVER: u8 = 6;
+    pub const DATE: u8 = 7;
+    /// Not passed on.
+    pub const HIDDEN: u8 = u8::MAX;
+}
+
+/// The [`place`] of `name` under nginx's default hidden set with
+/// `proxy_redirect` rules, by length then literal (the common case, on
+/// every upstream header of the plain path).
+fn builtin_place(name: &str) -> u8 {
+    let is = |lit: &str| name.eq_ignore_ascii_case(lit);
+    let hidden = match name.len() {
+        4 => is("date"),
+        5 => is("x-pad"),
+        6 => is("server"),
+        7 => {
+            if is("refresh") {
+                return place::REFRESH;
+            }
+            is("upgrade")
+        }
+        8 => {
+            return if is("location") {
+                place::LOCATION
+            } else {
+                place::REST
+            }
+        }
+        10 => is("connection") || is("keep-alive"),
+        12 => {
+            return if is("content-type") {
+                place::CONTENT_TYPE
+            } else {
+                place::REST
+            }
+        }
+        14 => {
+            return if is("content-length") {
+                place::CONTENT_LENGTH
+            } else {
+                place::REST
+            }
+        }
+        15 => is("x-accel-expires") || is("x-accel-charset"),
+        16 => is("x-accel-redirect"),
+        17 => is("transfer-encoding") || is("x-accel-buffering"),
+        18 => is("x-accel-limit-rate"),
+        _ => false,
+    };
+    if hidden {
+        place::HIDDEN
+    } else {
+        place::REST
+    }
 }
 
 /// The statuses `add_header` applies to without `always`.
@@ -336,11 +415,66 @@ impl Shape {
                 hidden.push(n.into());
             }
         }
+        // Placed before the hidden check, as the plain path always did;
+        // then nginx's hop-by-hop ones, ignored whatever
+        // `proxy_pass_header` says.
+        let mut places: Vec<(Box<str>, u8)> = vec![
+            ("content-type".into(), place::CONTENT_TYPE),
+            ("content-length".into(), place::CONTENT_LENGTH),
+        ];
+        for n in ["connection", "upgrade", "keep-alive", "transfer-encoding"] {
+            places.push((n.into(), place::HIDDEN));
+        }
+        for h in &hidden {
+            places.push((h.clone(), place::HIDDEN));
+        }
+        places.push(("server".into(), place::SERVER));
+        places.push(("date".into(), place::DATE));
+        if !redirects.is_empty() {
+            places.push(("location".into(), place::LOCATION));
+            places.push(("refresh".into(), place::REFRESH));
+        }
+        let lengths = places
+            .iter()
+            .fold(0u64, |m, (n, _)| m | 1 << n.len().min(63));
+        let standard = hidden.len() == DEFAULT_HIDDEN.len()
+            && hidden.iter().zip(DEFAULT_HIDDEN).all(|(h, d)| **h == *d);
         Ok(Self {
+            standard,
+            replaces: added.iter().any(|a| a.replaces.is_some()),
             add: added.into(),
             redirects: redirects.into(),
             hidden: hidden.into(),
+            places: places.into(),
+            lengths,
         })
+    }
+
+    /// The [`place`] of an upstream header named `name`.
+    pub fn place(&self, name: &str) -> u8 {
+        if self.standard {
+            return match builtin_place(name) {
+                place::LOCATION | place::REFRESH if self.redirects.is_empty() => place::REST,
+                p => p,
+            };
+        }
+        let b = name.as_bytes();
+        if self.lengths & 1 << b.len().min(63) == 0 {
+            return place::REST;
+        }
+        // The table is lower case: one side to fold, and the first byte
+        // rules most entries out.
+        let first = b.first().map_or(0, u8::to_ascii_lowercase);
+        for (n, p) in &*self.places {
+            let t = n.as_bytes();
+            if t.len() == b.len()
+                && t.first() == Some(&first)
+                && b.iter().zip(t).all(|(x, y)| x.to_ascii_lowercase() == *y)
+            {
+                return *p;
+            }
+        }
+        place::REST
     }
 
     /// Whether the upstream header `name` is not passed on.
@@ -403,7 +537,7 @@ impl Shape {
     /// Whether an `add_header` replaces upstream `ETag`s or
     /// `Last-Modified`s (see [`Shape::replacement`]).
     pub fn replaces(&self) -> bool {
-        self.add.iter().any(|a| a.replaces.is_some())
+        self.replaces
     }
 
     /// The `add_header` that replaces the upstream's `which` header, if
@@ -689,6 +823,50 @@ mod tests {
             replacement: "/".to_owned(),
         }];
         assert!(Shape::new(None, &settings(Some(bad)), None).is_err());
+    }
+
+    #[test]
+    fn the_builtin_places_agree_with_the_table() {
+        let pass = Pass {
+            url: "http://be",
+            has_uri: false,
+            location: "/",
+        };
+        for (redirects, pass) in [(None, Some(pass)), (Some(vec![]), Some(pass))] {
+            let s = Shape::new(
+                None,
+                &ProxySettings {
+                    redirects,
+                    ..ProxySettings::default()
+                },
+                pass,
+            )
+            .unwrap();
+            assert!(s.standard);
+            let table = Shape {
+                standard: false,
+                ..s.clone()
+            };
+            let names = DEFAULT_HIDDEN.iter().copied().chain([
+                "Content-Type",
+                "CONTENT-LENGTH",
+                "Connection",
+                "Keep-Alive",
+                "Upgrade",
+                "Transfer-Encoding",
+                "Location",
+                "Refresh",
+                "X-Other",
+                "Last-Modified",
+                "ETag",
+                "",
+                "locatio",
+                "X-Accel-Chars3t",
+            ]);
+            for n in names {
+                assert_eq!(s.place(n), table.place(n), "{n}");
+            }
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 #[allow(clippy::wildcard_imports, reason = "one path split in two files")]
 use super::*;
-use crate::shape::Replaced;
+use crate::shape::{place, Replaced};
 
 /// How an upstream response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,50 +246,6 @@ fn framing(
     Some((f, keep && f != Framing::Close))
 }
 
-/// Where an upstream header goes in the client's head.
-mod place {
-    /// After `Connection`, in the upstream's order.
-    pub const REST: u8 = 0;
-    // 1, 2: `Content-Type`, `Content-Length`.
-    /// `Location` and `Refresh` under `proxy_redirect` rules: in the
-    /// upstream's order, rewritten (a rewritten `Location` starting with
-    /// `/` goes absolute to its own place before the framing).
-    pub const LOCATION: u8 = 4;
-    pub const REFRESH: u8 = 5;
-    /// `Server` / `Date` passed by `proxy_pass_header`: in the upstream's
-    /// order, and ours are not written.
-    pub const SERVER: u8 = 6;
-    pub const DATE: u8 = 7;
-    pub const HIDDEN: u8 = u8::MAX;
-}
-
-/// The [`place`] of an upstream header.
-fn class(name: &str, shape: &crate::shape::Shape) -> u8 {
-    // A proxied `Location` and `Last-Modified` stay in the upstream's
-    // order, as in nginx (its header filter writes only its own in place).
-    const PLACED: [&str; 2] = ["content-type", "content-length"];
-    if let Some(i) = PLACED.iter().position(|x| name.eq_ignore_ascii_case(x)) {
-        return u8::try_from(i + 1).unwrap_or(0);
-    }
-    // Hop-by-hop: nginx ignores these whatever `proxy_pass_header` says.
-    let ignored = ["connection", "upgrade", "keep-alive", "transfer-encoding"]
-        .iter()
-        .any(|x| name.eq_ignore_ascii_case(x));
-    if ignored || shape.hidden(name) {
-        place::HIDDEN
-    } else if name.eq_ignore_ascii_case("server") {
-        place::SERVER
-    } else if name.eq_ignore_ascii_case("date") {
-        place::DATE
-    } else if shape.redirects() && name.eq_ignore_ascii_case("location") {
-        place::LOCATION
-    } else if shape.redirects() && name.eq_ignore_ascii_case("refresh") {
-        place::REFRESH
-    } else {
-        place::REST
-    }
-}
-
 /// Writes the client's response head (as `server::finish` orders it:
 /// `Server`, `Date`, `Content-Type`, `Content-Length`,
 /// a rewritten relative `Location` made absolute, `Transfer-Encoding`,
@@ -321,11 +277,12 @@ fn client_head(
     let chunked = matches!(framing, Framing::Chunked | Framing::Close);
     // Each header's place, found once.
     let mut at = [0u8; UP_HEADERS];
-    let (mut server, mut date) = (true, true);
+    let (mut server, mut date, mut redirect) = (true, true, false);
     for (p, h) in at.iter_mut().zip(resp.headers.iter()) {
-        *p = class(h.name, shape);
+        *p = shape.place(h.name);
         server &= *p != place::SERVER;
         date &= *p != place::DATE;
+        redirect |= *p == place::LOCATION || *p == place::REFRESH;
     }
     let places = &at[..resp.headers.len()];
     status_line_with(out, status, reason, server, date);
@@ -343,6 +300,9 @@ fn client_head(
     let mut rewritten: Vec<(usize, Vec<u8>)> = Vec::new();
     let mut fixed = None;
     for (i, (h, &p)) in resp.headers.iter().zip(places).enumerate() {
+        if !redirect {
+            break;
+        }
         if p == place::LOCATION || p == place::REFRESH {
             if let Some(v) = shape.redirect(ctx, h.value, p == place::REFRESH) {
                 if p == place::LOCATION {
@@ -382,6 +342,20 @@ fn client_head(
         [Replaced::ETag, Replaced::LastModified]
             .map(|w| last(w).and_then(|i| shape.replacement(ctx, w).map(|r| (i, r))))
     });
+    if replacing.is_none() && rewritten.is_empty() {
+        // The common case: every passed header as it came.
+        for (h, &p) in resp.headers.iter().zip(places) {
+            if !matches!(
+                p,
+                place::HIDDEN | place::CONTENT_TYPE | place::CONTENT_LENGTH
+            ) {
+                line(out, h.name, h.value);
+            }
+        }
+        shape.write_added(ctx, out, replaced);
+        out.extend_from_slice(b"\r\n");
+        return closing;
+    }
     for (i, (h, &p)) in resp.headers.iter().zip(places).enumerate() {
         if let Some(k) = replacing.as_ref().and_then(|r| {
             r.iter()
