@@ -366,6 +366,10 @@ fn response_header_directives_and_their_inheritance() {
     );
     let off = &s.locations[1];
     assert_eq!(off.settings.proxy.redirects, Some(vec![]));
+    assert_eq!(off.settings.absolute_redirect, Some(false));
+    assert_eq!(root.settings.absolute_redirect, None);
+    assert_eq!(off.settings.port_in_redirect, Some(false));
+    assert_eq!(root.settings.server_name_in_redirect, Some(true));
     assert_eq!(
         off.settings.add_headers,
         Some(vec![add("X-Off", "", false)])

@@ -135,7 +135,12 @@ fn proxy_plan(loc: &Location, settings: &ProxySettings) -> Option<ProxyPlan> {
     })
 }
 
-fn tree(loc: &Location, parent: &ProxySettings, files: &mut Files) -> Result<PlanTree, String> {
+fn tree(
+    loc: &Location,
+    parent: &ProxySettings,
+    server: &Server,
+    files: &mut Files,
+) -> Result<PlanTree, String> {
     let settings = loc.settings.proxy.clone().inherit(parent);
     let action = if let Some(r) = &loc.ret {
         Action::Return(r.clone())
@@ -171,12 +176,18 @@ fn tree(loc: &Location, parent: &ProxySettings, files: &mut Files) -> Result<Pla
         }
         _ => None,
     };
-    let shape = crate::shape::Shape::new(loc.settings.add_headers.as_deref(), &settings, pass)
-        .map_err(|e| format!("{e} in {}:{}", loc.file, loc.line))?;
+    let redirect = crate::shape::Redirects::of(&loc.settings, server);
+    let shape = crate::shape::Shape::new(
+        loc.settings.add_headers.as_deref(),
+        &settings,
+        pass,
+        redirect,
+    )
+    .map_err(|e| format!("{e} in {}:{}", loc.file, loc.line))?;
     let children = loc
         .locations
         .iter()
-        .map(|l| tree(l, &settings, files))
+        .map(|l| tree(l, &settings, server, files))
         .collect::<Result<_, _>>()?;
     Ok(PlanTree {
         action,
@@ -204,10 +215,15 @@ pub fn server_plans(
     let plans = server
         .locations
         .iter()
-        .map(|l| tree(l, &settings, files))
+        .map(|l| tree(l, &settings, server, files))
         .collect::<Result<_, _>>()?;
-    let shape = crate::shape::Shape::new(server.settings.add_headers.as_deref(), &settings, None)
-        .map_err(|e| format!("{e} in {}:{}", server.file, server.line))?;
+    let shape = crate::shape::Shape::new(
+        server.settings.add_headers.as_deref(),
+        &settings,
+        None,
+        crate::shape::Redirects::of(&server.settings, server),
+    )
+    .map_err(|e| format!("{e} in {}:{}", server.file, server.line))?;
     Ok((
         plans,
         Arc::new(files.target(server.settings.access_log.as_ref())?),

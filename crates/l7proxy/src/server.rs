@@ -393,6 +393,9 @@ fn finish(
             // nginx writes a proxied one in the upstream's order.
             continue;
         }
+        if name == LOCATION && shaped.as_ref().is_some_and(|s| s.listed_location) {
+            continue;
+        }
         if name == LOCATION && proxied {
             // A rewritten one made absolute has this place.
             if let Some(v) = shaped.as_ref().and_then(|s| s.location.clone()) {
@@ -439,7 +442,8 @@ fn finish(
         }
         let Some(n) = &last else { continue };
         let placed = matches!(n.as_str(), "content-type" | "content-length" | "connection")
-            || ((n == LOCATION || n == LAST_MODIFIED) && !proxied);
+            || (n == LAST_MODIFIED && !proxied)
+            || (n == LOCATION && !proxied && !shaped.as_ref().is_some_and(|s| s.listed_location));
         let dropped = if shaped.is_some() {
             matches!(
                 n.as_str(),

@@ -154,26 +154,6 @@ impl Ctx<'_> {
             _ => self.vars.get_into(name, out),
         }
     }
-
-    /// Appends `value` made absolute as nginx's header filter does:
-    /// `http[s]://HOST[:PORT]value`, the host from the request's `Host`
-    /// (else the local address), the port of the listening socket unless
-    /// it is the scheme's default.
-    pub fn absolute(&self, value: &[u8], out: &mut Vec<u8>) {
-        out.extend_from_slice(if self.tls { b"https://" } else { b"http://" });
-        if self.vars.host.is_empty() {
-            // ngx_sock_ntop without a port: no brackets around IPv6.
-            out.extend_from_slice(self.local.ip().to_string().as_bytes());
-        } else {
-            out.extend_from_slice(self.vars.host.as_bytes());
-        }
-        let port = self.local.port();
-        if port != if self.tls { 443 } else { 80 } {
-            out.push(b':');
-            out.extend_from_slice(port.to_string().as_bytes());
-        }
-        out.extend_from_slice(value);
-    }
 }
 
 /// One compiled `add_header`.
@@ -227,6 +207,7 @@ enum Pattern {
 /// The response rules of one location (or of a server, for the requests
 /// no location takes).
 #[derive(Debug, Clone, Default)]
+#[allow(clippy::struct_excessive_bools)] // one flag per nginx directive
 pub struct Shape {
     add: Box<[Added]>,
     redirects: Box<[Rule]>,
@@ -242,6 +223,43 @@ pub struct Shape {
     standard: bool,
     /// Whether an `add_header` replaces `ETag` or `Last-Modified`.
     replaces: bool,
+    /// `absolute_redirect` (default on), `port_in_redirect` (on), and the
+    /// server's first name when `server_name_in_redirect` is on.
+    absolute: bool,
+    port_in: bool,
+    server_name: Option<Box<str>>,
+}
+
+/// The redirect settings of a level (`absolute_redirect`,
+/// `port_in_redirect`, and the server's first name if
+/// `server_name_in_redirect` is on).
+#[derive(Debug, Clone, Copy)]
+pub struct Redirects<'a> {
+    pub absolute: bool,
+    pub port_in: bool,
+    pub server_name: Option<&'a str>,
+}
+
+impl Redirects<'_> {
+    /// From a level's settings and its server.
+    pub fn of<'a>(
+        common: &nginx_conf::model::http::Common,
+        server: &'a nginx_conf::model::http::Server,
+    ) -> Redirects<'a> {
+        use nginx_conf::model::ServerName;
+        Redirects {
+            absolute: common.absolute_redirect.unwrap_or(true),
+            port_in: common.port_in_redirect.unwrap_or(true),
+            server_name: common.server_name_in_redirect.unwrap_or(false).then(|| {
+                match server.server_names.first() {
+                    Some(ServerName::Exact(n) | ServerName::Wildcard(n)) => n.as_str(),
+                    // The first name as written: a regex keeps its `~`,
+                    // which the owned text has lost; none means "".
+                    Some(ServerName::Regex(_)) | None => "",
+                }
+            }),
+        }
+    }
 }
 
 /// Where an upstream header goes in the plain path's client head.
@@ -336,6 +354,7 @@ impl Shape {
         add: Option<&[AddHeader]>,
         proxy: &ProxySettings,
         pass: Option<Pass<'_>>,
+        redirect: Redirects<'_>,
     ) -> Result<Self, String> {
         let mut added = Vec::new();
         for a in add.unwrap_or_default() {
@@ -440,6 +459,9 @@ impl Shape {
         let standard = hidden.len() == DEFAULT_HIDDEN.len()
             && hidden.iter().zip(DEFAULT_HIDDEN).all(|(h, d)| **h == *d);
         Ok(Self {
+            absolute: redirect.absolute,
+            port_in: redirect.port_in,
+            server_name: redirect.server_name.map(|n| n.to_ascii_lowercase().into()),
             standard,
             replaces: added.iter().any(|a| a.replaces.is_some()),
             add: added.into(),
@@ -448,6 +470,35 @@ impl Shape {
             places: places.into(),
             lengths,
         })
+    }
+
+    /// Whether a `Location` starting with `/` is made absolute
+    /// (`absolute_redirect`).
+    pub fn absolute_redirect(&self) -> bool {
+        self.absolute
+    }
+
+    /// Appends `value` made absolute as nginx's header filter does:
+    /// `http[s]://HOST[:PORT]value`, the host the server's first name
+    /// (`server_name_in_redirect on`) or the request's `Host` (else the
+    /// local address), the port of the listening socket unless it is the
+    /// scheme's default or `port_in_redirect` is off.
+    pub fn absolute(&self, ctx: &Ctx<'_>, value: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(if ctx.tls { b"https://" } else { b"http://" });
+        if let Some(n) = &self.server_name {
+            out.extend_from_slice(n.as_bytes());
+        } else if ctx.vars.host.is_empty() {
+            // ngx_sock_ntop without a port: no brackets around IPv6.
+            out.extend_from_slice(ctx.local.ip().to_string().as_bytes());
+        } else {
+            out.extend_from_slice(ctx.vars.host.as_bytes());
+        }
+        let port = ctx.local.port();
+        if self.port_in && port != if ctx.tls { 443 } else { 80 } {
+            out.push(b':');
+            out.extend_from_slice(port.to_string().as_bytes());
+        }
+        out.extend_from_slice(value);
     }
 
     /// The [`place`] of an upstream header named `name`.
@@ -652,6 +703,9 @@ pub struct Shaped {
     pub date: bool,
     /// A rewritten `Location` made absolute, for its fixed place.
     pub location: Option<HeaderValue>,
+    /// Our own `Location` stays in the list (`absolute_redirect off`: the
+    /// header filter leaves a relative one where it is).
+    pub listed_location: bool,
 }
 
 /// The peer that answered (a response extension set by the worker).
@@ -667,6 +721,7 @@ pub fn shape_upstream(shape: &Shape, ctx: &Ctx<'_>, headers: &mut HeaderMap) -> 
         server: true,
         date: true,
         location: None,
+        listed_location: false,
     };
     let mut last = None;
     for (name, value) in headers.drain() {
@@ -681,9 +736,9 @@ pub fn shape_upstream(shape: &Shape, ctx: &Ctx<'_>, headers: &mut HeaderMap) -> 
         if shape.redirects() && (n == http::header::LOCATION || n.as_str() == "refresh") {
             let location = n == http::header::LOCATION;
             if let Some(v) = shape.redirect(ctx, value.as_bytes(), !location) {
-                if location && v.first() == Some(&b'/') {
+                if location && v.first() == Some(&b'/') && shape.absolute {
                     let mut abs = Vec::with_capacity(v.len() + 32);
-                    ctx.absolute(&v, &mut abs);
+                    shape.absolute(ctx, &v, &mut abs);
                     shaped.location = HeaderValue::from_bytes(&abs).ok();
                     continue;
                 }
@@ -709,9 +764,9 @@ pub fn shape_upstream(shape: &Shape, ctx: &Ctx<'_>, headers: &mut HeaderMap) -> 
 /// `/` made absolute.
 pub fn shape_page(shape: &Shape, ctx: &Ctx<'_>, headers: &mut HeaderMap) {
     if let Some(v) = headers.get(http::header::LOCATION) {
-        if v.as_bytes().first() == Some(&b'/') {
+        if v.as_bytes().first() == Some(&b'/') && shape.absolute {
             let mut abs = Vec::with_capacity(v.len() + 32);
-            ctx.absolute(v.as_bytes(), &mut abs);
+            shape.absolute(ctx, v.as_bytes(), &mut abs);
             if let Ok(v) = HeaderValue::from_bytes(&abs) {
                 headers.insert(http::header::LOCATION, v);
             }
@@ -739,6 +794,12 @@ mod tests {
         }
     }
 
+    const DEFAULT: Redirects<'static> = Redirects {
+        absolute: true,
+        port_in: true,
+        server_name: None,
+    };
+
     fn settings(redirects: Option<Vec<Redirect>>) -> ProxySettings {
         ProxySettings {
             redirects,
@@ -764,7 +825,7 @@ mod tests {
             has_uri: true,
             location: "/one/",
         };
-        let s = Shape::new(None, &settings(None), Some(pass)).unwrap();
+        let s = Shape::new(None, &settings(None), Some(pass), DEFAULT).unwrap();
         assert_eq!(
             s.redirect(&ctx, b"http://be/app/x?y", false).as_deref(),
             Some(&b"/one/x?y"[..])
@@ -779,17 +840,37 @@ mod tests {
             has_uri: false,
             location: "/one/",
         };
-        let s = Shape::new(None, &settings(None), Some(bare)).unwrap();
+        let s = Shape::new(None, &settings(None), Some(bare), DEFAULT).unwrap();
         assert_eq!(
             s.redirect(&ctx, b"http://be/app/x", false).as_deref(),
             Some(&b"/app/x"[..])
         );
         let mut abs = Vec::new();
-        ctx.absolute(b"/app/x", &mut abs);
+        s.absolute(&ctx, b"/app/x", &mut abs);
         assert_eq!(abs, b"http://example.com:8080/app/x");
-        let off = Shape::new(None, &settings(Some(vec![])), Some(bare)).unwrap();
+        let named = Shape::new(
+            None,
+            &settings(None),
+            Some(bare),
+            Redirects {
+                absolute: true,
+                port_in: false,
+                server_name: Some("Name.Example"),
+            },
+        )
+        .unwrap();
+        abs.clear();
+        named.absolute(&ctx, b"/app/x", &mut abs);
+        assert_eq!(abs, b"http://name.example/app/x");
+        let off = Shape::new(None, &settings(Some(vec![])), Some(bare), DEFAULT).unwrap();
         assert!(!off.redirects());
-        assert!(Shape::new(None, &settings(Some(vec![Redirect::Default])), None).is_err());
+        assert!(Shape::new(
+            None,
+            &settings(Some(vec![Redirect::Default])),
+            None,
+            DEFAULT
+        )
+        .is_err());
     }
 
     #[test]
@@ -807,22 +888,22 @@ mod tests {
             pattern: "~*^HTTP://([^/]+)/(.*)$".to_owned(),
             replacement: "/x/$2y$1${host}$9".to_owned(),
         }];
-        let s = Shape::new(None, &settings(Some(rules)), None).unwrap();
+        let s = Shape::new(None, &settings(Some(rules)), None, DEFAULT).unwrap();
         assert_eq!(
             s.redirect(&ctx, b"http://be/p", false).as_deref(),
             Some(&b"/x/pybeexample.com"[..])
         );
         let mut abs = Vec::new();
-        ctx.absolute(b"/x", &mut abs);
+        s.absolute(&ctx, b"/x", &mut abs);
         assert_eq!(abs, b"https://example.com/x");
         abs.clear();
-        Ctx { tls: false, ..ctx }.absolute(b"/x", &mut abs);
+        s.absolute(&Ctx { tls: false, ..ctx }, b"/x", &mut abs);
         assert_eq!(abs, b"http://example.com:443/x");
         let bad = vec![Redirect::Prefix {
             pattern: "~(".to_owned(),
             replacement: "/".to_owned(),
         }];
-        assert!(Shape::new(None, &settings(Some(bad)), None).is_err());
+        assert!(Shape::new(None, &settings(Some(bad)), None, DEFAULT).is_err());
     }
 
     #[test]
@@ -840,6 +921,7 @@ mod tests {
                     ..ProxySettings::default()
                 },
                 pass,
+                DEFAULT,
             )
             .unwrap();
             assert!(s.standard);
@@ -871,7 +953,7 @@ mod tests {
 
     #[test]
     fn hidden_is_the_default_set_plus_hide_minus_pass() {
-        let s = Shape::new(None, &settings(None), None).unwrap();
+        let s = Shape::new(None, &settings(None), None, DEFAULT).unwrap();
         assert!(s.hidden("x-secret") && s.hidden("Date") && s.hidden("X-Accel-Charset"));
         assert!(!s.hidden("server") && !s.hidden("x-other"));
     }
@@ -897,7 +979,7 @@ mod tests {
                 always: true,
             },
         ];
-        let s = Shape::new(Some(&add), &ProxySettings::default(), None).unwrap();
+        let s = Shape::new(Some(&add), &ProxySettings::default(), None, DEFAULT).unwrap();
         let mut ctx = Ctx {
             vars: &v,
             status: 206,

@@ -111,9 +111,17 @@ pub(crate) fn now_secs() -> u64 {
 
 /// nginx's reason phrases where they differ from today's (RFC 2616 names).
 pub(crate) fn reason(status: StatusCode) -> &'static str {
+    // nginx's own texts (ngx_http_status_lines) where they differ from
+    // the canonical ones.
     match status.as_u16() {
+        302 => "Moved Temporarily",
+        405 => "Not Allowed",
+        408 => "Request Time-out",
         413 => "Request Entity Too Large",
         414 => "Request-URI Too Large",
+        416 => "Requested Range Not Satisfiable",
+        503 => "Service Temporarily Unavailable",
+        504 => "Gateway Time-out",
         _ => status.canonical_reason().unwrap_or(""),
     }
 }
@@ -142,7 +150,13 @@ fn head_too_large<B>(req: &Request<B>) -> Option<StatusCode> {
 
 /// nginx's error page, with our name in the tail.
 pub fn error_page(status: StatusCode) -> Response<Body> {
-    let line = format!("{} {}", status.as_u16(), reason(status));
+    // The pages' titles are the status lines' texts but for two.
+    let title = match status.as_u16() {
+        302 => "Found",
+        401 => "Authorization Required",
+        _ => reason(status),
+    };
+    let line = format!("{} {title}", status.as_u16());
     let page = format!(
         "<html>\r\n<head><title>{line}</title></head>\r\n<body>\r\n<center><h1>{line}</h1></center>\r\n<hr><center>l7proxy</center>\r\n</body>\r\n</html>\r\n"
     );
@@ -450,6 +464,7 @@ impl Worker {
                 server: true,
                 date: true,
                 location: None,
+                listed_location: !shape.absolute_redirect(),
             });
         }
         resp

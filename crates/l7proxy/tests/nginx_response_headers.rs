@@ -1,15 +1,17 @@
 //! Differential: the response-side directives `add_header` (levels,
-//! statuses, `always`, variables, empty values), `proxy_redirect`
-//! (`default` with and without a URI part, `off`, prefix rules with
-//! variables, regular expressions with captures; `Location` and `Refresh`), the header filter's absolute
-//! redirects, and `proxy_hide_header` / `proxy_pass_header`. nginx 1.22
-//! and l7proxy run the same file in front of one backend whose answers the
-//! client chooses through request headers; every response (head and body)
-//! must be byte for byte the same, with only `Date`'s value, our `Server`
-//! name, the listening port and the error pages' signature masked. Each
-//! request is sent as a `GET` (our plain HTTP/1 path) and as a `POST` with
-//! a body (hyper's path, where header names are compared Title-Cased:
-//! hyper writes them so).
+//! statuses, `always`, variables, empty values, `ETag`/`Last-Modified`
+//! replaced), `proxy_redirect` (`default` with and without a URI part,
+//! `off`, prefix rules with variables, regular expressions with captures;
+//! `Location` and `Refresh`), the header filter's absolute redirects
+//! (`absolute_redirect`, `server_name_in_redirect`, `port_in_redirect`),
+//! and `proxy_hide_header` / `proxy_pass_header`. nginx 1.22 and l7proxy
+//! run the same file in front of one backend whose answers the client
+//! chooses through request headers; every response (head and body) must
+//! be byte for byte the same, with only `Date`'s value, our `Server` name,
+//! the listening port and the error pages' signature masked. Each request
+//! is sent as a `GET` (our plain HTTP/1 path) and as a `POST` with a body
+//! (hyper's path, where header names are compared Title-Cased: hyper
+//! writes them so).
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -166,6 +168,16 @@ http {
     server_name b;
     location / { proxy_pass http://be; }
   }
+  server {
+    listen 127.0.0.1:PORT;
+    server_name C.example alias.example;
+    server_name_in_redirect on;
+    port_in_redirect off;
+    location / { proxy_pass http://be; }
+    location /rel/ { proxy_pass http://be; absolute_redirect off; }
+    location /ret/ { return 302 /target; }
+    location /relret/ { absolute_redirect off; return 302 /target; add_header X-R r; }
+  }
 }
 "#;
 
@@ -215,6 +227,18 @@ const REQUESTS: &[(&str, &str, &str)] = &[
     ("a", "/fail/", ""),
     ("a", "/ret/", ""),
     ("a", "/ret200/", ""),
+    (
+        "alias.example",
+        "/",
+        "X-Status: 302\r\nX-Loc: http://be/z\r\n",
+    ),
+    (
+        "alias.example",
+        "/rel/",
+        "X-Status: 302\r\nX-Loc: http://be/z\r\n",
+    ),
+    ("alias.example", "/ret/", ""),
+    ("alias.example", "/relret/", ""),
     ("b", "/", ""),
     ("b", "/", "X-Status: 404\r\n"),
 ];
@@ -326,6 +350,10 @@ fn response_headers_are_added_rewritten_and_hidden_as_nginx_does() {
         "X-Http: http level\r\n",
         "X-Added: 200 a /add/nested/\r\n",
         "X-Own: o\r\n",
+        "Location: http://c.example/z\r\n",
+        "X-Secret: s\r\nLocation: /z\r\n",
+        "Location: http://c.example/target\r\n",
+        "Connection: close\r\nLocation: /target\r\nX-R: r\r\n",
         "ETag: \"mine\"\r\nX-Secret",
         "ETag: 404\r\n",
         "Location: http://a:PORT/moved/abc?from=be\r\n",

@@ -135,6 +135,10 @@ pub struct Common {
     pub ssl_protocols: Option<Vec<String>>,
     /// `add_header`: a level that adds none inherits all of its parent's.
     pub add_headers: Option<Vec<AddHeader>>,
+    /// `absolute_redirect`, `server_name_in_redirect`, `port_in_redirect`.
+    pub absolute_redirect: Option<bool>,
+    pub server_name_in_redirect: Option<bool>,
+    pub port_in_redirect: Option<bool>,
 }
 
 impl Common {
@@ -149,6 +153,15 @@ impl Common {
         );
         take(&mut self.ssl_protocols, parent.ssl_protocols.as_ref());
         take(&mut self.add_headers, parent.add_headers.as_ref());
+        take(
+            &mut self.absolute_redirect,
+            parent.absolute_redirect.as_ref(),
+        );
+        take(
+            &mut self.server_name_in_redirect,
+            parent.server_name_in_redirect.as_ref(),
+        );
+        take(&mut self.port_in_redirect, parent.port_in_redirect.as_ref());
         self.proxy = self.proxy.inherit(&parent.proxy);
         self
     }
@@ -309,6 +322,9 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
                 _ => return Err(invalid(stmt, c)),
             }
         }
+        "absolute_redirect" => out.absolute_redirect = Some(flag(stmt, c)?),
+        "server_name_in_redirect" => out.server_name_in_redirect = Some(flag(stmt, c)?),
+        "port_in_redirect" => out.port_in_redirect = Some(flag(stmt, c)?),
         "proxy_hide_header" => p.hide_headers.get_or_insert_with(Vec::new).push(first()),
         "proxy_pass_header" => p.pass_headers.get_or_insert_with(Vec::new).push(first()),
         _ => {}

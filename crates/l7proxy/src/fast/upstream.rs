@@ -313,11 +313,11 @@ fn client_head(
         }
     }
     let fixed = fixed
-        .filter(|&k| rewritten[k].1.first() == Some(&b'/'))
+        .filter(|&k| shape.absolute_redirect() && rewritten[k].1.first() == Some(&b'/'))
         .map(|k| {
             let (i, v) = &rewritten[k];
             out.extend_from_slice(b"Location: ");
-            ctx.absolute(v, out);
+            shape.absolute(ctx, v, out);
             out.extend_from_slice(b"\r\n");
             *i
         });
