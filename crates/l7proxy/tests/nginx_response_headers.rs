@@ -288,6 +288,51 @@ fn fetch(port: u16, post: bool, (host, target, extra): (&str, &str, &str)) -> St
     out
 }
 
+/// Every proxied request (no `return`, no error page: those hand the
+/// connection to hyper or differ in length) pipelined as `GET`s on one
+/// keep-alive connection, the last with `Connection: close`: the whole
+/// byte stream, `Date`, `Server` and the port masked line by line.
+fn pipelined(port: u16) -> String {
+    let proxied = proxied();
+    let mut req = String::new();
+    for (i, (host, target, extra)) in proxied.iter().enumerate() {
+        let close = if i + 1 == proxied.len() {
+            "Connection: close\r\n"
+        } else {
+            ""
+        };
+        let _ = write!(
+            req,
+            "GET {target} HTTP/1.1\r\nHost: {host}\r\n{extra}{close}\r\n"
+        );
+    }
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(req.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).unwrap();
+    let text = String::from_utf8_lossy(&got).replace(&format!(":{port}"), ":PORT");
+    text.split("\r\n")
+        .map(|line| {
+            if line.starts_with("Date: ") && !line.contains("2001") {
+                "Date: *"
+            } else if line == "Server: nginx/1.22.1" {
+                "Server: l7proxy"
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+fn proxied() -> Vec<&'static (&'static str, &'static str, &'static str)> {
+    REQUESTS
+        .iter()
+        .filter(|(_, t, _)| !["/fail/", "/ret/", "/ret200/", "/relret/"].contains(t))
+        .collect()
+}
+
 /// `x-a-b` → `X-A-B`, as hyper writes names.
 fn title_case(name: &str) -> String {
     let mut up = true;
@@ -363,4 +408,9 @@ fn response_headers_are_added_rewritten_and_hidden_as_nginx_does() {
         assert!(nginx_all.contains(want), "nginx lacks {want:?}");
     }
     assert!(differ.is_empty(), "{}", differ.join("\n\n"));
+    // The same on one keep-alive connection (the plain path throughout).
+    let (n, o) = (pipelined(nginx_port), pipelined(our_port));
+    assert_eq!(n.matches("HTTP/1.1 ").count(), proxied().len(), "{n}");
+    assert!(n.contains("Connection: keep-alive\r\n"), "{n}");
+    assert!(n == o, "pipelined:\n--- nginx\n{n}\n--- ours\n{o}");
 }
