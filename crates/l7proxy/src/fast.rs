@@ -469,7 +469,7 @@ async fn answer(
     let attempt = spec.and_then(|_| w.balancers.borrow().get(group).map(|u| u.start(input)));
     let (Some(spec), Some(mut attempt)) = (spec, attempt) else {
         put_buf(w, out);
-        let shaping = (&*node.shape, &vars, l.addr);
+        let shaping = (&*node.shape, &vars, l.addr, crate::shape::Peers::None);
         return page(
             stream,
             w,
@@ -486,6 +486,9 @@ async fn answer(
     };
     let mut last_failure = StatusCode::BAD_GATEWAY;
     let mut got = None;
+    // The peers tried, for `$upstream_addr` (the first few).
+    let mut tried = [0u16; 8];
+    let mut tried_n = 0;
     let event = crate::errorlog::Event {
         site,
         server,
@@ -511,6 +514,11 @@ async fn answer(
             spec.primary[pick.index].1
         };
         let last = tries >= max_tries;
+        if tried_n < tried.len() {
+            tried[tried_n] = u16::try_from(pick.index).unwrap_or(0)
+                | if pick.backup { crate::shape::BACKUP } else { 0 };
+            tried_n += 1;
+        }
         let up = Upstream {
             group,
             keepalive: spec.keepalive > 0,
@@ -523,6 +531,7 @@ async fn answer(
             shape: &node.shape,
             vars: &vars,
             local: l.addr,
+            peers: crate::shape::Peers::Picks(spec, &tried[..tried_n]),
         };
         match up.exchange(w, &out).await {
             Ok(r) => {
@@ -568,7 +577,13 @@ async fn answer(
     }
     let Some((mut r, failed, addr)) = got else {
         put_buf(w, out);
-        let shaping = (&*node.shape, &vars, l.addr);
+        let picks = &tried[..tried_n];
+        let shaping = (
+            &*node.shape,
+            &vars,
+            l.addr,
+            crate::shape::Peers::Picks(spec, picks),
+        );
         return page(stream, w, last_failure, &req, (log, facts), shaping).await;
     };
 
@@ -613,7 +628,12 @@ async fn page(
         &crate::accesslog::Target,
         Option<crate::accesslog::RequestFacts>,
     ),
-    (shape, vars, local): (&crate::shape::Shape, &Vars<'_>, SocketAddr),
+    (shape, vars, local, peers): (
+        &crate::shape::Shape,
+        &Vars<'_>,
+        SocketAddr,
+        crate::shape::Peers<'_>,
+    ),
 ) -> Done {
     let mut resp = crate::worker::error_page(status);
     let body = match resp.body_mut() {
@@ -637,7 +657,7 @@ async fn page(
     let ctx = crate::shape::Ctx {
         vars,
         status: status.as_u16(),
-        upstream: None,
+        upstream: peers,
         local,
         tls: false,
     };

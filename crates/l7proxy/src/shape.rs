@@ -122,14 +122,61 @@ impl Tpl {
     }
 }
 
+/// The peers a request tried (`$upstream_addr`, `, `-separated).
+#[derive(Debug, Clone, Copy)]
+pub enum Peers<'a> {
+    None,
+    /// Addresses (hyper's path).
+    List(&'a [SocketAddr]),
+    /// Indexes into a group's peers, `BACKUP` set for a backup one (the
+    /// plain path keeps them in a small array).
+    Picks(&'a crate::site::UpstreamSpec, &'a [u16]),
+}
+
+/// In [`Peers::Picks`]: the peer is a backup one.
+pub const BACKUP: u16 = 1 << 15;
+
+impl Peers<'_> {
+    fn write(&self, out: &mut Vec<u8>) {
+        use std::io::Write as _;
+        let mut one = |i: usize, a: SocketAddr| {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            let _ = write!(out, "{a}");
+        };
+        match *self {
+            Peers::None => {}
+            Peers::List(l) => {
+                for (i, a) in l.iter().enumerate() {
+                    one(i, *a);
+                }
+            }
+            Peers::Picks(spec, picks) => {
+                for (i, &p) in picks.iter().enumerate() {
+                    let k = usize::from(p & !BACKUP);
+                    let peers = if p & BACKUP == 0 {
+                        &spec.primary
+                    } else {
+                        &spec.backup
+                    };
+                    if let Some((_, a)) = peers.get(k) {
+                        one(i, *a);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// What a response's variables refer to.
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx<'a> {
     pub vars: &'a Vars<'a>,
     /// `$status`.
     pub status: u16,
-    /// `$upstream_addr`: the peer that answered, if any.
-    pub upstream: Option<SocketAddr>,
+    /// `$upstream_addr`: the peers tried, in order.
+    pub upstream: Peers<'a>,
     /// The listening address (for absolute redirects).
     pub local: SocketAddr,
     pub tls: bool,
@@ -146,11 +193,7 @@ impl Ctx<'_> {
                     b'0' + u8::try_from(s % 10).unwrap_or(0),
                 ]);
             }
-            "upstream_addr" => {
-                if let Some(a) = self.upstream {
-                    out.extend_from_slice(a.to_string().as_bytes());
-                }
-            }
+            "upstream_addr" => self.upstream.write(out),
             _ => self.vars.get_into(name, out),
         }
     }
@@ -708,9 +751,9 @@ pub struct Shaped {
     pub listed_location: bool,
 }
 
-/// The peer that answered (a response extension set by the worker).
-#[derive(Debug, Clone, Copy)]
-pub struct UpstreamAddr(pub SocketAddr);
+/// The peers a request tried (a response extension set by the worker).
+#[derive(Debug, Clone)]
+pub struct UpstreamAddr(pub Vec<SocketAddr>);
 
 /// Applies `shape` to an upstream response's headers on hyper's path:
 /// hidden ones dropped, `Location`/`Refresh` rewritten, `add_header` ones
@@ -816,7 +859,7 @@ mod tests {
         let ctx = Ctx {
             vars: &v,
             status: 302,
-            upstream: None,
+            upstream: Peers::None,
             local: "127.0.0.1:8080".parse().unwrap(),
             tls: false,
         };
@@ -880,7 +923,7 @@ mod tests {
         let ctx = Ctx {
             vars: &v,
             status: 302,
-            upstream: None,
+            upstream: Peers::None,
             local: "127.0.0.1:443".parse().unwrap(),
             tls: true,
         };
@@ -983,13 +1026,19 @@ mod tests {
         let mut ctx = Ctx {
             vars: &v,
             status: 206,
-            upstream: Some("127.0.0.1:9".parse().unwrap()),
+            upstream: Peers::List(&[
+                "127.0.0.1:9".parse().unwrap(),
+                "[2001:db8::1]:80".parse().unwrap(),
+            ]),
             local: "127.0.0.1:80".parse().unwrap(),
             tls: false,
         };
         let mut out = Vec::new();
         s.write_added(&ctx, &mut out, [false; 2]);
         assert_eq!(out, b"X-A: 206 example.com/a?b=1\r\nX-B: b\r\n");
+        out.clear();
+        ctx.var("upstream_addr", &mut out);
+        assert_eq!(out, b"127.0.0.1:9, [2001:db8::1]:80");
         ctx.status = 404;
         out.clear();
         s.write_added(&ctx, &mut out, [false; 2]);

@@ -444,18 +444,19 @@ impl Worker {
             body_length: None,
             client_headers: crate::headers::Client::Map(&parts.headers),
         };
-        let upstream = resp
+        let tried = resp
             .extensions_mut()
             .remove::<crate::shape::UpstreamAddr>()
-            .map(|a| a.0);
+            .map(|a| a.0)
+            .unwrap_or_default();
         let ctx = crate::shape::Ctx {
             vars: &vars,
             status: resp.status().as_u16(),
-            upstream,
+            upstream: crate::shape::Peers::List(&tried),
             local: l.addr,
             tls: l.tls.is_some(),
         };
-        if upstream.is_some() {
+        if matches!(resp.body(), Body::Upstream(..)) {
             let shaped = crate::shape::shape_upstream(shape, &ctx, resp.headers_mut());
             resp.extensions_mut().insert(shaped);
         } else if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
@@ -491,6 +492,12 @@ impl Worker {
             None => return error_page(StatusCode::INTERNAL_SERVER_ERROR),
         };
         let mut last_failure = StatusCode::BAD_GATEWAY;
+        // The peers tried, for `$upstream_addr`.
+        let mut tried = Vec::new();
+        let with_tried = |mut r: Response<Body>, tried: Vec<SocketAddr>| {
+            r.extensions_mut().insert(crate::shape::UpstreamAddr(tried));
+            r
+        };
         for tries in 1..=max_tries.max(1) {
             let pick = self
                 .balancers
@@ -507,6 +514,7 @@ impl Worker {
                 spec.primary[pick.index].1
             };
             let last = tries >= max_tries;
+            tried.push(addr);
             let req = out.request(last);
             let outcome = self
                 .exchange(
@@ -526,7 +534,7 @@ impl Worker {
                         addr,
                         failed: false,
                     };
-                    return self.tunnel(lease, resp, out.upgrade.take());
+                    return with_tried(self.tunnel(lease, resp, out.upgrade.take()), tried);
                 }
                 Ok((resp, conn)) => {
                     let failed = plan.next.status(resp.status().as_u16());
@@ -540,7 +548,7 @@ impl Worker {
                         addr,
                         failed,
                     };
-                    return self.respond(lease, resp, conn, spec.keepalive);
+                    return with_tried(self.respond(lease, resp, conn, spec.keepalive), tried);
                 }
                 Err(kind) => {
                     self.release(group, &attempt, true);
@@ -571,7 +579,7 @@ impl Worker {
                 }
             }
         }
-        error_page(last_failure)
+        with_tried(error_page(last_failure), tried)
     }
 
     pub(crate) fn release(&self, group: &str, attempt: &Attempt, failed: bool) {
@@ -592,9 +600,6 @@ impl Worker {
         // nginx's hidden upstream headers are dropped by server::finish.
         let (mut parts, incoming) = resp.into_parts();
         parts.version = Version::HTTP_11;
-        parts
-            .extensions
-            .insert(crate::shape::UpstreamAddr(lease.addr));
         let me = Rc::clone(self);
         let on_end: crate::body::OnEnd = Box::new(move |completed| {
             me.release(&lease.group, &lease.attempt, lease.failed);

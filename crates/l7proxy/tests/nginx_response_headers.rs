@@ -111,6 +111,7 @@ http {
   access_log off;
   TEMP
   upstream be { server 127.0.0.1:BE; keepalive 4; }
+  upstream half { server 127.0.0.1:DEAD; server 127.0.0.1:BE; }
   add_header X-Http "http level";
   server {
     listen 127.0.0.1:PORT;
@@ -159,7 +160,9 @@ http {
       proxy_pass http://127.0.0.1:DEAD;
       add_header X-Fail-Always "$status" always;
       add_header X-Fail-Not n;
+      add_header X-Fail-Addr $upstream_addr always;
     }
+    location /half/ { proxy_pass http://half; add_header X-Tried $upstream_addr; }
     location /ret/ { return 301 /elsewhere; }
     location /ret200/ { return 200 "ok"; add_header X-Ret r; }
   }
@@ -225,6 +228,7 @@ const REQUESTS: &[(&str, &str, &str)] = &[
     ("a", "/hide/", ""),
     ("a", "/hide-server-only/", ""),
     ("a", "/fail/", ""),
+    ("a", "/half/", ""),
     ("a", "/ret/", ""),
     ("a", "/ret200/", ""),
     (
@@ -391,6 +395,8 @@ fn response_headers_are_added_rewritten_and_hidden_as_nginx_does() {
         "Location: http://a/new/p\r\n",
         "Server: upstream-srv\r\n",
         "X-Fail-Always: 502\r\n",
+        "X-Fail-Addr: 127.0.0.1:",
+        ", 127.0.0.1:",
         "Location: http://a:PORT/elsewhere\r\n",
         "X-Http: http level\r\n",
         "X-Added: 200 a /add/nested/\r\n",

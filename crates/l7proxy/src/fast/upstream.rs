@@ -54,6 +54,8 @@ pub(super) struct Upstream<'a> {
     pub(super) vars: &'a crate::headers::Vars<'a>,
     /// The listening address (absolute redirects).
     pub(super) local: SocketAddr,
+    /// The peers tried so far, this one last (`$upstream_addr`).
+    pub(super) peers: crate::shape::Peers<'a>,
 }
 
 impl Upstream<'_> {
@@ -166,7 +168,7 @@ async fn read_head(
                     let ctx = crate::shape::Ctx {
                         vars: up.vars,
                         status,
-                        upstream: Some(up.addr),
+                        upstream: up.peers,
                         local: up.local,
                         tls: false,
                     };
