@@ -336,6 +336,7 @@ impl Worker {
         let Ok(normalized) = uri::normalize(path) else {
             return error_page(StatusCode::BAD_REQUEST);
         };
+        let host_key = crate::route::host_key(host);
         let mut shape = &site.server_shapes[server];
         let mut proxy_host = "";
         let mut resp = 'answer: {
@@ -379,7 +380,6 @@ impl Worker {
             if body.len() > MAX_BODY {
                 break 'answer error_page(StatusCode::PAYLOAD_TOO_LARGE);
             }
-            let host_key = crate::route::host_key(host);
             let vars = Vars {
                 proxy_host: &plan.proxy_host,
                 remote_addr: client,
@@ -432,7 +432,6 @@ impl Worker {
             };
             self.proxy(plan, input, outgoing, &event).await
         };
-        let host_key = crate::route::host_key(host);
         let vars = Vars {
             proxy_host,
             remote_addr: client,
