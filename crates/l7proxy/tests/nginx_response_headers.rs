@@ -181,6 +181,13 @@ http {
     location /ret/ { return 302 /target; }
     location /relret/ { absolute_redirect off; return 302 /target; add_header X-R r; }
   }
+  server {
+    listen 127.0.0.1:PORT;
+    server_name d;
+    add_header X-D "d $status" always;
+    add_header X-D-Safe n;
+    location /only/ { proxy_pass http://be; }
+  }
 }
 "#;
 
@@ -243,6 +250,8 @@ const REQUESTS: &[(&str, &str, &str)] = &[
     ),
     ("alias.example", "/ret/", ""),
     ("alias.example", "/relret/", ""),
+    ("d", "/elsewhere", ""),
+    ("d", "/only/", "X-Status: 404\r\n"),
     ("b", "/", ""),
     ("b", "/", "X-Status: 404\r\n"),
 ];
@@ -333,7 +342,7 @@ fn pipelined(port: u16) -> String {
 fn proxied() -> Vec<&'static (&'static str, &'static str, &'static str)> {
     REQUESTS
         .iter()
-        .filter(|(_, t, _)| !["/fail/", "/ret/", "/ret200/", "/relret/"].contains(t))
+        .filter(|(_, t, _)| !["/fail/", "/ret/", "/ret200/", "/relret/", "/elsewhere"].contains(t))
         .collect()
 }
 
@@ -395,6 +404,7 @@ fn response_headers_are_added_rewritten_and_hidden_as_nginx_does() {
         "Location: http://a/new/p\r\n",
         "Server: upstream-srv\r\n",
         "X-Fail-Always: 502\r\n",
+        "X-D: d 404\r\n",
         "X-Fail-Addr: 127.0.0.1:",
         ", 127.0.0.1:",
         "Location: http://a:PORT/elsewhere\r\n",
