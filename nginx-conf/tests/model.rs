@@ -363,3 +363,63 @@ fn client_timeouts_are_inherited_down_to_locations() {
         Some(Duration::from_secs(9))
     );
 }
+
+#[test]
+fn response_header_directives_and_their_inheritance() {
+    use nginx_conf::model::http::{AddHeader, Redirect};
+    let c = load(&testdata("model/response-headers.conf")).unwrap();
+    let http = c.http.unwrap();
+    let add = |name: &str, value: &str, always: bool| AddHeader {
+        name: name.into(),
+        value: value.into(),
+        always,
+    };
+    let s = &http.servers[0];
+    // The server adds its own, so the http level's is not inherited.
+    let server_level = Some(vec![add("X-Server", "$host", true)]);
+    assert_eq!(s.settings.add_headers, server_level);
+    let root = &s.locations[0];
+    assert_eq!(root.settings.add_headers, server_level);
+    assert_eq!(
+        root.proxy_pass_url.as_deref(),
+        Some("http://127.0.0.1:8081/app/")
+    );
+    assert_eq!(
+        root.settings.proxy.redirects,
+        Some(vec![
+            Redirect::Default,
+            Redirect::Prefix {
+                pattern: "http://other.example/".into(),
+                replacement: "http://$host/".into()
+            }
+        ])
+    );
+    // Hide and pass lists are inherited separately.
+    assert_eq!(
+        root.settings.proxy.hide_headers,
+        Some(vec!["X-Secret".to_owned()])
+    );
+    assert_eq!(
+        root.settings.proxy.pass_headers,
+        Some(vec!["Server".to_owned()])
+    );
+    let off = &s.locations[1];
+    assert_eq!(off.settings.proxy.redirects, Some(vec![]));
+    assert_eq!(off.settings.absolute_redirect, Some(false));
+    assert_eq!(root.settings.absolute_redirect, None);
+    assert_eq!(off.settings.port_in_redirect, Some(false));
+    assert_eq!(root.settings.server_name_in_redirect, Some(true));
+    assert_eq!(
+        off.settings.add_headers,
+        Some(vec![add("X-Off", "", false)])
+    );
+    assert_eq!(off.settings.proxy.pass_headers, None);
+    // An http-level rule reaches the server.
+    assert_eq!(
+        s.settings.proxy.redirects,
+        Some(vec![Redirect::Prefix {
+            pattern: "http://old.example/".into(),
+            replacement: "/".into()
+        }])
+    );
+}

@@ -613,13 +613,14 @@ async fn answer(
     let attempt = spec.and_then(|_| w.balancers.borrow().get(group).map(|u| u.start(input)));
     let (Some(spec), Some(mut attempt)) = (spec, attempt) else {
         put_buf(w, out);
+        let shaping = (&*node.shape, &vars, l.addr, crate::shape::Peers::None);
         return page(
             stream,
             w,
             StatusCode::INTERNAL_SERVER_ERROR,
             &req,
-            log,
-            facts,
+            (log, facts),
+            shaping,
         )
         .await;
     };
@@ -629,6 +630,9 @@ async fn answer(
     };
     let mut last_failure = StatusCode::BAD_GATEWAY;
     let mut got = None;
+    // The peers tried, for `$upstream_addr` (the first few).
+    let mut tried = [0u16; 8];
+    let mut tried_n = 0;
     let event = crate::errorlog::Event {
         site,
         server,
@@ -654,6 +658,11 @@ async fn answer(
             spec.primary[pick.index].1
         };
         let last = tries >= max_tries;
+        if tried_n < tried.len() {
+            tried[tried_n] = u16::try_from(pick.index).unwrap_or(0)
+                | if pick.backup { crate::shape::BACKUP } else { 0 };
+            tried_n += 1;
+        }
         let up = Upstream {
             group,
             keepalive: spec.keepalive > 0,
@@ -664,6 +673,10 @@ async fn answer(
             head_only: req.head_only,
             client_keep_alive: req.keep_alive,
             stop: &w.stopping,
+            shape: &node.shape,
+            vars: &vars,
+            local: l.addr,
+            peers: crate::shape::Peers::Picks(spec, &tried[..tried_n]),
         };
         match up.exchange(w, &out).await {
             Ok(r) => {
@@ -715,7 +728,14 @@ async fn answer(
     }
     let Some((mut r, failed, addr)) = got else {
         put_buf(w, out);
-        return page(stream, w, last_failure, &req, log, facts).await;
+        let picks = &tried[..tried_n];
+        let shaping = (
+            &*node.shape,
+            &vars,
+            l.addr,
+            crate::shape::Peers::Picks(spec, picks),
+        );
+        return page(stream, w, last_failure, &req, (log, facts), shaping).await;
     };
 
     // The response.
@@ -771,8 +791,16 @@ async fn page(
     w: &Worker,
     status: StatusCode,
     req: &Req<'_>,
-    log: &crate::accesslog::Target,
-    facts: Option<crate::accesslog::RequestFacts>,
+    (log, facts): (
+        &crate::accesslog::Target,
+        Option<crate::accesslog::RequestFacts>,
+    ),
+    (shape, vars, local, peers): (
+        &crate::shape::Shape,
+        &Vars<'_>,
+        SocketAddr,
+        crate::shape::Peers<'_>,
+    ),
 ) -> Done {
     let mut resp = crate::worker::error_page(status);
     let body = match resp.body_mut() {
@@ -789,10 +817,19 @@ async fn page(
     out.extend_from_slice(b"Content-Type: text/html\r\nContent-Length: ");
     out.extend_from_slice(body.len().to_string().as_bytes());
     out.extend_from_slice(if closing || !req.keep_alive {
-        b"\r\nConnection: close\r\n\r\n".as_slice()
+        b"\r\nConnection: close\r\n".as_slice()
     } else {
-        b"\r\nConnection: keep-alive\r\n\r\n".as_slice()
+        b"\r\nConnection: keep-alive\r\n".as_slice()
     });
+    let ctx = crate::shape::Ctx {
+        vars,
+        status: status.as_u16(),
+        upstream: peers,
+        local,
+        tls: false,
+    };
+    shape.write_added(&ctx, &mut out, [false; 2]);
+    out.extend_from_slice(b"\r\n");
     if !req.head_only {
         out.extend_from_slice(&body);
     }
@@ -815,6 +852,12 @@ async fn page(
 
 /// `HTTP/1.1 CODE REASON`, then `Server` and `Date`.
 fn status_line(out: &mut Vec<u8>, code: u16, reason: &[u8]) {
+    status_line_with(out, code, reason, true, true);
+}
+
+/// `HTTP/1.1 CODE REASON`, then our `Server` and `Date` when asked (not
+/// when `proxy_pass_header` passes the upstream's).
+fn status_line_with(out: &mut Vec<u8>, code: u16, reason: &[u8], server: bool, date: bool) {
     const DIGITS: &[u8; 10] = b"0123456789";
     out.extend_from_slice(b"HTTP/1.1 ");
     // Statuses are three digits (httparse and StatusCode see to it).
@@ -823,9 +866,15 @@ fn status_line(out: &mut Vec<u8>, code: u16, reason: &[u8]) {
     }
     out.push(b' ');
     out.extend_from_slice(reason);
-    out.extend_from_slice(b"\r\nServer: l7proxy\r\nDate: ");
-    out.extend_from_slice(crate::date::now().as_bytes());
     out.extend_from_slice(b"\r\n");
+    if server {
+        out.extend_from_slice(b"Server: l7proxy\r\n");
+    }
+    if date {
+        out.extend_from_slice(b"Date: ");
+        out.extend_from_slice(crate::date::now().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod limit;
 pub mod plan;
 pub mod route;
 pub mod server;
+pub mod shape;
 pub mod site;
 pub mod timed;
 pub mod tls;

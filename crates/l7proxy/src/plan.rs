@@ -132,6 +132,8 @@ pub enum Action {
 #[derive(Debug, Clone)]
 pub struct PlanTree {
     pub action: Action,
+    /// The response rules (`add_header`, `proxy_redirect`, hidden headers).
+    pub shape: Arc<crate::shape::Shape>,
     pub log: Arc<crate::accesslog::Target>,
     pub client: ClientLimits,
     pub children: Vec<PlanTree>,
@@ -172,7 +174,12 @@ fn proxy_plan(loc: &Location, settings: &ProxySettings) -> Option<ProxyPlan> {
     })
 }
 
-fn tree(loc: &Location, parent: &ProxySettings, files: &mut Files) -> Result<PlanTree, String> {
+fn tree(
+    loc: &Location,
+    parent: &ProxySettings,
+    server: &Server,
+    files: &mut Files,
+) -> Result<PlanTree, String> {
     let settings = loc.settings.proxy.clone().inherit(parent);
     let action = if let Some(r) = &loc.ret {
         Action::Return(r.clone())
@@ -188,22 +195,55 @@ fn tree(loc: &Location, parent: &ProxySettings, files: &mut Files) -> Result<Pla
         Action::NotFound
     };
     let log = Arc::new(files.target(loc.settings.access_log.as_ref())?);
+    let pass = match (&loc.proxy_pass, &loc.proxy_pass_url) {
+        (Some(p @ (ProxyPass::Upstream { .. } | ProxyPass::Url { .. })), Some(url)) => {
+            Some(crate::shape::Pass {
+                url,
+                has_uri: matches!(
+                    p,
+                    ProxyPass::Upstream { uri: Some(_), .. } | ProxyPass::Url { uri: Some(_), .. }
+                ),
+                location: match &loc.matcher {
+                    LocationMatch::Exact(n)
+                    | LocationMatch::PrefixNoRegex(n)
+                    | LocationMatch::Regex(n)
+                    | LocationMatch::RegexCaseless(n)
+                    | LocationMatch::Prefix(n)
+                    | LocationMatch::Named(n) => n,
+                },
+            })
+        }
+        _ => None,
+    };
+    let redirect = crate::shape::Redirects::of(&loc.settings, server);
+    let shape = crate::shape::Shape::new(
+        loc.settings.add_headers.as_deref(),
+        &settings,
+        pass,
+        redirect,
+    )
+    .map_err(|e| format!("{e} in {}:{}", loc.file, loc.line))?;
     let children = loc
         .locations
         .iter()
-        .map(|l| tree(l, &settings, files))
+        .map(|l| tree(l, &settings, server, files))
         .collect::<Result<_, _>>()?;
     Ok(PlanTree {
         action,
+        shape: Arc::new(shape),
         log,
         client: ClientLimits::new(&loc.settings.client),
         children,
     })
 }
 
-/// The plans of one server, and its own access log (for requests no
-/// location takes).
-pub type ServerPlans = (Vec<PlanTree>, Arc<crate::accesslog::Target>);
+/// The plans of one server, its own access log and response rules (for
+/// requests no location takes).
+pub type ServerPlans = (
+    Vec<PlanTree>,
+    Arc<crate::accesslog::Target>,
+    Arc<crate::shape::Shape>,
+);
 
 /// Plans for every location of `server`, mirroring its location tree.
 pub fn server_plans(
@@ -215,11 +255,19 @@ pub fn server_plans(
     let plans = server
         .locations
         .iter()
-        .map(|l| tree(l, &settings, files))
+        .map(|l| tree(l, &settings, server, files))
         .collect::<Result<_, _>>()?;
+    let shape = crate::shape::Shape::new(
+        server.settings.add_headers.as_deref(),
+        &settings,
+        None,
+        crate::shape::Redirects::of(&server.settings, server),
+    )
+    .map_err(|e| format!("{e} in {}:{}", server.file, server.line))?;
     Ok((
         plans,
         Arc::new(files.target(server.settings.access_log.as_ref())?),
+        Arc::new(shape),
     ))
 }
 

@@ -612,8 +612,9 @@ pub(crate) const HIDDEN: [&str; 10] = [
 ];
 
 /// The head in nginx's order (`ngx_http_header_filter`): `Server`, `Date`,
-/// `Content-Type`, `Content-Length`, `Last-Modified`, `Location` (ours
-/// only: nginx leaves a proxied one in the upstream's order),
+/// `Content-Type`, `Content-Length`, `Last-Modified` and `Location` (ours
+/// only: nginx leaves proxied ones in the upstream's order, but for a
+/// `Location` that `proxy_redirect` made absolute, see `shape`),
 /// `Transfer-Encoding: chunked` (an upstream body of unknown length when
 /// `chunk`), then `Connection` (`keep-alive`, or `close` when the client
 /// asked or after 400/413/414/500/501, or the upstream's `upgrade` for a
@@ -630,11 +631,39 @@ fn finish(
     let (mut parts, body) = resp.into_parts();
     let upgrading = parts.status == http::StatusCode::SWITCHING_PROTOCOLS;
     let proxied = matches!(body, crate::body::Body::Upstream(..));
+    // Set when `shape` applied the location's response rules (its hidden
+    // headers are gone already, passed `Server`/`Date` stay).
+    let shaped = parts.extensions.remove::<crate::shape::Shaped>();
     let mut headers = http::HeaderMap::with_capacity(parts.headers.len() + 3);
-    headers.insert(SERVER, http::HeaderValue::from_static("l7proxy"));
-    headers.insert(DATE, crate::date::now());
+    if shaped.as_ref().is_none_or(|s| s.server) {
+        headers.insert(SERVER, http::HeaderValue::from_static("l7proxy"));
+    }
+    if shaped.as_ref().is_none_or(|s| s.date) {
+        headers.insert(DATE, crate::date::now());
+    }
+    // Our own bodies' length in its place (hyper would append it after
+    // the `add_header` ones).
+    if let crate::body::Body::Full(Some(b)) = &body {
+        let s = parts.status.as_u16();
+        if s >= 200 && s != 204 && s != 304 && !parts.headers.contains_key(CONTENT_LENGTH) {
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, http::HeaderValue::from(b.len()));
+        }
+    }
     for name in [CONTENT_TYPE, CONTENT_LENGTH, LAST_MODIFIED, LOCATION] {
+        if name == LAST_MODIFIED && proxied {
+            // nginx writes a proxied one in the upstream's order.
+            continue;
+        }
+        if name == LOCATION && shaped.as_ref().is_some_and(|s| s.listed_location) {
+            continue;
+        }
         if name == LOCATION && proxied {
+            // A rewritten one made absolute has this place.
+            if let Some(v) = shaped.as_ref().and_then(|s| s.location.clone()) {
+                headers.insert(LOCATION, v);
+            }
             continue;
         }
         for v in parts.headers.get_all(&name) {
@@ -675,11 +704,18 @@ fn finish(
             last = Some(n);
         }
         let Some(n) = &last else { continue };
-        let placed = matches!(
-            n.as_str(),
-            "content-type" | "content-length" | "last-modified" | "connection"
-        ) || (n == LOCATION && !proxied);
-        if !placed && !hidden(n.as_str(), upgrading) {
+        let placed = matches!(n.as_str(), "content-type" | "content-length" | "connection")
+            || (n == LAST_MODIFIED && !proxied)
+            || (n == LOCATION && !proxied && !shaped.as_ref().is_some_and(|s| s.listed_location));
+        let dropped = if shaped.is_some() {
+            matches!(
+                n.as_str(),
+                "connection" | "upgrade" | "keep-alive" | "transfer-encoding"
+            )
+        } else {
+            hidden(n.as_str(), upgrading)
+        };
+        if !placed && !dropped {
             headers.append(n.clone(), value);
         }
     }

@@ -81,6 +81,8 @@ pub struct Site {
     /// Per server, its client-side limits (for requests no location takes,
     /// and `client_header_timeout` of a listener's default server).
     pub server_client: Vec<crate::plan::ClientLimits>,
+    /// Per server, the response rules of requests no location takes.
+    pub server_shapes: Vec<Arc<crate::shape::Shape>>,
     pub listeners: Vec<Listener>,
     pub upstreams: Names<UpstreamSpec>,
     pub workers: usize,
@@ -353,10 +355,12 @@ impl Site {
         let mut files = crate::accesslog::Files::default();
         let mut plans = Vec::new();
         let mut server_logs = Vec::new();
+        let mut server_shapes = Vec::new();
         for s in &http.servers {
-            let (p, log) = crate::plan::server_plans(&http, s, &mut files)?;
+            let (p, log, shape) = crate::plan::server_plans(&http, s, &mut files)?;
             plans.push(p);
             server_logs.push(log);
+            server_shapes.push(shape);
         }
         let main_errors = if config.error_log.is_empty() {
             files.errors(Some(&vec![nginx_conf::model::ErrorLog {
@@ -388,6 +392,7 @@ impl Site {
             plans,
             server_logs,
             server_client,
+            server_shapes,
             listeners,
             upstreams,
             workers,

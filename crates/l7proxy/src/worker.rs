@@ -123,10 +123,16 @@ pub(crate) fn now_secs() -> u64 {
 
 /// nginx's reason phrases where they differ from today's (RFC 2616 names).
 pub(crate) fn reason(status: StatusCode) -> &'static str {
+    // nginx's own texts (ngx_http_status_lines) where they differ from
+    // the canonical ones.
     match status.as_u16() {
+        302 => "Moved Temporarily",
+        405 => "Not Allowed",
         408 => "Request Time-out",
         413 => "Request Entity Too Large",
         414 => "Request-URI Too Large",
+        416 => "Requested Range Not Satisfiable",
+        503 => "Service Temporarily Unavailable",
         504 => "Gateway Time-out",
         _ => status.canonical_reason().unwrap_or(""),
     }
@@ -156,7 +162,13 @@ fn head_too_large<B>(req: &Request<B>) -> Option<StatusCode> {
 
 /// nginx's error page, with our name in the tail.
 pub fn error_page(status: StatusCode) -> Response<Body> {
-    let line = format!("{} {}", status.as_u16(), reason(status));
+    // The pages' titles are the status lines' texts but for two.
+    let title = match status.as_u16() {
+        302 => "Found",
+        401 => "Authorization Required",
+        _ => reason(status),
+    };
+    let line = format!("{} {title}", status.as_u16());
     let page = format!(
         "<html>\r\n<head><title>{line}</title></head>\r\n<body>\r\n<center><h1>{line}</h1></center>\r\n<hr><center>l7proxy</center>\r\n</body>\r\n</html>\r\n"
     );
@@ -349,110 +361,154 @@ impl Worker {
         let Ok(normalized) = uri::normalize(path) else {
             return error_page(StatusCode::BAD_REQUEST);
         };
-        if let Some(ret) = &site.http.servers[server].ret {
-            discard(body, limits.body_timeout).await;
-            return returned(ret);
-        }
-        *log = Arc::clone(&site.server_logs[server]);
-        *limits = site.server_client[server];
-        let loc_path = site.routes[server].location(normalized.as_bytes());
-        let node = crate::plan::node(&site.plans[server], &loc_path);
-        if let Some(n) = node {
-            *log = Arc::clone(&n.log);
-            *limits = n.client;
-        }
-        let plan = match node.map(|n| &n.action) {
-            None | Some(Action::NotFound) => {
-                discard(body, limits.body_timeout).await;
-                return error_page(StatusCode::NOT_FOUND);
-            }
-            Some(Action::Return(r)) => {
-                discard(body, limits.body_timeout).await;
-                return returned(r);
-            }
-            Some(Action::Proxy(p)) => p,
-        };
-        // Without a URI part the original target goes upstream as it came.
-        let target = match &plan.pass_uri {
-            None => parts.uri.path_and_query().map_or_else(
-                || http::Uri::from_static("/"),
-                |p| http::Uri::from(p.clone()),
-            ),
-            Some((uri, prefix)) => match upstream_target(uri, *prefix, &normalized, args).parse() {
-                Ok(u) => u,
-                Err(_) => return error_page(StatusCode::BAD_REQUEST),
-            },
-        };
-        let body = if hyper::body::Body::is_end_stream(&body) {
-            Bytes::new()
-        } else {
-            match read_body(body, limits.body_timeout).await {
-                Ok(b) => b,
-                Err(None) => return error_page(StatusCode::BAD_REQUEST),
-                // nginx closes without an answer and logs 408.
-                Err(Some(())) => {
-                    let mut r = error_page(StatusCode::REQUEST_TIMEOUT);
-                    r.extensions_mut().insert(Abort);
-                    return r;
-                }
-            }
-        };
-        if body.len() > MAX_BODY {
-            return error_page(StatusCode::PAYLOAD_TOO_LARGE);
-        }
         let host_key = crate::route::host_key(host);
+        let mut shape = &site.server_shapes[server];
+        let mut proxy_host = "";
+        let mut resp = 'answer: {
+            if let Some(ret) = &site.http.servers[server].ret {
+                discard(body, limits.body_timeout).await;
+                break 'answer returned(ret);
+            }
+            *log = Arc::clone(&site.server_logs[server]);
+            *limits = site.server_client[server];
+            let loc_path = site.routes[server].location(normalized.as_bytes());
+            let node = crate::plan::node(&site.plans[server], &loc_path);
+            if let Some(n) = node {
+                *log = Arc::clone(&n.log);
+                *limits = n.client;
+                shape = &n.shape;
+            }
+            let plan = match node.map(|n| &n.action) {
+                None | Some(Action::NotFound) => {
+                    discard(body, limits.body_timeout).await;
+                    break 'answer error_page(StatusCode::NOT_FOUND);
+                }
+                Some(Action::Return(r)) => {
+                    discard(body, limits.body_timeout).await;
+                    break 'answer returned(r);
+                }
+                Some(Action::Proxy(p)) => p,
+            };
+            proxy_host = &plan.proxy_host;
+            // Without a URI part the original target goes upstream as it came.
+            let target = match &plan.pass_uri {
+                None => parts.uri.path_and_query().map_or_else(
+                    || http::Uri::from_static("/"),
+                    |p| http::Uri::from(p.clone()),
+                ),
+                Some((uri, prefix)) => {
+                    match upstream_target(uri, *prefix, &normalized, args).parse() {
+                        Ok(u) => u,
+                        Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
+                    }
+                }
+            };
+            let body = if hyper::body::Body::is_end_stream(&body) {
+                Bytes::new()
+            } else {
+                match read_body(body, limits.body_timeout).await {
+                    Ok(b) => b,
+                    Err(None) => break 'answer error_page(StatusCode::BAD_REQUEST),
+                    // nginx closes without an answer and logs 408.
+                    Err(Some(())) => {
+                        let mut r = error_page(StatusCode::REQUEST_TIMEOUT);
+                        r.extensions_mut().insert(Abort);
+                        break 'answer r;
+                    }
+                }
+            };
+            if body.len() > MAX_BODY {
+                break 'answer error_page(StatusCode::PAYLOAD_TOO_LARGE);
+            }
+            let vars = Vars {
+                proxy_host: &plan.proxy_host,
+                remote_addr: client,
+                host: &host_key,
+                scheme: if l.tls.is_some() { "https" } else { "http" },
+                request_uri: raw_target,
+                uri: &normalized,
+                args,
+                body_length: (!body.is_empty()
+                    || matches!(parts.method.as_str(), "POST" | "PUT" | "PATCH"))
+                .then_some(body.len() as u64),
+                client_headers: crate::headers::Client::Map(&parts.headers),
+            };
+            let head = plan.headers.build(&vars);
+            let spec = site.upstreams.get(&*plan.group);
+            let key = spec
+                .and_then(|u| u.hash_key.as_ref())
+                .map(|k| vars.expand(k));
+            let input = match spec.map(|u| &u.method) {
+                Some(Method::IpHash) => Input::Client(client.ip()),
+                Some(Method::Hash | Method::HashConsistent) => {
+                    Input::Key(key.as_deref().unwrap_or("").as_bytes())
+                }
+                _ => Input::None,
+            };
+            let outgoing = Outgoing {
+                method: parts.method.clone(),
+                target,
+                version: plan.version,
+                head,
+                body,
+                upgrade,
+                client_io: parts.extensions.get::<Arc<crate::timed::Limits>>().cloned(),
+            };
+            let event = crate::errorlog::Event {
+                site: &site,
+                server,
+                location: &loc_path,
+                client: client.ip(),
+                method: parts.method.as_str(),
+                target: raw_target,
+                version: match parts.version {
+                    Version::HTTP_10 => "HTTP/1.0",
+                    Version::HTTP_2 => "HTTP/2.0",
+                    _ => "HTTP/1.1",
+                },
+                host: parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok()),
+            };
+            self.proxy(plan, input, outgoing, &event).await
+        };
         let vars = Vars {
-            proxy_host: &plan.proxy_host,
+            proxy_host,
             remote_addr: client,
             host: &host_key,
             scheme: if l.tls.is_some() { "https" } else { "http" },
             request_uri: raw_target,
             uri: &normalized,
             args,
-            body_length: (!body.is_empty()
-                || matches!(parts.method.as_str(), "POST" | "PUT" | "PATCH"))
-            .then_some(body.len() as u64),
+            body_length: None,
             client_headers: crate::headers::Client::Map(&parts.headers),
         };
-        let head = plan.headers.build(&vars);
-        let spec = site.upstreams.get(&*plan.group);
-        let key = spec
-            .and_then(|u| u.hash_key.as_ref())
-            .map(|k| vars.expand(k));
-        let input = match spec.map(|u| &u.method) {
-            Some(Method::IpHash) => Input::Client(client.ip()),
-            Some(Method::Hash | Method::HashConsistent) => {
-                Input::Key(key.as_deref().unwrap_or("").as_bytes())
-            }
-            _ => Input::None,
+        let tried = resp
+            .extensions_mut()
+            .remove::<crate::shape::UpstreamAddr>()
+            .map(|a| a.0)
+            .unwrap_or_default();
+        let ctx = crate::shape::Ctx {
+            vars: &vars,
+            status: resp.status().as_u16(),
+            upstream: crate::shape::Peers::List(&tried),
+            local: l.addr,
+            tls: l.tls.is_some(),
         };
-        let outgoing = Outgoing {
-            method: parts.method.clone(),
-            target,
-            version: plan.version,
-            head,
-            body,
-            upgrade,
-            client_io: parts.extensions.get::<Arc<crate::timed::Limits>>().cloned(),
-        };
-        let event = crate::errorlog::Event {
-            site: &site,
-            server,
-            location: &loc_path,
-            client: client.ip(),
-            method: parts.method.as_str(),
-            target: raw_target,
-            version: match parts.version {
-                Version::HTTP_10 => "HTTP/1.0",
-                Version::HTTP_2 => "HTTP/2.0",
-                _ => "HTTP/1.1",
-            },
-            host: parts
-                .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok()),
-        };
-        self.proxy(plan, input, outgoing, &event).await
+        if matches!(resp.body(), Body::Upstream(..)) {
+            let shaped = crate::shape::shape_upstream(shape, &ctx, resp.headers_mut());
+            resp.extensions_mut().insert(shaped);
+        } else if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+            crate::shape::shape_page(shape, &ctx, resp.headers_mut());
+            resp.extensions_mut().insert(crate::shape::Shaped {
+                server: true,
+                date: true,
+                location: None,
+                listed_location: !shape.absolute_redirect(),
+            });
+        }
+        resp
     }
 
     async fn proxy(
@@ -476,6 +532,12 @@ impl Worker {
             None => return error_page(StatusCode::INTERNAL_SERVER_ERROR),
         };
         let mut last_failure = StatusCode::BAD_GATEWAY;
+        // The peers tried, for `$upstream_addr`.
+        let mut tried = Vec::new();
+        let with_tried = |mut r: Response<Body>, tried: Vec<SocketAddr>| {
+            r.extensions_mut().insert(crate::shape::UpstreamAddr(tried));
+            r
+        };
         for tries in 1..=max_tries.max(1) {
             let pick = self
                 .balancers
@@ -492,6 +554,7 @@ impl Worker {
                 spec.primary[pick.index].1
             };
             let last = tries >= max_tries;
+            tried.push(addr);
             let req = out.request(last);
             let outcome = self
                 .exchange(group, spec.keepalive > 0, addr, req, plan)
@@ -504,7 +567,7 @@ impl Worker {
                         addr,
                         failed: false,
                     };
-                    return self.tunnel(lease, resp, out.upgrade.take());
+                    return with_tried(self.tunnel(lease, resp, out.upgrade.take()), tried);
                 }
                 Ok((resp, conn)) => {
                     let failed = plan.next.status(resp.status().as_u16());
@@ -523,12 +586,15 @@ impl Worker {
                         target: out.target.clone(),
                         client_io: out.client_io.take(),
                     };
-                    return self.respond(lease, resp, conn, spec.keepalive, late);
+                    return with_tried(
+                        self.respond(lease, resp, conn, spec.keepalive, late),
+                        tried,
+                    );
                 }
                 Err(Failure::Exhausted) => {
                     self.release(group, &attempt, false);
                     event.exhausted(addr, &out.target.to_string());
-                    return error_page(StatusCode::INTERNAL_SERVER_ERROR);
+                    return with_tried(error_page(StatusCode::INTERNAL_SERVER_ERROR), tried);
                 }
                 Err(kind) => {
                     self.release(group, &attempt, true);
@@ -559,7 +625,7 @@ impl Worker {
                 }
             }
         }
-        error_page(last_failure)
+        with_tried(error_page(last_failure), tried)
     }
 
     pub(crate) fn release(&self, group: &str, attempt: &Attempt, failed: bool) {

@@ -4,6 +4,7 @@
 
 #[allow(clippy::wildcard_imports, reason = "one path split in two files")]
 use super::*;
+use crate::shape::{place, Replaced};
 
 /// How an upstream response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,13 @@ pub(super) struct Upstream<'a> {
     /// keep-alive client does not send another request on a connection
     /// about to close).
     pub(super) stop: &'a std::cell::Cell<bool>,
+    /// The location's response rules, and what their variables refer to.
+    pub(super) shape: &'a crate::shape::Shape,
+    pub(super) vars: &'a crate::headers::Vars<'a>,
+    /// The listening address (absolute redirects).
+    pub(super) local: SocketAddr,
+    /// The peers tried so far, this one last (`$upstream_addr`).
+    pub(super) peers: crate::shape::Peers<'a>,
 }
 
 impl Upstream<'_> {
@@ -164,7 +172,15 @@ async fn read_head(
                     }
                     let (framing, keep) = framing(&resp, status, up.head_only).ok_or(true)?;
                     let keep_alive = up.client_keep_alive && !up.stop.get();
-                    let closing = client_head(out, &resp, status, framing, keep_alive);
+                    let ctx = crate::shape::Ctx {
+                        vars: up.vars,
+                        status,
+                        upstream: up.peers,
+                        local: up.local,
+                        tls: false,
+                    };
+                    let closing =
+                        client_head(out, &resp, status, framing, keep_alive, up.shape, &ctx);
                     return Ok((n, status, framing, keep, closing || !keep_alive));
                 }
                 Ok(httparse::Status::Partial) => {}
@@ -239,39 +255,19 @@ fn framing(
     Some((f, keep && f != Framing::Close))
 }
 
-/// Where an upstream header goes in the client's head: 1 `Content-Type`,
-/// 2 `Content-Length`, 3 `Last-Modified`, `u8::MAX` not
-/// passed on (`Connection`, `Upgrade`, nginx's hidden ones), 0 after
-/// `Connection` in the upstream's order.
-fn class(name: &str) -> u8 {
-    // A proxied `Location` stays in the upstream's order, as in nginx
-    // (which does not take it for a redirect of its own).
-    const PLACED: [&str; 3] = ["content-type", "content-length", "last-modified"];
-    if let Some(i) = PLACED.iter().position(|x| name.eq_ignore_ascii_case(x)) {
-        return u8::try_from(i + 1).unwrap_or(0);
-    }
-    let hidden = ["connection", "upgrade"]
-        .iter()
-        .chain(crate::server::HIDDEN.iter())
-        .any(|x| name.eq_ignore_ascii_case(x));
-    if hidden {
-        u8::MAX
-    } else {
-        0
-    }
-}
-
 /// Writes the client's response head (as `server::finish` orders it:
-/// `Server`, `Date`, `Content-Type`, `Content-Length`, `Last-Modified`,
-/// `Transfer-Encoding`, `Connection`, then the upstream's
-/// others but its hidden ones); returns whether the status closes the
-/// connection.
+/// `Server`, `Date`, `Content-Type`, `Content-Length`,
+/// a rewritten relative `Location` made absolute, `Transfer-Encoding`,
+/// `Connection`, then the upstream's others but its hidden ones, then the
+/// `add_header` ones); returns whether the status closes the connection.
 fn client_head(
     out: &mut Vec<u8>,
     resp: &httparse::Response<'_, '_>,
     status: u16,
     framing: Framing,
     keep_alive: bool,
+    shape: &crate::shape::Shape,
+    ctx: &crate::shape::Ctx<'_>,
 ) -> bool {
     let reason = match resp.reason {
         Some(x) if !x.is_empty() => x.as_bytes(),
@@ -281,29 +277,59 @@ fn client_head(
             .unwrap_or("")
             .as_bytes(),
     };
-    status_line(out, status, reason);
-    let line = |out: &mut Vec<u8>, h: &httparse::Header<'_>| {
-        out.extend_from_slice(h.name.as_bytes());
+    let line = |out: &mut Vec<u8>, name: &str, value: &[u8]| {
+        out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value);
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     };
     let chunked = matches!(framing, Framing::Chunked | Framing::Close);
-    // Each header's place, found once: 1-4 the placed ones in order,
-    // 0 the rest, u8::MAX not passed on.
-    let mut place = [0u8; UP_HEADERS];
-    for (p, h) in place.iter_mut().zip(resp.headers.iter()) {
-        *p = class(h.name);
+    // Each header's place, found once.
+    let mut at = [0u8; UP_HEADERS];
+    let (mut server, mut date, mut redirect) = (true, true, false);
+    for (p, h) in at.iter_mut().zip(resp.headers.iter()) {
+        *p = shape.place(h.name);
+        server &= *p != place::SERVER;
+        date &= *p != place::DATE;
+        redirect |= *p == place::LOCATION || *p == place::REFRESH;
     }
-    let places = &place[..resp.headers.len()];
-    for want in 1..=3 {
+    let places = &at[..resp.headers.len()];
+    status_line_with(out, status, reason, server, date);
+    for want in 1..=2 {
         if want == 2 && chunked {
             continue;
         }
         for (h, _) in resp.headers.iter().zip(places).filter(|(_, &p)| p == want) {
-            line(out, h);
+            line(out, h.name, h.value);
         }
     }
+    // `proxy_redirect`: rewritten values (allocated only when a rule
+    // matched), and the last rewritten `Location`, which nginx's header
+    // filter makes absolute when it starts with `/`.
+    let mut rewritten: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut fixed = None;
+    for (i, (h, &p)) in resp.headers.iter().zip(places).enumerate() {
+        if !redirect {
+            break;
+        }
+        if p == place::LOCATION || p == place::REFRESH {
+            if let Some(v) = shape.redirect(ctx, h.value, p == place::REFRESH) {
+                if p == place::LOCATION {
+                    fixed = Some(rewritten.len());
+                }
+                rewritten.push((i, v));
+            }
+        }
+    }
+    let fixed = fixed
+        .filter(|&k| shape.absolute_redirect() && rewritten[k].1.first() == Some(&b'/'))
+        .map(|k| {
+            let (i, v) = &rewritten[k];
+            out.extend_from_slice(b"Location: ");
+            shape.absolute(ctx, v, out);
+            out.extend_from_slice(b"\r\n");
+            *i
+        });
     if chunked {
         out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
     }
@@ -313,9 +339,56 @@ fn client_head(
     } else {
         b"Connection: keep-alive\r\n"
     });
-    for (h, _) in resp.headers.iter().zip(places).filter(|(_, &p)| p == 0) {
-        line(out, h);
+    // `add_header ETag|Last-Modified` replaces the last upstream one.
+    let mut replaced = [false; 2];
+    let replacing = shape.replaces().then(|| {
+        let last = |w: Replaced| {
+            resp.headers
+                .iter()
+                .zip(places)
+                .rposition(|(h, &p)| p == place::REST && Replaced::of(h.name) == Some(w))
+        };
+        [Replaced::ETag, Replaced::LastModified]
+            .map(|w| last(w).and_then(|i| shape.replacement(ctx, w).map(|r| (i, r))))
+    });
+    if replacing.is_none() && rewritten.is_empty() {
+        // The common case: every passed header as it came.
+        for (h, &p) in resp.headers.iter().zip(places) {
+            if !matches!(
+                p,
+                place::HIDDEN | place::CONTENT_TYPE | place::CONTENT_LENGTH
+            ) {
+                line(out, h.name, h.value);
+            }
+        }
+        shape.write_added(ctx, out, replaced);
+        out.extend_from_slice(b"\r\n");
+        return closing;
     }
+    for (i, (h, &p)) in resp.headers.iter().zip(places).enumerate() {
+        if let Some(k) = replacing.as_ref().and_then(|r| {
+            r.iter()
+                .position(|x| x.as_ref().is_some_and(|(at, _)| *at == i))
+        }) {
+            replaced[k] = true;
+            if let Some(Some((_, (name, value)))) = replacing.as_ref().map(|r| &r[k]) {
+                if !value.is_empty() {
+                    line(out, name, value);
+                }
+            }
+        } else if p == place::REST || p == place::SERVER || p == place::DATE {
+            line(out, h.name, h.value);
+        } else if p == place::LOCATION || p == place::REFRESH {
+            if fixed == Some(i) {
+                continue;
+            }
+            match rewritten.iter().find(|(k, _)| *k == i) {
+                Some((_, v)) => line(out, h.name, v),
+                None => line(out, h.name, h.value),
+            }
+        }
+    }
+    shape.write_added(ctx, out, replaced);
     out.extend_from_slice(b"\r\n");
     closing
 }
