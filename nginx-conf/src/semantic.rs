@@ -22,6 +22,8 @@ pub(crate) struct BlockState {
     pub(crate) upstream_servers: usize,
     /// The locations of this `server` or `location` block.
     pub(crate) locations: Vec<LocationNode>,
+    /// Whether a `proxy_pass` came before (for `proxy_redirect default`).
+    proxy_pass: bool,
 }
 
 /// A location and its nested locations, for nginx's end-of-`http` checks.
@@ -286,7 +288,16 @@ impl Semantics {
                     return Err(format!("invalid return code \"{first}\""));
                 }
             }
-            "proxy_pass" => self.proxy_pass(first, at)?,
+            "proxy_pass" => {
+                block.proxy_pass = true;
+                self.proxy_pass(first, at)?;
+            }
+            "proxy_redirect" if args.len() == 1 && first == "default" && !block.proxy_pass => {
+                return Err(
+                    "\"proxy_redirect default\" should be placed after the \"proxy_pass\" directive"
+                        .into(),
+                );
+            }
             "location" if args.len() == 2 && !["=", "~", "~*", "^~"].contains(&first) => {
                 return Err(format!("invalid location modifier \"{first}\""));
             }

@@ -325,3 +325,102 @@ fn model_rejects_backup_with_hash_in_either_order() {
     );
     assert_eq!(e.location.as_ref().map(|l| l.1), Some(4));
 }
+
+#[test]
+fn client_timeouts_are_inherited_down_to_locations() {
+    let dir = std::env::temp_dir().join(format!("nginx-conf-client-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("nginx.conf");
+    std::fs::write(
+        &path,
+        "events {}\n\
+         http {\n\
+           keepalive_timeout 30s 20; keepalive_requests 5; client_header_timeout 500ms;\n\
+           upstream u { server 127.0.0.1:1; keepalive_timeout 9s; }\n\
+           server { listen 127.0.0.1:8080; client_body_timeout 7;\n\
+             location / { send_timeout 1m; keepalive_timeout 0; }\n\
+             location /b { } } }\n",
+    )
+    .unwrap();
+    let c = load(&path.display().to_string()).expect("loads");
+    let _ = std::fs::remove_dir_all(&dir);
+    let http = c.http.unwrap();
+    let server = &http.servers[0];
+    let s = server.settings.client;
+    assert_eq!(s.header_timeout, Some(Duration::from_millis(500)));
+    assert_eq!(s.body_timeout, Some(Duration::from_secs(7)));
+    assert_eq!(s.keepalive_requests, Some(5));
+    assert_eq!(s.keepalive_header, Some(Duration::from_secs(20)));
+    let a = server.locations[0].settings.client;
+    assert_eq!(a.keepalive_timeout, Some(Duration::ZERO));
+    assert_eq!(a.send_timeout, Some(Duration::from_secs(60)));
+    assert_eq!(a.body_timeout, Some(Duration::from_secs(7)));
+    let b = server.locations[1].settings.client;
+    assert_eq!(b.keepalive_timeout, Some(Duration::from_secs(30)));
+    assert_eq!(b.send_timeout, None, "nginx's default applies");
+    // The upstream block's keepalive_timeout is its own.
+    assert_eq!(
+        http.upstreams[0].keepalive_timeout,
+        Some(Duration::from_secs(9))
+    );
+}
+
+#[test]
+fn response_header_directives_and_their_inheritance() {
+    use nginx_conf::model::http::{AddHeader, Redirect};
+    let c = load(&testdata("model/response-headers.conf")).unwrap();
+    let http = c.http.unwrap();
+    let add = |name: &str, value: &str, always: bool| AddHeader {
+        name: name.into(),
+        value: value.into(),
+        always,
+    };
+    let s = &http.servers[0];
+    // The server adds its own, so the http level's is not inherited.
+    let server_level = Some(vec![add("X-Server", "$host", true)]);
+    assert_eq!(s.settings.add_headers, server_level);
+    let root = &s.locations[0];
+    assert_eq!(root.settings.add_headers, server_level);
+    assert_eq!(
+        root.proxy_pass_url.as_deref(),
+        Some("http://127.0.0.1:8081/app/")
+    );
+    assert_eq!(
+        root.settings.proxy.redirects,
+        Some(vec![
+            Redirect::Default,
+            Redirect::Prefix {
+                pattern: "http://other.example/".into(),
+                replacement: "http://$host/".into()
+            }
+        ])
+    );
+    // Hide and pass lists are inherited separately.
+    assert_eq!(
+        root.settings.proxy.hide_headers,
+        Some(vec!["X-Secret".to_owned()])
+    );
+    assert_eq!(
+        root.settings.proxy.pass_headers,
+        Some(vec!["Server".to_owned()])
+    );
+    let off = &s.locations[1];
+    assert_eq!(off.settings.proxy.redirects, Some(vec![]));
+    assert_eq!(off.settings.absolute_redirect, Some(false));
+    assert_eq!(root.settings.absolute_redirect, None);
+    assert_eq!(off.settings.port_in_redirect, Some(false));
+    assert_eq!(root.settings.server_name_in_redirect, Some(true));
+    assert_eq!(
+        off.settings.add_headers,
+        Some(vec![add("X-Off", "", false)])
+    );
+    assert_eq!(off.settings.proxy.pass_headers, None);
+    // An http-level rule reaches the server.
+    assert_eq!(
+        s.settings.proxy.redirects,
+        Some(vec![Redirect::Prefix {
+            pattern: "http://old.example/".into(),
+            replacement: "/".into()
+        }])
+    );
+}

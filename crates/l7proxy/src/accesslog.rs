@@ -197,7 +197,9 @@ impl RequestFacts {
         tls: bool,
     ) -> Self {
         let uri = req.uri();
-        let target = if uri.authority().is_some() {
+        // An absolute-form HTTP/1 target as it came; HTTP/2's
+        // `:authority` is no part of nginx's `$request`.
+        let target = if uri.authority().is_some() && req.version() != http::Version::HTTP_2 {
             uri.to_string()
         } else {
             uri.path_and_query().map_or("/", |p| p.as_str()).to_owned()
@@ -280,6 +282,50 @@ pub fn write(target: &Target, facts: &RequestFacts, status: u16, sent: u64) {
         body_bytes: sent,
         header_bytes: facts.header_bytes,
         tries: &facts.routed.tries,
+        request_line: None,
+    };
+    for sink in &target.0 {
+        if sink.condition.as_ref().is_some_and(|c| !c.holds(&f)) {
+            continue;
+        }
+        sink.file.write(&sink.format.render(&f, true));
+    }
+}
+
+/// The line of a request closed by `client_header_timeout`: nginx logs
+/// 408 with the request line as far as it came (`"-"` when none), in each
+/// `access_log`'s format.
+pub fn write_timed_out(
+    target: &Target,
+    remote: SocketAddr,
+    local: SocketAddr,
+    conn: ConnFacts,
+    request_line: &[u8],
+) {
+    if target.0.is_empty() {
+        return;
+    }
+    let now = SystemTime::now();
+    let f = Facts {
+        remote,
+        local,
+        method: "",
+        target: "",
+        protocol: "",
+        uri: "",
+        headers: &[],
+        host: "",
+        server_name: "",
+        scheme: "http",
+        connection: conn.number,
+        requests: conn.requests,
+        start: now,
+        now,
+        status: 408,
+        body_bytes: 0,
+        header_bytes: 0,
+        tries: &[],
+        request_line: Some(request_line),
     };
     for sink in &target.0 {
         if sink.condition.as_ref().is_some_and(|c| !c.holds(&f)) {

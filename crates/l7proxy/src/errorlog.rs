@@ -307,6 +307,18 @@ pub fn note_connect_error_to(peer: &crate::peer::Peer, e: &std::io::Error) {
     CONNECT_FAILURE.with(|c| *c.borrow_mut() = Some((level, text)));
 }
 
+/// Notes an upstream that did not take the request within
+/// `proxy_send_timeout`.
+pub fn note_send_timeout() {
+    SEND_TIMEOUT.with(|c| c.set(true));
+}
+
+std::thread_local! {
+    /// The last upstream failure on this worker thread was a
+    /// `proxy_send_timeout` (taken as `CONNECT_FAILURE` is).
+    static SEND_TIMEOUT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Notes an upstream `connect()` that timed out.
 pub fn note_connect_timeout() {
     CONNECT_FAILURE.with(|c| {
@@ -331,6 +343,60 @@ pub fn server_name(site: &crate::site::Site, server: usize) -> String {
         .unwrap_or_default()
 }
 
+/// nginx's `client timed out` (info) for a connection closed by
+/// `client_header_timeout`: `bytes` is what came of the head (none:
+/// "while waiting for request", which names the listening address).
+pub fn client_timed_out(
+    site: &crate::site::Site,
+    listener: usize,
+    client: std::net::IpAddr,
+    bytes: &[u8],
+) {
+    let l = &site.listeners[listener];
+    let target = site.request_errors(l.default, None);
+    if !target.wants(Level::Info) {
+        return;
+    }
+    let head = "client timed out (110: Connection timed out)";
+    let message = if bytes.is_empty() {
+        format!(
+            "{head} while waiting for request, client: {client}, server: {}",
+            l.addr
+        )
+    } else {
+        let server = server_name(site, l.default);
+        let mut lines = bytes.split(|&b| b == b'\n');
+        let first = lines.next().unwrap_or_default();
+        let complete = bytes.contains(&b'\n');
+        let request = String::from_utf8_lossy(first.strip_suffix(b"\r").unwrap_or(first));
+        let action = if complete {
+            "reading client request headers"
+        } else {
+            "reading client request line"
+        };
+        let ctx = RequestContext {
+            client,
+            server: &server,
+            request: &request,
+            upstream: None,
+            host: None,
+        };
+        let mut m = ctx.format(head, action);
+        // The Host header, once its line is complete.
+        let mut complete_lines: Vec<&[u8]> = lines.collect();
+        complete_lines.pop();
+        if let Some(h) = complete_lines.iter().find_map(|line| {
+            let (name, value) = std::str::from_utf8(line).ok()?.split_once(':')?;
+            name.eq_ignore_ascii_case("host")
+                .then(|| value.trim().to_owned())
+        }) {
+            let _ = write!(m, ", host: \"{h}\"");
+        }
+        m
+    };
+    target.log(Level::Info, Some(connection_number()), &message);
+}
+
 /// The request an upstream event happened to, for its error lines.
 #[derive(Debug, Clone, Copy)]
 pub struct Event<'a> {
@@ -344,6 +410,48 @@ pub struct Event<'a> {
     /// `HTTP/1.1`, `HTTP/1.0`, `HTTP/2.0`.
     pub version: &'a str,
     pub host: Option<&'a str>,
+}
+
+/// An [`Event`] that owns its request's facts, for a message written
+/// after the request's code returned (a response body that timed out).
+#[derive(Debug, Clone)]
+pub struct OwnedEvent {
+    site: Arc<crate::site::Site>,
+    server: usize,
+    location: Vec<usize>,
+    client: std::net::IpAddr,
+    method: String,
+    target: String,
+    version: String,
+    host: Option<String>,
+}
+
+impl OwnedEvent {
+    pub fn new(e: &Event<'_>, site: Arc<crate::site::Site>) -> Self {
+        Self {
+            site,
+            server: e.server,
+            location: e.location.to_vec(),
+            client: e.client,
+            method: e.method.to_owned(),
+            target: e.target.to_owned(),
+            version: e.version.to_owned(),
+            host: e.host.map(str::to_owned),
+        }
+    }
+
+    pub fn event(&self) -> Event<'_> {
+        Event {
+            site: &self.site,
+            server: self.server,
+            location: &self.location,
+            client: self.client,
+            method: &self.method,
+            target: &self.target,
+            version: &self.version,
+            host: self.host.as_deref(),
+        }
+    }
 }
 
 /// The target of the upstream request head `head` (`/uri` of
@@ -396,8 +504,14 @@ impl Event<'_> {
         disabled: bool,
     ) {
         let upstream = format!("http://{peer}{}{uri}", peer.uri_separator());
+        let sending = SEND_TIMEOUT.with(|c| c.replace(false));
         let (level, message, action) = match CONNECT_FAILURE.with(|c| c.borrow_mut().take()) {
             Some((level, m)) => (level, m, "connecting to upstream"),
+            None if sending => (
+                Level::Error,
+                "upstream timed out (110: Connection timed out)".to_owned(),
+                "sending request to upstream",
+            ),
             None if timeout => (
                 Level::Error,
                 "upstream timed out (110: Connection timed out)".to_owned(),
@@ -418,6 +532,41 @@ impl Event<'_> {
                 Some(&upstream),
             );
         }
+    }
+
+    /// No connection to `peer` could be made: every `worker_connections`
+    /// place is taken (nginx's alert; the request gets 500).
+    pub fn exhausted(&self, peer: &crate::peer::Peer, uri: &str) {
+        let upstream = format!("http://{peer}{}{uri}", peer.uri_separator());
+        self.write(
+            Level::Alert,
+            &format!(
+                "{} worker_connections are not enough",
+                crate::limit::configured()
+            ),
+            "connecting to upstream",
+            Some(&upstream),
+        );
+    }
+
+    /// `send_timeout` passed while the body was being relayed (info).
+    pub fn client_send_timed_out(&self, peer: &crate::peer::Peer, uri: &str) {
+        self.write(
+            Level::Info,
+            "client timed out (110: Connection timed out)",
+            "sending to client",
+            Some(&format!("http://{peer}{}{uri}", peer.uri_separator())),
+        );
+    }
+
+    /// `proxy_read_timeout` passed while the body was being relayed.
+    pub fn upstream_read_timed_out(&self, peer: &crate::peer::Peer, uri: &str) {
+        self.write(
+            Level::Error,
+            "upstream timed out (110: Connection timed out)",
+            "reading upstream",
+            Some(&format!("http://{peer}{}{uri}", peer.uri_separator())),
+        );
     }
 
     /// No peer of `group` could be chosen: nginx's `no live upstreams`.

@@ -65,7 +65,10 @@ fn take_buf(w: &Worker) -> Vec<u8> {
 /// marks the socket not ready after a short read (the kernel buffer was
 /// drained), so the next wait sleeps on epoll instead of paying a `recv`
 /// that fails with `EAGAIN` — one syscall less per keep-alive request.
-async fn read_now(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<std::io::Result<usize>> {
+async fn read_now<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+) -> Option<std::io::Result<usize>> {
     std::future::poll_fn(|cx| {
         let read = stream.read_buf(buf);
         let mut read = std::pin::pin!(read);
@@ -75,6 +78,28 @@ async fn read_now(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<std::io::
         }
     })
     .await
+}
+
+/// Writes all of `bytes` to the client; an error when it failed (`true`:
+/// it made no progress for `timeout`, nginx's `send_timeout`, after which
+/// nginx closes). The timer is only set when the socket would block.
+async fn send(stream: &mut TcpStream, bytes: &[u8], timeout: Duration) -> Result<(), bool> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match stream.try_write(&bytes[done..]) {
+            Ok(0) => return Err(false),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                match tokio::time::timeout(timeout, stream.writable()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Err(false),
+                    Err(_) => return Err(true),
+                }
+            }
+            Err(_) => return Err(false),
+        }
+    }
+    Ok(())
 }
 
 fn put_buf(w: &Worker, mut b: Vec<u8>) {
@@ -94,6 +119,20 @@ pub struct Rewind {
     pre: Vec<u8>,
     pos: usize,
     stream: TcpStream,
+    /// Requests the fast path answered on this connection before.
+    pub served: u32,
+}
+
+impl Rewind {
+    /// `stream`, with the bytes `pre` already read from it put back.
+    pub(crate) fn new(pre: Vec<u8>, stream: TcpStream) -> Self {
+        Self {
+            pre,
+            pos: 0,
+            stream,
+            served: 0,
+        }
+    }
 }
 
 impl Rewind {
@@ -150,10 +189,23 @@ impl AsyncWrite for Rewind {
     }
 }
 
+/// Why an idle connection's wait ended.
+enum Wake {
+    /// Bytes (or the end) have come.
+    Ready,
+    /// The worker is stopping.
+    Stop,
+    /// `client_header_timeout` / `keepalive_timeout` passed.
+    Expired,
+    /// A socket error, or its place was taken (`worker_connections`).
+    Failed,
+}
+
 /// What became of the connection after one request.
 enum Step {
-    /// Keep it; these bytes (maybe none) were read past the request.
-    Again(Vec<u8>),
+    /// Keep it (for up to its location's `keepalive_timeout` if idle);
+    /// these bytes (maybe none) were read past the request.
+    Again(Vec<u8>, Duration),
     Close,
     /// Give it to hyper with these bytes.
     Hyper(Vec<u8>),
@@ -165,28 +217,53 @@ pub async fn serve(
     peer: SocketAddr,
     w: Rc<Worker>,
     index: usize,
-    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    slot: &crate::limit::Slot,
     conn: &std::cell::Cell<ConnFacts>,
 ) -> Option<Rewind> {
     let mut pending = Vec::new();
-    // One wait for the stop for the connection's life (not one per
-    // request), on its own receiver.
-    let mut stop_rx = shutdown.clone();
-    let mut stop = std::pin::pin!(stop_rx.changed());
-    // Once the stop future has completed it must not be polled again.
-    let mut stopping = false;
+    // The first bytes, then the whole first head, must come within
+    // `client_header_timeout` of the accept (nginx's timer is set once);
+    // later the idle wait is the `keepalive_timeout` of the last request's
+    // location. Nothing is sent on either timeout.
+    let mut timer = crate::idle::Timer::new(w.wheel.after(header_timeout(&w, index)));
+    let mut served = 0u32;
     loop {
         while pending.is_empty() {
             // Idle: only the socket is held; a buffer is taken when bytes
-            // have come (readiness can be stale: then it goes back).
-            stopping = tokio::select! {
-                biased;
-                _ = stop.as_mut() => true,
-                // No readiness future kept in the task: the waker goes
-                // into the socket's own slot.
-                r = std::future::poll_fn(|cx| stream.poll_read_ready(cx)) => {
-                    r.ok()?;
-                    false
+            // have come (readiness can be stale: then it goes back). No
+            // readiness future kept in the task: the waker goes into the
+            // socket's own slot, and into the worker's wheel for the
+            // deadline. The connection is reusable meanwhile (closed if
+            // worker_connections run out, as nginx does).
+            let reusable = slot.idle();
+            let ready = std::future::poll_fn(|cx| {
+                // A stopping worker wakes every idle connection (they are
+                // all in its wheel). A new connection still gets its first
+                // request answered, as nginx does (only keep-alive
+                // connections are idle to its ngx_close_idle_connections).
+                if w.stopping.get() && served > 0 {
+                    return Poll::Ready(Wake::Stop);
+                }
+                let reclaimed = std::pin::pin!(reusable.reclaimed());
+                if std::future::Future::poll(reclaimed, cx).is_ready() {
+                    return Poll::Ready(Wake::Failed);
+                }
+                match stream.poll_read_ready(cx) {
+                    Poll::Ready(Ok(())) => Poll::Ready(Wake::Ready),
+                    Poll::Ready(Err(_)) => Poll::Ready(Wake::Failed),
+                    Poll::Pending => timer.poll_expired(&w.wheel, cx).map(|()| Wake::Expired),
+                }
+            })
+            .await;
+            let stopping = match ready {
+                Wake::Ready => false,
+                Wake::Stop => true,
+                Wake::Failed => return None,
+                Wake::Expired => {
+                    if served == 0 {
+                        crate::errorlog::client_timed_out(&w.site, index, peer.ip(), b"");
+                    }
+                    return None;
                 }
             };
             // On a stop, a request that has already come is answered
@@ -208,20 +285,48 @@ pub async fn serve(
             }
         }
         let buf = std::mem::take(&mut pending);
-        match Box::pin(one(&mut stream, buf, peer, &w, index, shutdown, conn)).await {
+        let head_by = (served == 0).then(|| w.wheel.instant(timer.deadline()));
+        let head = Head {
+            served: served + 1,
+            by: head_by,
+            timeout: header_timeout(&w, index),
+        };
+        match Box::pin(one(&mut stream, buf, peer, &w, index, head, conn)).await {
             // Stopping: nothing more after this request.
-            Step::Again(_) if stopping || *shutdown.borrow() => return None,
-            Step::Again(rest) => pending = rest,
+            Step::Again(..) if w.stopping.get() => return None,
+            Step::Again(rest, keepalive) => {
+                pending = rest;
+                served += 1;
+                timer.set(w.wheel.after(keepalive));
+            }
             Step::Close => return None,
             Step::Hyper(pre) => {
                 return Some(Rewind {
                     pre,
                     pos: 0,
                     stream,
+                    served,
                 })
             }
         }
     }
+}
+
+/// `client_header_timeout` of the listener's default server (nginx reads
+/// heads with the default server's settings).
+fn header_timeout(w: &Worker, index: usize) -> Duration {
+    w.site.server_client[w.site.listeners[index].default].header_timeout
+}
+
+/// The request's number on its connection and when its head must be in.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    /// 1 for the first request.
+    served: u32,
+    /// The first request's deadline (from the accept).
+    by: Option<std::time::Instant>,
+    /// `client_header_timeout` (later requests: from their first bytes).
+    timeout: Duration,
 }
 
 /// Reads one request head and answers it.
@@ -231,9 +336,10 @@ async fn one(
     peer: SocketAddr,
     w: &Rc<Worker>,
     index: usize,
-    shutdown: &tokio::sync::watch::Receiver<bool>,
+    head: Head,
     conn: &std::cell::Cell<ConnFacts>,
 ) -> Step {
+    let mut head_by = head.by;
     let head_len = loop {
         if let Some(n) = head_end(&buf) {
             break n;
@@ -263,26 +369,46 @@ async fn one(
             Some(Ok(0)) => return Step::Hyper(buf),
             Some(Ok(_)) => {}
             None => {
-                if stream.readable().await.is_err() {
-                    return Step::Close;
+                let by = *head_by.get_or_insert_with(|| std::time::Instant::now() + head.timeout);
+                match tokio::time::timeout_at(by.into(), stream.readable()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Step::Close,
+                    Err(_) => {
+                        // nginx closes without an answer and logs 408
+                        // with the request line as far as it came.
+                        let l = &w.site.listeners[index];
+                        crate::errorlog::client_timed_out(&w.site, index, peer.ip(), &buf);
+                        let line = buf.split(|&b| b == b'\r' || b == b'\n').next();
+                        let mut c = conn.get();
+                        c.requests += 1;
+                        crate::accesslog::write_timed_out(
+                            &w.site.server_logs[l.default],
+                            peer,
+                            crate::server::local_addr(w, index, || stream.local_addr()),
+                            c,
+                            line.unwrap_or_default(),
+                        );
+                        put_buf(w, buf);
+                        return Step::Close;
+                    }
                 }
             }
             Some(Err(_)) => return Step::Close,
         }
     };
-    match answer(stream, &buf[..head_len], peer, w, index, shutdown, conn).await {
+    match answer(stream, &buf[..head_len], peer, w, index, head.served, conn).await {
         Done::Hyper => Step::Hyper(buf),
         Done::Close => {
             put_buf(w, buf);
             Step::Close
         }
-        Done::KeepAlive if buf.len() > head_len => {
+        Done::KeepAlive(idle) if buf.len() > head_len => {
             buf.drain(..head_len);
-            Step::Again(buf)
+            Step::Again(buf, idle)
         }
-        Done::KeepAlive => {
+        Done::KeepAlive(idle) => {
             put_buf(w, buf);
-            Step::Again(Vec::new())
+            Step::Again(Vec::new(), idle)
         }
     }
 }
@@ -303,7 +429,8 @@ fn head_end(buf: &[u8]) -> Option<usize> {
 }
 
 enum Done {
-    KeepAlive,
+    /// Keep the connection, idle for up to this long.
+    KeepAlive(Duration),
     Close,
     /// Nothing was written: hyper answers this request.
     Hyper,
@@ -322,6 +449,11 @@ struct Req<'a> {
     head_only: bool,
     keep_alive: bool,
     client: &'a [httparse::Header<'a>],
+    /// The location's client-side limits.
+    limits: crate::plan::ClientLimits,
+    /// Bytes sent before the response (`100 Continue`): nginx counts them
+    /// in `$body_bytes_sent`.
+    early: u64,
 }
 
 #[allow(clippy::too_many_lines)] // one request, start to end
@@ -331,7 +463,7 @@ async fn answer(
     peer: SocketAddr,
     w: &Rc<Worker>,
     index: usize,
-    shutdown: &tokio::sync::watch::Receiver<bool>,
+    served: u32,
     conn: &std::cell::Cell<ConnFacts>,
 ) -> Done {
     let mut headers = [httparse::EMPTY_HEADER; HEADERS];
@@ -352,6 +484,7 @@ async fn answer(
     }
     let mut host = None;
     let mut connection = None;
+    let mut expect = None;
     for h in client {
         if h.name.len() + h.value.len() + 4 > LINE {
             return Done::Hyper;
@@ -366,7 +499,10 @@ async fn answer(
         } else if n.eq_ignore_ascii_case("connection") {
             // As hyper's map: the first one counts.
             connection = connection.or(Some(h.value));
-        } else if ["content-length", "transfer-encoding", "upgrade", "expect"]
+        } else if n.eq_ignore_ascii_case("expect") {
+            // As nginx's headers_in: the first one counts.
+            expect = expect.or(Some(h.value));
+        } else if ["content-length", "transfer-encoding", "upgrade"]
             .iter()
             .any(|x| n.eq_ignore_ascii_case(x))
         {
@@ -429,6 +565,7 @@ async fn answer(
         }
     };
     let log = &node.log;
+    let limits = node.client;
     let mut this_conn = conn.get();
     this_conn.requests += 1;
     conn.set(this_conn);
@@ -477,9 +614,23 @@ async fn answer(
         method,
         target,
         head_only: method == "HEAD",
-        keep_alive,
+        // `keepalive_requests`, `keepalive_timeout 0`.
+        keep_alive: keep_alive && limits.keeps(served),
         client,
+        limits,
+        early: 0,
     };
+    let mut req = req;
+    // nginx answers `Expect: 100-continue` (exactly; HTTP/1.1) when it
+    // starts reading the body, which the proxy module does for every
+    // request, body or not.
+    if expect.is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue")) {
+        const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+        if send(stream, CONTINUE, limits.send_timeout).await.is_err() {
+            return Done::Close;
+        }
+        req.early = CONTINUE.len() as u64;
+    }
 
     // The upstream request.
     let vars = Vars {
@@ -528,13 +679,14 @@ async fn answer(
     let attempt = spec.and_then(|_| w.balancers.borrow().get(group).map(|u| u.start(input)));
     let (Some(spec), Some(mut attempt)) = (spec, attempt) else {
         put_buf(w, out);
+        let shaping = (&*node.shape, &vars, l.addr, crate::shape::Peers::None);
         return page(
             stream,
             w,
             StatusCode::INTERNAL_SERVER_ERROR,
             &req,
-            log,
-            facts,
+            (log, facts),
+            shaping,
         )
         .await;
     };
@@ -544,6 +696,9 @@ async fn answer(
     };
     let mut last_failure = StatusCode::BAD_GATEWAY;
     let mut got = None;
+    // The peers tried, for `$upstream_addr` (the first few).
+    let mut tried = [0u16; 8];
+    let mut tried_n = 0;
     let event = crate::errorlog::Event {
         site,
         server,
@@ -576,15 +731,25 @@ async fn answer(
             spec.primary[pick.index].1.clone()
         };
         let last = tries >= max_tries;
+        if tried_n < tried.len() {
+            tried[tried_n] = u16::try_from(pick.index).unwrap_or(0)
+                | if pick.backup { crate::shape::BACKUP } else { 0 };
+            tried_n += 1;
+        }
         let up = Upstream {
             group,
             keepalive: spec.keepalive > 0,
             addr: &addr,
             connect_timeout: plan.connect_timeout,
             read_timeout: plan.read_timeout,
+            send_timeout: plan.send_timeout,
             head_only: req.head_only,
             client_keep_alive: req.keep_alive,
-            stop: shutdown,
+            stop: &w.stopping,
+            shape: &node.shape,
+            vars: &vars,
+            local: l.addr,
+            peers: crate::shape::Peers::Picks(spec, &tried[..tried_n]),
         };
         let t0 = std::time::Instant::now();
         let outcome = up.exchange(w, &out).await;
@@ -595,6 +760,7 @@ async fn answer(
                     Ok(r) => r.status,
                     Err(Failure::Timeout) => 504,
                     Err(Failure::Error) => 502,
+                    Err(Failure::Exhausted) => 500,
                 },
                 secs: t0.elapsed().as_secs_f64(),
             });
@@ -610,6 +776,12 @@ async fn answer(
                     continue;
                 }
                 got = Some((r, failed, addr, t0));
+                break;
+            }
+            Err(Failure::Exhausted) => {
+                w.release(group, &attempt, false);
+                event.exhausted(&addr, crate::errorlog::upstream_target(&out));
+                last_failure = StatusCode::INTERNAL_SERVER_ERROR;
                 break;
             }
             Err(kind) => {
@@ -630,7 +802,7 @@ async fn answer(
                         last_failure = StatusCode::GATEWAY_TIMEOUT;
                         plan.next.timeout
                     }
-                    Failure::Error => {
+                    Failure::Error | Failure::Exhausted => {
                         last_failure = StatusCode::BAD_GATEWAY;
                         plan.next.error
                     }
@@ -643,19 +815,41 @@ async fn answer(
     }
     let Some((mut r, failed, addr, t0)) = got else {
         put_buf(w, out);
-        return page(stream, w, last_failure, &req, log, facts).await;
+        let picks = &tried[..tried_n];
+        let shaping = (
+            &*node.shape,
+            &vars,
+            l.addr,
+            crate::shape::Peers::Picks(spec, picks),
+        );
+        return page(stream, w, last_failure, &req, (log, facts), shaping).await;
     };
 
     // The response.
-    put_buf(w, out);
+    let upstream_req = out;
     let mut out = std::mem::take(&mut r.head);
     let head_bytes = out.len() as u64;
     let stopping = !r.keep_alive;
     let closing = r.closing;
-    let relayed = relay(stream, &mut r, &mut out).await;
+    let relayed = relay(
+        stream,
+        &mut r,
+        &mut out,
+        limits.send_timeout,
+        plan.read_timeout,
+    )
+    .await;
     let (complete, sent) = match relayed {
         Ok(n) => (true, n),
-        Err(n) => (false, n),
+        Err((n, cut)) => {
+            let target = crate::errorlog::upstream_target(&upstream_req);
+            match cut {
+                Cut::UpstreamTimeout => event.upstream_read_timed_out(&addr, target),
+                Cut::ClientTimeout => event.client_send_timed_out(&addr, target),
+                Cut::Other => {}
+            }
+            (false, n)
+        }
     };
     w.release(group, &attempt, failed);
     if complete && r.reusable && !sent_close && spec.keepalive > 0 {
@@ -666,6 +860,7 @@ async fn answer(
             addr,
         );
     }
+    put_buf(w, upstream_req);
     put_buf(w, out);
     put_buf(w, r.buf);
     if let Some(f) = &mut facts {
@@ -673,10 +868,10 @@ async fn answer(
         if let Some(t) = f.routed.tries.last_mut() {
             t.secs = t0.elapsed().as_secs_f64();
         }
-        crate::accesslog::write(log, f, r.status, sent);
+        crate::accesslog::write(log, f, r.status, sent + req.early);
     }
     if complete && req.keep_alive && !stopping && !closing {
-        Done::KeepAlive
+        Done::KeepAlive(limits.keepalive_timeout)
     } else {
         Done::Close
     }
@@ -688,8 +883,13 @@ async fn page(
     w: &Worker,
     status: StatusCode,
     req: &Req<'_>,
-    log: &crate::accesslog::Target,
-    mut facts: Option<Box<RequestFacts>>,
+    (log, mut facts): (&crate::accesslog::Target, Option<Box<RequestFacts>>),
+    (shape, vars, local, peers): (
+        &crate::shape::Shape,
+        &Vars<'_>,
+        SocketAddr,
+        crate::shape::Peers<'_>,
+    ),
 ) -> Done {
     let mut resp = crate::worker::error_page(status);
     let body = match resp.body_mut() {
@@ -706,15 +906,24 @@ async fn page(
     out.extend_from_slice(b"Content-Type: text/html\r\nContent-Length: ");
     out.extend_from_slice(body.len().to_string().as_bytes());
     out.extend_from_slice(if closing || !req.keep_alive {
-        b"\r\nConnection: close\r\n\r\n".as_slice()
+        b"\r\nConnection: close\r\n".as_slice()
     } else {
-        b"\r\nConnection: keep-alive\r\n\r\n".as_slice()
+        b"\r\nConnection: keep-alive\r\n".as_slice()
     });
+    let ctx = crate::shape::Ctx {
+        vars,
+        status: status.as_u16(),
+        upstream: peers,
+        local,
+        tls: false,
+    };
+    shape.write_added(&ctx, &mut out, [false; 2]);
+    out.extend_from_slice(b"\r\n");
     let head_bytes = out.len() as u64;
     if !req.head_only {
         out.extend_from_slice(&body);
     }
-    let ok = stream.write_all(&out).await.is_ok();
+    let ok = send(stream, &out, req.limits.send_timeout).await.is_ok();
     put_buf(w, out);
     if let Some(f) = &mut facts {
         f.header_bytes = head_bytes;
@@ -723,10 +932,10 @@ async fn page(
         } else {
             0
         };
-        crate::accesslog::write(log, f, status.as_u16(), sent);
+        crate::accesslog::write(log, f, status.as_u16(), sent + req.early);
     }
     if ok && req.keep_alive && !closing {
-        Done::KeepAlive
+        Done::KeepAlive(req.limits.keepalive_timeout)
     } else {
         Done::Close
     }
@@ -734,6 +943,12 @@ async fn page(
 
 /// `HTTP/1.1 CODE REASON`, then `Server` and `Date`.
 fn status_line(out: &mut Vec<u8>, code: u16, reason: &[u8]) {
+    status_line_with(out, code, reason, true, true);
+}
+
+/// `HTTP/1.1 CODE REASON`, then our `Server` and `Date` when asked (not
+/// when `proxy_pass_header` passes the upstream's).
+fn status_line_with(out: &mut Vec<u8>, code: u16, reason: &[u8], server: bool, date: bool) {
     const DIGITS: &[u8; 10] = b"0123456789";
     out.extend_from_slice(b"HTTP/1.1 ");
     // Statuses are three digits (httparse and StatusCode see to it).
@@ -742,9 +957,15 @@ fn status_line(out: &mut Vec<u8>, code: u16, reason: &[u8]) {
     }
     out.push(b' ');
     out.extend_from_slice(reason);
-    out.extend_from_slice(b"\r\nServer: l7proxy\r\nDate: ");
-    out.extend_from_slice(crate::date::now().as_bytes());
     out.extend_from_slice(b"\r\n");
+    if server {
+        out.extend_from_slice(b"Server: l7proxy\r\n");
+    }
+    if date {
+        out.extend_from_slice(b"Date: ");
+        out.extend_from_slice(crate::date::now().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 #[cfg(test)]

@@ -129,7 +129,7 @@ impl Vars<'_> {
 
     /// Appends the value of `$name` to `out` (without a copy for the
     /// variables that are plain text already).
-    fn get_into(&self, name: &str, out: &mut Vec<u8>) {
+    pub(crate) fn get_into(&self, name: &str, out: &mut Vec<u8>) {
         let direct = match name {
             "proxy_host" => self.proxy_host,
             "host" => self.host,

@@ -306,6 +306,9 @@ pub struct Facts<'a> {
     pub body_bytes: u64,
     pub header_bytes: u64,
     pub tries: &'a [Try],
+    /// A request line as far as it came (a request closed by
+    /// `client_header_timeout`): `$request` is it, not the parsed parts.
+    pub request_line: Option<&'a [u8]>,
 }
 
 fn secs_ms(out: &mut Vec<u8>, secs: f64) {
@@ -341,6 +344,13 @@ impl Facts<'_> {
             Var::Msec => {
                 let d = since(self.now);
                 w(&format!("{}.{:03}", d.as_secs(), d.subsec_millis()));
+            }
+            Var::Request if self.request_line.is_some() => {
+                let line = self.request_line.unwrap_or_default();
+                if line.is_empty() {
+                    return false;
+                }
+                out.extend_from_slice(line);
             }
             Var::Request => {
                 w(self.method);
@@ -494,6 +504,7 @@ mod tests {
             body_bytes: 12,
             header_bytes: 100,
             tries,
+            request_line: None,
         }
     }
 

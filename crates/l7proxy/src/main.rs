@@ -95,6 +95,9 @@ fn main() -> ExitCode {
         }
     };
     if cli.test {
+        for note in &site.notes {
+            eprintln!("l7proxy: [warn] {note}");
+        }
         if !cli.quiet {
             eprintln!("l7proxy: the configuration file {} syntax is ok", cli.conf);
             eprintln!(
@@ -127,6 +130,9 @@ fn main() -> ExitCode {
     }
     l7proxy::errorlog::set_main(Arc::clone(&site.error_log));
     redirect_stderr(&site);
+    for note in &site.notes {
+        log(Level::Warn, note);
+    }
     if let Some(pid) = &site.pid {
         if let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id())) {
             log(Level::Emerg, &format!("open() \"{pid}\" failed ({e})"));
@@ -199,6 +205,9 @@ fn master(
                             site = next_site;
                             l7proxy::errorlog::set_main(Arc::clone(&site.error_log));
                             redirect_stderr(&site);
+                            for note in &site.notes {
+                                log(Level::Warn, note);
+                            }
                             // The old workers finish their requests meanwhile.
                             std::thread::spawn(move || old.stop());
                         }

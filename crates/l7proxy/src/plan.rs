@@ -80,6 +80,8 @@ pub struct ProxyPlan {
     /// `proxy_next_upstream_tries` (0 = as many as there are peers).
     pub tries: u32,
     pub connect_timeout: Duration,
+    /// `proxy_read_timeout`: between two reads from the upstream (head
+    /// and body).
     pub read_timeout: Duration,
     /// `proxy_pass` with variables: the URL template, evaluated per
     /// request by [`ProxyPlan::resolve`] (then `group`, `proxy_host` and
@@ -88,6 +90,8 @@ pub struct ProxyPlan {
     /// An evaluated `proxy_pass` URI: sent instead of the request's, as
     /// it is (nginx appends no arguments to it).
     pub fixed_uri: Option<String>,
+    /// `proxy_send_timeout`: between two writes to the upstream.
+    pub send_timeout: Duration,
 }
 
 /// Why a `proxy_pass` with variables has no upstream: the status, and
@@ -188,6 +192,39 @@ impl ProxyPlan {
     }
 }
 
+/// The client side's limits of a location (or server), nginx's defaults
+/// applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientLimits {
+    /// `keepalive_timeout` (zero: no keep-alive).
+    pub keepalive_timeout: Duration,
+    pub keepalive_requests: u32,
+    /// `client_header_timeout` (read from the listener's default server).
+    pub header_timeout: Duration,
+    /// `client_body_timeout`: between two reads of the request body.
+    pub body_timeout: Duration,
+    /// `send_timeout`: between two writes to the client.
+    pub send_timeout: Duration,
+}
+
+impl ClientLimits {
+    pub fn new(c: &nginx_conf::model::http::ClientSettings) -> Self {
+        let secs = Duration::from_secs;
+        Self {
+            keepalive_timeout: c.keepalive_timeout.unwrap_or(secs(75)),
+            keepalive_requests: c.keepalive_requests.unwrap_or(1000),
+            header_timeout: c.header_timeout.unwrap_or(secs(60)),
+            body_timeout: c.body_timeout.unwrap_or(secs(60)),
+            send_timeout: c.send_timeout.unwrap_or(secs(60)),
+        }
+    }
+
+    /// Whether the connection may stay open after its `served`-th request.
+    pub fn keeps(&self, served: u32) -> bool {
+        !self.keepalive_timeout.is_zero() && served < self.keepalive_requests
+    }
+}
+
 /// What a location does.
 #[derive(Debug, Clone)]
 pub enum Action {
@@ -200,7 +237,10 @@ pub enum Action {
 #[derive(Debug, Clone)]
 pub struct PlanTree {
     pub action: Action,
+    /// The response rules (`add_header`, `proxy_redirect`, hidden headers).
+    pub shape: Arc<crate::shape::Shape>,
     pub log: Arc<crate::accesslog::Target>,
+    pub client: ClientLimits,
     pub children: Vec<PlanTree>,
 }
 
@@ -242,10 +282,16 @@ fn proxy_plan(loc: &Location, settings: &ProxySettings) -> Option<ProxyPlan> {
         read_timeout: settings.read_timeout.unwrap_or(Duration::from_secs(60)),
         dynamic,
         fixed_uri: None,
+        send_timeout: settings.send_timeout.unwrap_or(Duration::from_secs(60)),
     })
 }
 
-fn tree(loc: &Location, parent: &ProxySettings, files: &mut Files) -> Result<PlanTree, String> {
+fn tree(
+    loc: &Location,
+    parent: &ProxySettings,
+    server: &Server,
+    files: &mut Files,
+) -> Result<PlanTree, String> {
     let settings = loc.settings.proxy.clone().inherit(parent);
     let action = if let Some(r) = &loc.ret {
         Action::Return(r.clone())
@@ -255,21 +301,55 @@ fn tree(loc: &Location, parent: &ProxySettings, files: &mut Files) -> Result<Pla
         Action::NotFound
     };
     let log = Arc::new(files.target(loc.settings.access_log.as_ref())?);
+    let pass = match (&loc.proxy_pass, &loc.proxy_pass_url) {
+        (Some(p @ (ProxyPass::Upstream { .. } | ProxyPass::Url { .. })), Some(url)) => {
+            Some(crate::shape::Pass {
+                url,
+                has_uri: matches!(
+                    p,
+                    ProxyPass::Upstream { uri: Some(_), .. } | ProxyPass::Url { uri: Some(_), .. }
+                ),
+                location: match &loc.matcher {
+                    LocationMatch::Exact(n)
+                    | LocationMatch::PrefixNoRegex(n)
+                    | LocationMatch::Regex(n)
+                    | LocationMatch::RegexCaseless(n)
+                    | LocationMatch::Prefix(n)
+                    | LocationMatch::Named(n) => n,
+                },
+            })
+        }
+        _ => None,
+    };
+    let redirect = crate::shape::Redirects::of(&loc.settings, server);
+    let shape = crate::shape::Shape::new(
+        loc.settings.add_headers.as_deref(),
+        &settings,
+        pass,
+        redirect,
+    )
+    .map_err(|e| format!("{e} in {}:{}", loc.file, loc.line))?;
     let children = loc
         .locations
         .iter()
-        .map(|l| tree(l, &settings, files))
+        .map(|l| tree(l, &settings, server, files))
         .collect::<Result<_, _>>()?;
     Ok(PlanTree {
         action,
+        shape: Arc::new(shape),
         log,
+        client: ClientLimits::new(&loc.settings.client),
         children,
     })
 }
 
-/// The plans of one server, and its own access log (for requests no
-/// location takes).
-pub type ServerPlans = (Vec<PlanTree>, Arc<crate::accesslog::Target>);
+/// The plans of one server, its own access log and response rules (for
+/// requests no location takes).
+pub type ServerPlans = (
+    Vec<PlanTree>,
+    Arc<crate::accesslog::Target>,
+    Arc<crate::shape::Shape>,
+);
 
 /// Plans for every location of `server`, mirroring its location tree.
 pub fn server_plans(
@@ -281,11 +361,19 @@ pub fn server_plans(
     let plans = server
         .locations
         .iter()
-        .map(|l| tree(l, &settings, files))
+        .map(|l| tree(l, &settings, server, files))
         .collect::<Result<_, _>>()?;
+    let shape = crate::shape::Shape::new(
+        server.settings.add_headers.as_deref(),
+        &settings,
+        None,
+        crate::shape::Redirects::of(&server.settings, server),
+    )
+    .map_err(|e| format!("{e} in {}:{}", server.file, server.line))?;
     Ok((
         plans,
         Arc::new(files.target(server.settings.access_log.as_ref())?),
+        Arc::new(shape),
     ))
 }
 

@@ -54,6 +54,8 @@ pub struct Listener {
     pub http2: bool,
     /// `listen … ssl`: the TLS configuration (certificates by SNI).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The TLS versions its default server's `ssl_protocols` enables.
+    pub protocols: crate::tls::Protocols,
     ssl_line: Option<usize>,
 }
 
@@ -82,10 +84,19 @@ pub struct Site {
     pub server_logs: Vec<Arc<crate::accesslog::Target>>,
     /// Whether any `access_log` is on (else no request's facts are kept).
     pub logs_requests: bool,
+    /// Per server, its client-side limits (for requests no location takes,
+    /// and `client_header_timeout` of a listener's default server).
+    pub server_client: Vec<crate::plan::ClientLimits>,
+    /// Per server, the response rules of requests no location takes.
+    pub server_shapes: Vec<Arc<crate::shape::Shape>>,
     pub listeners: Vec<Listener>,
     pub upstreams: Names<UpstreamSpec>,
     pub workers: usize,
+    /// `worker_connections` (nginx's default 512).
+    pub worker_connections: usize,
     pub pid: Option<String>,
+    /// Warnings about the file (logged once the error log is open).
+    pub notes: Vec<String>,
     /// `daemon` (nginx's default: on).
     pub daemon: bool,
     /// The main context's `error_log` (none: standard error at `error`).
@@ -336,14 +347,31 @@ impl Site {
                             backlog: l.backlog,
                             http2: l.http2,
                             tls: None,
+                            protocols: crate::tls::Protocols::of(None),
                             ssl_line: l.ssl.then_some(l.line),
                         }),
                     }
                 }
             }
         }
+        let worker_connections = config
+            .worker_connections
+            .map_or(crate::limit::DEFAULT, |n| n as usize);
+        // nginx: a place for each listening socket and one for the channel.
+        if worker_connections < listeners.len() + 1 {
+            return Err(format!(
+                "{worker_connections} worker_connections are not enough for {} listening sockets",
+                listeners.len()
+            ));
+        }
+        let mut notes = Vec::new();
         for l in &mut listeners {
             if let Some(line) = l.ssl_line {
+                let server = &http.servers[l.default];
+                let set = server.settings.ssl_protocols.as_ref();
+                l.protocols = crate::tls::Protocols::of(set);
+                let at = format!("{}:{line}", server.file);
+                notes.extend(l.protocols.note(set.is_some(), l.addr, &at));
                 l.tls = Some(crate::tls::server_config(
                     &http.servers,
                     &l.servers,
@@ -368,10 +396,12 @@ impl Site {
         let mut files = crate::accesslog::Files::with_formats(&http.log_formats)?;
         let mut plans = Vec::new();
         let mut server_logs = Vec::new();
+        let mut server_shapes = Vec::new();
         for s in &http.servers {
-            let (p, log) = crate::plan::server_plans(&http, s, &mut files)?;
+            let (p, log, shape) = crate::plan::server_plans(&http, s, &mut files)?;
             plans.push(p);
             server_logs.push(log);
+            server_shapes.push(shape);
         }
         let main_errors = if config.error_log.is_empty() {
             files.errors(Some(&vec![nginx_conf::model::ErrorLog {
@@ -394,16 +424,25 @@ impl Site {
             .collect();
         let logs_requests =
             server_logs.iter().any(|l| !l.0.is_empty()) || plans.iter().any(|p| any_log(p));
+        let server_client = http
+            .servers
+            .iter()
+            .map(|s| crate::plan::ClientLimits::new(&s.settings.client))
+            .collect();
         Ok(Self {
             http,
             routes,
             plans,
             server_logs,
             logs_requests,
+            server_client,
+            server_shapes,
             listeners,
             upstreams,
             workers,
+            worker_connections,
             pid: config.pid,
+            notes,
             daemon: config.daemon.unwrap_or(true),
             error_log,
             server_errors,

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Method as HttpMethod, Request, Response, StatusCode, Version};
+use http::{
+    header, HeaderMap, HeaderValue, Method as HttpMethod, Request, Response, StatusCode, Version,
+};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
@@ -36,6 +38,9 @@ pub struct Conn {
     requests: u32,
     /// What the connection read (the response head's spelling).
     rec: crate::casemap::Recorder,
+    /// The connection's `proxy_read_timeout` and `proxy_send_timeout`
+    /// (set per request; no read limit while idle in the cache).
+    limits: Arc<crate::timed::Limits>,
 }
 
 impl std::fmt::Debug for Conn {
@@ -51,6 +56,8 @@ impl std::fmt::Debug for Conn {
 pub struct RawConn {
     pub stream: crate::peer::Stream,
     pub requests: u32,
+    /// Its place among the worker's connections.
+    pub slot: crate::limit::Slot,
 }
 
 /// A cached upstream connection of either path.
@@ -98,6 +105,11 @@ pub struct Worker {
     /// Spare I/O buffers of the plain HTTP/1 path (only requests in
     /// progress hold one; idle connections hold none).
     pub(crate) bufs: RefCell<Vec<Vec<u8>>>,
+    /// Deadlines of idle client connections (`server::worker` sweeps it).
+    pub(crate) wheel: crate::idle::Wheel,
+    /// The generation is stopping: connections finish their request and
+    /// close.
+    pub(crate) stopping: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -114,9 +126,17 @@ pub(crate) fn now_secs() -> u64 {
 
 /// nginx's reason phrases where they differ from today's (RFC 2616 names).
 pub(crate) fn reason(status: StatusCode) -> &'static str {
+    // nginx's own texts (ngx_http_status_lines) where they differ from
+    // the canonical ones.
     match status.as_u16() {
+        302 => "Moved Temporarily",
+        405 => "Not Allowed",
+        408 => "Request Time-out",
         413 => "Request Entity Too Large",
         414 => "Request-URI Too Large",
+        416 => "Requested Range Not Satisfiable",
+        503 => "Service Temporarily Unavailable",
+        504 => "Gateway Time-out",
         _ => status.canonical_reason().unwrap_or(""),
     }
 }
@@ -145,7 +165,13 @@ fn head_too_large<B>(req: &Request<B>) -> Option<StatusCode> {
 
 /// nginx's error page, with our name in the tail.
 pub fn error_page(status: StatusCode) -> Response<Body> {
-    let line = format!("{} {}", status.as_u16(), reason(status));
+    // The pages' titles are the status lines' texts but for two.
+    let title = match status.as_u16() {
+        302 => "Found",
+        401 => "Authorization Required",
+        _ => reason(status),
+    };
+    let line = format!("{} {title}", status.as_u16());
     let page = format!(
         "<html>\r\n<head><title>{line}</title></head>\r\n<body>\r\n<center><h1>{line}</h1></center>\r\n<hr><center>l7proxy</center>\r\n</body>\r\n</html>\r\n"
     );
@@ -244,6 +270,8 @@ impl Worker {
             idle: RefCell::new(crate::site::Names::default()),
             rng: std::cell::Cell::new(seed),
             bufs: RefCell::new(Vec::new()),
+            wheel: crate::idle::Wheel::default(),
+            stopping: std::cell::Cell::new(false),
         }
     }
 
@@ -258,7 +286,8 @@ impl Worker {
     }
 
     /// Answers one request; the response carries the access log that
-    /// applies to it as a [`LogAt`] extension.
+    /// applies to it, with what routing learnt for its line, as a
+    /// [`LogAt`] extension.
     pub async fn handle(
         self: Rc<Self>,
         listener: usize,
@@ -266,21 +295,26 @@ impl Worker {
         req: Request<Incoming>,
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
-        let mut log = Arc::clone(&site.server_logs[site.listeners[listener].default]);
+        let default = site.listeners[listener].default;
+        let mut log = Arc::clone(&site.server_logs[default]);
+        let mut limits = site.server_client[default];
         let mut routed = crate::accesslog::Routed::default();
         let mut resp = self
-            .route(listener, client, req, &mut log, &mut routed)
+            .route(listener, client, req, &mut log, &mut limits, &mut routed)
             .await;
         resp.extensions_mut().insert(LogAt(log, routed));
+        resp.extensions_mut().insert(limits);
         resp
     }
 
+    #[allow(clippy::too_many_lines)] // one request's way, in nginx's order
     async fn route(
         self: Rc<Self>,
         listener: usize,
         client: SocketAddr,
         req: Request<Incoming>,
         log: &mut Arc<crate::accesslog::Target>,
+        limits: &mut crate::plan::ClientLimits,
         routed: &mut crate::accesslog::Routed,
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
@@ -293,7 +327,12 @@ impl Worker {
             .headers()
             .contains_key(header::UPGRADE)
             .then(|| hyper::upgrade::on(&mut req));
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        // nginx: an HTTP/2 request names its host once, by `:authority`
+        // or `host` (both: "client sent duplicate host header").
+        if parts.version == Version::HTTP_2 && !h2_headers(&mut parts) {
+            return error_page(StatusCode::BAD_REQUEST);
+        }
         // Both framings at once is a smuggling vector: nginx refuses it.
         if parts.headers.contains_key(header::TRANSFER_ENCODING)
             && parts.headers.contains_key(header::CONTENT_LENGTH)
@@ -302,7 +341,7 @@ impl Worker {
         }
         // nginx: HTTP/1.1 needs a Host; the target must be origin-form
         // (`/path`) or absolute-form (`http://host/path`).
-        if parts.version == Version::HTTP_11
+        if matches!(parts.version, Version::HTTP_11 | Version::HTTP_2)
             && !parts.headers.contains_key(header::HOST)
             && parts.uri.host().is_none()
         {
@@ -338,154 +377,219 @@ impl Worker {
             routed.host.clone_from(&routed.server_name);
         }
         routed.uri = normalized.to_string();
-        if let Some(ret) = &site.http.servers[server].ret {
-            return returned(ret);
-        }
-        *log = Arc::clone(&site.server_logs[server]);
-        let loc_path = site.routes[server].location(normalized.as_bytes());
-        let node = crate::plan::node(&site.plans[server], &loc_path);
-        if let Some(n) = node {
-            *log = Arc::clone(&n.log);
-        }
-        let plan = match node.map(|n| &n.action) {
-            None | Some(Action::NotFound) => return error_page(StatusCode::NOT_FOUND),
-            Some(Action::Return(r)) => return returned(r),
-            Some(Action::Proxy(p)) => p,
-        };
-        let event = crate::errorlog::Event {
-            site: &site,
-            server,
-            location: &loc_path,
-            client: client.ip(),
-            method: parts.method.as_str(),
-            target: raw_target,
-            version: match parts.version {
-                Version::HTTP_10 => "HTTP/1.0",
-                Version::HTTP_2 => "HTTP/2.0",
-                _ => "HTTP/1.1",
-            },
-            host: parts
-                .headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok()),
-        };
         let host_key = crate::route::host_key(host);
-        let resolved;
-        let plan: &ProxyPlan = match &plan.dynamic {
-            None => plan,
-            Some(template) => {
-                let eval = Vars {
-                    proxy_host: "",
-                    remote_addr: client,
-                    host: &host_key,
-                    scheme: if l.tls.is_some() { "https" } else { "http" },
-                    request_uri: raw_target,
-                    uri: &normalized,
-                    args,
-                    body_length: None,
-                    client_headers: crate::headers::Client::Map(&parts.headers),
-                };
-                match plan.resolve(template, &eval, &site) {
-                    Ok(p) => {
-                        resolved = p;
-                        &resolved
-                    }
-                    Err((status, message)) => {
-                        event.error(&message);
-                        return error_page(status);
+        let mut shape = &site.server_shapes[server];
+        let mut proxy_host = "";
+        // A `proxy_pass` with variables, evaluated for this request.
+        let resolved: ProxyPlan;
+        let mut resp = 'answer: {
+            if let Some(ret) = &site.http.servers[server].ret {
+                discard(body, limits.body_timeout).await;
+                break 'answer returned(ret);
+            }
+            *log = Arc::clone(&site.server_logs[server]);
+            *limits = site.server_client[server];
+            let loc_path = site.routes[server].location(normalized.as_bytes());
+            let node = crate::plan::node(&site.plans[server], &loc_path);
+            if let Some(n) = node {
+                *log = Arc::clone(&n.log);
+                *limits = n.client;
+                shape = &n.shape;
+            }
+            let plan = match node.map(|n| &n.action) {
+                None | Some(Action::NotFound) => {
+                    discard(body, limits.body_timeout).await;
+                    break 'answer error_page(StatusCode::NOT_FOUND);
+                }
+                Some(Action::Return(r)) => {
+                    discard(body, limits.body_timeout).await;
+                    break 'answer returned(r);
+                }
+                Some(Action::Proxy(p)) => p,
+            };
+            let event = crate::errorlog::Event {
+                site: &site,
+                server,
+                location: &loc_path,
+                client: client.ip(),
+                method: parts.method.as_str(),
+                target: raw_target,
+                version: match parts.version {
+                    Version::HTTP_10 => "HTTP/1.0",
+                    Version::HTTP_2 => "HTTP/2.0",
+                    _ => "HTTP/1.1",
+                },
+                host: parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok()),
+            };
+            let plan: &ProxyPlan = match &plan.dynamic {
+                None => plan,
+                Some(template) => {
+                    let eval = Vars {
+                        proxy_host: "",
+                        remote_addr: client,
+                        host: &host_key,
+                        scheme: if l.tls.is_some() { "https" } else { "http" },
+                        request_uri: raw_target,
+                        uri: &normalized,
+                        args,
+                        body_length: None,
+                        client_headers: crate::headers::Client::Map(&parts.headers),
+                    };
+                    match plan.resolve(template, &eval, &site) {
+                        Ok(p) => {
+                            resolved = p;
+                            &resolved
+                        }
+                        Err((status, message)) => {
+                            event.error(&message);
+                            discard(body, limits.body_timeout).await;
+                            break 'answer error_page(status);
+                        }
                     }
                 }
+            };
+            proxy_host = &plan.proxy_host;
+            // Without a URI part the original target goes upstream as it came.
+            let target = match &plan.pass_uri {
+                _ if plan.fixed_uri.is_some() => {
+                    match plan.fixed_uri.as_deref().unwrap_or("/").parse() {
+                        Ok(u) => u,
+                        Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
+                    }
+                }
+                None => parts.uri.path_and_query().map_or_else(
+                    || http::Uri::from_static("/"),
+                    |p| http::Uri::from(p.clone()),
+                ),
+                Some((uri, prefix)) => {
+                    match upstream_target(uri, *prefix, &normalized, args).parse() {
+                        Ok(u) => u,
+                        Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
+                    }
+                }
+            };
+            let body = if hyper::body::Body::is_end_stream(&body) {
+                Bytes::new()
+            } else {
+                match read_body(body, limits.body_timeout).await {
+                    Ok(b) => b,
+                    Err(None) => break 'answer error_page(StatusCode::BAD_REQUEST),
+                    // nginx closes without an answer and logs 408.
+                    Err(Some(())) => {
+                        let mut r = error_page(StatusCode::REQUEST_TIMEOUT);
+                        r.extensions_mut().insert(Abort);
+                        break 'answer r;
+                    }
+                }
+            };
+            if body.len() > MAX_BODY {
+                break 'answer error_page(StatusCode::PAYLOAD_TOO_LARGE);
             }
+            let vars = Vars {
+                proxy_host: &plan.proxy_host,
+                remote_addr: client,
+                host: &host_key,
+                scheme: if l.tls.is_some() { "https" } else { "http" },
+                request_uri: raw_target,
+                uri: &normalized,
+                args,
+                body_length: (!body.is_empty()
+                    || matches!(parts.method.as_str(), "POST" | "PUT" | "PATCH"))
+                .then_some(body.len() as u64),
+                client_headers: crate::headers::Client::Map(&parts.headers),
+            };
+            let head = plan.headers.build(&vars);
+            // Spelling as nginx: configured names as configured, the
+            // client's as it sent them (lower case from HTTP/2), the
+            // defaults in theirs.
+            let mut client_spelling = parts
+                .extensions
+                .get::<crate::server::ClientSpelling>()
+                .map(|c| crate::casemap::Spellings::new(&c.0));
+            let h2 = parts.version == Version::HTTP_2;
+            let spelled = crate::casemap::Spelled::of(&head, |n| {
+                if let Some(s) = plan.headers.spelling(n) {
+                    return Some(s.as_bytes());
+                }
+                if h2 {
+                    return Some(n.as_bytes());
+                }
+                client_spelling.as_mut()?.next(n)
+            });
+            let case = crate::casemap::case_map(&spelled).await;
+            let spec = site.upstreams.get(&*plan.group);
+            let key = spec
+                .and_then(|u| u.hash_key.as_ref())
+                .map(|k| vars.expand(k));
+            let input = match spec.map(|u| &u.method) {
+                Some(Method::IpHash) => Input::Client(client.ip()),
+                Some(Method::Hash | Method::HashConsistent) => {
+                    Input::Key(key.as_deref().unwrap_or("").as_bytes())
+                }
+                _ => Input::None,
+            };
+            let outgoing = Outgoing {
+                method: parts.method.clone(),
+                target,
+                version: plan.version,
+                head,
+                case,
+                body,
+                upgrade,
+                client_io: parts.extensions.get::<Arc<crate::timed::Limits>>().cloned(),
+            };
+            self.proxy(plan, input, outgoing, &event, &mut routed.tries)
+                .await
         };
-        // Without a URI part the original target goes upstream as it came.
-        let target = match &plan.pass_uri {
-            _ if plan.fixed_uri.is_some() => match plan.fixed_uri.as_deref().unwrap_or("/").parse()
-            {
-                Ok(u) => u,
-                Err(_) => return error_page(StatusCode::BAD_REQUEST),
-            },
-            None => parts.uri.path_and_query().map_or_else(
-                || http::Uri::from_static("/"),
-                |p| http::Uri::from(p.clone()),
-            ),
-            Some((uri, prefix)) => match upstream_target(uri, *prefix, &normalized, args).parse() {
-                Ok(u) => u,
-                Err(_) => return error_page(StatusCode::BAD_REQUEST),
-            },
-        };
-        let body = if hyper::body::Body::is_end_stream(&body) {
-            Bytes::new()
-        } else {
-            match body.collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(_) => return error_page(StatusCode::BAD_REQUEST),
-            }
-        };
-        if body.len() > MAX_BODY {
-            return error_page(StatusCode::PAYLOAD_TOO_LARGE);
-        }
         let vars = Vars {
-            proxy_host: &plan.proxy_host,
+            proxy_host,
             remote_addr: client,
             host: &host_key,
             scheme: if l.tls.is_some() { "https" } else { "http" },
             request_uri: raw_target,
             uri: &normalized,
             args,
-            body_length: (!body.is_empty()
-                || matches!(parts.method.as_str(), "POST" | "PUT" | "PATCH"))
-            .then_some(body.len() as u64),
+            body_length: None,
             client_headers: crate::headers::Client::Map(&parts.headers),
         };
-        let head = plan.headers.build(&vars);
-        // Spelling as nginx: configured names as configured, the client's
-        // as it sent them (lower case from HTTP/2), the defaults in theirs.
-        let mut client_spelling = parts
-            .extensions
-            .get::<crate::server::ClientSpelling>()
-            .map(|c| crate::casemap::Spellings::new(&c.0));
-        let h2 = parts.version == Version::HTTP_2;
-        let spelled = crate::casemap::Spelled::of(&head, |n| {
-            if let Some(s) = plan.headers.spelling(n) {
-                return Some(s.as_bytes());
-            }
-            if h2 {
-                return Some(n.as_bytes());
-            }
-            client_spelling.as_mut()?.next(n)
-        });
-        let case = crate::casemap::case_map(&spelled).await;
-        let spec = site.upstreams.get(&*plan.group);
-        let key = spec
-            .and_then(|u| u.hash_key.as_ref())
-            .map(|k| vars.expand(k));
-        let input = match spec.map(|u| &u.method) {
-            Some(Method::IpHash) => Input::Client(client.ip()),
-            Some(Method::Hash | Method::HashConsistent) => {
-                Input::Key(key.as_deref().unwrap_or("").as_bytes())
-            }
-            _ => Input::None,
+        let ctx = crate::shape::Ctx {
+            vars: &vars,
+            status: resp.status().as_u16(),
+            upstream: crate::shape::Peers::List(&routed.tries),
+            local: l.addr,
+            tls: l.tls.is_some(),
         };
-        let outgoing = Outgoing {
-            method: parts.method.clone(),
-            target,
-            version: plan.version,
-            head,
-            case,
-            body,
-            upgrade,
-        };
-        self.proxy(plan, input, outgoing, &event, &mut routed.tries)
-            .await
+        if matches!(resp.body(), Body::Upstream(..)) {
+            let shaped = crate::shape::shape_upstream(shape, &ctx, resp.headers_mut());
+            resp.extensions_mut().insert(shaped);
+        } else if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+            crate::shape::shape_page(shape, &ctx, resp.headers_mut());
+            resp.extensions_mut().insert(crate::shape::Shaped {
+                server: true,
+                date: true,
+                location: None,
+                listed_location: !shape.absolute_redirect(),
+            });
+        }
+        if shape.spells_added() {
+            resp.extensions_mut()
+                .insert(crate::shape::AddedNames(Arc::clone(shape)));
+        }
+        resp
     }
 
+    /// Tries the upstream group's peers; each try goes into `tries` (the
+    /// access log's `$upstream_*` and `add_header`'s `$upstream_addr`).
     async fn proxy(
         self: &Rc<Self>,
         plan: &ProxyPlan,
         input: Input<'_>,
         mut out: Outgoing,
         event: &crate::errorlog::Event<'_>,
-        log: &mut Vec<crate::logformat::Try>,
+        tries_log: &mut Vec<crate::logformat::Try>,
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
         let group = &*plan.group;
@@ -509,7 +613,7 @@ impl Worker {
                 .and_then(|u| u.next_with(&mut attempt, now_secs(), &mut || self.random()));
             let Some(pick) = pick else {
                 event.no_live_upstreams(group, &out.target.to_string());
-                log.push(crate::logformat::Try {
+                tries_log.push(crate::logformat::Try {
                     addr: crate::logformat::TryAt::Group(group.into()),
                     status: 502,
                     secs: 0.0,
@@ -525,21 +629,15 @@ impl Worker {
             let req = out.request(last);
             let t0 = Instant::now();
             let outcome = self
-                .exchange(
-                    group,
-                    spec.keepalive > 0,
-                    &addr,
-                    req,
-                    plan.connect_timeout,
-                    plan.read_timeout,
-                )
+                .exchange(group, spec.keepalive > 0, &addr, req, plan)
                 .await;
-            log.push(crate::logformat::Try {
+            tries_log.push(crate::logformat::Try {
                 addr: crate::logformat::TryAt::Peer(addr.clone()),
                 status: match &outcome {
                     Ok((r, _)) => r.status().as_u16(),
                     Err(Failure::Timeout) => 504,
                     Err(Failure::Error) => 502,
+                    Err(Failure::Exhausted) => 500,
                 },
                 secs: t0.elapsed().as_secs_f64(),
             });
@@ -565,7 +663,17 @@ impl Worker {
                         addr,
                         failed,
                     };
-                    return self.respond(lease, resp, conn, spec.keepalive);
+                    let late = Late {
+                        event: crate::errorlog::OwnedEvent::new(event, Arc::clone(&site)),
+                        target: out.target.clone(),
+                        client_io: out.client_io.take(),
+                    };
+                    return self.respond(lease, resp, conn, spec.keepalive, late);
+                }
+                Err(Failure::Exhausted) => {
+                    self.release(group, &attempt, false);
+                    event.exhausted(&addr, &out.target.to_string());
+                    return error_page(StatusCode::INTERNAL_SERVER_ERROR);
                 }
                 Err(kind) => {
                     self.release(group, &attempt, true);
@@ -585,7 +693,7 @@ impl Worker {
                             last_failure = StatusCode::GATEWAY_TIMEOUT;
                             plan.next.timeout
                         }
-                        Failure::Error => {
+                        Failure::Error | Failure::Exhausted => {
                             last_failure = StatusCode::BAD_GATEWAY;
                             plan.next.error
                         }
@@ -613,6 +721,7 @@ impl Worker {
         resp: Response<Incoming>,
         conn: Conn,
         keepalive: usize,
+        late: Late,
     ) -> Response<Body> {
         // nginx's hidden upstream headers are dropped by server::finish.
         let (mut parts, incoming) = resp.into_parts();
@@ -620,6 +729,17 @@ impl Worker {
         let me = Rc::clone(self);
         let on_end: crate::body::OnEnd = Box::new(move |completed| {
             me.release(&lease.group, &lease.attempt, lease.failed);
+            if !completed {
+                let event = late.event.event();
+                let target = late.target.to_string();
+                if conn.limits.read_timed_out() {
+                    event.upstream_read_timed_out(&lease.addr, &target);
+                } else if late.client_io.as_ref().is_some_and(|c| c.write_timed_out()) {
+                    event.client_send_timed_out(&lease.addr, &target);
+                }
+            }
+            // Idle in the cache: no read limit (its keepalive_timeout applies).
+            conn.limits.set_read(Duration::ZERO);
             if completed && keepalive > 0 && !conn.sender.is_closed() {
                 me.cache(&lease.group, Link::Hyper(conn), keepalive, lease.addr);
             }
@@ -713,19 +833,22 @@ impl Worker {
         keepalive: bool,
         addr: &Peer,
         req: Request<http_body_util::Full<Bytes>>,
-        connect_timeout: Duration,
-        read_timeout: Duration,
+        plan: &ProxyPlan,
     ) -> Result<(Response<Incoming>, Conn), Failure> {
         let mut conn = match keepalive.then(|| self.cached(group, addr)).flatten() {
             Some(c) => c,
-            None => connect(addr, connect_timeout).await?,
+            None => connect(addr, plan.connect_timeout).await?,
         };
         if conn.sender.ready().await.is_err() {
-            conn = connect(addr, connect_timeout).await?;
+            conn = connect(addr, plan.connect_timeout).await?;
         }
         conn.requests += 1;
+        // Between two reads / two writes, as nginx; the response head as a
+        // whole within proxy_read_timeout too.
+        conn.limits.set_read(plan.read_timeout);
+        conn.limits.set_write(plan.send_timeout);
         conn.rec.start();
-        match tokio::time::timeout(read_timeout, conn.sender.send_request(req)).await {
+        match tokio::time::timeout(plan.read_timeout, conn.sender.send_request(req)).await {
             Ok(Ok(mut resp)) => {
                 if let Some(list) = conn.rec.response_head(resp.headers()) {
                     resp.extensions_mut()
@@ -734,8 +857,93 @@ impl Worker {
                 conn.rec.stop();
                 Ok((resp, conn))
             }
+            Ok(Err(e)) if crate::timed::is_timeout(&e) => {
+                if conn.limits.write_timed_out() {
+                    crate::errorlog::note_send_timeout();
+                }
+                Err(Failure::Timeout)
+            }
             Ok(Err(_)) => Err(Failure::Error),
             Err(_) => Err(Failure::Timeout),
+        }
+    }
+}
+
+/// An HTTP/2 request's headers as nginx 1.22 lists them
+/// (`ngx_http_v2_state_process_header`, `ngx_http_v2_construct_cookie_header`):
+/// `:authority` becomes a `host` header first (unless the client sent
+/// one), and the `cookie` fields, which HTTP/2 splits (RFC 9113 §8.2.3),
+/// are joined with `"; "` into one `cookie` header after all the others.
+/// False when the request has both `:authority` and `host`.
+fn h2_headers(parts: &mut http::request::Parts) -> bool {
+    let cookies = parts.headers.get_all(header::COOKIE).iter().count();
+    if parts.uri.authority().is_some() && parts.headers.contains_key(header::HOST) {
+        return false;
+    }
+    let authority = parts
+        .uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok());
+    if cookies == 0 && authority.is_none() {
+        return true;
+    }
+    let old = std::mem::take(&mut parts.headers);
+    let mut joined: Vec<u8> = Vec::new();
+    let mut out = HeaderMap::with_capacity(old.len() + 1);
+    if let Some(a) = authority {
+        out.insert(header::HOST, a);
+    }
+    for (name, value) in &old {
+        if name == header::COOKIE {
+            if !joined.is_empty() {
+                joined.extend_from_slice(b"; ");
+            }
+            joined.extend_from_slice(value.as_bytes());
+        } else {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    if let Ok(v) = HeaderValue::from_bytes(&joined) {
+        if cookies > 0 {
+            out.append(header::COOKIE, v);
+        }
+    }
+    parts.headers = out;
+    true
+}
+
+/// Marks a response that must not be sent: the connection is closed
+/// instead (a request body that timed out).
+#[derive(Debug, Clone, Copy)]
+pub struct Abort;
+
+/// Reads and drops a request body answered without it (`return`, 404),
+/// as nginx discards it: the connection stays usable, and a client that
+/// sent `Expect: 100-continue` gets its `100 Continue` (hyper writes it
+/// when the body is first read). Gives up after `timeout` without data
+/// (hyper then closes the connection).
+async fn discard(mut body: Incoming, timeout: Duration) {
+    if hyper::body::Body::is_end_stream(&body) {
+        return;
+    }
+    while let Ok(Some(Ok(_))) = tokio::time::timeout(timeout, body.frame()).await {}
+}
+
+/// Reads a request body, each read within `timeout` (nginx's
+/// `client_body_timeout`, between two successive reads); `Err(Some(()))`
+/// when it timed out, `Err(None)` on a bad body.
+async fn read_body(mut body: Incoming, timeout: Duration) -> Result<Bytes, Option<()>> {
+    let mut out = bytes::BytesMut::new();
+    loop {
+        match tokio::time::timeout(timeout, body.frame()).await {
+            Err(_) => return Err(Some(())),
+            Ok(None) => return Ok(out.freeze()),
+            Ok(Some(Err(_))) => return Err(None),
+            Ok(Some(Ok(f))) => {
+                if let Ok(d) = f.into_data() {
+                    out.extend_from_slice(&d);
+                }
+            }
         }
     }
 }
@@ -756,6 +964,15 @@ pub struct LogAt(
     pub crate::accesslog::Routed,
 );
 
+/// What a response body's end may have to log after the request's code
+/// returned (a timeout while it streams).
+struct Late {
+    event: crate::errorlog::OwnedEvent,
+    /// The upstream request's target.
+    target: http::Uri,
+    client_io: Option<Arc<crate::timed::Limits>>,
+}
+
 /// A peer in use by one response, released when its body ends.
 struct Lease {
     group: std::sync::Arc<str>,
@@ -769,6 +986,9 @@ struct Lease {
 pub(crate) enum Failure {
     Error,
     Timeout,
+    /// No connection could be made: `worker_connections` are all taken
+    /// (nginx answers 500 and tries no other peer).
+    Exhausted,
 }
 
 impl Outgoing {
@@ -802,9 +1022,12 @@ struct Outgoing {
     body: Bytes,
     /// The client connection's upgrade, when it asked for one.
     upgrade: Option<hyper::upgrade::OnUpgrade>,
+    /// The client connection's limits (`send_timeout`), if it has them.
+    client_io: Option<Arc<crate::timed::Limits>>,
 }
 
 async fn connect(addr: &Peer, timeout: Duration) -> Result<Conn, Failure> {
+    let slot = crate::limit::acquire().ok_or(Failure::Exhausted)?;
     let stream = addr.connect(timeout).await.map_err(|timeout| {
         if timeout {
             Failure::Timeout
@@ -813,7 +1036,11 @@ async fn connect(addr: &Peer, timeout: Duration) -> Result<Conn, Failure> {
         }
     })?;
     let rec = crate::casemap::Recorder::default();
-    let io = crate::casemap::Recording::new(stream, rec.clone());
+    let limits = Arc::new(crate::timed::Limits::default());
+    let io = crate::timed::Timed::new(
+        crate::casemap::Recording::new(stream, rec.clone()),
+        Arc::clone(&limits),
+    );
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .title_case_headers(true)
         .preserve_header_case(true)
@@ -822,11 +1049,13 @@ async fn connect(addr: &Peer, timeout: Duration) -> Result<Conn, Failure> {
         .await
         .map_err(|_| Failure::Error)?;
     tokio::task::spawn_local(async move {
+        let _slot = slot;
         let _ = conn.with_upgrades().await;
     });
     Ok(Conn {
         sender,
         requests: 0,
         rec,
+        limits,
     })
 }

@@ -26,12 +26,14 @@ fn conf(dir: &Path, name: &str, port: u16, be: u16) -> String {
            server {{ listen 127.0.0.1:{port};\n\
              location / {{ proxy_pass http://be;\n\
                proxy_set_header X-Real-IP $remote_addr;\n\
-               proxy_set_header x-lower-SET v; }} }} }}\n",
+               proxy_set_header x-lower-SET v;\n\
+               add_header x-ADDED-name v; }}\n\
+             location /ret {{ add_header x-Ret-ADD 1; return 200 ok; }} }} }}\n",
         temp = temp_paths(dir),
     )
 }
 
-const REQUESTS: [&str; 4] = [
+const REQUESTS: [&str; 5] = [
     "GET /g?a=1 HTTP/1.1\r\nHost: a.test\r\nx-lower-req: 1\r\nX-UPPER-REQ: 2\r\n\
      user-AGENT: t\r\naccept: */*\r\nConnection: close\r\n\r\n",
     "POST /p HTTP/1.1\r\nhost: a.test\r\nx-lower-req: 1\r\nX-UPPER-REQ: 2\r\n\
@@ -40,6 +42,8 @@ const REQUESTS: [&str; 4] = [
     // Keep-alive on hyper's path: the second head follows the first body.
     "POST /k1 HTTP/1.1\r\nHost: a.test\r\nx-K: 1\r\nContent-Length: 2\r\n\r\nhi\
      POST /k2 HTTP/1.1\r\nHost: a.test\r\nX-k: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\nho",
+    // `add_header` on an answer of our own, with a body (hyper's path).
+    "POST /ret HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
 ];
 
 #[test]
@@ -75,6 +79,10 @@ fn header_names_keep_their_case_as_in_nginx() {
         nginx[0]
     );
     assert!(nginx[1].1.contains("\r\nx-lower-SET: v"), "{:?}", nginx[1]);
+    // `add_header` names as configured, on both paths.
+    assert!(nginx[0].0.contains("\r\nx-ADDED-name: v"), "{:?}", nginx[0]);
+    assert!(nginx[1].0.contains("\r\nx-ADDED-name: v"), "{:?}", nginx[1]);
+    assert!(nginx[4].0.contains("\r\nx-Ret-ADD: 1"), "{:?}", nginx[4]);
     let differ: Vec<String> = nginx
         .iter()
         .zip(ours)

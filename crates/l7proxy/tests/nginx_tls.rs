@@ -22,7 +22,8 @@ fn start(dir: &Path, name: &str, front: u16, backend: u16, program: &str) -> Pro
            server {{ listen 127.0.0.1:{front} ssl http2;\n\
              ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;\n\
              location /echo/ {{ proxy_pass http://be; proxy_set_header X-Scheme $scheme; }}\n\
-             location /ret {{ return 200 \"tls\"; }} }} }}\n"
+             location /ret {{ return 200 \"tls\"; }}\n\
+             location /moved {{ return 302 /there; add_header X-Tls \"$scheme $status\"; }} }} }}\n"
     );
     support::start(dir, name, &conf, front, program)
 }
@@ -123,6 +124,22 @@ fn tls_and_http2_answer_as_nginx() {
         fetch(lp, "/echo/h2", &["--http2"]).starts_with("2|200 b1"),
         "HTTP/2 was not negotiated"
     );
+    // A relative redirect made absolute with https and the port, and
+    // add_header on TLS, over HTTP/2 and HTTP/1.1.
+    for proto in ["--http2", "--http1.1"] {
+        let moved = |port: u16| {
+            let out = Command::new("curl")
+                .args(["-sSk", "--max-time", "5", "-o", "/dev/null", proto])
+                .args(["-w", "%header{location}|%header{x-tls}"])
+                .arg(format!("https://127.0.0.1:{port}/moved"))
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).replace(&port.to_string(), "PORT")
+        };
+        let theirs = moved(np);
+        assert_eq!(theirs, "https://127.0.0.1:PORT/there|https 302");
+        assert_eq!(moved(lp), theirs, "{proto}");
+    }
     assert!(
         diffs.is_empty(),
         "{} differ:\n{}",

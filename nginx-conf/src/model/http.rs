@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::listen::{parse_listen, parse_server_name, Listen, ListenAddress, ServerName};
 use super::upstream::{parse_upstream, Upstream};
-use super::values::parse_duration;
+use super::values::{parse_duration, parse_seconds};
 use super::{error_log, flag, Cursor, ErrorLog, ModelError};
 use crate::payload::Stmt;
 
@@ -50,6 +50,34 @@ pub struct ProxySettings {
     pub next_upstream_tries: Option<u32>,
     pub next_upstream_timeout: Option<Duration>,
     pub buffering: Option<bool>,
+    /// `proxy_redirect`: the level's rules in order; `Some(empty)` is
+    /// `off`; `None` inherits (and, in a location with `proxy_pass`,
+    /// means `default`).
+    pub redirects: Option<Vec<Redirect>>,
+    /// `proxy_hide_header` names (inherited as a whole when unset).
+    pub hide_headers: Option<Vec<String>>,
+    /// `proxy_pass_header` names (inherited as a whole when unset).
+    pub pass_headers: Option<Vec<String>>,
+}
+
+/// One `proxy_redirect` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redirect {
+    /// `proxy_redirect default`: from the location's `proxy_pass`.
+    Default,
+    /// `proxy_redirect REDIRECT REPLACEMENT` (a prefix, may hold variables).
+    Prefix {
+        pattern: String,
+        replacement: String,
+    },
+}
+
+/// `add_header NAME VALUE [always]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddHeader {
+    pub name: String,
+    pub value: String,
+    pub always: bool,
 }
 
 impl ProxySettings {
@@ -71,6 +99,48 @@ impl ProxySettings {
             parent.next_upstream_timeout.as_ref(),
         );
         take(&mut self.buffering, parent.buffering.as_ref());
+        take(&mut self.redirects, parent.redirects.as_ref());
+        take(&mut self.hide_headers, parent.hide_headers.as_ref());
+        take(&mut self.pass_headers, parent.pass_headers.as_ref());
+        self
+    }
+}
+
+/// The client side's timeouts and keep-alive limits (`ngx_http_core_module`);
+/// `None` means "inherited" (then nginx's default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClientSettings {
+    /// `keepalive_timeout` (default 75s; 0 turns keep-alive off).
+    pub keepalive_timeout: Option<Duration>,
+    /// `keepalive_timeout`'s optional second argument (the `Keep-Alive:
+    /// timeout=N` response header); read, not used by l7proxy.
+    pub keepalive_header: Option<Duration>,
+    /// `keepalive_requests` (default 1000).
+    pub keepalive_requests: Option<u32>,
+    /// `client_header_timeout` (default 60s; http and server levels).
+    pub header_timeout: Option<Duration>,
+    /// `client_body_timeout` (default 60s).
+    pub body_timeout: Option<Duration>,
+    /// `send_timeout` (default 60s).
+    pub send_timeout: Option<Duration>,
+}
+
+impl ClientSettings {
+    /// This level's settings with the unset ones taken from `parent`.
+    #[must_use]
+    pub fn inherit(mut self, parent: &ClientSettings) -> ClientSettings {
+        take(
+            &mut self.keepalive_timeout,
+            parent.keepalive_timeout.as_ref(),
+        );
+        take(&mut self.keepalive_header, parent.keepalive_header.as_ref());
+        take(
+            &mut self.keepalive_requests,
+            parent.keepalive_requests.as_ref(),
+        );
+        take(&mut self.header_timeout, parent.header_timeout.as_ref());
+        take(&mut self.body_timeout, parent.body_timeout.as_ref());
+        take(&mut self.send_timeout, parent.send_timeout.as_ref());
         self
     }
 }
@@ -111,9 +181,18 @@ pub struct Common {
     pub access_log: Option<Vec<AccessLog>>,
     pub error_log: Option<Vec<ErrorLog>>,
     pub proxy: ProxySettings,
+    pub client: ClientSettings,
     pub ssl_certificate: Option<Vec<String>>,
     pub ssl_certificate_key: Option<Vec<String>>,
     pub ssl_protocols: Option<Vec<String>>,
+    /// `http2_max_concurrent_streams` (http and server levels).
+    pub http2_max_concurrent_streams: Option<u32>,
+    /// `add_header`: a level that adds none inherits all of its parent's.
+    pub add_headers: Option<Vec<AddHeader>>,
+    /// `absolute_redirect`, `server_name_in_redirect`, `port_in_redirect`.
+    pub absolute_redirect: Option<bool>,
+    pub server_name_in_redirect: Option<bool>,
+    pub port_in_redirect: Option<bool>,
 }
 
 impl Common {
@@ -127,7 +206,22 @@ impl Common {
             parent.ssl_certificate_key.as_ref(),
         );
         take(&mut self.ssl_protocols, parent.ssl_protocols.as_ref());
+        take(
+            &mut self.http2_max_concurrent_streams,
+            parent.http2_max_concurrent_streams.as_ref(),
+        );
+        take(&mut self.add_headers, parent.add_headers.as_ref());
+        take(
+            &mut self.absolute_redirect,
+            parent.absolute_redirect.as_ref(),
+        );
+        take(
+            &mut self.server_name_in_redirect,
+            parent.server_name_in_redirect.as_ref(),
+        );
+        take(&mut self.port_in_redirect, parent.port_in_redirect.as_ref());
         self.proxy = self.proxy.inherit(&parent.proxy);
+        self.client = self.client.inherit(&parent.client);
         self
     }
 }
@@ -153,6 +247,9 @@ pub enum LocationMatch {
 pub struct Location {
     pub matcher: LocationMatch,
     pub proxy_pass: Option<ProxyPass>,
+    /// The `proxy_pass` argument as written (`proxy_redirect default`
+    /// matches it).
+    pub proxy_pass_url: Option<String>,
     pub ret: Option<Return>,
     pub settings: Common,
     pub locations: Vec<Location>,
@@ -244,6 +341,14 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
             .get_or_insert_with(Vec::new)
             .push(first()),
         "ssl_protocols" => out.ssl_protocols = Some(args.clone()),
+        "http2_max_concurrent_streams" => {
+            out.http2_max_concurrent_streams = Some(first().parse().map_err(|_| {
+                c.error(
+                    stmt,
+                    "\"http2_max_concurrent_streams\" directive invalid number".to_owned(),
+                )
+            })?);
+        }
         "proxy_set_header" => p
             .set_headers
             .get_or_insert_with(Vec::new)
@@ -268,6 +373,45 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
             p.next_upstream = Some(args.clone());
         }
         "proxy_buffering" => p.buffering = Some(flag(stmt, c)?),
+        "keepalive_timeout" => {
+            out.client.keepalive_timeout = duration(stmt, c)?;
+            if let Some(h) = args.get(1) {
+                out.client.keepalive_header =
+                    Some(parse_seconds(h).ok_or_else(|| invalid(stmt, c))?);
+            }
+        }
+        "keepalive_requests" => {
+            out.client.keepalive_requests = Some(first().parse().map_err(|_| invalid(stmt, c))?);
+        }
+        "client_header_timeout" => out.client.header_timeout = duration(stmt, c)?,
+        "client_body_timeout" => out.client.body_timeout = duration(stmt, c)?,
+        "send_timeout" => out.client.send_timeout = duration(stmt, c)?,
+        "add_header" => out
+            .add_headers
+            .get_or_insert_with(Vec::new)
+            .push(AddHeader {
+                name: first(),
+                value: args.get(1).cloned().unwrap_or_default(),
+                // The semantic check refused any other third argument.
+                always: args.get(2).is_some_and(|a| a == "always"),
+            }),
+        "proxy_redirect" => {
+            let rules = p.redirects.get_or_insert_with(Vec::new);
+            match args.as_slice() {
+                [off] if off == "off" => rules.clear(),
+                [d] if d == "default" => rules.push(Redirect::Default),
+                [pattern, replacement] => rules.push(Redirect::Prefix {
+                    pattern: pattern.clone(),
+                    replacement: replacement.clone(),
+                }),
+                _ => return Err(invalid(stmt, c)),
+            }
+        }
+        "absolute_redirect" => out.absolute_redirect = Some(flag(stmt, c)?),
+        "server_name_in_redirect" => out.server_name_in_redirect = Some(flag(stmt, c)?),
+        "port_in_redirect" => out.port_in_redirect = Some(flag(stmt, c)?),
+        "proxy_hide_header" => p.hide_headers.get_or_insert_with(Vec::new).push(first()),
+        "proxy_pass_header" => p.pass_headers.get_or_insert_with(Vec::new).push(first()),
         _ => {}
     }
     Ok(())
@@ -394,6 +538,7 @@ fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Locatio
     let mut loc = Location {
         matcher: location_match(stmt, s.c)?,
         proxy_pass: None,
+        proxy_pass_url: None,
         ret: None,
         settings: Common::default(),
         locations: Vec::new(),
@@ -405,7 +550,10 @@ fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Locatio
         common(d, &mut own, s.c)?;
         check_access_log(d, s.formats, s.c)?;
         match d.directive.as_str() {
-            "proxy_pass" => loc.proxy_pass = Some(parse_proxy_pass(d, s.c, s.upstreams)?),
+            "proxy_pass" => {
+                loc.proxy_pass = Some(parse_proxy_pass(d, s.c, s.upstreams)?);
+                loc.proxy_pass_url = d.args.first().cloned();
+            }
             "return" => loc.ret = Some(parse_return(d, s.c)?),
             _ => {}
         }

@@ -4,6 +4,7 @@
 
 #[allow(clippy::wildcard_imports, reason = "one path split in two files")]
 use super::*;
+use crate::shape::{place, Replaced};
 
 /// How an upstream response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +41,8 @@ pub(super) struct Upstream<'a> {
     pub(super) addr: &'a crate::peer::Peer,
     pub(super) connect_timeout: Duration,
     pub(super) read_timeout: Duration,
+    /// `proxy_send_timeout`.
+    pub(super) send_timeout: Duration,
     pub(super) head_only: bool,
     /// Whether the client connection stays open after this response...
     pub(super) client_keep_alive: bool,
@@ -47,7 +50,14 @@ pub(super) struct Upstream<'a> {
     /// head is written (then it says `Connection: close`, so that a
     /// keep-alive client does not send another request on a connection
     /// about to close).
-    pub(super) stop: &'a tokio::sync::watch::Receiver<bool>,
+    pub(super) stop: &'a std::cell::Cell<bool>,
+    /// The location's response rules, and what their variables refer to.
+    pub(super) shape: &'a crate::shape::Shape,
+    pub(super) vars: &'a crate::headers::Vars<'a>,
+    /// The listening address (absolute redirects).
+    pub(super) local: SocketAddr,
+    /// The peers tried so far, this one last (`$upstream_addr`).
+    pub(super) peers: crate::shape::Peers<'a>,
 }
 
 impl Upstream<'_> {
@@ -67,11 +77,14 @@ impl Upstream<'_> {
                 None => connect(self.addr, self.connect_timeout).await?,
             };
             conn.requests += 1;
-            if conn.stream.write_all(req).await.is_err() {
-                if reused {
-                    continue;
+            match tokio::time::timeout(self.send_timeout, conn.stream.write_all(req)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) if reused => continue,
+                Ok(Err(_)) => return Err(Failure::Error),
+                Err(_) => {
+                    crate::errorlog::note_send_timeout();
+                    return Err(Failure::Timeout);
                 }
-                return Err(Failure::Error);
             }
             let mut buf = take_buf(w);
             let mut out = take_buf(w);
@@ -113,6 +126,7 @@ impl Upstream<'_> {
 }
 
 async fn connect(addr: &crate::peer::Peer, timeout: Duration) -> Result<RawConn, Failure> {
+    let slot = crate::limit::acquire().ok_or(Failure::Exhausted)?;
     let stream = addr.connect(timeout).await.map_err(|timeout| {
         if timeout {
             Failure::Timeout
@@ -123,6 +137,7 @@ async fn connect(addr: &crate::peer::Peer, timeout: Duration) -> Result<RawConn,
     Ok(RawConn {
         stream,
         requests: 0,
+        slot,
     })
 }
 
@@ -151,8 +166,16 @@ async fn read_head(
                         return Err(true);
                     }
                     let (framing, keep) = framing(&resp, status, up.head_only).ok_or(true)?;
-                    let keep_alive = up.client_keep_alive && !*up.stop.borrow();
-                    let closing = client_head(out, &resp, status, framing, keep_alive);
+                    let keep_alive = up.client_keep_alive && !up.stop.get();
+                    let ctx = crate::shape::Ctx {
+                        vars: up.vars,
+                        status,
+                        upstream: up.peers,
+                        local: up.local,
+                        tls: false,
+                    };
+                    let closing =
+                        client_head(out, &resp, status, framing, keep_alive, up.shape, &ctx);
                     return Ok((n, status, framing, keep, closing || !keep_alive));
                 }
                 Ok(httparse::Status::Partial) => {}
@@ -227,39 +250,19 @@ fn framing(
     Some((f, keep && f != Framing::Close))
 }
 
-/// Where an upstream header goes in the client's head: 1 `Content-Type`,
-/// 2 `Content-Length` (both written with nginx's spelling), `u8::MAX` not
-/// passed on (`Connection`, `Upgrade`, nginx's hidden ones), 0 after
-/// `Connection` in the upstream's order and spelling.
-fn class(name: &str) -> u8 {
-    // A proxied `Location` and `Last-Modified` stay in the upstream's
-    // order, as in nginx (which keeps the upstream's header for them).
-    const PLACED: [&str; 2] = ["content-type", "content-length"];
-    if let Some(i) = PLACED.iter().position(|x| name.eq_ignore_ascii_case(x)) {
-        return u8::try_from(i + 1).unwrap_or(0);
-    }
-    let hidden = ["connection", "upgrade"]
-        .iter()
-        .chain(crate::server::HIDDEN.iter())
-        .any(|x| name.eq_ignore_ascii_case(x));
-    if hidden {
-        u8::MAX
-    } else {
-        0
-    }
-}
-
 /// Writes the client's response head (as `server::finish` orders it:
 /// `Server`, `Date`, `Content-Type`, `Content-Length`,
-/// `Transfer-Encoding`, `Connection`, then the upstream's
-/// others but its hidden ones); returns whether the status closes the
-/// connection.
+/// a rewritten relative `Location` made absolute, `Transfer-Encoding`,
+/// `Connection`, then the upstream's others but its hidden ones, then the
+/// `add_header` ones); returns whether the status closes the connection.
 fn client_head(
     out: &mut Vec<u8>,
     resp: &httparse::Response<'_, '_>,
     status: u16,
     framing: Framing,
     keep_alive: bool,
+    shape: &crate::shape::Shape,
+    ctx: &crate::shape::Ctx<'_>,
 ) -> bool {
     let reason = match resp.reason {
         Some(x) if !x.is_empty() => x.as_bytes(),
@@ -269,35 +272,63 @@ fn client_head(
             .unwrap_or("")
             .as_bytes(),
     };
-    status_line(out, status, reason);
-    let line = |out: &mut Vec<u8>, h: &httparse::Header<'_>| {
-        out.extend_from_slice(h.name.as_bytes());
+    let line = |out: &mut Vec<u8>, name: &str, value: &[u8]| {
+        out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value);
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     };
     let chunked = matches!(framing, Framing::Chunked | Framing::Close);
-    // Each header's place, found once: 1-4 the placed ones in order,
-    // 0 the rest, u8::MAX not passed on.
-    let mut place = [0u8; UP_HEADERS];
-    for (p, h) in place.iter_mut().zip(resp.headers.iter()) {
-        *p = class(h.name);
+    // Each header's place, found once.
+    let mut at = [0u8; UP_HEADERS];
+    let (mut server, mut date, mut redirect) = (true, true, false);
+    for (p, h) in at.iter_mut().zip(resp.headers.iter()) {
+        *p = shape.place(h.name);
+        server &= *p != place::SERVER;
+        date &= *p != place::DATE;
+        redirect |= *p == place::LOCATION || *p == place::REFRESH;
     }
-    let places = &place[..resp.headers.len()];
-    for (want, name) in [(1, "Content-Type"), (2, "Content-Length")] {
+    let places = &at[..resp.headers.len()];
+    status_line_with(out, status, reason, server, date);
+    // nginx writes these two with its own spelling.
+    for (want, name) in [
+        (place::CONTENT_TYPE, "Content-Type"),
+        (place::CONTENT_LENGTH, "Content-Length"),
+    ] {
         if want == 2 && chunked {
             continue;
         }
         for (h, _) in resp.headers.iter().zip(places).filter(|(_, &p)| p == want) {
-            line(
-                out,
-                &httparse::Header {
-                    name,
-                    value: h.value,
-                },
-            );
+            line(out, name, h.value);
         }
     }
+    // `proxy_redirect`: rewritten values (allocated only when a rule
+    // matched), and the last rewritten `Location`, which nginx's header
+    // filter makes absolute when it starts with `/`.
+    let mut rewritten: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut fixed = None;
+    for (i, (h, &p)) in resp.headers.iter().zip(places).enumerate() {
+        if !redirect {
+            break;
+        }
+        if p == place::LOCATION || p == place::REFRESH {
+            if let Some(v) = shape.redirect(ctx, h.value, p == place::REFRESH) {
+                if p == place::LOCATION {
+                    fixed = Some(rewritten.len());
+                }
+                rewritten.push((i, v));
+            }
+        }
+    }
+    let fixed = fixed
+        .filter(|&k| shape.absolute_redirect() && rewritten[k].1.first() == Some(&b'/'))
+        .map(|k| {
+            let (i, v) = &rewritten[k];
+            out.extend_from_slice(b"Location: ");
+            shape.absolute(ctx, v, out);
+            out.extend_from_slice(b"\r\n");
+            *i
+        });
     if chunked {
         out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
     }
@@ -307,22 +338,119 @@ fn client_head(
     } else {
         b"Connection: keep-alive\r\n"
     });
-    for (h, _) in resp.headers.iter().zip(places).filter(|(_, &p)| p == 0) {
-        line(out, h);
+    // `add_header ETag|Last-Modified` replaces the last upstream one.
+    let mut replaced = [false; 2];
+    let replacing = shape.replaces().then(|| {
+        let last = |w: Replaced| {
+            resp.headers
+                .iter()
+                .zip(places)
+                .rposition(|(h, &p)| p == place::REST && Replaced::of(h.name) == Some(w))
+        };
+        [Replaced::ETag, Replaced::LastModified]
+            .map(|w| last(w).and_then(|i| shape.replacement(ctx, w).map(|r| (i, r))))
+    });
+    if replacing.is_none() && rewritten.is_empty() {
+        // The common case: every passed header as it came.
+        for (h, &p) in resp.headers.iter().zip(places) {
+            if !matches!(
+                p,
+                place::HIDDEN | place::CONTENT_TYPE | place::CONTENT_LENGTH
+            ) {
+                line(out, h.name, h.value);
+            }
+        }
+        shape.write_added(ctx, out, replaced);
+        out.extend_from_slice(b"\r\n");
+        return closing;
     }
+    for (i, (h, &p)) in resp.headers.iter().zip(places).enumerate() {
+        if let Some(k) = replacing.as_ref().and_then(|r| {
+            r.iter()
+                .position(|x| x.as_ref().is_some_and(|(at, _)| *at == i))
+        }) {
+            replaced[k] = true;
+            if let Some(Some((_, (name, value)))) = replacing.as_ref().map(|r| &r[k]) {
+                if !value.is_empty() {
+                    line(out, name, value);
+                }
+            }
+        } else if p == place::REST || p == place::SERVER || p == place::DATE {
+            line(out, h.name, h.value);
+        } else if p == place::LOCATION || p == place::REFRESH {
+            if fixed == Some(i) {
+                continue;
+            }
+            match rewritten.iter().find(|(k, _)| *k == i) {
+                Some((_, v)) => line(out, h.name, v),
+                None => line(out, h.name, h.value),
+            }
+        }
+    }
+    shape.write_added(ctx, out, replaced);
     out.extend_from_slice(b"\r\n");
     closing
 }
 
+/// Why a relayed response stopped short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cut {
+    /// `send_timeout` passed writing to the client.
+    ClientTimeout,
+    /// `proxy_read_timeout` passed reading the upstream.
+    UpstreamTimeout,
+    /// Either side failed or closed.
+    Other,
+}
+
+impl Cut {
+    fn client(timed_out: bool) -> Self {
+        if timed_out {
+            Cut::ClientTimeout
+        } else {
+            Cut::Other
+        }
+    }
+
+    fn upstream(timed_out: bool) -> Self {
+        if timed_out {
+            Cut::UpstreamTimeout
+        } else {
+            Cut::Other
+        }
+    }
+}
+
+/// One read from the upstream: `Err(true)` when nothing came for
+/// `timeout` (`proxy_read_timeout`, between two reads), `Err(false)` on
+/// an error; the timer is only set when no bytes are there yet.
+async fn read_up(
+    stream: &mut crate::peer::Stream,
+    buf: &mut Vec<u8>,
+    timeout: Duration,
+) -> Result<usize, bool> {
+    if let Some(r) = read_now(stream, buf).await {
+        return r.map_err(|_| false);
+    }
+    match tokio::time::timeout(timeout, stream.read_buf(buf)).await {
+        Ok(r) => r.map_err(|_| false),
+        Err(_) => Err(true),
+    }
+}
+
 /// Sends `out` (the head) with the body: the bytes already read, then the
-/// rest as it comes. Returns the body bytes sent (chunk framing
-/// included), as an error when the response could not be completed
-/// (either side failed).
+/// rest as it comes, each client write within `send_timeout`, each
+/// upstream read within `read_timeout`. Returns the body bytes sent (chunk
+/// framing included); the error (the response could not be completed:
+/// either side failed or timed out) says how many, and whether the
+/// upstream timed out.
 pub(super) async fn relay(
     client: &mut TcpStream,
     r: &mut Answer,
     out: &mut Vec<u8>,
-) -> Result<u64, u64> {
+    send_timeout: Duration,
+    read_timeout: Duration,
+) -> Result<u64, (u64, Cut)> {
     let mut sent = 0u64;
     // Body bytes are what is written after the head, chunk framing
     // included (nginx's `$body_bytes_sent`).
@@ -333,7 +461,9 @@ pub(super) async fn relay(
             if first > 0 {
                 r.reusable = false;
             }
-            client.write_all(out).await.map_err(|_| 0u64)?;
+            if let Err(t) = send(client, out, send_timeout).await {
+                return Err((0, Cut::client(t)));
+            }
             Ok(0)
         }
         Framing::Length(n) => {
@@ -343,7 +473,9 @@ pub(super) async fn relay(
             }
             out.extend_from_slice(&r.buf[r.head_len..r.head_len + take]);
             let mut left = n - take as u64;
-            client.write_all(out).await.map_err(|_| 0u64)?;
+            if let Err(t) = send(client, out, send_timeout).await {
+                return Err((0, Cut::client(t)));
+            }
             sent += take as u64;
             if left > 0 {
                 r.buf.clear();
@@ -351,15 +483,18 @@ pub(super) async fn relay(
             }
             while left > 0 {
                 r.buf.clear();
-                match r.conn.stream.read_buf(&mut r.buf).await {
-                    Ok(0) | Err(_) => return Err(sent),
+                match read_up(&mut r.conn.stream, &mut r.buf, read_timeout).await {
+                    Ok(0) => return Err((sent, Cut::Other)),
+                    Err(t) => return Err((sent, Cut::upstream(t))),
                     Ok(_) => {}
                 }
                 let k = usize::try_from(left).unwrap_or(usize::MAX).min(r.buf.len());
                 if k < r.buf.len() {
                     r.reusable = false;
                 }
-                client.write_all(&r.buf[..k]).await.map_err(|_| sent)?;
+                if let Err(t) = send(client, &r.buf[..k], send_timeout).await {
+                    return Err((sent, Cut::client(t)));
+                }
                 sent += k as u64;
                 left -= k as u64;
             }
@@ -369,11 +504,15 @@ pub(super) async fn relay(
             let mut dec = Chunks::default();
             let mut from = r.head_len;
             loop {
-                let used = dec.feed(&r.buf[from..], out).map_err(|()| sent)?;
+                let used = dec
+                    .feed(&r.buf[from..], out)
+                    .map_err(|()| (sent, Cut::Other))?;
                 if dec.done() && from + used < r.buf.len() {
                     r.reusable = false;
                 }
-                client.write_all(out).await.map_err(|_| sent)?;
+                if let Err(t) = send(client, out, send_timeout).await {
+                    return Err((sent, Cut::client(t)));
+                }
                 sent += out.len() as u64 - std::mem::take(&mut head);
                 if dec.done() {
                     return Ok(sent);
@@ -382,8 +521,9 @@ pub(super) async fn relay(
                 r.buf.clear();
                 r.buf.reserve(BODY_BUF);
                 from = 0;
-                match r.conn.stream.read_buf(&mut r.buf).await {
-                    Ok(0) | Err(_) => return Err(sent),
+                match read_up(&mut r.conn.stream, &mut r.buf, read_timeout).await {
+                    Ok(0) => return Err((sent, Cut::Other)),
+                    Err(t) => return Err((sent, Cut::upstream(t))),
                     Ok(_) => {}
                 }
             }
@@ -401,8 +541,8 @@ pub(super) async fn relay(
                     out.extend_from_slice(data);
                     out.extend_from_slice(b"\r\n");
                 }
-                if !out.is_empty() {
-                    client.write_all(out).await.map_err(|_| sent)?;
+                if let Err(t) = send(client, out, send_timeout).await {
+                    return Err((sent, Cut::client(t)));
                 }
                 sent += out.len() as u64 - std::mem::take(&mut head);
                 if end {
@@ -412,8 +552,8 @@ pub(super) async fn relay(
                 r.buf.clear();
                 r.buf.reserve(BODY_BUF);
                 from = 0;
-                if r.conn.stream.read_buf(&mut r.buf).await.is_err() {
-                    return Err(sent);
+                if let Err(t) = read_up(&mut r.conn.stream, &mut r.buf, read_timeout).await {
+                    return Err((sent, Cut::upstream(t)));
                 }
             }
         }

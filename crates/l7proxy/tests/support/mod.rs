@@ -86,7 +86,8 @@ pub fn start(dir: &Path, name: &str, conf: &str, port: u16, program: &str) -> Pr
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let p = Proc(cmd.spawn().unwrap());
-    let up = Topology::wait_until(Duration::from_secs(5), || {
+    // Generous: CI machines are small and run other tests meanwhile.
+    let up = Topology::wait_until(Duration::from_secs(15), || {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
     assert!(up, "{name} did not start on port {port}");
