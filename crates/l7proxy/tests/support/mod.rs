@@ -17,11 +17,26 @@ pub const NGINX: &str = "/usr/sbin/nginx";
 /// Our binary.
 pub const OURS: &str = env!("CARGO_BIN_EXE_l7proxy");
 
-/// A child process killed when dropped.
+/// A child process stopped when dropped: SIGTERM first, so that an nginx
+/// master takes its workers with it (SIGKILL would leave them running,
+/// orphaned, on their ports), then SIGKILL if it is still there after 3 s.
 pub struct Proc(pub Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.0.id()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            while std::time::Instant::now() < deadline {
+                if matches!(self.0.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
