@@ -118,7 +118,9 @@ pid DIR/NAME.pid;
 error_log DIR/NAME-error.log info;
 events { worker_connections 64; }
 http {
+  log_format t '$status \"$request\" $body_bytes_sent $connection_requests $server_port';
   access_log DIR/NAME-access.log;
+  access_log DIR/NAME-fmt.log t;
   TEMP
   client_header_timeout 1s;
   client_body_timeout 1s;
@@ -299,6 +301,23 @@ fn idle_and_slow_clients_are_closed_silently_after_nginx_s_timeouts() {
     n.sort();
     o.sort();
     assert_eq!(n, o);
+    // The same lines in a `log_format` (the 408 ones included).
+    let fmt = |f: &Front| {
+        let log = std::fs::read_to_string(dir.path().join(format!("{}-fmt.log", f.name)));
+        let mut lines: Vec<String> = log
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.replace(&f.port.to_string(), "PORT"))
+            .collect();
+        lines.sort();
+        lines
+    };
+    let n = fmt(&fronts[0]);
+    assert!(
+        n.contains(&"408 \"GET /a HT\" 0 1 PORT".to_owned()),
+        "{n:#?}"
+    );
+    assert_eq!(n, fmt(&fronts[1]), "log_format lines");
     // nginx's info lines, but for a request still waiting ("idle").
     let timed_out = |f: &Front| {
         let log = std::fs::read_to_string(dir.path().join(format!("{}-error.log", f.name)));
