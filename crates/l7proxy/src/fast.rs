@@ -189,6 +189,11 @@ impl AsyncWrite for Rewind {
     }
 }
 
+/// How long a stopping worker keeps an idle keep-alive connection open
+/// for a request already on its way (a reload under load: a client that
+/// just got an answer sends its next request at once).
+const STOP_GRACE: Duration = Duration::from_millis(250);
+
 /// Why an idle connection's wait ended.
 enum Wake {
     /// Bytes (or the end) have come.
@@ -227,6 +232,9 @@ pub async fn serve(
     // location. Nothing is sent on either timeout.
     let mut timer = crate::idle::Timer::new(w.wheel.after(header_timeout(&w, index)));
     let mut served = 0u32;
+    // Stopping: the idle keep-alive connection waits `STOP_GRACE` more
+    // for a request its client may be sending already.
+    let mut draining = false;
     loop {
         while pending.is_empty() {
             // Idle: only the socket is held; a buffer is taken when bytes
@@ -241,7 +249,7 @@ pub async fn serve(
                 // all in its wheel). A new connection still gets its first
                 // request answered, as nginx does (only keep-alive
                 // connections are idle to its ngx_close_idle_connections).
-                if w.stopping.get() && served > 0 {
+                if w.stopping.get() && served > 0 && !draining {
                     return Poll::Ready(Wake::Stop);
                 }
                 let reclaimed = std::pin::pin!(reusable.reclaimed());
@@ -255,9 +263,15 @@ pub async fn serve(
                 }
             })
             .await;
-            let stopping = match ready {
-                Wake::Ready => false,
-                Wake::Stop => true,
+            match ready {
+                Wake::Ready => {}
+                Wake::Stop => {
+                    draining = true;
+                    let grace = w.wheel.after(STOP_GRACE);
+                    if grace < timer.deadline() {
+                        timer.set(grace);
+                    }
+                }
                 Wake::Failed => return None,
                 Wake::Expired => {
                     if served == 0 {
@@ -265,10 +279,11 @@ pub async fn serve(
                     }
                     return None;
                 }
-            };
-            // On a stop, a request that has already come is answered
-            // (with `Connection: close`) rather than dropped with the
-            // connection, as a client that sent it would see a failure.
+            }
+            // On a stop, a request that has come, or comes within the
+            // grace, is answered (with `Connection: close`) rather than
+            // dropped with the connection: its client would see a
+            // failure (nginx closes at once).
             let mut buf = take_buf(&w);
             match read_now(&mut stream, &mut buf).await {
                 Some(Ok(0) | Err(_)) => {
@@ -276,12 +291,7 @@ pub async fn serve(
                     return None;
                 }
                 Some(Ok(_)) => pending = buf,
-                None => {
-                    put_buf(&w, buf);
-                    if stopping {
-                        return None;
-                    }
-                }
+                None => put_buf(&w, buf),
             }
         }
         let buf = std::mem::take(&mut pending);
