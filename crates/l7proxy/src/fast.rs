@@ -476,9 +476,14 @@ async fn answer(
     served: u32,
     conn: &std::cell::Cell<ConnFacts>,
 ) -> Done {
-    let mut headers = [httparse::EMPTY_HEADER; HEADERS];
-    let mut parsed = httparse::Request::new(&mut headers);
-    if !matches!(parsed.parse(head), Ok(httparse::Status::Complete(_))) {
+    // Left uninitialised: httparse fills what it parses (an initialised
+    // array is a 2 KB store per request).
+    let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; HEADERS];
+    let mut parsed = httparse::Request::new(&mut []);
+    if !matches!(
+        parsed.parse_with_uninit_headers(head, &mut headers),
+        Ok(httparse::Status::Complete(_))
+    ) {
         return Done::Hyper;
     }
     let (Some(method), Some(target), Some(1)) = (parsed.method, parsed.path, parsed.version) else {
