@@ -15,6 +15,7 @@ pub mod errorlog;
 pub mod fast;
 pub mod headers;
 pub mod idle;
+pub mod ignored;
 pub mod limit;
 pub mod logformat;
 pub mod peer;

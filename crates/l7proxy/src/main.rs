@@ -85,7 +85,10 @@ fn main() -> ExitCode {
         return send_signal(config.pid.as_deref(), sig);
     }
     let site = match l7proxy::site::Site::new(config) {
-        Ok(s) => Arc::new(s),
+        Ok(mut s) => {
+            s.notes.extend(l7proxy::ignored::notes(&cli.conf));
+            Arc::new(s)
+        }
         Err(e) => {
             eprintln!("l7proxy: [emerg] {e}");
             if cli.test {
@@ -167,7 +170,10 @@ fn load(conf: &str) -> Result<Arc<Site>, String> {
             .unwrap_or_default();
         format!("{}{at}", e.message)
     })?;
-    Site::new(config).map(Arc::new)
+    Site::new(config).map(|mut s| {
+        s.notes.extend(l7proxy::ignored::notes(conf));
+        Arc::new(s)
+    })
 }
 
 /// The master: waits for signals. SIGHUP reloads (a configuration that

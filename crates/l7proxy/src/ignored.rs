@@ -1,0 +1,81 @@
+//! Directives nginx acts on that l7proxy does not implement. Each one in
+//! the loaded file is named in a warning (with `-t`, at start and on a
+//! reload), with its file and line, so that an operator switching from
+//! nginx learns what would behave differently from the file rather than
+//! from the traffic. Directives without an effect on what a client or a
+//! backend sees (`sendfile`, `types`, `ssl_session_cache`, …) are not
+//! named.
+
+use nginx_conf::parser::{parse, ParseOptions};
+use nginx_conf::payload::Stmt;
+
+/// Directives of nginx's http modules that change answers, routing or
+/// limits, and that l7proxy leaves aside.
+const IGNORED: &[&str] = &[
+    // ngx_http_rewrite_module
+    "rewrite",
+    "if",
+    "set",
+    "break",
+    // other request routing
+    "map",
+    "geo",
+    "split_clients",
+    "try_files",
+    "error_page",
+    "proxy_intercept_errors",
+    // static files
+    "root",
+    "alias",
+    "index",
+    "autoindex",
+    // access control and limits
+    "allow",
+    "deny",
+    "satisfy",
+    "auth_basic",
+    "auth_request",
+    "limit_req",
+    "limit_conn",
+    "limit_rate",
+    "client_max_body_size",
+    "large_client_header_buffers",
+    // bodies
+    "proxy_cache",
+    "sub_filter",
+    "gzip",
+    "ssi",
+];
+
+/// The warnings for `path` (empty when it has none of [`IGNORED`]; `gzip`
+/// and `ssi` only when `on`).
+#[must_use]
+pub fn notes(path: &str) -> Vec<String> {
+    let opts = ParseOptions {
+        combine: true,
+        ..ParseOptions::default()
+    };
+    let payload = parse(path, &opts);
+    let mut out = Vec::new();
+    for file in &payload.config {
+        walk(&file.parsed, &file.file, &mut out);
+    }
+    out
+}
+
+fn walk(stmts: &[Stmt], file: &str, out: &mut Vec<String>) {
+    for s in stmts {
+        let off = matches!(s.directive.as_str(), "gzip" | "ssi")
+            && !s.args.first().is_some_and(|a| a.eq_ignore_ascii_case("on"));
+        if IGNORED.contains(&s.directive.as_str()) && !off {
+            let at = s.file.as_deref().unwrap_or(file);
+            out.push(format!(
+                "\"{}\" directive is not supported by l7proxy and is ignored in {at}:{}",
+                s.directive, s.line
+            ));
+        }
+        if let Some(block) = &s.block {
+            walk(block, file, out);
+        }
+    }
+}
