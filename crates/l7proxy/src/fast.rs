@@ -800,28 +800,10 @@ async fn answer(
                 break;
             }
             Err(kind) => {
-                w.release(group, &attempt, true);
-                let disabled = w
-                    .balancers
-                    .borrow()
-                    .get(group)
-                    .is_some_and(|u| u.disabled(&attempt));
-                event.upstream_failed(
-                    &addr,
-                    crate::errorlog::upstream_target(&out),
-                    matches!(kind, Failure::Timeout),
-                    disabled,
-                );
-                let allowed = match kind {
-                    Failure::Timeout => {
-                        last_failure = StatusCode::GATEWAY_TIMEOUT;
-                        plan.next.timeout
-                    }
-                    Failure::Error | Failure::Exhausted => {
-                        last_failure = StatusCode::BAD_GATEWAY;
-                        plan.next.error
-                    }
-                };
+                let uri = crate::errorlog::upstream_target(&out);
+                w.attempt_failed(group, &attempt, &addr, uri, kind, &event);
+                let (status, allowed) = plan.next.after(kind);
+                last_failure = status;
                 if !allowed {
                     break;
                 }

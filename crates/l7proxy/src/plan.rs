@@ -30,6 +30,18 @@ pub struct NextUpstream {
 pub const RETRY_STATUSES: [u16; 7] = [500, 502, 503, 504, 403, 404, 429];
 
 impl NextUpstream {
+    /// After an attempt failed with `kind`: the status the request gets
+    /// if no other try follows (504 for a timeout, else 502), and whether
+    /// another peer may be tried.
+    #[must_use]
+    pub(crate) fn after(&self, kind: crate::worker::Failure) -> (http::StatusCode, bool) {
+        use crate::worker::Failure;
+        match kind {
+            Failure::Timeout => (http::StatusCode::GATEWAY_TIMEOUT, self.timeout),
+            Failure::Error | Failure::Exhausted => (http::StatusCode::BAD_GATEWAY, self.error),
+        }
+    }
+
     fn new(words: Option<&Vec<String>>) -> Self {
         let default = vec!["error".to_owned(), "timeout".to_owned()];
         let words = words.unwrap_or(&default);

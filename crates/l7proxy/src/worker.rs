@@ -676,28 +676,10 @@ impl Worker {
                     return error_page(StatusCode::INTERNAL_SERVER_ERROR);
                 }
                 Err(kind) => {
-                    self.release(group, &attempt, true);
-                    let disabled = self
-                        .balancers
-                        .borrow()
-                        .get(group)
-                        .is_some_and(|u| u.disabled(&attempt));
-                    event.upstream_failed(
-                        &addr,
-                        &out.target.to_string(),
-                        matches!(kind, Failure::Timeout),
-                        disabled,
-                    );
-                    let allowed = match kind {
-                        Failure::Timeout => {
-                            last_failure = StatusCode::GATEWAY_TIMEOUT;
-                            plan.next.timeout
-                        }
-                        Failure::Error | Failure::Exhausted => {
-                            last_failure = StatusCode::BAD_GATEWAY;
-                            plan.next.error
-                        }
-                    };
+                    let target = out.target.to_string();
+                    self.attempt_failed(group, &attempt, &addr, &target, kind, event);
+                    let (status, allowed) = plan.next.after(kind);
+                    last_failure = status;
                     if !allowed {
                         break;
                     }
@@ -711,6 +693,27 @@ impl Worker {
         if let Some(u) = self.balancers.borrow_mut().get_mut(group) {
             u.release(attempt, failed, now_secs());
         }
+    }
+
+    /// An attempt at `addr` failed before an answer (both paths): the peer
+    /// is released as failed and nginx's error line written (with
+    /// "temporarily disabled" when this failure disabled it).
+    pub(crate) fn attempt_failed(
+        &self,
+        group: &str,
+        attempt: &Attempt,
+        addr: &Peer,
+        uri: &str,
+        kind: Failure,
+        event: &crate::errorlog::Event<'_>,
+    ) {
+        self.release(group, attempt, true);
+        let disabled = self
+            .balancers
+            .borrow()
+            .get(group)
+            .is_some_and(|u| u.disabled(attempt));
+        event.upstream_failed(addr, uri, matches!(kind, Failure::Timeout), disabled);
     }
 
     /// Turns the upstream response into ours; the peer is released and the
