@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 mod support;
@@ -16,15 +16,7 @@ use support::{free_port, require_nginx, temp_paths, Proc, NGINX, OURS};
 
 /// The backend: answers by path, keeps the connection unless it closes.
 fn backend() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming().take(200) {
-            let Ok(c) = c else { continue };
-            std::thread::spawn(move || serve(c));
-        }
-    });
-    port
+    support::spawn_backend(200, serve)
 }
 
 fn serve(c: TcpStream) {

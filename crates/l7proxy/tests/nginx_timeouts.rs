@@ -8,7 +8,7 @@
 //! and the access and error log lines.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,17 +28,8 @@ const BIG: usize = 64 << 20;
 
 /// A backend answering by path; every request and event is noted.
 fn backend(seen: &Seen) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
     let seen = Arc::clone(seen);
-    std::thread::spawn(move || {
-        for c in l.incoming().take(100) {
-            let Ok(c) = c else { continue };
-            let seen = Arc::clone(&seen);
-            std::thread::spawn(move || serve(c, &seen));
-        }
-    });
-    port
+    support::spawn_backend(100, move |c| serve(c, &seen))
 }
 
 fn serve(c: TcpStream, seen: &Seen) {

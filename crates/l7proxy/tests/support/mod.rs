@@ -59,6 +59,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A backend of the test's own on a loopback port: each of its first
+/// `max` connections is handed to `serve` on a thread of its own.
+pub fn spawn_backend<F>(max: usize, serve: F) -> u16
+where
+    F: Fn(TcpStream) + Clone + Send + 'static,
+{
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming().take(max).flatten() {
+            let serve = serve.clone();
+            std::thread::spawn(move || serve(c));
+        }
+    });
+    port
+}
+
 /// A `netlab` echo backend on 127.0.0.1 answering with `name`.
 pub fn backend(name: &str) -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
