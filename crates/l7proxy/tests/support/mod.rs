@@ -50,13 +50,33 @@ pub fn require_nginx() {
     );
 }
 
-/// A loopback port nothing listens on (bound, then closed).
+/// A loopback port nothing listens on, for a server the test starts.
+///
+/// Taken below the kernel's ephemeral range (32768 and up here and on
+/// Debian), so that no `bind(0)` or outgoing connection of a parallel test
+/// can take it between this check and the server's own bind: a port the
+/// kernel handed out and took back could be handed out again at once.
+/// Each call moves on from a per-process start (the pid spreads test
+/// binaries apart) and skips ports something listens on.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7_919) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst) % SPAN;
+        let port = u16::try_from(LOW + n).expect("below 32000");
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port between {LOW} and {}", LOW + SPAN);
 }
 
 /// A backend of the test's own on a loopback port: each of its first
@@ -116,12 +136,19 @@ pub fn start(dir: &Path, name: &str, conf: &str, port: u16, program: &str) -> Pr
         .arg(&path)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(std::fs::File::create(dir.join(format!("{name}.stderr"))).unwrap());
     let p = Proc(cmd.spawn().unwrap());
     // Generous: CI machines are small and run other tests meanwhile.
     let up = Topology::wait_until(Duration::from_secs(15), || {
         TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
-    assert!(up, "{name} did not start on port {port}");
+    if !up {
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+        panic!(
+            "{name} did not start on port {port}; its stderr: {}{}",
+            read(&format!("{name}.stderr")),
+            read("stderr.log")
+        );
+    }
     p
 }
