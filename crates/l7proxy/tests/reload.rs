@@ -3,13 +3,15 @@
 //! SIGQUIT stops gracefully.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use netlab::Topology;
+
+mod support;
 
 fn conf(dir: &std::path::Path, port: u16, version: &str) -> String {
     let d = dir.display();
@@ -88,11 +90,7 @@ fn request(port: u16, conn: &mut Option<TcpStream>, tally: &Tally) -> Option<Str
 #[test]
 fn reload_switches_configuration_without_failed_requests() {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let path = dir.path().join("l7.conf");
     std::fs::write(&path, conf(dir.path(), port, "v1")).unwrap();
     let bin = env!("CARGO_BIN_EXE_l7proxy");
