@@ -38,7 +38,6 @@ const IGNORED: &[&str] = &[
     "limit_req",
     "limit_conn",
     "limit_rate",
-    "client_max_body_size",
     "large_client_header_buffers",
     // bodies
     "proxy_cache",

@@ -217,6 +217,8 @@ pub struct ClientLimits {
     pub body_timeout: Duration,
     /// `send_timeout`: between two writes to the client.
     pub send_timeout: Duration,
+    /// `client_max_body_size` in bytes (0: no limit).
+    pub max_body: u64,
 }
 
 impl ClientLimits {
@@ -228,7 +230,13 @@ impl ClientLimits {
             header_timeout: c.header_timeout.unwrap_or(secs(60)),
             body_timeout: c.body_timeout.unwrap_or(secs(60)),
             send_timeout: c.send_timeout.unwrap_or(secs(60)),
+            max_body: c.max_body_size.unwrap_or(1024 * 1024),
         }
+    }
+
+    /// Whether a body of `len` bytes is over `client_max_body_size`.
+    pub fn too_large(&self, len: u64) -> bool {
+        self.max_body != 0 && len > self.max_body
     }
 
     /// Whether the connection may stay open after its `served`-th request.

@@ -27,9 +27,6 @@ use crate::site::Site;
 use crate::uri;
 use nginx_conf::model::http::Return;
 
-/// Largest client body read before proxying (`client_max_body_size`).
-const MAX_BODY: usize = 1024 * 1024;
-
 type Sender = SendRequest<http_body_util::Full<Bytes>>;
 
 /// An upstream connection and how many requests it has carried.
@@ -357,9 +354,6 @@ impl Worker {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY as u64) {
-            return error_page(StatusCode::PAYLOAD_TOO_LARGE);
-        }
         let host = host_of(&parts);
         let server = if l.servers.len() == 1 {
             l.servers[0]
@@ -396,17 +390,6 @@ impl Worker {
                 *limits = n.client;
                 shape = &n.shape;
             }
-            let plan = match node.map(|n| &n.action) {
-                None | Some(Action::NotFound) => {
-                    discard(body, limits.body_timeout).await;
-                    break 'answer error_page(StatusCode::NOT_FOUND);
-                }
-                Some(Action::Return(r)) => {
-                    discard(body, limits.body_timeout).await;
-                    break 'answer returned(r);
-                }
-                Some(Action::Proxy(p)) => p,
-            };
             let event = crate::errorlog::Event {
                 site: &site,
                 server,
@@ -423,6 +406,25 @@ impl Worker {
                     .headers
                     .get(header::HOST)
                     .and_then(|h| h.to_str().ok()),
+            };
+            // nginx checks the declared length once the location is known,
+            // before a location's `return` (`ngx_http_core_find_config_phase`).
+            if let Some(n) = declared.filter(|&n| limits.too_large(n)) {
+                event.error(&format!(
+                    "client intended to send too large body: {n} bytes"
+                ));
+                break 'answer error_page(StatusCode::PAYLOAD_TOO_LARGE);
+            }
+            let plan = match node.map(|n| &n.action) {
+                None | Some(Action::NotFound) => {
+                    discard(body, limits.body_timeout).await;
+                    break 'answer error_page(StatusCode::NOT_FOUND);
+                }
+                Some(Action::Return(r)) => {
+                    discard(body, limits.body_timeout).await;
+                    break 'answer returned(r);
+                }
+                Some(Action::Proxy(p)) => p,
             };
             let plan: &ProxyPlan = match &plan.dynamic {
                 None => plan,
@@ -474,20 +476,21 @@ impl Worker {
             let body = if hyper::body::Body::is_end_stream(&body) {
                 Bytes::new()
             } else {
-                match read_body(body, limits.body_timeout).await {
+                match read_body(body, limits, parts.version == Version::HTTP_2).await {
                     Ok(b) => b,
-                    Err(None) => break 'answer error_page(StatusCode::BAD_REQUEST),
+                    Err(BodyError::Bad) => break 'answer error_page(StatusCode::BAD_REQUEST),
                     // nginx closes without an answer and logs 408.
-                    Err(Some(())) => {
+                    Err(BodyError::Timeout) => {
                         let mut r = error_page(StatusCode::REQUEST_TIMEOUT);
                         r.extensions_mut().insert(Abort);
                         break 'answer r;
                     }
+                    Err(BodyError::TooLarge(message)) => {
+                        event.error(&message);
+                        break 'answer error_page(StatusCode::PAYLOAD_TOO_LARGE);
+                    }
                 }
             };
-            if body.len() > MAX_BODY {
-                break 'answer error_page(StatusCode::PAYLOAD_TOO_LARGE);
-            }
             let vars = Vars {
                 proxy_host: &plan.proxy_host,
                 remote_addr: client,
@@ -932,18 +935,49 @@ async fn discard(mut body: Incoming, timeout: Duration) {
     while let Ok(Some(Ok(_))) = tokio::time::timeout(timeout, body.frame()).await {}
 }
 
-/// Reads a request body, each read within `timeout` (nginx's
-/// `client_body_timeout`, between two successive reads); `Err(Some(()))`
-/// when it timed out, `Err(None)` on a bad body.
-async fn read_body(mut body: Incoming, timeout: Duration) -> Result<Bytes, Option<()>> {
+/// Why a request body could not be read.
+enum BodyError {
+    /// A malformed body (hyper's framing error).
+    Bad,
+    /// `client_body_timeout` passed between two reads.
+    Timeout,
+    /// A body of no declared length grew over `client_max_body_size`:
+    /// nginx's error line.
+    TooLarge(String),
+}
+
+/// Reads a request body, each read within `limits.body_timeout` (nginx's
+/// `client_body_timeout`, between two successive reads), at most
+/// `client_max_body_size` of it. nginx checks a chunked body at each chunk
+/// head, against the chunks before it plus the chunk's declared size; a
+/// frame from hyper stands for a chunk here (or for its part that had
+/// come when read), so the error line's second figure can be smaller.
+async fn read_body(
+    mut body: Incoming,
+    limits: &crate::plan::ClientLimits,
+    h2: bool,
+) -> Result<Bytes, BodyError> {
     let mut out = bytes::BytesMut::new();
     loop {
-        match tokio::time::timeout(timeout, body.frame()).await {
-            Err(_) => return Err(Some(())),
+        match tokio::time::timeout(limits.body_timeout, body.frame()).await {
+            Err(_) => return Err(BodyError::Timeout),
             Ok(None) => return Ok(out.freeze()),
-            Ok(Some(Err(_))) => return Err(None),
+            Ok(Some(Err(_))) => return Err(BodyError::Bad),
             Ok(Some(Ok(f))) => {
                 if let Ok(d) = f.into_data() {
+                    let (before, len) = (out.len() as u64, d.len() as u64);
+                    if limits.too_large(before + len) {
+                        return Err(BodyError::TooLarge(if h2 {
+                            format!(
+                                "client intended to send too large chunked body: {} bytes",
+                                before + len
+                            )
+                        } else {
+                            format!(
+                                "client intended to send too large chunked body: {before}+{len} bytes"
+                            )
+                        }));
+                    }
                     out.extend_from_slice(&d);
                 }
             }

@@ -31,7 +31,7 @@ fn ignored_directives_are_named_with_their_place() {
                  root /var/www/html;\n\
                  location / { if ($http_x = a) { return 403; } rewrite ^/old /new;\n\
                      proxy_pass http://127.0.0.1:1; }\n\
-                 location /b { gzip on; client_max_body_size 10m; proxy_pass http://127.0.0.1:1; }\n\
+                 location /b { gzip on; limit_rate 10k; client_max_body_size 10m; proxy_pass http://127.0.0.1:1; }\n\
              }\n\
          }\n",
     );
@@ -42,7 +42,7 @@ fn ignored_directives_are_named_with_their_place() {
         "\"if\" directive is not supported by l7proxy and is ignored in F:6",
         "\"rewrite\" directive is not supported by l7proxy and is ignored in F:6",
         "\"gzip\" directive is not supported by l7proxy and is ignored in F:8",
-        "\"client_max_body_size\" directive is not supported by l7proxy and is ignored in F:8",
+        "\"limit_rate\" directive is not supported by l7proxy and is ignored in F:8",
     ];
     assert_eq!(warnings.len(), expected.len(), "{text}");
     for (got, want) in warnings.iter().zip(expected) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::listen::{parse_listen, parse_server_name, Listen, ListenAddress, ServerName};
 use super::upstream::{parse_upstream, Upstream};
-use super::values::{parse_duration, parse_seconds};
+use super::values::{parse_duration, parse_offset, parse_seconds};
 use super::{error_log, flag, Cursor, ErrorLog, ModelError};
 use crate::payload::Stmt;
 
@@ -123,6 +123,8 @@ pub struct ClientSettings {
     pub body_timeout: Option<Duration>,
     /// `send_timeout` (default 60s).
     pub send_timeout: Option<Duration>,
+    /// `client_max_body_size` in bytes (default 1m; 0: no limit).
+    pub max_body_size: Option<u64>,
 }
 
 impl ClientSettings {
@@ -141,6 +143,7 @@ impl ClientSettings {
         take(&mut self.header_timeout, parent.header_timeout.as_ref());
         take(&mut self.body_timeout, parent.body_timeout.as_ref());
         take(&mut self.send_timeout, parent.send_timeout.as_ref());
+        take(&mut self.max_body_size, parent.max_body_size.as_ref());
         self
     }
 }
@@ -386,6 +389,11 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
         "client_header_timeout" => out.client.header_timeout = duration(stmt, c)?,
         "client_body_timeout" => out.client.body_timeout = duration(stmt, c)?,
         "send_timeout" => out.client.send_timeout = duration(stmt, c)?,
+        "client_max_body_size" => {
+            // nginx keeps an offset within `off_t`.
+            let size = parse_offset(&first()).filter(|&n| i64::try_from(n).is_ok());
+            out.client.max_body_size = Some(size.ok_or_else(|| invalid(stmt, c))?);
+        }
         "add_header" => out
             .add_headers
             .get_or_insert_with(Vec::new)
