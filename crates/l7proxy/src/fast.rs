@@ -569,6 +569,7 @@ async fn answer(
                 args,
                 body_length: None,
                 client_headers: Client::Raw(client),
+                maps: &site.maps,
             };
             // Errors (and their log lines) are hyper's path's.
             let Ok(p) = plan.resolve(template, &eval, site) else {
@@ -658,6 +659,7 @@ async fn answer(
         args,
         body_length: None,
         client_headers: Client::Raw(client),
+        maps: &site.maps,
     };
     let mut out = take_buf(w);
     out.extend_from_slice(req.method.as_bytes());

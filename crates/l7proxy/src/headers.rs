@@ -34,6 +34,8 @@ pub struct Vars<'a> {
     pub args: Option<&'a str>,
     pub body_length: Option<u64>,
     pub client_headers: Client<'a>,
+    /// The variables `map` blocks define.
+    pub maps: &'a crate::map::Maps,
 }
 
 /// The client's headers: hyper's map, or the parsed head of the plain
@@ -85,6 +87,11 @@ impl Vars<'_> {
             }
             "proxy_internal_chunked" => String::new(),
             _ => {
+                if self.maps.defines(name) {
+                    let mut out = Vec::new();
+                    self.maps.eval_into(name, self, &mut out);
+                    return String::from_utf8(out).unwrap_or_default();
+                }
                 if let Some(h) = name.strip_prefix("http_") {
                     return self.header(&h.replace('_', "-")).unwrap_or("").to_owned();
                 }
@@ -140,6 +147,9 @@ impl Vars<'_> {
             "proxy_internal_body_length" if self.body_length.is_none() => "",
             "proxy_internal_chunked" => "",
             _ => {
+                if self.maps.eval_into(name, self, out) {
+                    return;
+                }
                 out.extend_from_slice(self.get(name).as_bytes());
                 return;
             }
@@ -149,36 +159,42 @@ impl Vars<'_> {
 
     /// Appends `template` with `$name` and `${name}` expanded to `out`.
     pub fn expand_into(&self, template: &str, out: &mut Vec<u8>) {
-        let b = template.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] == b'$' {
-                let (name, next) = if b.get(i + 1) == Some(&b'{') {
-                    match template[i + 2..].find('}') {
-                        Some(end) => (&template[i + 2..i + 2 + end], i + 3 + end),
-                        None => ("", b.len()),
-                    }
-                } else {
-                    let end = b[i + 1..]
-                        .iter()
-                        .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
-                        .map_or(b.len(), |p| i + 1 + p);
-                    (&template[i + 1..end], end)
-                };
-                if name.is_empty() {
-                    out.push(b'$');
-                    i += 1;
-                } else {
-                    self.get_into(name, out);
-                    i = next;
+        expand_with(template, out, &mut |name, out| self.get_into(name, out));
+    }
+}
+
+/// Appends `template` to `out`, each `$name` and `${name}` replaced by
+/// what `var` appends for it (a `$` not followed by a name stays).
+pub fn expand_with(template: &str, out: &mut Vec<u8>, var: &mut dyn FnMut(&str, &mut Vec<u8>)) {
+    let b = template.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'$' {
+            let (name, next) = if b.get(i + 1) == Some(&b'{') {
+                match template[i + 2..].find('}') {
+                    Some(end) => (&template[i + 2..i + 2 + end], i + 3 + end),
+                    None => ("", b.len()),
                 }
             } else {
-                let start = i;
-                while i < b.len() && b[i] != b'$' {
-                    i += 1;
-                }
-                out.extend_from_slice(&b[start..i]);
+                let end = b[i + 1..]
+                    .iter()
+                    .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                    .map_or(b.len(), |p| i + 1 + p);
+                (&template[i + 1..end], end)
+            };
+            if name.is_empty() {
+                out.push(b'$');
+                i += 1;
+            } else {
+                var(name, out);
+                i = next;
             }
+        } else {
+            let start = i;
+            while i < b.len() && b[i] != b'$' {
+                i += 1;
+            }
+            out.extend_from_slice(&b[start..i]);
         }
     }
 }
@@ -385,6 +401,7 @@ mod tests {
             args: Some("b=1&Name=x"),
             body_length: body,
             client_headers: Client::Map(client),
+            maps: &crate::map::EMPTY,
         }
     }
 

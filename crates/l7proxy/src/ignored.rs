@@ -18,7 +18,6 @@ const IGNORED: &[&str] = &[
     "set",
     "break",
     // other request routing
-    "map",
     "geo",
     "split_clients",
     "try_files",

@@ -18,6 +18,7 @@ pub mod idle;
 pub mod ignored;
 pub mod limit;
 pub mod logformat;
+pub mod map;
 pub mod peer;
 pub mod plan;
 pub mod route;

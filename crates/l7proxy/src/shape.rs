@@ -832,18 +832,23 @@ pub fn shape_upstream(shape: &Shape, ctx: &Ctx<'_>, headers: &mut HeaderMap) -> 
 
 /// Applies `shape` to one of our own responses on hyper's path (an error
 /// page, a `return`): `add_header` appended, a `Location` starting with
-/// `/` made absolute.
-pub fn shape_page(shape: &Shape, ctx: &Ctx<'_>, headers: &mut HeaderMap) {
+/// `/` made absolute. True when that `Location` takes the header's fixed
+/// place; any other stays in the list, after `Connection`, as nginx's
+/// header filter leaves it.
+pub fn shape_page(shape: &Shape, ctx: &Ctx<'_>, headers: &mut HeaderMap) -> bool {
+    let mut placed = false;
     if let Some(v) = headers.get(http::header::LOCATION) {
         if v.as_bytes().first() == Some(&b'/') && shape.absolute {
             let mut abs = Vec::with_capacity(v.len() + 32);
             shape.absolute(ctx, v.as_bytes(), &mut abs);
             if let Ok(v) = HeaderValue::from_bytes(&abs) {
                 headers.insert(http::header::LOCATION, v);
+                placed = true;
             }
         }
     }
     shape.add_to(ctx, headers);
+    placed
 }
 
 #[cfg(test)]

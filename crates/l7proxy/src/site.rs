@@ -106,6 +106,8 @@ pub struct Site {
     /// Every log file opened, by path, for `-s reopen` and for the error
     /// logs of locations.
     pub log_files: Names<Arc<crate::errorlog::LogFile>>,
+    /// The variables of the `map` blocks.
+    pub maps: crate::map::Maps,
 }
 
 impl Site {
@@ -307,6 +309,7 @@ pub fn proxy_host(host: &str, port: Option<u16>) -> String {
 impl Site {
     pub fn new(config: Config) -> Result<Self, String> {
         let http = config.http.ok_or("no \"http\" block")?;
+        let maps = crate::map::Maps::new(&http.maps)?;
         let routes = http
             .servers
             .iter()
@@ -430,6 +433,7 @@ impl Site {
             .map(|s| crate::plan::ClientLimits::new(&s.settings.client))
             .collect();
         Ok(Self {
+            maps,
             http,
             routes,
             plans,

@@ -188,19 +188,21 @@ pub fn error_page(status: StatusCode) -> Response<Body> {
     r
 }
 
-fn returned(ret: &Return) -> Response<Body> {
+fn returned(ret: &Return, vars: &Vars<'_>) -> Response<Body> {
     let status = StatusCode::from_u16(ret.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let redirect = matches!(ret.code, 301 | 302 | 303 | 307 | 308);
-    match &ret.text {
+    // Text and URL may hold variables.
+    let text = ret.text.as_deref().map(|t| vars.expand(t));
+    match text {
         Some(url) if redirect => {
             let mut r = error_page(status);
-            if let Ok(v) = HeaderValue::from_str(url) {
+            if let Ok(v) = HeaderValue::from_str(&url) {
                 r.headers_mut().insert(header::LOCATION, v);
             }
             r
         }
         Some(text) => {
-            let mut r = Response::new(Body::text(text.clone()));
+            let mut r = Response::new(Body::text(text));
             *r.status_mut() = status;
             r.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
@@ -376,10 +378,23 @@ impl Worker {
         let mut proxy_host = "";
         // A `proxy_pass` with variables, evaluated for this request.
         let resolved: ProxyPlan;
+        // What `return` and a `proxy_pass` with variables read.
+        let request_vars = Vars {
+            proxy_host: "",
+            remote_addr: client,
+            host: &host_key,
+            scheme: if l.tls.is_some() { "https" } else { "http" },
+            request_uri: raw_target,
+            uri: &normalized,
+            args,
+            body_length: None,
+            client_headers: crate::headers::Client::Map(&parts.headers),
+            maps: &site.maps,
+        };
         let mut resp = 'answer: {
             if let Some(ret) = &site.http.servers[server].ret {
                 discard(body, limits.body_timeout).await;
-                break 'answer returned(ret);
+                break 'answer returned(ret, &request_vars);
             }
             *log = Arc::clone(&site.server_logs[server]);
             *limits = site.server_client[server];
@@ -422,36 +437,23 @@ impl Worker {
                 }
                 Some(Action::Return(r)) => {
                     discard(body, limits.body_timeout).await;
-                    break 'answer returned(r);
+                    break 'answer returned(r, &request_vars);
                 }
                 Some(Action::Proxy(p)) => p,
             };
             let plan: &ProxyPlan = match &plan.dynamic {
                 None => plan,
-                Some(template) => {
-                    let eval = Vars {
-                        proxy_host: "",
-                        remote_addr: client,
-                        host: &host_key,
-                        scheme: if l.tls.is_some() { "https" } else { "http" },
-                        request_uri: raw_target,
-                        uri: &normalized,
-                        args,
-                        body_length: None,
-                        client_headers: crate::headers::Client::Map(&parts.headers),
-                    };
-                    match plan.resolve(template, &eval, &site) {
-                        Ok(p) => {
-                            resolved = p;
-                            &resolved
-                        }
-                        Err((status, message)) => {
-                            event.error(&message);
-                            discard(body, limits.body_timeout).await;
-                            break 'answer error_page(status);
-                        }
+                Some(template) => match plan.resolve(template, &request_vars, &site) {
+                    Ok(p) => {
+                        resolved = p;
+                        &resolved
                     }
-                }
+                    Err((status, message)) => {
+                        event.error(&message);
+                        discard(body, limits.body_timeout).await;
+                        break 'answer error_page(status);
+                    }
+                },
             };
             proxy_host = &plan.proxy_host;
             // Without a URI part the original target goes upstream as it came.
@@ -503,6 +505,7 @@ impl Worker {
                     || matches!(parts.method.as_str(), "POST" | "PUT" | "PATCH"))
                 .then_some(body.len() as u64),
                 client_headers: crate::headers::Client::Map(&parts.headers),
+                maps: &site.maps,
             };
             let head = plan.headers.build(&vars);
             // Spelling as nginx: configured names as configured, the
@@ -557,6 +560,7 @@ impl Worker {
             args,
             body_length: None,
             client_headers: crate::headers::Client::Map(&parts.headers),
+            maps: &site.maps,
         };
         let ctx = crate::shape::Ctx {
             vars: &vars,
@@ -569,12 +573,12 @@ impl Worker {
             let shaped = crate::shape::shape_upstream(shape, &ctx, resp.headers_mut());
             resp.extensions_mut().insert(shaped);
         } else if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
-            crate::shape::shape_page(shape, &ctx, resp.headers_mut());
+            let placed = crate::shape::shape_page(shape, &ctx, resp.headers_mut());
             resp.extensions_mut().insert(crate::shape::Shaped {
                 server: true,
                 date: true,
                 location: None,
-                listed_location: !shape.absolute_redirect(),
+                listed_location: !placed,
             });
         }
         if shape.spells_added() {

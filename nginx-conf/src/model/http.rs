@@ -274,6 +274,9 @@ pub struct Server {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Http {
     pub upstreams: Vec<Upstream>,
+    /// `map` blocks, in file order (a later one defining the same
+    /// variable wins, as in nginx).
+    pub maps: Vec<super::map::Map>,
     pub log_formats: Vec<LogFormat>,
     pub servers: Vec<Server>,
     pub settings: Common,
@@ -680,6 +683,9 @@ pub fn parse_http(stmt: &Stmt, c: &Cursor) -> Result<Http, ModelError> {
         check_access_log(d, &http.log_formats, c)?;
         if d.directive == "upstream" {
             http.upstreams.push(parse_upstream(d, c)?);
+        }
+        if d.directive == "map" {
+            http.maps.push(super::map::parse_map(d, c)?);
         }
         if d.directive == "log_format" {
             http.log_formats

@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod listen;
+pub mod map;
 pub mod upstream;
 pub mod values;
 

@@ -14,6 +14,7 @@ fn vars(h: &HeaderMap) -> Vars<'_> {
         args: Some("b=1"),
         body_length: None,
         client_headers: Client::Map(h),
+        maps: &crate::map::EMPTY,
     }
 }
 

@@ -1,0 +1,243 @@
+//! The variables `map` blocks define (`ngx_http_map_module`), evaluated
+//! when a request reads them: the source text expanded, then looked up as
+//! `ngx_http_map_find` does: exact keys case-insensitively (the empty
+//! string too), with `hostnames` the longest `*.domain` then `name.*`
+//! wildcard, then (for a non-empty value) the regexes in file order;
+//! else `default`. A regex's captures (`$1`, `$name`) are seen by its
+//! value.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+
+use crate::headers::Vars;
+
+/// Deepest chain of maps whose values read other maps; nginx refuses a
+/// cycle at run time, here a deeper chain reads as empty.
+const MAX_DEPTH: u32 = 8;
+
+thread_local! {
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// No maps (for tests that build [`Vars`] by hand).
+#[cfg(test)]
+pub static EMPTY: std::sync::LazyLock<Maps> = std::sync::LazyLock::new(Maps::default);
+
+/// One compiled `map`.
+#[derive(Debug)]
+struct Compiled {
+    source: String,
+    hostnames: bool,
+    default: String,
+    exact: HashMap<String, String>,
+    head_wildcards: HashMap<String, String>,
+    tail_wildcards: HashMap<String, String>,
+    regexes: Vec<(regex::Regex, String)>,
+}
+
+/// Every map of a configuration, by the variable it defines.
+#[derive(Debug, Default)]
+pub struct Maps(HashMap<String, Compiled>);
+
+impl Maps {
+    /// Compiles the maps (a bad regex is nginx's `-t` failure).
+    pub fn new(maps: &[nginx_conf::model::map::Map]) -> Result<Self, String> {
+        let mut out = HashMap::new();
+        for m in maps {
+            let mut regexes = Vec::new();
+            for (pattern, caseless, value) in &m.regexes {
+                let re = regex::RegexBuilder::new(pattern)
+                    .case_insensitive(*caseless)
+                    .build()
+                    .map_err(|e| format!("map regex \"{pattern}\": {e}"))?;
+                regexes.push((re, value.clone()));
+            }
+            let compiled = Compiled {
+                source: m.source.clone(),
+                hostnames: m.hostnames,
+                default: m.default.clone().unwrap_or_default(),
+                exact: m.exact.iter().cloned().collect(),
+                head_wildcards: m.head_wildcards.iter().cloned().collect(),
+                tail_wildcards: m.tail_wildcards.iter().cloned().collect(),
+                regexes,
+            };
+            // A later map of the same variable replaces the earlier one.
+            out.insert(m.variable.to_ascii_lowercase(), compiled);
+        }
+        Ok(Self(out))
+    }
+
+    /// Whether `name` is a map's variable.
+    pub fn defines(&self, name: &str) -> bool {
+        !self.0.is_empty() && self.0.contains_key(&name.to_ascii_lowercase())
+    }
+
+    /// Appends the value of the map variable `name` to `out`; false when
+    /// no map defines it.
+    pub fn eval_into(&self, name: &str, vars: &Vars<'_>, out: &mut Vec<u8>) -> bool {
+        if self.0.is_empty() {
+            return false;
+        }
+        let Some(m) = self.0.get(&name.to_ascii_lowercase()) else {
+            return false;
+        };
+        let depth = DEPTH.with(|d| {
+            d.set(d.get() + 1);
+            d.get()
+        });
+        if depth <= MAX_DEPTH {
+            m.eval_into(vars, out);
+        }
+        DEPTH.with(|d| d.set(d.get() - 1));
+        true
+    }
+}
+
+impl Compiled {
+    fn eval_into(&self, vars: &Vars<'_>, out: &mut Vec<u8>) {
+        let mut value = vars.expand(&self.source);
+        if self.hostnames && value.ends_with('.') {
+            value.pop();
+        }
+        let low = value.to_ascii_lowercase();
+        if let Some(v) = self.exact.get(&low) {
+            return vars.expand_into(v, out);
+        }
+        if self.hostnames {
+            if let Some(v) = self.wildcard(&low) {
+                return vars.expand_into(v, out);
+            }
+        }
+        if !value.is_empty() {
+            for (re, v) in &self.regexes {
+                if let Some(caps) = re.captures(&value) {
+                    return expand_with_captures(v, vars, &caps, re, out);
+                }
+            }
+        }
+        vars.expand_into(&self.default, out);
+    }
+
+    /// The longest `*.domain` covering `host`, else the longest `name.*`.
+    fn wildcard(&self, host: &str) -> Option<&String> {
+        let mut at = 0;
+        while let Some(dot) = host[at..].find('.') {
+            let domain = &host[at + dot + 1..];
+            if let Some(v) = self.head_wildcards.get(domain) {
+                return Some(v);
+            }
+            at += dot + 1;
+        }
+        let mut end = host.len();
+        while let Some(dot) = host[..end].rfind('.') {
+            if let Some(v) = self.tail_wildcards.get(&host[..dot]) {
+                return Some(v);
+            }
+            end = dot;
+        }
+        None
+    }
+}
+
+/// `template` expanded, `$1`…`$9` and the regex's named groups taken from
+/// `caps` (empty when the group did not take part), other names from `vars`.
+fn expand_with_captures(
+    template: &str,
+    vars: &Vars<'_>,
+    caps: &regex::Captures<'_>,
+    re: &regex::Regex,
+    out: &mut Vec<u8>,
+) {
+    crate::headers::expand_with(template, out, &mut |name, out| {
+        let group = if name.bytes().all(|b| b.is_ascii_digit()) {
+            name.parse::<usize>().ok().map(|i| caps.get(i))
+        } else if re.capture_names().flatten().any(|n| n == name) {
+            Some(caps.name(name))
+        } else {
+            None
+        };
+        match group {
+            Some(m) => out.extend_from_slice(m.map_or("", |m| m.as_str()).as_bytes()),
+            None => vars.get_into(name, out),
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn maps(text: &str) -> Maps {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nginx.conf");
+        std::fs::write(&path, format!("events {{}} http {{ {text} }}")).unwrap();
+        let model = nginx_conf::model::load(path.to_str().unwrap()).unwrap();
+        Maps::new(&model.http.unwrap().maps).unwrap()
+    }
+
+    fn eval(m: &Maps, name: &str, headers: &[(&str, &str)]) -> String {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        let vars = Vars {
+            proxy_host: "",
+            remote_addr: "127.0.0.1:1".parse().unwrap(),
+            host: "h",
+            scheme: "http",
+            request_uri: "/",
+            uri: "/",
+            args: None,
+            body_length: None,
+            client_headers: crate::headers::Client::Map(&h),
+            maps: m,
+        };
+        let mut out = Vec::new();
+        assert!(m.eval_into(name, &vars, &mut out));
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn exact_regex_and_default_as_nginx_looks_them_up() {
+        let m = maps(
+            "map $http_x $v { default d; '' empty; Gold g; ~^si(lver)$ s-$1; \
+             ~*^(?<m>BR)onze c-$m; \\~tilde t; }",
+        );
+        assert_eq!(eval(&m, "v", &[]), "empty");
+        assert_eq!(eval(&m, "v", &[("x", "gOLD")]), "g");
+        assert_eq!(eval(&m, "v", &[("x", "silver")]), "s-lver");
+        assert_eq!(
+            eval(&m, "v", &[("x", "SILVER")]),
+            "d",
+            "~ is case-sensitive"
+        );
+        assert_eq!(eval(&m, "v", &[("x", "bronze")]), "c-br");
+        assert_eq!(eval(&m, "v", &[("x", "~tilde")]), "t");
+        assert_eq!(eval(&m, "v", &[("x", "other")]), "d");
+    }
+
+    #[test]
+    fn hostnames_take_the_longest_wildcard() {
+        let m = maps(
+            "map $http_x $v { hostnames; .a.com dot; *.b.a.com star; www.c.* tail; \
+             www.c.org.* longer; }",
+        );
+        assert_eq!(eval(&m, "v", &[("x", "a.com")]), "dot");
+        assert_eq!(eval(&m, "v", &[("x", "x.a.com.")]), "dot");
+        assert_eq!(eval(&m, "v", &[("x", "x.b.a.com")]), "star");
+        assert_eq!(eval(&m, "v", &[("x", "b.a.com")]), "dot");
+        assert_eq!(eval(&m, "v", &[("x", "www.c.net")]), "tail");
+        assert_eq!(eval(&m, "v", &[("x", "www.c.org.uk")]), "longer");
+        assert_eq!(eval(&m, "v", &[("x", "c.net")]), "");
+    }
+
+    #[test]
+    fn maps_read_maps_and_a_cycle_ends() {
+        let m = maps("map $http_x $a { default \"<$b>\"; } map $a $b { default \"[$a]\"; }");
+        let v = eval(&m, "a", &[]);
+        assert!(v.starts_with("<[<["), "{v}");
+    }
+}
