@@ -2,9 +2,17 @@
 //! connection, the response head rewritten for the client, and the body
 //! relayed (re-chunked where needed).
 
-#[allow(clippy::wildcard_imports, reason = "one path split in two files")]
-use super::*;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::page::status_line_with;
+use super::{put_buf, read_now, send, take_buf, BODY_BUF, BUF, UP_HEADERS, UP_HEAD_MAX};
 use crate::shape::{place, Replaced};
+use crate::worker::{Failure, RawConn, Worker};
 
 /// How an upstream response body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
