@@ -13,10 +13,10 @@
 //! list while a request is in progress.
 //!
 //! This file holds the connection loop and the buffer helpers; `head`
-//! reads a request head, `answer` answers it (routing, tries),
-//! `upstream` exchanges with a peer and relays the response, `page`
-//! writes our own pages and status lines, [`Rewind`] hands a connection
-//! to hyper.
+//! reads a request head, `answer` answers it (routing, tries), `upstream`
+//! exchanges with a peer and relays the response (`chunks` re-chunks a
+//! chunked body), `page` writes our own pages and status lines,
+//! [`Rewind`] hands a connection to hyper.
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -30,6 +30,7 @@ use crate::accesslog::ConnFacts;
 use crate::worker::Worker;
 
 mod answer;
+mod chunks;
 mod head;
 mod page;
 mod rewind;

@@ -1,8 +1,8 @@
 //! Unit tests of the fast path's parsers: request heads and upstream
 //! chunked bodies.
 
+use super::chunks::Chunks;
 use super::head::head_end;
-use super::upstream::Chunks;
 
 fn rechunk(parts: &[&[u8]]) -> Result<(Vec<u8>, u64, bool), ()> {
     let mut d = Chunks::default();
