@@ -36,15 +36,23 @@ pub struct Target(pub Vec<Sink>, pub Vec<Arc<str>>);
 /// The open log files (access and error), by path, shared by every
 /// location and worker, and the `log_format`s.
 #[derive(Debug, Default)]
-pub struct Files(HashMap<String, Arc<LogFile>>, HashMap<String, Arc<Format>>);
+pub struct Files(
+    HashMap<String, Arc<LogFile>>,
+    HashMap<String, Arc<Format>>,
+    Arc<crate::map::Maps>,
+);
 
 impl Files {
-    /// Compiles the `log_format`s (and `combined`).
-    pub fn with_formats(formats: &[nginx_conf::model::LogFormat]) -> Result<Self, String> {
+    /// Compiles the `log_format`s (and `combined`); `maps` define
+    /// variables they and `if=` conditions may read.
+    pub fn with_formats(
+        formats: &[nginx_conf::model::LogFormat],
+        maps: &Arc<crate::map::Maps>,
+    ) -> Result<Self, String> {
         let mut known = HashMap::new();
         known.insert(
             "combined".to_owned(),
-            Arc::new(Format::new(COMBINED, Escape::Default)?),
+            Arc::new(Format::new(COMBINED, Escape::Default, maps)?),
         );
         for f in formats {
             let escape = match f.escape.as_deref() {
@@ -52,10 +60,10 @@ impl Files {
                 Some("none") => Escape::None,
                 _ => Escape::Default,
             };
-            let compiled = Format::new(&f.format, escape)?;
+            let compiled = Format::new(&f.format, escape, maps)?;
             known.insert(f.name.clone(), Arc::new(compiled));
         }
-        Ok(Self(HashMap::new(), known))
+        Ok(Self(HashMap::new(), known, Arc::clone(maps)))
     }
 
     /// The target for an `access_log` list (`None`: the default path).
@@ -85,7 +93,7 @@ impl Files {
                 .ok_or_else(|| format!("unknown log format \"{name}\""))?;
             let condition = condition
                 .as_deref()
-                .map(|c| Format::new(c, Escape::None))
+                .map(|c| Format::new(c, Escape::None, &self.2))
                 .transpose()?;
             for h in format
                 .headers()

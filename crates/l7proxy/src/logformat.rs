@@ -57,6 +57,8 @@ enum Var {
     ConnectionRequests,
     Pid,
     Hostname,
+    /// A `map`'s variable (lower case).
+    Map(Arc<str>),
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +72,8 @@ enum Seg {
 pub struct Format {
     segs: Vec<Seg>,
     escape: Escape,
+    /// The maps the `Map` variables read.
+    maps: Arc<crate::map::Maps>,
 }
 
 fn var(name: &str) -> Option<Var> {
@@ -119,8 +123,8 @@ fn var(name: &str) -> Option<Var> {
 
 impl Format {
     /// Compiles `text` (`$name`, `${name}`); an unknown variable is
-    /// nginx's `unknown "NAME" variable`.
-    pub fn new(text: &str, escape: Escape) -> Result<Self, String> {
+    /// nginx's `unknown "NAME" variable`. `maps` define variables too.
+    pub fn new(text: &str, escape: Escape, maps: &Arc<crate::map::Maps>) -> Result<Self, String> {
         let mut segs = Vec::new();
         let mut lit = String::new();
         let mut rest = text;
@@ -141,7 +145,11 @@ impl Format {
             if name.is_empty() {
                 return Err("invalid variable name \"$\"".to_owned());
             }
-            let v = var(name).ok_or_else(|| format!("unknown \"{name}\" variable"))?;
+            let v = if maps.defines(name) {
+                Var::Map(name.to_ascii_lowercase().into())
+            } else {
+                var(name).ok_or_else(|| format!("unknown \"{name}\" variable"))?
+            };
             if !lit.is_empty() {
                 segs.push(Seg::Text(std::mem::take(&mut lit)));
             }
@@ -152,17 +160,31 @@ impl Format {
         if !lit.is_empty() {
             segs.push(Seg::Text(lit));
         }
-        Ok(Self { segs, escape })
+        Ok(Self {
+            segs,
+            escape,
+            maps: Arc::clone(maps),
+        })
     }
 
     /// The request headers the format reads (lower case).
     pub fn headers(&self) -> Vec<Arc<str>> {
         let mut out: Vec<Arc<str>> = Vec::new();
+        let mut vars: Vec<Var> = Vec::new();
         for s in &self.segs {
-            let name: Arc<str> = match s {
-                Seg::Var(Var::Http(h)) => Arc::clone(h),
-                Seg::Var(Var::Cookie(_)) => "cookie".into(),
-                Seg::Var(Var::RemoteUser) => "authorization".into(),
+            match s {
+                Seg::Var(Var::Map(m)) => {
+                    vars.extend(self.maps.reads(m).iter().filter_map(|n| var(n)));
+                }
+                Seg::Var(v) => vars.push(v.clone()),
+                Seg::Text(_) => {}
+            }
+        }
+        for v in vars {
+            let name: Arc<str> = match v {
+                Var::Http(h) => h,
+                Var::Cookie(_) => "cookie".into(),
+                Var::RemoteUser => "authorization".into(),
                 _ => continue,
             };
             if !out.contains(&name) {
@@ -181,7 +203,7 @@ impl Format {
                 Seg::Text(t) => out.extend_from_slice(t.as_bytes()),
                 Seg::Var(v) => {
                     val.clear();
-                    if f.value(v, &mut val) {
+                    if self.value(f, v, &mut val) {
                         escape(&mut out, &val, self.escape);
                     } else if self.escape != Escape::Json {
                         out.push(b'-');
@@ -204,13 +226,45 @@ impl Format {
                 Seg::Text(t) => out.extend_from_slice(t.as_bytes()),
                 Seg::Var(v) => {
                     val.clear();
-                    if f.value(v, &mut val) {
+                    if self.value(f, v, &mut val) {
                         out.extend_from_slice(&val);
                     }
                 }
             }
         }
         !(out.is_empty() || out == b"0")
+    }
+
+    /// Appends the value of `v` for `f`; false when it is not found (a
+    /// map's value always is).
+    fn value(&self, f: &Facts<'_>, v: &Var, out: &mut Vec<u8>) -> bool {
+        match v {
+            Var::Map(name) => {
+                let src = LogSource {
+                    facts: f,
+                    maps: &self.maps,
+                };
+                self.maps.eval_into(name, &src, out)
+            }
+            _ => f.value(v, out),
+        }
+    }
+}
+
+/// The variables a map reads while a line is written.
+struct LogSource<'a, 'f> {
+    facts: &'a Facts<'f>,
+    maps: &'a crate::map::Maps,
+}
+
+impl crate::map::Source for LogSource<'_, '_> {
+    fn var_into(&self, name: &str, out: &mut Vec<u8>) {
+        if self.maps.eval_into(name, self, out) {
+            return;
+        }
+        if let Some(v) = var(name) {
+            self.facts.value(&v, out);
+        }
     }
 }
 
@@ -333,6 +387,8 @@ impl Facts<'_> {
         let since = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         let mut w = |s: &str| out.extend_from_slice(s.as_bytes());
         match v {
+            // Evaluated by `Format::value`, which has the maps.
+            Var::Map(_) => return false,
             Var::RemoteAddr => w(&self.remote.ip().to_string()),
             Var::RemotePort => w(&self.remote.port().to_string()),
             Var::RemoteUser => match self.header("authorization").and_then(basic_user) {
@@ -514,7 +570,7 @@ mod tests {
             "user-agent".into(),
             bytes::Bytes::from_static(b"curl/8 \"x\""),
         )];
-        let f = Format::new(COMBINED, Escape::Default).unwrap();
+        let f = Format::new(COMBINED, Escape::Default, &Arc::default()).unwrap();
         let line = String::from_utf8(f.render(&facts(&h, &[]), true)).unwrap();
         assert_eq!(
             line,
@@ -543,6 +599,7 @@ mod tests {
         let f = Format::new(
             "{\"u\":\"$remote_user\",\"r\":\"$http_referer\",\"a\":\"$arg_b\",\"up\":\"$upstream_addr $upstream_status $upstream_response_time\",\"t\":\"$time_iso8601\"}",
             Escape::Json,
+            &Arc::default(),
         )
         .unwrap();
         let line = String::from_utf8(f.render(&facts(&h, &tries), false)).unwrap();
@@ -551,7 +608,7 @@ mod tests {
             "{\"u\":\"user\",\"r\":\"\",\"a\":\"\\\"c\\\"\",\"up\":\"127.0.0.1:9, 127.0.0.1:8 502, 200 0.000, 0.013\",\"t\":\"1994-11-06T08:49:37+00:00\"}"
         );
         assert_eq!(
-            Format::new("$nope", Escape::Default).unwrap_err(),
+            Format::new("$nope", Escape::Default, &Arc::default()).unwrap_err(),
             "unknown \"nope\" variable"
         );
     }

@@ -35,6 +35,18 @@ struct Compiled {
     regexes: Vec<(regex::Regex, String)>,
 }
 
+/// Where a map's source and values take the variables they read.
+pub trait Source {
+    /// Appends the value of `$name` (nothing when unknown).
+    fn var_into(&self, name: &str, out: &mut Vec<u8>);
+}
+
+impl Source for Vars<'_> {
+    fn var_into(&self, name: &str, out: &mut Vec<u8>) {
+        self.get_into(name, out);
+    }
+}
+
 /// Every map of a configuration, by the variable it defines.
 #[derive(Debug, Default)]
 pub struct Maps(HashMap<String, Compiled>);
@@ -72,9 +84,41 @@ impl Maps {
         !self.0.is_empty() && self.0.contains_key(&name.to_ascii_lowercase())
     }
 
-    /// Appends the value of the map variable `name` to `out`; false when
-    /// no map defines it.
-    pub fn eval_into(&self, name: &str, vars: &Vars<'_>, out: &mut Vec<u8>) -> bool {
+    /// The variables other than maps' that the map of `name` reads, in its
+    /// source, values and default, through the maps it reads.
+    pub fn reads(&self, name: &str) -> Vec<String> {
+        let mut seen = vec![name.to_ascii_lowercase()];
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < seen.len() {
+            if let Some(m) = self.0.get(&seen[i]) {
+                let texts = std::iter::once(&m.source)
+                    .chain(std::iter::once(&m.default))
+                    .chain(m.exact.values())
+                    .chain(m.head_wildcards.values())
+                    .chain(m.tail_wildcards.values())
+                    .chain(m.regexes.iter().map(|(_, v)| v));
+                for t in texts {
+                    crate::headers::expand_with(t, &mut Vec::new(), &mut |n, _| {
+                        let n = n.to_ascii_lowercase();
+                        if self.0.contains_key(&n) {
+                            if !seen.contains(&n) {
+                                seen.push(n);
+                            }
+                        } else if !out.contains(&n) {
+                            out.push(n);
+                        }
+                    });
+                }
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// Appends the value of the map variable `name` to `out`, reading
+    /// other variables from `src`; false when no map defines it.
+    pub fn eval_into(&self, name: &str, src: &dyn Source, out: &mut Vec<u8>) -> bool {
         if self.0.is_empty() {
             return false;
         }
@@ -86,7 +130,7 @@ impl Maps {
             d.get()
         });
         if depth <= MAX_DEPTH {
-            m.eval_into(vars, out);
+            m.eval_into(src, out);
         }
         DEPTH.with(|d| d.set(d.get() - 1));
         true
@@ -94,28 +138,30 @@ impl Maps {
 }
 
 impl Compiled {
-    fn eval_into(&self, vars: &Vars<'_>, out: &mut Vec<u8>) {
-        let mut value = vars.expand(&self.source);
+    fn eval_into(&self, src: &dyn Source, out: &mut Vec<u8>) {
+        let mut bytes = Vec::new();
+        expand(&self.source, src, &mut bytes);
+        let mut value = String::from_utf8_lossy(&bytes).into_owned();
         if self.hostnames && value.ends_with('.') {
             value.pop();
         }
         let low = value.to_ascii_lowercase();
         if let Some(v) = self.exact.get(&low) {
-            return vars.expand_into(v, out);
+            return expand(v, src, out);
         }
         if self.hostnames {
             if let Some(v) = self.wildcard(&low) {
-                return vars.expand_into(v, out);
+                return expand(v, src, out);
             }
         }
         if !value.is_empty() {
             for (re, v) in &self.regexes {
                 if let Some(caps) = re.captures(&value) {
-                    return expand_with_captures(v, vars, &caps, re, out);
+                    return expand_with_captures(v, src, &caps, re, out);
                 }
             }
         }
-        vars.expand_into(&self.default, out);
+        expand(&self.default, src, out);
     }
 
     /// The longest `*.domain` covering `host`, else the longest `name.*`.
@@ -139,11 +185,16 @@ impl Compiled {
     }
 }
 
+/// `template` with its variables read from `src`.
+fn expand(template: &str, src: &dyn Source, out: &mut Vec<u8>) {
+    crate::headers::expand_with(template, out, &mut |name, out| src.var_into(name, out));
+}
+
 /// `template` expanded, `$1`…`$9` and the regex's named groups taken from
-/// `caps` (empty when the group did not take part), other names from `vars`.
+/// `caps` (empty when the group did not take part), other names from `src`.
 fn expand_with_captures(
     template: &str,
-    vars: &Vars<'_>,
+    src: &dyn Source,
     caps: &regex::Captures<'_>,
     re: &regex::Regex,
     out: &mut Vec<u8>,
@@ -158,7 +209,7 @@ fn expand_with_captures(
         };
         match group {
             Some(m) => out.extend_from_slice(m.map_or("", |m| m.as_str()).as_bytes()),
-            None => vars.get_into(name, out),
+            None => src.var_into(name, out),
         }
     });
 }
@@ -239,5 +290,6 @@ mod tests {
         let m = maps("map $http_x $a { default \"<$b>\"; } map $a $b { default \"[$a]\"; }");
         let v = eval(&m, "a", &[]);
         assert!(v.starts_with("<[<["), "{v}");
+        assert_eq!(m.reads("b"), ["http_x"]);
     }
 }

@@ -107,7 +107,7 @@ pub struct Site {
     /// logs of locations.
     pub log_files: Names<Arc<crate::errorlog::LogFile>>,
     /// The variables of the `map` blocks.
-    pub maps: crate::map::Maps,
+    pub maps: Arc<crate::map::Maps>,
 }
 
 impl Site {
@@ -309,7 +309,7 @@ pub fn proxy_host(host: &str, port: Option<u16>) -> String {
 impl Site {
     pub fn new(config: Config) -> Result<Self, String> {
         let http = config.http.ok_or("no \"http\" block")?;
-        let maps = crate::map::Maps::new(&http.maps)?;
+        let maps = Arc::new(crate::map::Maps::new(&http.maps)?);
         let routes = http
             .servers
             .iter()
@@ -396,7 +396,7 @@ impl Site {
             }
             None => 1,
         };
-        let mut files = crate::accesslog::Files::with_formats(&http.log_formats)?;
+        let mut files = crate::accesslog::Files::with_formats(&http.log_formats, &maps)?;
         let mut plans = Vec::new();
         let mut server_logs = Vec::new();
         let mut server_shapes = Vec::new();

@@ -506,7 +506,6 @@ fn http2_with_prior_knowledge_and_over_tls_answers_as_nginx() {
         assert_eq!(size(&t), size(&o), "nginx's size, tls={tls}");
     }
     // The access log lines ("GET /… HTTP/2.0", status, bytes, agent).
-    std::thread::sleep(Duration::from_millis(100));
     let log = |name: &str, p: Ports| -> Vec<String> {
         let text = std::fs::read_to_string(dir.path().join(format!("{name}.access"))).unwrap();
         text.lines()
@@ -528,7 +527,20 @@ fn http2_with_prior_knowledge_and_over_tls_answers_as_nginx() {
             })
             .collect()
     };
-    let (t, o) = (log("nginx", theirs), log("ours", ours));
+    // A line is written once its stream has ended, which can be after
+    // the client saw the response: wait (5 s at most) until both logs
+    // have as many lines and stay so for 100 ms.
+    let mut last = (Vec::new(), Vec::new());
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = (log("nginx", theirs), log("ours", ours));
+        let settled = now.0.len() == now.1.len() && now.0.len() == last.0.len();
+        last = now;
+        if settled {
+            break;
+        }
+    }
+    let (t, o) = last;
     assert!(
         o.iter()
             .any(|l| l.contains("\"GET /echo/get?x=1 HTTP/2.0\" 200 ")),

@@ -177,3 +177,50 @@ fn malformed_maps_are_refused_as_nginx_does() {
         assert_eq!(nginx, ours, "{map}");
     }
 }
+
+/// `map` variables in a `log_format` and in `access_log … if=` (nginx's
+/// docs' recipe: `map $status $loggable`), on both paths.
+#[test]
+fn map_variables_in_access_logs_as_nginx() {
+    require_nginx();
+    let dir = tempfile::tempdir().unwrap();
+    let backend = raw::tcp_backend();
+    let mut lines = Vec::new();
+    for (name, program) in [("nginx", NGINX), ("ours", OURS)] {
+        let port = free_port();
+        let d = dir.path().display();
+        let conf = format!(
+            "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}-error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{ {temp}\n\
+               map $status $loggable {{ ~^[23] 0; default 1; }}\n\
+               map $http_x_tier $tier {{ default plain; gold \"g-$cookie_c\"; }}\n\
+               log_format m '$status tier=$tier \"$http_x_tier\" $loggable $request';\n\
+               server {{ listen 127.0.0.1:{port}; access_log {d}/{name}-map.log m if=$loggable;\n\
+                 location /ok {{ return 200 ok; }} location /no {{ return 404; }}\n\
+                 location /p {{ proxy_pass http://127.0.0.1:{backend}; }} }} }}\n",
+            temp = temp_paths(dir.path()),
+        );
+        let proc = support::start(dir.path(), name, &conf, port, program);
+        for (path, headers) in [
+            ("/ok", "X-Tier: gold\r\n"),
+            ("/no", "X-Tier: gold\r\nCookie: a=1; c=2\r\n"),
+            ("/no", ""),
+            ("/p", "X-Tier: gold\r\n"),
+            ("/no?x", "X-Tier: GOLD\r\n"),
+        ] {
+            for method in ["GET", "POST"] {
+                raw::exchange(port, request(method, path, "a.test", headers).as_bytes());
+            }
+        }
+        drop(proc);
+        lines.push(std::fs::read_to_string(dir.path().join(format!("{name}-map.log"))).unwrap());
+    }
+    assert_eq!(lines[0].lines().count(), 6, "{}", lines[0]);
+    assert!(
+        lines[0].contains("404 tier=g-2 \"gold\" 1 GET /no HTTP/1.1\n"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(lines[0], lines[1]);
+}
