@@ -42,6 +42,15 @@ fn messages(o: &Outcome) -> Vec<String> {
         .collect()
 }
 
+/// The names of the `vrrp_instance` blocks, in file order.
+fn instance_names(o: &Outcome) -> Vec<&str> {
+    o.config
+        .vrrp_instances
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect()
+}
+
 fn assert_clean(o: &Outcome) {
     assert_eq!(o.exit_code(), 0, "unexpected: {:#?}", o.diagnostics.items);
 }
@@ -50,12 +59,7 @@ fn assert_clean(o: &Outcome) {
 fn include_globs_sorted_and_braces_in_order() {
     let o = check("include/main.conf");
     assert_clean(&o);
-    let names: Vec<_> = o
-        .config
-        .vrrp_instances
-        .iter()
-        .map(|v| v.name.as_str())
-        .collect();
+    let names = instance_names(&o);
     assert_eq!(
         names,
         ["VI_1", "VI_2"],
@@ -204,12 +208,7 @@ fn parameters_multiline_recursive_predefined() {
 fn sequences_and_lists() {
     let o = check("lexical/sequences.conf");
     assert_clean(&o);
-    let names: Vec<_> = o
-        .config
-        .vrrp_instances
-        .iter()
-        .map(|v| v.name.as_str())
-        .collect();
+    let names = instance_names(&o);
     assert_eq!(names, ["VI_1", "VI_2", "VI_3", "VA", "VB"]);
     let vrids: Vec<_> = o
         .config

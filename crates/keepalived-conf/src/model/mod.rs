@@ -148,30 +148,27 @@ impl Builder<'_> {
     }
 
     pub fn unsigned(&mut self, n: &Node, i: usize, min: u64, max: u64) -> Option<u64> {
-        let s = self.arg(n, i)?;
-        match values::parse_unsigned(s, min, max) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.number_error(n, e);
-                None
-            }
-        }
+        self.number(n, i, |s| values::parse_unsigned(s, min, max))
     }
 
     pub fn int(&mut self, n: &Node, i: usize, min: i64, max: i64) -> Option<i64> {
-        let s = self.arg(n, i)?;
-        match values::parse_int(s, min, max) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.number_error(n, e);
-                None
-            }
-        }
+        self.number(n, i, |s| values::parse_int(s, min, max))
     }
 
     pub fn timer(&mut self, n: &Node, i: usize, min: u64, max: u64) -> Option<u64> {
+        self.number(n, i, |s| values::parse_timer(s, min, max))
+    }
+
+    /// Argument `i` read by `parse`; a missing argument or a bad number is
+    /// reported and gives `None`.
+    fn number<T>(
+        &mut self,
+        n: &Node,
+        i: usize,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         let s = self.arg(n, i)?;
-        match values::parse_timer(s, min, max) {
+        match parse(s) {
             Ok(v) => Some(v),
             Err(e) => {
                 self.number_error(n, e);
