@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostics, Location, Severity};
 pub use crate::host::{FakeHost, Host, SystemHost};
-use crate::model::{Config, VsAddress};
+use crate::model::{Config, VirtualAddress, VsAddress};
 pub use crate::security::start_stop_scripts;
 use crate::security::{
     check_script_security, default_user, no_default_script_user, vrrp_script_security, DefaultUser,
@@ -83,6 +83,28 @@ pub fn checker<H: Host + ?Sized>(
 
 /// The checks keepalived's VRRP handlers make while reading. Returns true
 /// when an interface does not exist.
+/// Reports each address whose `dev` is not an interface; true if any.
+fn missing_address_devs<'a>(
+    cx: &mut Ctx<'_>,
+    addresses: impl IntoIterator<Item = &'a VirtualAddress>,
+    exists: &impl Fn(&str) -> bool,
+) -> bool {
+    let mut missing = false;
+    for a in addresses {
+        if let Some(dev) = a.dev.as_deref().filter(|d| !exists(d)) {
+            cx.at(
+                a.line,
+                format!(
+                    "WARNING - interface {dev} for ip address {} doesn't exist",
+                    a.address
+                ),
+            );
+            missing = true;
+        }
+    }
+    missing
+}
+
 fn vrrp_while_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx<'_>) -> bool {
     let dynamic = cfg.global_defs.dynamic_interfaces;
     let exists = |name: &str| dynamic || host.interface_exists(name);
@@ -138,18 +160,7 @@ fn vrrp_while_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx
         );
     }
 
-    for a in &cfg.static_ipaddress {
-        if let Some(dev) = a.dev.as_deref().filter(|d| !exists(d)) {
-            cx.at(
-                a.line,
-                format!(
-                    "WARNING - interface {dev} for ip address {} doesn't exist",
-                    a.address
-                ),
-            );
-            bad_if = true;
-        }
-    }
+    bad_if |= missing_address_devs(cx, &cfg.static_ipaddress, &exists);
     for r in &cfg.static_routes {
         for dev in r.devs.iter().filter(|d| !exists(d)) {
             cx.at(
@@ -184,22 +195,8 @@ fn vrrp_while_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx
                 );
             }
         }
-        for a in v
-            .virtual_ipaddress
-            .iter()
-            .chain(&v.virtual_ipaddress_excluded)
-        {
-            if let Some(dev) = a.dev.as_deref().filter(|d| !exists(d)) {
-                cx.at(
-                    a.line,
-                    format!(
-                        "WARNING - interface {dev} for ip address {} doesn't exist",
-                        a.address
-                    ),
-                );
-                bad_if = true;
-            }
-        }
+        let addresses = v.virtual_ipaddress.iter();
+        bad_if |= missing_address_devs(cx, addresses.chain(&v.virtual_ipaddress_excluded), &exists);
         if let Some(first) = v.virtual_ipaddress.first() {
             let fam = first.address.is_ipv4();
             for a in v
