@@ -92,10 +92,12 @@ fn missing_address_devs<'a>(
     let mut missing = false;
     for a in addresses {
         if let Some(dev) = a.dev.as_deref().filter(|d| !exists(d)) {
+            // keepalived writes the prefix as the line gave it, if it did.
+            let prefix = a.prefix_len.map(|p| format!("/{p}")).unwrap_or_default();
             cx.at(
                 a.line,
                 format!(
-                    "WARNING - interface {dev} for ip address {} doesn't exist",
+                    "WARNING - interface {dev} for ip address {}{prefix} doesn't exist",
                     a.address
                 ),
             );

@@ -428,6 +428,16 @@ const ERRORS: &[(&str, i32, &[&str])] = &[
         ],
     ),
     (
+        "errors/bad_address_dev.conf",
+        5,
+        &[
+            "WARNING - interface eth8 for ip address 192.0.2.10/24 doesn't exist",
+            "WARNING - interface eth7 for ip address 192.0.2.1/24 doesn't exist",
+            "WARNING - interface eth6 for ip address 192.0.2.2/24 doesn't exist",
+            "Non-existent interface specified in configuration",
+        ],
+    ),
+    (
         "errors/bad_timer.conf",
         5,
         &[
