@@ -372,6 +372,15 @@ const ERRORS: &[(&str, i32, &[&str])] = &[
             "Sync group G2, no matching virtual router found in group declaration - removing",
         ],
     ),
+    (
+        "errors/sync_group_names.conf",
+        5,
+        &[
+            "vrrp_sync_group must have a name - skipping",
+            "vrrp sync group G1 already defined",
+            "Sync group G1 has only 1 virtual router(s) - this probably isn't what you want",
+        ],
+    ),
     ("errors/extra_brace.conf", 5, &["Extra '}' found", "Unknown keyword '}'"]),
     ("errors/missing_brace.conf", 5, &["There are 1 missing '}'s or extra '{'s"]),
     (

@@ -147,6 +147,27 @@ impl Builder<'_> {
         true
     }
 
+    /// keepalived's checks before a named block (`vrrp_instance NAME {`):
+    /// exactly one name (else `unnamed`), not `taken` by an earlier block
+    /// (else `{kind} NAME already defined`), and a block.
+    fn named_block(
+        &mut self,
+        n: &Node,
+        taken: impl FnOnce(&str) -> bool,
+        unnamed: &str,
+        kind: &str,
+    ) -> bool {
+        let [name] = n.args() else {
+            self.error(n, unnamed);
+            return false;
+        };
+        if taken(name) {
+            self.error(n, format!("{kind} {name} already defined"));
+            return false;
+        }
+        self.needs_block(n)
+    }
+
     pub fn unsigned(&mut self, n: &Node, i: usize, min: u64, max: u64) -> Option<u64> {
         self.number(n, i, |s| values::parse_unsigned(s, min, max))
     }
@@ -221,31 +242,16 @@ pub fn build(nodes: &[Node], diags: &mut Diagnostics) -> Config {
                 }
             }
             "vrrp_sync_group" => {
-                if n.args().len() != 1 {
-                    b.error(n, "vrrp_sync_group must have a name - skipping");
-                } else if cfg
-                    .vrrp_sync_groups
-                    .iter()
-                    .any(|g| Some(g.name.as_str()) == n.arg(0))
-                {
-                    b.error(
-                        n,
-                        format!("vrrp sync group {} already defined", n.args()[0]),
-                    );
-                } else if b.needs_block(n) {
+                let taken = |name: &str| cfg.vrrp_sync_groups.iter().any(|g| g.name == name);
+                let unnamed = "vrrp_sync_group must have a name - skipping";
+                if b.named_block(n, taken, unnamed, "vrrp sync group") {
                     cfg.vrrp_sync_groups.push(vrrp::sync_group(&mut b, n));
                 }
             }
             "vrrp_instance" => {
-                if n.args().len() != 1 {
-                    b.error(n, "vrrp_instance must have a name");
-                } else if cfg
-                    .vrrp_instances
-                    .iter()
-                    .any(|v| Some(v.name.as_str()) == n.arg(0))
-                {
-                    b.error(n, format!("vrrp instance {} already defined", n.args()[0]));
-                } else if b.needs_block(n) {
+                let taken = |name: &str| cfg.vrrp_instances.iter().any(|v| v.name == name);
+                let unnamed = "vrrp_instance must have a name";
+                if b.named_block(n, taken, unnamed, "vrrp instance") {
                     cfg.vrrp_instances.push(vrrp::instance(&mut b, n));
                 }
             }
