@@ -18,7 +18,14 @@ struct Ctx<'a> {
     file: Option<PathBuf>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn in_file(diags: &'a mut Diagnostics, main_file: &Path) -> Self {
+        Ctx {
+            diags,
+            file: Some(main_file.to_path_buf()),
+        }
+    }
+
     fn at(&mut self, line: usize, msg: String) {
         let loc = Location {
             file: self.file.clone(),
@@ -37,10 +44,7 @@ pub fn vrrp<H: Host + ?Sized>(
     main_file: &Path,
     diags: &mut Diagnostics,
 ) {
-    let mut cx = Ctx {
-        diags,
-        file: Some(main_file.to_path_buf()),
-    };
+    let mut cx = Ctx::in_file(diags, main_file);
     if vrrp_while_reading(cfg, host, &mut cx) {
         cx.diags.report_global(
             Severity::BadInterface,
@@ -58,10 +62,7 @@ pub fn checker<H: Host + ?Sized>(
     main_file: &Path,
     diags: &mut Diagnostics,
 ) {
-    let mut cx = Ctx {
-        diags,
-        file: Some(main_file.to_path_buf()),
-    };
+    let mut cx = Ctx::in_file(diags, main_file);
     let has_check_script = cfg
         .virtual_servers
         .iter()

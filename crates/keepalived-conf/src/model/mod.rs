@@ -85,6 +85,12 @@ impl Builder<'_> {
         if self.diags.stopped.is_some() {
             return;
         }
+        self.missing_parameter(n, idx);
+        self.diags.stopped = Some(crate::diag::EXIT_MISSING_PARAMETER);
+    }
+
+    /// keepalived's message for a missing word after `words[idx]`.
+    fn missing_parameter(&mut self, n: &Node, idx: usize) {
         self.diags.report(
             Severity::MissingParameter,
             &n.loc(),
@@ -95,7 +101,6 @@ impl Builder<'_> {
                 idx + 2
             ),
         );
-        self.diags.stopped = Some(crate::diag::EXIT_MISSING_PARAMETER);
     }
 
     /// Checks `n` is among `known`; reports an unknown keyword otherwise.
@@ -120,16 +125,7 @@ impl Builder<'_> {
     pub fn arg<'n>(&mut self, n: &'n Node, i: usize) -> Option<&'n str> {
         let a = n.arg(i);
         if a.is_none() {
-            self.diags.report(
-                Severity::MissingParameter,
-                &n.loc(),
-                format!(
-                    "*** Configuration line starting `{}` is missing a parameter after keyword `{}` at word position {}",
-                    n.keyword(),
-                    n.words.get(i).map_or("", String::as_str),
-                    i + 2
-                ),
-            );
+            self.missing_parameter(n, i);
         }
         a
     }
