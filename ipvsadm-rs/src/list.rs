@@ -177,6 +177,16 @@ fn push_num_left(out: &mut String, n: u64, width: usize) {
     pad_from(out, start, width);
 }
 
+/// The last columns of a destination line: each number after a space,
+/// padded on the right to its width (C's `" %-Nu"`), then the line's end.
+fn push_num_columns(out: &mut String, columns: &[(u32, usize)]) {
+    for &(n, width) in columns {
+        out.push(' ');
+        push_num_left(out, u64::from(n), width);
+    }
+    out.push('\n');
+}
+
 /// An address as `inet_ntop` writes it.
 fn push_ip(out: &mut String, addr: &IpAddr) {
     match addr {
@@ -477,39 +487,36 @@ fn destination_row(
             largenum(st.outbps, format)
         );
     } else if format & fmt::THRESHOLDS != 0 {
-        out.push(' ');
-        push_num_left(out, u64::from(e.upper_threshold), 10);
-        out.push(' ');
-        push_num_left(out, u64::from(e.lower_threshold), 10);
-        out.push(' ');
-        push_num_left(out, u64::from(e.active_conns), 10);
-        out.push(' ');
-        push_num_left(out, u64::from(e.inactive_conns), 10);
-        out.push('\n');
+        push_num_columns(
+            out,
+            &[
+                (e.upper_threshold, 10),
+                (e.lower_threshold, 10),
+                (e.active_conns, 10),
+                (e.inactive_conns, 10),
+            ],
+        );
     } else if format & fmt::PERSISTENTCONN != 0 {
-        out.push(' ');
-        push_num_left(out, u64::from(e.weight), 9);
-        out.push(' ');
-        push_num_left(out, u64::from(e.persistent_conns), 11);
-        out.push(' ');
-        push_num_left(out, u64::from(e.active_conns), 10);
-        out.push(' ');
-        push_num_left(out, u64::from(e.inactive_conns), 10);
-        out.push('\n');
+        push_num_columns(
+            out,
+            &[
+                (e.weight, 9),
+                (e.persistent_conns, 11),
+                (e.active_conns, 10),
+                (e.inactive_conns, 10),
+            ],
+        );
     } else {
         out.push(' ');
         push_left(out, fwd, 7);
-        out.push(' ');
         if format & fmt::TUN_INFO != 0 {
-            push_left(out, &tun_info(e), 13);
             out.push(' ');
+            push_left(out, &tun_info(e), 13);
         }
-        push_num_left(out, u64::from(e.weight), 6);
-        out.push(' ');
-        push_num_left(out, u64::from(e.active_conns), 10);
-        out.push(' ');
-        push_num_left(out, u64::from(e.inactive_conns), 10);
-        out.push('\n');
+        push_num_columns(
+            out,
+            &[(e.weight, 6), (e.active_conns, 10), (e.inactive_conns, 10)],
+        );
     }
     debug_assert!(out.len() > line);
 }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use crate::analyzer::Context;
 use crate::model::listen::{parse_listen, ListenAddress};
 use crate::model::upstream::parse_server_args;
-use crate::model::values::{parse_duration, parse_size};
+use crate::model::values::{bad_next_upstream, parse_duration, parse_size};
 
 /// State of the block being checked.
 #[derive(Debug, Default)]
@@ -143,21 +143,6 @@ pub(crate) struct Semantics {
     pub(crate) servers: Vec<Vec<LocationNode>>,
 }
 
-const NEXT_UPSTREAM: [&str; 12] = [
-    "error",
-    "timeout",
-    "invalid_header",
-    "http_500",
-    "http_502",
-    "http_503",
-    "http_504",
-    "http_403",
-    "http_404",
-    "http_429",
-    "non_idempotent",
-    "off",
-];
-
 fn is_http_level(ctx: Context) -> bool {
     matches!(
         ctx,
@@ -270,7 +255,7 @@ impl Semantics {
                 return Err(format!("invalid value \"{first}\""));
             }
             "proxy_next_upstream" => {
-                if let Some(bad) = args.iter().find(|a| !NEXT_UPSTREAM.contains(&a.as_str())) {
+                if let Some(bad) = bad_next_upstream(args) {
                     return Err(format!("invalid value \"{bad}\""));
                 }
             }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostics, Location, Severity};
 pub use crate::host::{FakeHost, Host, SystemHost};
-use crate::model::{Config, VsAddress};
+use crate::model::{Config, VirtualAddress, VsAddress};
 pub use crate::security::start_stop_scripts;
 use crate::security::{
     check_script_security, default_user, no_default_script_user, vrrp_script_security, DefaultUser,
@@ -18,7 +18,14 @@ struct Ctx<'a> {
     file: Option<PathBuf>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    fn in_file(diags: &'a mut Diagnostics, main_file: &Path) -> Self {
+        Ctx {
+            diags,
+            file: Some(main_file.to_path_buf()),
+        }
+    }
+
     fn at(&mut self, line: usize, msg: String) {
         let loc = Location {
             file: self.file.clone(),
@@ -37,10 +44,7 @@ pub fn vrrp<H: Host + ?Sized>(
     main_file: &Path,
     diags: &mut Diagnostics,
 ) {
-    let mut cx = Ctx {
-        diags,
-        file: Some(main_file.to_path_buf()),
-    };
+    let mut cx = Ctx::in_file(diags, main_file);
     if vrrp_while_reading(cfg, host, &mut cx) {
         cx.diags.report_global(
             Severity::BadInterface,
@@ -58,10 +62,7 @@ pub fn checker<H: Host + ?Sized>(
     main_file: &Path,
     diags: &mut Diagnostics,
 ) {
-    let mut cx = Ctx {
-        diags,
-        file: Some(main_file.to_path_buf()),
-    };
+    let mut cx = Ctx::in_file(diags, main_file);
     let has_check_script = cfg
         .virtual_servers
         .iter()
@@ -83,6 +84,30 @@ pub fn checker<H: Host + ?Sized>(
 
 /// The checks keepalived's VRRP handlers make while reading. Returns true
 /// when an interface does not exist.
+/// Reports each address whose `dev` is not an interface; true if any.
+fn missing_address_devs<'a>(
+    cx: &mut Ctx<'_>,
+    addresses: impl IntoIterator<Item = &'a VirtualAddress>,
+    exists: &impl Fn(&str) -> bool,
+) -> bool {
+    let mut missing = false;
+    for a in addresses {
+        if let Some(dev) = a.dev.as_deref().filter(|d| !exists(d)) {
+            // keepalived writes the prefix as the line gave it, if it did.
+            let prefix = a.prefix_len.map(|p| format!("/{p}")).unwrap_or_default();
+            cx.at(
+                a.line,
+                format!(
+                    "WARNING - interface {dev} for ip address {}{prefix} doesn't exist",
+                    a.address
+                ),
+            );
+            missing = true;
+        }
+    }
+    missing
+}
+
 fn vrrp_while_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx<'_>) -> bool {
     let dynamic = cfg.global_defs.dynamic_interfaces;
     let exists = |name: &str| dynamic || host.interface_exists(name);
@@ -138,18 +163,7 @@ fn vrrp_while_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx
         );
     }
 
-    for a in &cfg.static_ipaddress {
-        if let Some(dev) = a.dev.as_deref().filter(|d| !exists(d)) {
-            cx.at(
-                a.line,
-                format!(
-                    "WARNING - interface {dev} for ip address {} doesn't exist",
-                    a.address
-                ),
-            );
-            bad_if = true;
-        }
-    }
+    bad_if |= missing_address_devs(cx, &cfg.static_ipaddress, &exists);
     for r in &cfg.static_routes {
         for dev in r.devs.iter().filter(|d| !exists(d)) {
             cx.at(
@@ -184,22 +198,8 @@ fn vrrp_while_reading<H: Host + ?Sized>(cfg: &mut Config, host: &H, cx: &mut Ctx
                 );
             }
         }
-        for a in v
-            .virtual_ipaddress
-            .iter()
-            .chain(&v.virtual_ipaddress_excluded)
-        {
-            if let Some(dev) = a.dev.as_deref().filter(|d| !exists(d)) {
-                cx.at(
-                    a.line,
-                    format!(
-                        "WARNING - interface {dev} for ip address {} doesn't exist",
-                        a.address
-                    ),
-                );
-                bad_if = true;
-            }
-        }
+        let addresses = v.virtual_ipaddress.iter();
+        bad_if |= missing_address_devs(cx, addresses.chain(&v.virtual_ipaddress_excluded), &exists);
         if let Some(first) = v.virtual_ipaddress.first() {
             let fam = first.address.is_ipv4();
             for a in v

@@ -42,6 +42,15 @@ fn messages(o: &Outcome) -> Vec<String> {
         .collect()
 }
 
+/// The names of the `vrrp_instance` blocks, in file order.
+fn instance_names(o: &Outcome) -> Vec<&str> {
+    o.config
+        .vrrp_instances
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect()
+}
+
 fn assert_clean(o: &Outcome) {
     assert_eq!(o.exit_code(), 0, "unexpected: {:#?}", o.diagnostics.items);
 }
@@ -50,12 +59,7 @@ fn assert_clean(o: &Outcome) {
 fn include_globs_sorted_and_braces_in_order() {
     let o = check("include/main.conf");
     assert_clean(&o);
-    let names: Vec<_> = o
-        .config
-        .vrrp_instances
-        .iter()
-        .map(|v| v.name.as_str())
-        .collect();
+    let names = instance_names(&o);
     assert_eq!(
         names,
         ["VI_1", "VI_2"],
@@ -204,12 +208,7 @@ fn parameters_multiline_recursive_predefined() {
 fn sequences_and_lists() {
     let o = check("lexical/sequences.conf");
     assert_clean(&o);
-    let names: Vec<_> = o
-        .config
-        .vrrp_instances
-        .iter()
-        .map(|v| v.name.as_str())
-        .collect();
+    let names = instance_names(&o);
     assert_eq!(names, ["VI_1", "VI_2", "VI_3", "VA", "VB"]);
     let vrids: Vec<_> = o
         .config
@@ -373,6 +372,15 @@ const ERRORS: &[(&str, i32, &[&str])] = &[
             "Sync group G2, no matching virtual router found in group declaration - removing",
         ],
     ),
+    (
+        "errors/sync_group_names.conf",
+        5,
+        &[
+            "vrrp_sync_group must have a name - skipping",
+            "vrrp sync group G1 already defined",
+            "Sync group G1 has only 1 virtual router(s) - this probably isn't what you want",
+        ],
+    ),
     ("errors/extra_brace.conf", 5, &["Extra '}' found", "Unknown keyword '}'"]),
     ("errors/missing_brace.conf", 5, &["There are 1 missing '}'s or extra '{'s"]),
     (
@@ -425,6 +433,16 @@ const ERRORS: &[(&str, i32, &[&str])] = &[
         5,
         &[
             "WARNING - interface eth9 for vrrp_instance VI_1 doesn't exist",
+            "Non-existent interface specified in configuration",
+        ],
+    ),
+    (
+        "errors/bad_address_dev.conf",
+        5,
+        &[
+            "WARNING - interface eth8 for ip address 192.0.2.10/24 doesn't exist",
+            "WARNING - interface eth7 for ip address 192.0.2.1/24 doesn't exist",
+            "WARNING - interface eth6 for ip address 192.0.2.2/24 doesn't exist",
             "Non-existent interface specified in configuration",
         ],
     ),

@@ -27,6 +27,12 @@ fn civil(secs: u64) -> (i64, i64, i64, u64) {
     (year, month, day, days % 7)
 }
 
+/// (hours, minutes, seconds) of the day, in UTC, of seconds since the epoch.
+fn clock(secs: u64) -> (u64, u64, u64) {
+    let rem = secs % 86_400;
+    (rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 fn month_name(month: i64) -> &'static str {
     MONTHS[usize::try_from(month - 1).unwrap_or(0)]
 }
@@ -34,14 +40,11 @@ fn month_name(month: i64) -> &'static str {
 /// `Sun, 06 Nov 1994 08:49:37 GMT` for seconds since the epoch.
 pub fn imf_fixdate(secs: u64) -> String {
     let (year, month, day, weekday) = civil(secs);
-    let rem = secs % 86_400;
+    let (h, m, s) = clock(secs);
     format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        "{}, {day:02} {} {year} {h:02}:{m:02}:{s:02} GMT",
         DAYS[usize::try_from(weekday).unwrap_or(0)],
         month_name(month),
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
     )
 }
 
@@ -49,25 +52,17 @@ pub fn imf_fixdate(secs: u64) -> String {
 /// `1994/11/06 08:49:37`).
 pub fn error_log_time(secs: u64) -> String {
     let (year, month, day, _) = civil(secs);
-    let rem = secs % 86_400;
-    format!(
-        "{year}/{month:02}/{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let (h, m, s) = clock(secs);
+    format!("{year}/{month:02}/{day:02} {h:02}:{m:02}:{s:02}")
 }
 
 /// nginx's `$time_local` (in UTC: `06/Nov/1994:08:49:37 +0000`).
 pub fn time_local(secs: u64) -> String {
     let (year, month, day, _) = civil(secs);
-    let rem = secs % 86_400;
+    let (h, m, s) = clock(secs);
     format!(
-        "{day:02}/{}/{year}:{:02}:{:02}:{:02} +0000",
-        month_name(month),
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{day:02}/{}/{year}:{h:02}:{m:02}:{s:02} +0000",
+        month_name(month)
     )
 }
 
@@ -112,6 +107,7 @@ mod tests {
         assert_eq!(imf_fixdate(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(imf_fixdate(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(super::time_local(784_111_777), "06/Nov/1994:08:49:37 +0000");
+        assert_eq!(super::error_log_time(784_111_777), "1994/11/06 08:49:37");
         // Checked with `date -u -d @1795505000`.
         assert_eq!(imf_fixdate(1_795_505_000), "Tue, 24 Nov 2026 07:23:20 GMT");
     }

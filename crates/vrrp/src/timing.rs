@@ -70,39 +70,40 @@ mod tests {
         AdvertInterval::from_centis(c).unwrap()
     }
 
+    /// `skew_time(version, priority, cs(centis))` is `micros` for each
+    /// `(priority, centis, micros)`.
+    fn assert_skews(version: Version, cases: &[(u8, u16, u64)]) {
+        for &(priority, centis, micros) in cases {
+            assert_eq!(
+                skew_time(version, priority, cs(centis)),
+                Duration::from_micros(micros),
+                "{version:?} priority {priority} interval {centis} cs"
+            );
+        }
+    }
+
     #[test]
     fn rfc3768_6_1_skew_is_independent_of_interval() {
-        assert_eq!(
-            skew_time(Version::V2, 150, cs(100)),
-            Duration::from_micros(414_062)
-        );
-        assert_eq!(
-            skew_time(Version::V2, 150, cs(300)),
-            Duration::from_micros(414_062)
-        );
-        assert_eq!(
-            skew_time(Version::V2, 255, cs(100)),
-            Duration::from_micros(3_906)
-        );
-        assert_eq!(
-            skew_time(Version::V2, 1, cs(100)),
-            Duration::from_micros(996_093)
+        assert_skews(
+            Version::V2,
+            &[
+                (150, 100, 414_062),
+                (150, 300, 414_062),
+                (255, 100, 3_906),
+                (1, 100, 996_093),
+            ],
         );
     }
 
     #[test]
     fn rfc5798_6_1_skew_scales_with_master_interval() {
-        assert_eq!(
-            skew_time(Version::V3, 150, cs(100)),
-            Duration::from_micros(414_062)
-        );
-        assert_eq!(
-            skew_time(Version::V3, 150, cs(10)),
-            Duration::from_micros(41_406)
-        );
-        assert_eq!(
-            skew_time(Version::V3, 100, cs(4095)),
-            Duration::from_micros(24_953_906)
+        assert_skews(
+            Version::V3,
+            &[
+                (150, 100, 414_062),
+                (150, 10, 41_406),
+                (100, 4095, 24_953_906),
+            ],
         );
     }
 

@@ -31,82 +31,80 @@ fn any_endpoints() -> impl Strategy<Value = Endpoints> {
     prop_oneof![endpoints_v4(), endpoints_v6()]
 }
 
+fn secs_interval() -> impl Strategy<Value = AdvertInterval> {
+    (1u16..=255).prop_map(|secs| AdvertInterval::from_secs(secs).unwrap())
+}
+
+fn centis_interval() -> impl Strategy<Value = AdvertInterval> {
+    (1u16..=4095).prop_map(|centis| AdvertInterval::from_centis(centis).unwrap())
+}
+
+fn addresses_v4() -> impl Strategy<Value = Addresses> {
+    proptest::collection::vec(any::<u32>(), 0..20)
+        .prop_map(|ips| Addresses::V4(ips.into_iter().map(Ipv4Addr::from).collect()))
+}
+
+fn addresses_v6() -> impl Strategy<Value = Addresses> {
+    proptest::collection::vec(any::<u128>(), 0..8)
+        .prop_map(|ips| Addresses::V6(ips.into_iter().map(Ipv6Addr::from).collect()))
+}
+
+/// Adverts of `version` with any VRID and priority and the given parts.
+fn adverts(
+    version: Version,
+    interval: impl Strategy<Value = AdvertInterval>,
+    auth: impl Strategy<Value = Auth>,
+    addresses: impl Strategy<Value = Addresses>,
+    endpoints: impl Strategy<Value = Endpoints>,
+) -> impl Strategy<Value = (Advertisement, Endpoints)> {
+    (1u8..=255, any::<u8>(), interval, auth, addresses, endpoints).prop_map(
+        move |(vrid, priority, interval, auth, addresses, ep)| {
+            let advert = Advertisement {
+                version,
+                vrid,
+                priority,
+                interval,
+                auth,
+                addresses,
+            };
+            (advert, ep)
+        },
+    )
+}
+
 /// A valid advert together with endpoints it can be sent between.
 fn advert_and_endpoints() -> impl Strategy<Value = (Advertisement, Endpoints)> {
-    let v2 = (
-        1u8..=255,
-        any::<u8>(),
-        1u16..=255,
-        proptest::option::of(any::<[u8; 8]>()),
-        proptest::collection::vec(any::<u32>(), 0..20),
+    let pass =
+        proptest::option::of(any::<[u8; 8]>()).prop_map(|p| p.map_or(Auth::None, Auth::Pass));
+    let v2 = adverts(
+        Version::V2,
+        secs_interval(),
+        pass,
+        addresses_v4(),
         endpoints_v4(),
-    )
-        .prop_map(|(vrid, priority, secs, pass, ips, ep)| {
-            let advert = Advertisement {
-                version: Version::V2,
-                vrid,
-                priority,
-                interval: AdvertInterval::from_secs(secs).unwrap(),
-                auth: pass.map_or(Auth::None, Auth::Pass),
-                addresses: Addresses::V4(ips.into_iter().map(Ipv4Addr::from).collect()),
-            };
-            (advert, ep)
-        });
-    let v3_4 = (
-        1u8..=255,
-        any::<u8>(),
-        1u16..=4095,
-        proptest::collection::vec(any::<u32>(), 0..20),
+    );
+    let v3_4 = adverts(
+        Version::V3,
+        centis_interval(),
+        Just(Auth::None),
+        addresses_v4(),
         endpoints_v4(),
-    )
-        .prop_map(|(vrid, priority, centis, ips, ep)| {
-            let advert = Advertisement {
-                version: Version::V3,
-                vrid,
-                priority,
-                interval: AdvertInterval::from_centis(centis).unwrap(),
-                auth: Auth::None,
-                addresses: Addresses::V4(ips.into_iter().map(Ipv4Addr::from).collect()),
-            };
-            (advert, ep)
-        });
-    let v3_6 = (
-        1u8..=255,
-        any::<u8>(),
-        1u16..=4095,
-        proptest::collection::vec(any::<u128>(), 0..8),
+    );
+    let v3_6 = adverts(
+        Version::V3,
+        centis_interval(),
+        Just(Auth::None),
+        addresses_v6(),
         endpoints_v6(),
-    )
-        .prop_map(|(vrid, priority, centis, ips, ep)| {
-            let advert = Advertisement {
-                version: Version::V3,
-                vrid,
-                priority,
-                interval: AdvertInterval::from_centis(centis).unwrap(),
-                auth: Auth::None,
-                addresses: Addresses::V6(ips.into_iter().map(Ipv6Addr::from).collect()),
-            };
-            (advert, ep)
-        });
+    );
     // keepalived's VRRPv2-over-IPv6 extension (no auth data).
-    let v2_6 = (
-        1u8..=255,
-        any::<u8>(),
-        1u16..=255,
-        proptest::collection::vec(any::<u128>(), 0..8),
+    let v2_6 = adverts(
+        Version::V2,
+        secs_interval(),
+        Just(Auth::None),
+        addresses_v6(),
         endpoints_v6(),
-    )
-        .prop_map(|(vrid, priority, secs, ips, ep)| {
-            let advert = Advertisement {
-                version: Version::V2,
-                vrid,
-                priority,
-                interval: AdvertInterval::from_secs(secs).unwrap(),
-                auth: Auth::None,
-                addresses: Addresses::V6(ips.into_iter().map(Ipv6Addr::from).collect()),
-            };
-            (advert, ep)
-        });
+    );
     prop_oneof![v2, v3_4, v3_6, v2_6]
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::listen::{parse_listen, parse_server_name, Listen, ListenAddress, ServerName};
 use super::upstream::{parse_upstream, Upstream};
-use super::values::{parse_duration, parse_offset, parse_seconds};
+use super::values::{bad_next_upstream, parse_duration, parse_offset, parse_seconds};
 use super::{error_log, flag, Cursor, ErrorLog, ModelError};
 use crate::payload::Stmt;
 
@@ -282,21 +282,6 @@ pub struct Http {
     pub settings: Common,
 }
 
-const NEXT_UPSTREAM: [&str; 12] = [
-    "error",
-    "timeout",
-    "invalid_header",
-    "http_500",
-    "http_502",
-    "http_503",
-    "http_504",
-    "http_403",
-    "http_404",
-    "http_429",
-    "non_idempotent",
-    "off",
-];
-
 fn invalid(stmt: &Stmt, c: &Cursor) -> ModelError {
     c.error(
         stmt,
@@ -373,7 +358,7 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
             p.next_upstream_tries = Some(first().parse().map_err(|_| invalid(stmt, c))?);
         }
         "proxy_next_upstream" => {
-            if let Some(bad) = args.iter().find(|a| !NEXT_UPSTREAM.contains(&a.as_str())) {
+            if let Some(bad) = bad_next_upstream(args) {
                 return Err(c.error(stmt, format!("invalid value \"{bad}\"")));
             }
             p.next_upstream = Some(args.clone());
@@ -544,8 +529,33 @@ fn check_access_log(stmt: &Stmt, formats: &[LogFormat], c: &Cursor) -> Result<()
     }
 }
 
+/// The body of a `server` or `location` block: every statement's common
+/// settings and `access_log` check, then `own` for the block's own
+/// directives; returns the settings (inheriting from `parent`) and the
+/// nested locations, parsed after the whole body as nginx merges them.
+fn parse_block(
+    stmt: &Stmt,
+    parent: &Common,
+    s: &Scope<'_>,
+    mut own: impl FnMut(&Stmt) -> Result<(), ModelError>,
+) -> Result<(Common, Vec<Location>), ModelError> {
+    let mut settings = Common::default();
+    let block = stmt.block.as_deref().unwrap_or_default();
+    for d in block {
+        common(d, &mut settings, s.c)?;
+        check_access_log(d, s.formats, s.c)?;
+        own(d)?;
+    }
+    let settings = settings.inherit(parent);
+    let locations = block
+        .iter()
+        .filter(|d| d.directive == "location")
+        .map(|d| parse_location(d, &settings, s))
+        .collect::<Result<_, _>>()?;
+    Ok((settings, locations))
+}
+
 fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Location, ModelError> {
-    let mut own = Common::default();
     let mut loc = Location {
         matcher: location_match(stmt, s.c)?,
         proxy_pass: None,
@@ -556,10 +566,7 @@ fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Locatio
         file: s.c.file(stmt),
         line: stmt.line,
     };
-    let block = stmt.block.as_deref().unwrap_or_default();
-    for d in block {
-        common(d, &mut own, s.c)?;
-        check_access_log(d, s.formats, s.c)?;
+    (loc.settings, loc.locations) = parse_block(stmt, parent, s, |d| {
         match d.directive.as_str() {
             "proxy_pass" => {
                 loc.proxy_pass = Some(parse_proxy_pass(d, s.c, s.upstreams)?);
@@ -568,16 +575,12 @@ fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Locatio
             "return" => loc.ret = Some(parse_return(d, s.c)?),
             _ => {}
         }
-    }
-    loc.settings = own.inherit(parent);
-    for d in block.iter().filter(|d| d.directive == "location") {
-        loc.locations.push(parse_location(d, &loc.settings, s)?);
-    }
+        Ok(())
+    })?;
     Ok(loc)
 }
 
 fn parse_server(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Server, ModelError> {
-    let mut own = Common::default();
     let mut server = Server {
         listen: Vec::new(),
         server_names: Vec::new(),
@@ -587,10 +590,7 @@ fn parse_server(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Server, M
         file: s.c.file(stmt),
         line: stmt.line,
     };
-    let block = stmt.block.as_deref().unwrap_or_default();
-    for d in block {
-        common(d, &mut own, s.c)?;
-        check_access_log(d, s.formats, s.c)?;
+    (server.settings, server.locations) = parse_block(stmt, parent, s, |d| {
         match d.directive.as_str() {
             "listen" => {
                 let mut listen = parse_listen(&d.args).map_err(|m| s.c.error(d, m))?;
@@ -603,17 +603,12 @@ fn parse_server(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Server, M
             "return" => server.ret = Some(parse_return(d, s.c)?),
             _ => {}
         }
-    }
+        Ok(())
+    })?;
     if server.listen.is_empty() {
         server
             .listen
             .push(parse_listen(&["80".to_owned()]).map_err(|m| s.c.error(stmt, m))?);
-    }
-    server.settings = own.inherit(parent);
-    for d in block.iter().filter(|d| d.directive == "location") {
-        server
-            .locations
-            .push(parse_location(d, &server.settings, s)?);
     }
     Ok(server)
 }

@@ -2,6 +2,30 @@
 
 use std::time::Duration;
 
+/// The values `proxy_next_upstream` takes (`ngx_http_proxy_next_upstream_masks`).
+const NEXT_UPSTREAM: [&str; 12] = [
+    "error",
+    "timeout",
+    "invalid_header",
+    "http_500",
+    "http_502",
+    "http_503",
+    "http_504",
+    "http_403",
+    "http_404",
+    "http_429",
+    "non_idempotent",
+    "off",
+];
+
+/// The first argument of `proxy_next_upstream` that is not one of its
+/// values (nginx says `invalid value "{bad}"`).
+pub(crate) fn bad_next_upstream(args: &[String]) -> Option<&str> {
+    args.iter()
+        .map(String::as_str)
+        .find(|a| !NEXT_UPSTREAM.contains(a))
+}
+
 /// Units in the order nginx demands them, with their length in milliseconds.
 const UNITS: [(&str, u64); 8] = [
     ("y", 365 * 24 * 3_600_000),

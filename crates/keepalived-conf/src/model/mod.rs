@@ -85,6 +85,12 @@ impl Builder<'_> {
         if self.diags.stopped.is_some() {
             return;
         }
+        self.missing_parameter(n, idx);
+        self.diags.stopped = Some(crate::diag::EXIT_MISSING_PARAMETER);
+    }
+
+    /// keepalived's message for a missing word after `words[idx]`.
+    fn missing_parameter(&mut self, n: &Node, idx: usize) {
         self.diags.report(
             Severity::MissingParameter,
             &n.loc(),
@@ -95,7 +101,6 @@ impl Builder<'_> {
                 idx + 2
             ),
         );
-        self.diags.stopped = Some(crate::diag::EXIT_MISSING_PARAMETER);
     }
 
     /// Checks `n` is among `known`; reports an unknown keyword otherwise.
@@ -120,16 +125,7 @@ impl Builder<'_> {
     pub fn arg<'n>(&mut self, n: &'n Node, i: usize) -> Option<&'n str> {
         let a = n.arg(i);
         if a.is_none() {
-            self.diags.report(
-                Severity::MissingParameter,
-                &n.loc(),
-                format!(
-                    "*** Configuration line starting `{}` is missing a parameter after keyword `{}` at word position {}",
-                    n.keyword(),
-                    n.words.get(i).map_or("", String::as_str),
-                    i + 2
-                ),
-            );
+            self.missing_parameter(n, i);
         }
         a
     }
@@ -147,31 +143,49 @@ impl Builder<'_> {
         true
     }
 
-    pub fn unsigned(&mut self, n: &Node, i: usize, min: u64, max: u64) -> Option<u64> {
-        let s = self.arg(n, i)?;
-        match values::parse_unsigned(s, min, max) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.number_error(n, e);
-                None
-            }
+    /// keepalived's checks before a named block (`vrrp_instance NAME {`):
+    /// exactly one name (else `unnamed`), not `taken` by an earlier block
+    /// (else `{kind} NAME already defined`), and a block.
+    fn named_block(
+        &mut self,
+        n: &Node,
+        taken: impl FnOnce(&str) -> bool,
+        unnamed: &str,
+        kind: &str,
+    ) -> bool {
+        let [name] = n.args() else {
+            self.error(n, unnamed);
+            return false;
+        };
+        if taken(name) {
+            self.error(n, format!("{kind} {name} already defined"));
+            return false;
         }
+        self.needs_block(n)
+    }
+
+    pub fn unsigned(&mut self, n: &Node, i: usize, min: u64, max: u64) -> Option<u64> {
+        self.number(n, i, |s| values::parse_unsigned(s, min, max))
     }
 
     pub fn int(&mut self, n: &Node, i: usize, min: i64, max: i64) -> Option<i64> {
-        let s = self.arg(n, i)?;
-        match values::parse_int(s, min, max) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.number_error(n, e);
-                None
-            }
-        }
+        self.number(n, i, |s| values::parse_int(s, min, max))
     }
 
     pub fn timer(&mut self, n: &Node, i: usize, min: u64, max: u64) -> Option<u64> {
+        self.number(n, i, |s| values::parse_timer(s, min, max))
+    }
+
+    /// Argument `i` read by `parse`; a missing argument or a bad number is
+    /// reported and gives `None`.
+    fn number<T>(
+        &mut self,
+        n: &Node,
+        i: usize,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         let s = self.arg(n, i)?;
-        match values::parse_timer(s, min, max) {
+        match parse(s) {
             Ok(v) => Some(v),
             Err(e) => {
                 self.number_error(n, e);
@@ -224,31 +238,16 @@ pub fn build(nodes: &[Node], diags: &mut Diagnostics) -> Config {
                 }
             }
             "vrrp_sync_group" => {
-                if n.args().len() != 1 {
-                    b.error(n, "vrrp_sync_group must have a name - skipping");
-                } else if cfg
-                    .vrrp_sync_groups
-                    .iter()
-                    .any(|g| Some(g.name.as_str()) == n.arg(0))
-                {
-                    b.error(
-                        n,
-                        format!("vrrp sync group {} already defined", n.args()[0]),
-                    );
-                } else if b.needs_block(n) {
+                let taken = |name: &str| cfg.vrrp_sync_groups.iter().any(|g| g.name == name);
+                let unnamed = "vrrp_sync_group must have a name - skipping";
+                if b.named_block(n, taken, unnamed, "vrrp sync group") {
                     cfg.vrrp_sync_groups.push(vrrp::sync_group(&mut b, n));
                 }
             }
             "vrrp_instance" => {
-                if n.args().len() != 1 {
-                    b.error(n, "vrrp_instance must have a name");
-                } else if cfg
-                    .vrrp_instances
-                    .iter()
-                    .any(|v| Some(v.name.as_str()) == n.arg(0))
-                {
-                    b.error(n, format!("vrrp instance {} already defined", n.args()[0]));
-                } else if b.needs_block(n) {
+                let taken = |name: &str| cfg.vrrp_instances.iter().any(|v| v.name == name);
+                let unnamed = "vrrp_instance must have a name";
+                if b.named_block(n, taken, unnamed, "vrrp instance") {
                     cfg.vrrp_instances.push(vrrp::instance(&mut b, n));
                 }
             }

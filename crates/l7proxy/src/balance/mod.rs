@@ -314,3 +314,16 @@ impl Upstream {
         s.conns = s.conns.saturating_sub(1);
     }
 }
+
+/// Test peers `127.0.0.1:8000`, `127.0.0.1:8001`, ... with these weights.
+#[cfg(test)]
+fn weighted_peers(weights: &[u32]) -> Vec<PeerConfig> {
+    weights
+        .iter()
+        .zip(8000..)
+        .map(|(&weight, port)| PeerConfig {
+            weight,
+            ..PeerConfig::new(&format!("127.0.0.1:{port}"))
+        })
+        .collect()
+}

@@ -87,18 +87,7 @@ impl Upstream {
 
 #[cfg(test)]
 mod tests {
-    use crate::balance::{Input, Method, PeerConfig, Upstream};
-
-    fn peers(weights: &[u32]) -> Vec<PeerConfig> {
-        weights
-            .iter()
-            .enumerate()
-            .map(|(i, &w)| PeerConfig {
-                weight: w,
-                ..PeerConfig::new(&format!("127.0.0.1:{}", 9000 + i))
-            })
-            .collect()
-    }
+    use crate::balance::{weighted_peers, Input, Method, Upstream};
 
     /// xorshift64*, for repeatable draws.
     fn rng(mut s: u64) -> impl FnMut() -> u64 {
@@ -112,7 +101,11 @@ mod tests {
 
     #[test]
     fn draws_follow_the_weights() {
-        let mut u = Upstream::new(Method::Random { two: false }, peers(&[1, 3]), vec![]);
+        let mut u = Upstream::new(
+            Method::Random { two: false },
+            weighted_peers(&[1, 3]),
+            vec![],
+        );
         let mut r = rng(7);
         let mut count = [0u32; 2];
         for _ in 0..20_000 {
@@ -127,7 +120,11 @@ mod tests {
 
     #[test]
     fn two_choices_prefer_the_less_loaded_peer() {
-        let mut u = Upstream::new(Method::Random { two: true }, peers(&[1, 1, 1]), vec![]);
+        let mut u = Upstream::new(
+            Method::Random { two: true },
+            weighted_peers(&[1, 1, 1]),
+            vec![],
+        );
         let mut r = rng(11);
         // Peer 0 is busy with 5 connections.
         u.primary.state[0].conns = 5;
@@ -141,7 +138,11 @@ mod tests {
         // Peer 0 could only win against itself, which `two` never draws.
         assert_eq!(to_zero, 0);
         // Without `two`, a third of the draws go to it regardless.
-        let mut plain = Upstream::new(Method::Random { two: false }, peers(&[1, 1, 1]), vec![]);
+        let mut plain = Upstream::new(
+            Method::Random { two: false },
+            weighted_peers(&[1, 1, 1]),
+            vec![],
+        );
         plain.primary.state[0].conns = 5;
         let hits = (0..3000)
             .filter(|_| {
@@ -156,7 +157,7 @@ mod tests {
 
     #[test]
     fn a_down_peer_is_never_drawn() {
-        let mut ps = peers(&[5, 1]);
+        let mut ps = weighted_peers(&[5, 1]);
         ps[0].down = true;
         let mut u = Upstream::new(Method::Random { two: false }, ps, vec![]);
         let mut r = rng(3);

@@ -56,18 +56,7 @@ impl Upstream {
 
 #[cfg(test)]
 mod tests {
-    use crate::balance::{Input, Method, PeerConfig, Upstream};
-
-    fn peers(weights: &[u32]) -> Vec<PeerConfig> {
-        weights
-            .iter()
-            .enumerate()
-            .map(|(i, &w)| PeerConfig {
-                weight: w,
-                ..PeerConfig::new(&format!("127.0.0.1:{}", 8000 + i))
-            })
-            .collect()
-    }
+    use crate::balance::{weighted_peers, Input, Method, Upstream};
 
     fn sequence(u: &mut Upstream, n: usize) -> String {
         (0..n)
@@ -82,13 +71,13 @@ mod tests {
 
     #[test]
     fn weights_5_1_1_give_nginx_s_documented_smooth_sequence() {
-        let mut u = Upstream::new(Method::RoundRobin, peers(&[5, 1, 1]), vec![]);
+        let mut u = Upstream::new(Method::RoundRobin, weighted_peers(&[5, 1, 1]), vec![]);
         assert_eq!(sequence(&mut u, 14), "aabacaaaabacaa");
     }
 
     #[test]
     fn a_failed_peer_is_skipped_until_fail_timeout_then_probed() {
-        let mut u = Upstream::new(Method::RoundRobin, peers(&[1, 1]), vec![]);
+        let mut u = Upstream::new(Method::RoundRobin, weighted_peers(&[1, 1]), vec![]);
         let mut a = u.start(Input::None);
         let first = u.next(&mut a, 100).unwrap();
         u.release(&a, true, 100);
@@ -118,9 +107,9 @@ mod tests {
 
     #[test]
     fn backups_serve_only_when_no_primary_is_usable_and_then_502() {
-        let mut primary = peers(&[1]);
+        let mut primary = weighted_peers(&[1]);
         primary[0].down = true;
-        let mut u = Upstream::new(Method::RoundRobin, primary, peers(&[2, 1]));
+        let mut u = Upstream::new(Method::RoundRobin, primary, weighted_peers(&[2, 1]));
         let mut a = u.start(Input::None);
         let p = u.next(&mut a, 0).unwrap();
         assert!(p.backup);

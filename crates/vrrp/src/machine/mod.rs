@@ -197,8 +197,16 @@ impl Machine {
 
     /// RFC 5798 §6.4.2 / §6.4.3 Shutdown events.
     fn on_shutdown(&mut self, out: &mut Vec<Action>) {
+        if self.state == State::Initialize {
+            return;
+        }
+        self.stand_down(State::Initialize, Notify::Stop, out);
+    }
+
+    /// Leaves Backup (its Master_Down_Timer stops) or Master (its Adver_Timer stops, it
+    /// advertises priority 0 and releases the addresses) for `to`, with `notify`.
+    fn stand_down(&mut self, to: State, notify: Notify, out: &mut Vec<Action>) {
         match self.state {
-            State::Initialize => return,
             State::Backup => out.push(self.cancel(Timer::MasterDown)),
             State::Master => {
                 out.push(self.cancel(Timer::Advert));
@@ -207,12 +215,12 @@ impl Machine {
                 });
                 out.push(Action::RemoveAddresses);
             }
-            State::Fault => {}
+            State::Initialize | State::Fault => {}
         }
-        self.state = State::Initialize;
+        self.state = to;
         self.master = None;
         self.preempt_after = None;
-        out.push(Action::Notify(Notify::Stop));
+        out.push(Action::Notify(notify));
     }
 
     fn on_timer(&mut self, now: Instant, timer: Timer, out: &mut Vec<Action>) {
@@ -241,21 +249,10 @@ impl Machine {
     /// keepalived's FAULT: a master says priority 0 and releases the addresses.
     fn on_fault(&mut self, out: &mut Vec<Action>) {
         self.fault = true;
-        match self.state {
-            State::Initialize | State::Fault => return,
-            State::Backup => out.push(self.cancel(Timer::MasterDown)),
-            State::Master => {
-                out.push(self.cancel(Timer::Advert));
-                out.push(Action::SendAdvert {
-                    priority: PRIORITY_STOP,
-                });
-                out.push(Action::RemoveAddresses);
-            }
+        if matches!(self.state, State::Initialize | State::Fault) {
+            return;
         }
-        self.state = State::Fault;
-        self.master = None;
-        self.preempt_after = None;
-        out.push(Action::Notify(Notify::Fault));
+        self.stand_down(State::Fault, Notify::Fault, out);
     }
 
     /// A new effective priority. In Backup the running Master_Down_Timer moves by the change
