@@ -6,6 +6,17 @@
 )]
 use super::*;
 
+/// `vrrp_script chk` that fails while the file `fail` exists, run every
+/// second with `weight`.
+fn fails_while_exists(fail: &Path, weight: i32) -> Script {
+    Script {
+        name: "chk",
+        command: format!("/usr/bin/test ! -e {}", fail.display()),
+        interval: 1,
+        weight,
+    }
+}
+
 /// `track_interface eth1` on n1: eth1 down puts n1 in FAULT (notify FAULT,
 /// VIP to n2); eth1 up brings it back (preempt).
 pub fn track_interface(a: Impl, b: Impl) {
@@ -15,13 +26,7 @@ pub fn track_interface(a: Impl, b: Impl) {
         track_interfaces: vec!["eth1"],
         ..Instance::v3(150)
     };
-    elect(
-        &mut lab,
-        (a, &Conf::one(ia)),
-        (b, &Conf::one(Instance::v3(100))),
-        VIP1,
-        0.1,
-    );
+    elect_over_plain_backup(&mut lab, (a, &Conf::one(ia)), b);
     lab.topo.ip("n1", &["link", "set", "eth1", "down"]).unwrap();
     check(
         &lab,
@@ -47,25 +52,14 @@ pub fn track_script(a: Impl, b: Impl) {
     let mut lab = Lab::new(2);
     let fail = lab.path("fail");
     let ca = Conf {
-        scripts: vec![Script {
-            name: "chk",
-            command: format!("/usr/bin/test ! -e {}", fail.display()),
-            interval: 1,
-            weight: -60,
-        }],
+        scripts: vec![fails_while_exists(&fail, -60)],
         instances: vec![Instance {
             track_scripts: vec!["chk"],
             ..Instance::v3(150)
         }],
         ..Conf::default()
     };
-    elect(
-        &mut lab,
-        (a, &ca),
-        (b, &Conf::one(Instance::v3(100))),
-        VIP1,
-        0.1,
-    );
+    elect_over_plain_backup(&mut lab, (a, &ca), b);
     std::fs::write(&fail, "").unwrap();
     check(
         &lab,
@@ -90,25 +84,13 @@ pub fn sync_group(a: Impl, b: Impl) {
             track_scripts: if track { vec!["chk"] } else { Vec::new() },
             ..Instance::v3(prio)
         };
-        let vi2 = Instance {
-            name: "VI_2",
-            vrid: 52,
-            vips: vec!["198.51.100.2/32"],
-            notify: false,
-            ..Instance::v3(prio)
-        };
         Conf {
             scripts: if track {
-                vec![Script {
-                    name: "chk",
-                    command: format!("/usr/bin/test ! -e {}", fail.display()),
-                    interval: 1,
-                    weight: 0,
-                }]
+                vec![fails_while_exists(&fail, 0)]
             } else {
                 Vec::new()
             },
-            instances: vec![vi1, vi2],
+            instances: vec![vi1, Instance::second(prio)],
             sync_group: vec!["VI_1", "VI_2"],
             track_files: Vec::new(),
             notify_fifo: None,
@@ -119,14 +101,11 @@ pub fn sync_group(a: Impl, b: Impl) {
     lab.start(2, b, &pair(100, false));
     let n1_both = |lab: &Lab| lab.has(1, VIP1) && lab.has(1, VIP2);
     let n2_none = |lab: &Lab| !lab.has(2, VIP1) && !lab.has(2, VIP2);
-    check(
+    settles(
         &lab,
-        within(secs(2.0), || n1_both(&lab) && n2_none(&lab)),
+        (2.0, 0.5),
+        || n1_both(&lab) && n2_none(&lab),
         "sync group: n1 did not take both VIPs",
-    );
-    check(
-        &lab,
-        holds_for(secs(0.5), || n1_both(&lab) && n2_none(&lab)),
         "sync group: the election was not stable",
     );
     let t0 = now_micros();
@@ -154,10 +133,7 @@ pub fn sync_group(a: Impl, b: Impl) {
     };
     // On the wire: once n1 has sent priority 0 for an instance, it must not
     // advertise that instance with a non-zero priority again (FAULT is silent).
-    let wire: Vec<Packet> = pcap::read(&cap)
-        .into_iter()
-        .filter(|p| p.micros >= t0 && p.src.to_string() == ip4(1))
-        .collect();
+    let wire = adverts_from(&cap, 1, t0);
     let trace: Vec<String> = wire
         .iter()
         .map(|p| format!("{} vrid {} prio {}", p.micros - t0, p.vrid(), p.priority()))
@@ -198,13 +174,7 @@ pub fn track_file(a: Impl, b: Impl) {
         }],
         ..Conf::default()
     };
-    elect(
-        &mut lab,
-        (a, &ca),
-        (b, &Conf::one(Instance::v3(100))),
-        VIP1,
-        0.1,
-    );
+    elect_over_plain_backup(&mut lab, (a, &ca), b);
     std::fs::write(&file, "-60\n").unwrap();
     check(
         &lab,
