@@ -127,8 +127,7 @@ pub fn graceful_failover(a: Impl, b: Impl) {
 /// SIGKILL + link down of the master: the backup takes over within
 /// Master_Down_Interval (3×0.1 + skew = 0.36 s; limit 1.5 s) and keeps it.
 pub fn crash_failover(a: Impl, b: Impl) {
-    let mut lab = Lab::new(2);
-    elect_alike(&mut lab, (a, b), Instance::v3, VIP1);
+    let mut lab = elected_pair(a, b);
     crash_takeover(
         &mut lab,
         "the backup did not take the VIP within 1.5 s of the crash",
@@ -170,8 +169,7 @@ pub fn backup_stop_is_silent(a: Impl, b: Impl) {
 /// The master's own link goes down (the daemon lives on): n2 takes over,
 /// n1 reports FAULT; when the link comes back n1 preempts again.
 pub fn link_down_up(a: Impl, b: Impl) {
-    let mut lab = Lab::new(2);
-    elect_alike(&mut lab, (a, b), Instance::v3, VIP1);
+    let mut lab = elected_pair(a, b);
     lab.topo.ip("n1", &["link", "set", "eth0", "down"]).unwrap();
     check(
         &lab,

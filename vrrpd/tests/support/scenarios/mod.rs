@@ -75,6 +75,14 @@ fn elect_alike(lab: &mut Lab, (a, b): (Impl, Impl), inst: impl Fn(u8) -> Instanc
     elect(lab, (a, &Conf::one(ia)), (b, &Conf::one(ib)), vip, advert);
 }
 
+/// A two-node lab where n1 (`a`, `Instance::v3(150)`) is elected master
+/// over n2 (`b`, `Instance::v3(100)`) for VIP1: the start of most scenarios.
+fn elected_pair(a: Impl, b: Impl) -> Lab {
+    let mut lab = Lab::new(2);
+    elect_alike(&mut lab, (a, b), Instance::v3, VIP1);
+    lab
+}
+
 /// n1 runs `a` with `ca` (priority 150, VRRPv3 at 0.1 s), n2 runs `b` with
 /// the plain backup `Instance::v3(100)`; n1 is elected for VIP1.
 fn elect_over_plain_backup(lab: &mut Lab, (a, ca): (Impl, &Conf), b: Impl) {
@@ -104,6 +112,28 @@ fn settles(
 ) {
     check(lab, within(secs(limit), &cond), late);
     check(lab, holds_for(secs(hold), &cond), unstable);
+}
+
+/// Starts `a` with `ca` on n1 and `b` with `cb` on n2, which drop each
+/// other's adverts (`what`: why): within `limit` s each becomes master (n1
+/// holds `vip1`, n2 `vip2`), and both stay master for `hold` s.
+#[track_caller]
+fn both_stay_master(
+    lab: &mut Lab,
+    ((a, ca), (b, cb)): ((Impl, &Conf), (Impl, &Conf)),
+    (vip1, vip2): (&str, &str),
+    (limit, hold): (f64, f64),
+    what: &str,
+) {
+    lab.start(1, a, ca);
+    lab.start(2, b, cb);
+    settles(
+        lab,
+        (limit, hold),
+        || lab.has(1, vip1) && lab.has(2, vip2),
+        &format!("{what}: both should become master"),
+        &format!("{what}: one side accepted the other's adverts"),
+    );
 }
 
 /// The generic `notify` lines (`INSTANCE …`) node `node` has written, in

@@ -29,8 +29,7 @@ fn address_events(path: &Path, needle: &str) -> Vec<String> {
 /// happened): no address event for VI_1's VIP on either node during the
 /// whole reload window.
 pub fn sighup_no_flap(a: Impl, b: Impl) {
-    let mut lab = Lab::new(2);
-    elect_alike(&mut lab, (a, b), Instance::v3, VIP1);
+    let mut lab = elected_pair(a, b);
     let mon1 = lab.monitor(1, "mon-n1");
     let mon2 = lab.monitor(2, "mon-n2");
     lab.write_conf(1, &vi1_and_vi2(150));
@@ -59,8 +58,7 @@ pub fn sighup_no_flap(a: Impl, b: Impl) {
 /// SIGHUP with a changed priority: n1 reloaded with priority 50 (< n2's
 /// 100) gives the VIP to n2; the daemon keeps running.
 pub fn sighup_priority_change(a: Impl, b: Impl) {
-    let mut lab = Lab::new(2);
-    elect_alike(&mut lab, (a, b), Instance::v3, VIP1);
+    let mut lab = elected_pair(a, b);
     lab.write_conf(1, &Conf::one(Instance::v3(50)));
     lab.signal(1, "HUP");
     settles(
@@ -114,8 +112,7 @@ pub fn sighup_remove_instance(a: Impl, b: Impl) {
 /// the master adds it without touching the old one, the backup takes
 /// neither.
 pub fn sighup_add_vip(a: Impl, b: Impl) {
-    let mut lab = Lab::new(2);
-    elect_alike(&mut lab, (a, b), Instance::v3, VIP1);
+    let mut lab = elected_pair(a, b);
     let mon1 = lab.monitor(1, "mon-n1");
     let mon2 = lab.monitor(2, "mon-n2");
     let more = |p| {

@@ -17,6 +17,18 @@ fn fails_while_exists(fail: &Path, weight: i32) -> Script {
     }
 }
 
+/// n1's tracked condition goes bad (`set_bad(true)`): VIP1 must move to n2
+/// alone within `limit` s (else fails with `away`); it goes good again
+/// (`set_bad(false)`): VIP1 must come back to n1 alone within `limit` s
+/// (else fails with `back`).
+#[track_caller]
+fn away_and_back(lab: &Lab, limit: f64, mut set_bad: impl FnMut(bool), (away, back): (&str, &str)) {
+    set_bad(true);
+    check(lab, within(secs(limit), || lab.holds((2, 1), VIP1)), away);
+    set_bad(false);
+    check(lab, within(secs(limit), || lab.holds((1, 2), VIP1)), back);
+}
+
 /// `track_interface eth1` on n1: eth1 down puts n1 in FAULT (notify FAULT,
 /// VIP to n2); eth1 up brings it back (preempt).
 pub fn track_interface(a: Impl, b: Impl) {
@@ -60,17 +72,20 @@ pub fn track_script(a: Impl, b: Impl) {
         ..Conf::default()
     };
     elect_over_plain_backup(&mut lab, (a, &ca), b);
-    std::fs::write(&fail, "").unwrap();
-    check(
+    away_and_back(
         &lab,
-        within(secs(4.0), || lab.holds((2, 1), VIP1)),
-        "the failing track_script (weight -60) did not move the VIP to n2 within 4 s",
-    );
-    std::fs::remove_file(&fail).unwrap();
-    check(
-        &lab,
-        within(secs(4.0), || lab.holds((1, 2), VIP1)),
-        "the recovered track_script did not bring the VIP back to n1 within 4 s",
+        4.0,
+        |bad| {
+            if bad {
+                std::fs::write(&fail, "").unwrap();
+            } else {
+                std::fs::remove_file(&fail).unwrap();
+            }
+        },
+        (
+            "the failing track_script (weight -60) did not move the VIP to n2 within 4 s",
+            "the recovered track_script did not bring the VIP back to n1 within 4 s",
+        ),
     );
 }
 
@@ -175,16 +190,13 @@ pub fn track_file(a: Impl, b: Impl) {
         ..Conf::default()
     };
     elect_over_plain_backup(&mut lab, (a, &ca), b);
-    std::fs::write(&file, "-60\n").unwrap();
-    check(
+    away_and_back(
         &lab,
-        within(secs(3.0), || lab.holds((2, 1), VIP1)),
-        "track_file -60: the VIP did not move to n2 within 3 s",
-    );
-    std::fs::write(&file, "0\n").unwrap();
-    check(
-        &lab,
-        within(secs(3.0), || lab.holds((1, 2), VIP1)),
-        "track_file 0: the VIP did not come back to n1 within 3 s",
+        3.0,
+        |bad| std::fs::write(&file, if bad { "-60\n" } else { "0\n" }).unwrap(),
+        (
+            "track_file -60: the VIP did not move to n2 within 3 s",
+            "track_file 0: the VIP did not come back to n1 within 3 s",
+        ),
     );
 }
