@@ -36,15 +36,7 @@ impl Lab {
             "keepalived is not installed"
         );
         let dir = tempfile::tempdir().unwrap();
-        let mut t = Topology::new().unwrap();
-        t.add_ns("sw").unwrap();
-        t.bridge("sw", "br0").unwrap();
-        for (ns, addr) in [("a", "192.0.2.1/24"), ("b", "192.0.2.2/24")] {
-            t.add_ns(ns).unwrap();
-            t.veth((ns, "eth0"), ("sw", &format!("{ns}-p"))).unwrap();
-            t.attach("sw", &format!("{ns}-p"), "br0").unwrap();
-            t.addr(ns, "eth0", addr).unwrap();
-        }
+        let t = Topology::switched(&[("a", "192.0.2.1/24"), ("b", "192.0.2.2/24")]).unwrap();
         let notify = dir.path().join("notify.sh");
         std::fs::write(
             &notify,

@@ -89,6 +89,23 @@ impl Topology {
         Ok(())
     }
 
+    /// A switched segment: namespace `sw` with bridge `br0`, and for each
+    /// `(ns, cidr)` a namespace `ns` whose `eth0` (with `cidr`) is a veth
+    /// to port `p{ns}` on the bridge.
+    pub fn switched(nodes: &[(&str, &str)]) -> Result<Self> {
+        let mut t = Self::new()?;
+        t.add_ns("sw")?;
+        t.bridge("sw", "br0")?;
+        for (ns, cidr) in nodes {
+            t.add_ns(ns)?;
+            let port = format!("p{ns}");
+            t.veth((ns, "eth0"), ("sw", &port))?;
+            t.attach("sw", &port, "br0")?;
+            t.addr(ns, "eth0", cidr)?;
+        }
+        Ok(t)
+    }
+
     /// A dummy interface `name` in `ns`, up. Needs the `dummy` link type:
     /// Debian's kernel in the lab has it; the host kernel here does not.
     pub fn dummy(&mut self, ns: &str, name: &str) -> Result<()> {

@@ -73,15 +73,7 @@ fn two_real_keepalived_elect_a_master_and_move_the_vip_on_sigterm() {
         "keepalived is not installed: run the README's test command"
     );
     let dir = tempfile::tempdir().unwrap();
-    let mut t = Topology::new().unwrap();
-    t.add_ns("sw").unwrap();
-    t.bridge("sw", "br0").unwrap();
-    for (ns, addr) in [("a", "192.0.2.1/24"), ("b", "192.0.2.2/24")] {
-        t.add_ns(ns).unwrap();
-        t.veth((ns, "eth0"), ("sw", &format!("p{ns}"))).unwrap();
-        t.attach("sw", &format!("p{ns}"), "br0").unwrap();
-        t.addr(ns, "eth0", addr).unwrap();
-    }
+    let mut t = Topology::switched(&[("a", "192.0.2.1/24"), ("b", "192.0.2.2/24")]).unwrap();
     let a = start_keepalived(&mut t, "a", dir.path(), 150);
     start_keepalived(&mut t, "b", dir.path(), 100);
 

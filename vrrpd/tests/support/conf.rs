@@ -86,6 +86,18 @@ impl Instance {
         }
     }
 
+    /// A second instance beside [`Instance::v3`]: `VI_2`, VRID 52, VIP
+    /// 198.51.100.2/32, without the notify script.
+    pub fn second(priority: u8) -> Instance {
+        Instance {
+            name: "VI_2",
+            vrid: 52,
+            vips: vec!["198.51.100.2/32"],
+            notify: false,
+            ..Instance::v3(priority)
+        }
+    }
+
     /// VRRPv2, advert 1 s, otherwise as [`Instance::v3`].
     pub fn v2(priority: u8) -> Instance {
         Instance {

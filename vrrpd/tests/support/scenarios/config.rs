@@ -22,29 +22,24 @@ pub fn auth_pass(a: Impl, b: Impl, same: bool) {
         pass: Some(if same { "secret1" } else { "other1" }),
         ..Instance::v2(100)
     };
-    lab.start(1, a, &Conf::one(ia));
-    lab.start(2, b, &Conf::one(ib));
+    let (ca, cb) = (Conf::one(ia), Conf::one(ib));
     if same {
-        check(
+        lab.start(1, a, &ca);
+        lab.start(2, b, &cb);
+        settles(
             &lab,
-            within(secs(5.0), || lab.holds((1, 2), VIP1)),
+            (5.0, 2.5),
+            || lab.holds((1, 2), VIP1),
             "same password: n1 (150) was not alone with the VIP within 5 s",
-        );
-        check(
-            &lab,
-            holds_for(secs(2.5), || lab.holds((1, 2), VIP1)),
             "same password: the election was not stable",
         );
     } else {
-        check(
-            &lab,
-            within(secs(5.0), || lab.has(1, VIP1) && lab.has(2, VIP1)),
-            "different passwords: both should hold the VIP",
-        );
-        check(
-            &lab,
-            holds_for(secs(3.5), || lab.has(1, VIP1) && lab.has(2, VIP1)),
-            "different passwords: one side accepted the other's adverts",
+        both_stay_master(
+            &mut lab,
+            ((a, &ca), (b, &cb)),
+            (VIP1, VIP1),
+            (5.0, 3.5),
+            "different passwords",
         );
     }
 }
@@ -119,13 +114,7 @@ pub fn ipv6(a: Impl, b: Impl) {
         vips: vec!["2001:db8:100::1/64"],
         ..Instance::v3(p)
     };
-    elect(
-        &mut lab,
-        (a, &Conf::one(v6(150))),
-        (b, &Conf::one(v6(100))),
-        VIP6,
-        0.1,
-    );
+    elect_alike(&mut lab, (a, b), v6, VIP6);
     lab.signal(1, "TERM");
     check(
         &lab,
@@ -165,21 +154,16 @@ pub fn ipv6(a: Impl, b: Impl) {
 /// master (as keepalived does).
 pub fn v2_interval_mismatch(a: Impl, b: Impl) {
     let mut lab = Lab::new(2);
-    lab.start(1, a, &Conf::one(Instance::v2(150)));
     let ib = Instance {
         advert: "2",
         ..Instance::v2(100)
     };
-    lab.start(2, b, &Conf::one(ib));
-    check(
-        &lab,
-        within(secs(9.0), || lab.has(1, VIP1) && lab.has(2, VIP1)),
-        "v2 interval mismatch: both should hold the VIP",
-    );
-    check(
-        &lab,
-        holds_for(secs(2.5), || lab.has(1, VIP1) && lab.has(2, VIP1)),
-        "v2 interval mismatch: one side accepted the other's adverts",
+    both_stay_master(
+        &mut lab,
+        ((a, &Conf::one(Instance::v2(150))), (b, &Conf::one(ib))),
+        (VIP1, VIP1),
+        (9.0, 2.5),
+        "v2 interval mismatch",
     );
 }
 
@@ -188,21 +172,16 @@ pub fn v2_interval_mismatch(a: Impl, b: Impl) {
 /// master.
 pub fn vip_list_mismatch(a: Impl, b: Impl) {
     let mut lab = Lab::new(2);
-    lab.start(1, a, &Conf::one(Instance::v3(150)));
     let ib = Instance {
         vips: vec!["198.51.100.2/32"],
         ..Instance::v3(100)
     };
-    lab.start(2, b, &Conf::one(ib));
-    check(
-        &lab,
-        within(secs(2.0), || lab.has(1, VIP1) && lab.has(2, VIP2)),
-        "VIP list mismatch: both should become master",
-    );
-    check(
-        &lab,
-        holds_for(secs(1.0), || lab.has(1, VIP1) && lab.has(2, VIP2)),
-        "VIP list mismatch: one side accepted the other's adverts",
+    both_stay_master(
+        &mut lab,
+        ((a, &Conf::one(Instance::v3(150))), (b, &Conf::one(ib))),
+        (VIP1, VIP2),
+        (2.0, 1.0),
+        "VIP list mismatch",
     );
 }
 
@@ -217,13 +196,7 @@ pub fn excluded_and_routes(a: Impl, b: Impl) {
         routes: vec!["203.0.113.0/24 dev eth0"],
         ..Instance::v3(p)
     };
-    elect(
-        &mut lab,
-        (a, &Conf::one(inst(150))),
-        (b, &Conf::one(inst(100))),
-        VIP1,
-        0.1,
-    );
+    elect_alike(&mut lab, (a, b), inst, VIP1);
     let (ex, net) = ("198.51.100.9", "203.0.113.0/24");
     check(
         &lab,
@@ -352,13 +325,7 @@ pub fn notify_fifo(a: Impl, b: Impl) {
         notify_fifo: Some(fifo.display().to_string()),
         ..Conf::one(Instance::v3(150))
     };
-    elect(
-        &mut lab,
-        (a, &ca),
-        (b, &Conf::one(Instance::v3(100))),
-        VIP1,
-        0.1,
-    );
+    elect_over_plain_backup(&mut lab, (a, &ca), b);
     lab.signal(1, "TERM");
     let exited = lab.wait_exit(1, secs(5.0)).is_some();
     check(&lab, exited, "the master did not exit on SIGTERM");

@@ -6,30 +6,33 @@
 )]
 use super::*;
 
+/// n1's usual instance (VI_1, VRID 51) and a second one (VI_2, VRID 52), at
+/// priority `prio`.
+fn vi1_and_vi2(prio: u8) -> Conf {
+    Conf {
+        instances: vec![Instance::v3(prio), Instance::second(prio)],
+        ..Conf::default()
+    }
+}
+
+/// The lines of the `ip monitor address` output `path` that contain `needle`.
+fn address_events(path: &Path, needle: &str) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// SIGHUP with VI_1 unchanged (and a VI_2 added, to see that the reload
 /// happened): no address event for VI_1's VIP on either node during the
 /// whole reload window.
 pub fn sighup_no_flap(a: Impl, b: Impl) {
-    let mut lab = Lab::new(2);
-    let ca = Conf::one(Instance::v3(150));
-    elect(
-        &mut lab,
-        (a, &ca),
-        (b, &Conf::one(Instance::v3(100))),
-        VIP1,
-        0.1,
-    );
+    let mut lab = elected_pair(a, b);
     let mon1 = lab.monitor(1, "mon-n1");
     let mon2 = lab.monitor(2, "mon-n2");
-    let mut reloaded = ca.clone();
-    reloaded.instances.push(Instance {
-        name: "VI_2",
-        vrid: 52,
-        vips: vec!["198.51.100.2/32"],
-        notify: false,
-        ..Instance::v3(150)
-    });
-    lab.write_conf(1, &reloaded);
+    lab.write_conf(1, &vi1_and_vi2(150));
     lab.signal(1, "HUP");
     check(
         &lab,
@@ -44,10 +47,7 @@ pub fn sighup_no_flap(a: Impl, b: Impl) {
     let running = lab.running(1);
     check(&lab, running, "SIGHUP: the daemon exited");
     let vip = format!(" {VIP1}/");
-    let events = |p| std::fs::read_to_string(p).unwrap_or_default();
-    let (e1, e2) = (events(&mon1), events(&mon2));
-    let flap1: Vec<&str> = e1.lines().filter(|l| l.contains(&vip)).collect();
-    let flap2: Vec<&str> = e2.lines().filter(|l| l.contains(&vip)).collect();
+    let (flap1, flap2) = (address_events(&mon1, &vip), address_events(&mon2, &vip));
     check(
         &lab,
         flap1.iter().all(|l| !l.contains("Deleted")) && flap2.is_empty(),
@@ -58,24 +58,14 @@ pub fn sighup_no_flap(a: Impl, b: Impl) {
 /// SIGHUP with a changed priority: n1 reloaded with priority 50 (< n2's
 /// 100) gives the VIP to n2; the daemon keeps running.
 pub fn sighup_priority_change(a: Impl, b: Impl) {
-    let mut lab = Lab::new(2);
-    elect(
-        &mut lab,
-        (a, &Conf::one(Instance::v3(150))),
-        (b, &Conf::one(Instance::v3(100))),
-        VIP1,
-        0.1,
-    );
+    let mut lab = elected_pair(a, b);
     lab.write_conf(1, &Conf::one(Instance::v3(50)));
     lab.signal(1, "HUP");
-    check(
+    settles(
         &lab,
-        within(secs(2.0), || lab.holds((2, 1), VIP1)),
+        (2.0, 0.5),
+        || lab.holds((2, 1), VIP1),
         "SIGHUP to priority 50: the VIP did not move to n2 (100) within 2 s",
-    );
-    check(
-        &lab,
-        holds_for(secs(0.5), || lab.holds((2, 1), VIP1)),
         "SIGHUP to priority 50: n1 took the VIP back",
     );
     let running = lab.running(1);
@@ -87,19 +77,8 @@ pub fn sighup_priority_change(a: Impl, b: Impl) {
 /// address event.
 pub fn sighup_remove_instance(a: Impl, b: Impl) {
     let mut lab = Lab::new(2);
-    let two = |p| {
-        let mut c = Conf::one(Instance::v3(p));
-        c.instances.push(Instance {
-            name: "VI_2",
-            vrid: 52,
-            vips: vec!["198.51.100.2/32"],
-            notify: false,
-            ..Instance::v3(p)
-        });
-        c
-    };
-    lab.start(1, a, &two(150));
-    lab.start(2, b, &two(100));
+    lab.start(1, a, &vi1_and_vi2(150));
+    lab.start(2, b, &vi1_and_vi2(100));
     let n1_both = |lab: &Lab| lab.has(1, VIP1) && lab.has(1, VIP2);
     check(
         &lab,
@@ -121,9 +100,7 @@ pub fn sighup_remove_instance(a: Impl, b: Impl) {
         holds_for(secs(0.5), || lab.holds((1, 2), VIP1) && lab.has(2, VIP2)),
         "SIGHUP removing VI_2: the roles did not settle (VI_1 on n1, VI_2 on n2)",
     );
-    let events = std::fs::read_to_string(&mon1).unwrap_or_default();
-    let vip1 = format!(" {VIP1}/");
-    let flap: Vec<&str> = events.lines().filter(|l| l.contains(&vip1)).collect();
+    let flap = address_events(&mon1, &format!(" {VIP1}/"));
     check(
         &lab,
         flap.is_empty(),
@@ -135,14 +112,7 @@ pub fn sighup_remove_instance(a: Impl, b: Impl) {
 /// the master adds it without touching the old one, the backup takes
 /// neither.
 pub fn sighup_add_vip(a: Impl, b: Impl) {
-    let mut lab = Lab::new(2);
-    elect(
-        &mut lab,
-        (a, &Conf::one(Instance::v3(150))),
-        (b, &Conf::one(Instance::v3(100))),
-        VIP1,
-        0.1,
-    );
+    let mut lab = elected_pair(a, b);
     let mon1 = lab.monitor(1, "mon-n1");
     let mon2 = lab.monitor(2, "mon-n2");
     let more = |p| {
@@ -167,14 +137,11 @@ pub fn sighup_add_vip(a: Impl, b: Impl) {
         }),
         "SIGHUP adding a VIP: the roles changed",
     );
-    let events = |p| std::fs::read_to_string(p).unwrap_or_default();
-    let (e1, e2) = (events(&mon1), events(&mon2));
-    let vip1 = format!(" {VIP1}/");
-    let del1: Vec<&str> = e1
-        .lines()
-        .filter(|l| l.contains(&vip1) && l.contains("Deleted"))
+    let del1: Vec<String> = address_events(&mon1, &format!(" {VIP1}/"))
+        .into_iter()
+        .filter(|l| l.contains("Deleted"))
         .collect();
-    let any2: Vec<&str> = e2.lines().filter(|l| l.contains(" 198.51.100.")).collect();
+    let any2 = address_events(&mon2, " 198.51.100.");
     check(
         &lab,
         del1.is_empty() && any2.is_empty(),

@@ -6,6 +6,29 @@
 )]
 use super::*;
 
+/// `vrrp_script chk` that fails while the file `fail` exists, run every
+/// second with `weight`.
+fn fails_while_exists(fail: &Path, weight: i32) -> Script {
+    Script {
+        name: "chk",
+        command: format!("/usr/bin/test ! -e {}", fail.display()),
+        interval: 1,
+        weight,
+    }
+}
+
+/// n1's tracked condition goes bad (`set_bad(true)`): VIP1 must move to n2
+/// alone within `limit` s (else fails with `away`); it goes good again
+/// (`set_bad(false)`): VIP1 must come back to n1 alone within `limit` s
+/// (else fails with `back`).
+#[track_caller]
+fn away_and_back(lab: &Lab, limit: f64, mut set_bad: impl FnMut(bool), (away, back): (&str, &str)) {
+    set_bad(true);
+    check(lab, within(secs(limit), || lab.holds((2, 1), VIP1)), away);
+    set_bad(false);
+    check(lab, within(secs(limit), || lab.holds((1, 2), VIP1)), back);
+}
+
 /// `track_interface eth1` on n1: eth1 down puts n1 in FAULT (notify FAULT,
 /// VIP to n2); eth1 up brings it back (preempt).
 pub fn track_interface(a: Impl, b: Impl) {
@@ -15,13 +38,7 @@ pub fn track_interface(a: Impl, b: Impl) {
         track_interfaces: vec!["eth1"],
         ..Instance::v3(150)
     };
-    elect(
-        &mut lab,
-        (a, &Conf::one(ia)),
-        (b, &Conf::one(Instance::v3(100))),
-        VIP1,
-        0.1,
-    );
+    elect_over_plain_backup(&mut lab, (a, &Conf::one(ia)), b);
     lab.topo.ip("n1", &["link", "set", "eth1", "down"]).unwrap();
     check(
         &lab,
@@ -47,36 +64,28 @@ pub fn track_script(a: Impl, b: Impl) {
     let mut lab = Lab::new(2);
     let fail = lab.path("fail");
     let ca = Conf {
-        scripts: vec![Script {
-            name: "chk",
-            command: format!("/usr/bin/test ! -e {}", fail.display()),
-            interval: 1,
-            weight: -60,
-        }],
+        scripts: vec![fails_while_exists(&fail, -60)],
         instances: vec![Instance {
             track_scripts: vec!["chk"],
             ..Instance::v3(150)
         }],
         ..Conf::default()
     };
-    elect(
-        &mut lab,
-        (a, &ca),
-        (b, &Conf::one(Instance::v3(100))),
-        VIP1,
-        0.1,
-    );
-    std::fs::write(&fail, "").unwrap();
-    check(
+    elect_over_plain_backup(&mut lab, (a, &ca), b);
+    away_and_back(
         &lab,
-        within(secs(4.0), || lab.holds((2, 1), VIP1)),
-        "the failing track_script (weight -60) did not move the VIP to n2 within 4 s",
-    );
-    std::fs::remove_file(&fail).unwrap();
-    check(
-        &lab,
-        within(secs(4.0), || lab.holds((1, 2), VIP1)),
-        "the recovered track_script did not bring the VIP back to n1 within 4 s",
+        4.0,
+        |bad| {
+            if bad {
+                std::fs::write(&fail, "").unwrap();
+            } else {
+                std::fs::remove_file(&fail).unwrap();
+            }
+        },
+        (
+            "the failing track_script (weight -60) did not move the VIP to n2 within 4 s",
+            "the recovered track_script did not bring the VIP back to n1 within 4 s",
+        ),
     );
 }
 
@@ -90,25 +99,13 @@ pub fn sync_group(a: Impl, b: Impl) {
             track_scripts: if track { vec!["chk"] } else { Vec::new() },
             ..Instance::v3(prio)
         };
-        let vi2 = Instance {
-            name: "VI_2",
-            vrid: 52,
-            vips: vec!["198.51.100.2/32"],
-            notify: false,
-            ..Instance::v3(prio)
-        };
         Conf {
             scripts: if track {
-                vec![Script {
-                    name: "chk",
-                    command: format!("/usr/bin/test ! -e {}", fail.display()),
-                    interval: 1,
-                    weight: 0,
-                }]
+                vec![fails_while_exists(&fail, 0)]
             } else {
                 Vec::new()
             },
-            instances: vec![vi1, vi2],
+            instances: vec![vi1, Instance::second(prio)],
             sync_group: vec!["VI_1", "VI_2"],
             track_files: Vec::new(),
             notify_fifo: None,
@@ -119,14 +116,11 @@ pub fn sync_group(a: Impl, b: Impl) {
     lab.start(2, b, &pair(100, false));
     let n1_both = |lab: &Lab| lab.has(1, VIP1) && lab.has(1, VIP2);
     let n2_none = |lab: &Lab| !lab.has(2, VIP1) && !lab.has(2, VIP2);
-    check(
+    settles(
         &lab,
-        within(secs(2.0), || n1_both(&lab) && n2_none(&lab)),
+        (2.0, 0.5),
+        || n1_both(&lab) && n2_none(&lab),
         "sync group: n1 did not take both VIPs",
-    );
-    check(
-        &lab,
-        holds_for(secs(0.5), || n1_both(&lab) && n2_none(&lab)),
         "sync group: the election was not stable",
     );
     let t0 = now_micros();
@@ -154,10 +148,7 @@ pub fn sync_group(a: Impl, b: Impl) {
     };
     // On the wire: once n1 has sent priority 0 for an instance, it must not
     // advertise that instance with a non-zero priority again (FAULT is silent).
-    let wire: Vec<Packet> = pcap::read(&cap)
-        .into_iter()
-        .filter(|p| p.micros >= t0 && p.src.to_string() == ip4(1))
-        .collect();
+    let wire = adverts_from(&cap, 1, t0);
     let trace: Vec<String> = wire
         .iter()
         .map(|p| format!("{} vrid {} prio {}", p.micros - t0, p.vrid(), p.priority()))
@@ -198,23 +189,14 @@ pub fn track_file(a: Impl, b: Impl) {
         }],
         ..Conf::default()
     };
-    elect(
-        &mut lab,
-        (a, &ca),
-        (b, &Conf::one(Instance::v3(100))),
-        VIP1,
-        0.1,
-    );
-    std::fs::write(&file, "-60\n").unwrap();
-    check(
+    elect_over_plain_backup(&mut lab, (a, &ca), b);
+    away_and_back(
         &lab,
-        within(secs(3.0), || lab.holds((2, 1), VIP1)),
-        "track_file -60: the VIP did not move to n2 within 3 s",
-    );
-    std::fs::write(&file, "0\n").unwrap();
-    check(
-        &lab,
-        within(secs(3.0), || lab.holds((1, 2), VIP1)),
-        "track_file 0: the VIP did not come back to n1 within 3 s",
+        3.0,
+        |bad| std::fs::write(&file, if bad { "-60\n" } else { "0\n" }).unwrap(),
+        (
+            "track_file -60: the VIP did not move to n2 within 3 s",
+            "track_file 0: the VIP did not come back to n1 within 3 s",
+        ),
     );
 }
