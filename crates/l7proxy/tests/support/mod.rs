@@ -115,6 +115,36 @@ pub fn temp_paths(dir: &Path) -> String {
     )
 }
 
+/// Whether process `pid` holds a socket listening on `port` (any address;
+/// from `/proc/net/tcp{,6}` and the process's file descriptors).
+pub fn listens(pid: u32, port: u16) -> bool {
+    let suffix = format!(":{port:04X}");
+    let inodes: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .flat_map(|t| {
+            let table = std::fs::read_to_string(t).unwrap_or_default();
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    // local address, state 0A (LISTEN), inode
+                    let listening =
+                        f.get(1).is_some_and(|a| a.ends_with(&suffix)) && f.get(3) == Some(&"0A");
+                    listening.then(|| f.get(9).map(|i| format!("socket:[{i}]")))?
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
+    })
+}
+
 /// Writes `conf` to `DIR/NAME.conf`, starts `program` on it (nginx in the
 /// foreground with its prefix in `dir`) and waits until `port` accepts.
 pub fn start(dir: &Path, name: &str, conf: &str, port: u16, program: &str) -> Proc {
@@ -138,9 +168,13 @@ pub fn start(dir: &Path, name: &str, conf: &str, port: u16, program: &str) -> Pr
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(format!("{name}.stderr"))).unwrap());
     let p = Proc(cmd.spawn().unwrap());
-    // Generous: CI machines are small and run other tests meanwhile.
+    // Generous: CI machines are small and run other tests meanwhile. The
+    // listener must be the child's own: another process's test server on
+    // the same port (taken between `free_port` and the bind) would answer
+    // the connection too.
+    let pid = p.0.id();
     let up = Topology::wait_until(Duration::from_secs(15), || {
-        TcpStream::connect(("127.0.0.1", port)).is_ok()
+        TcpStream::connect(("127.0.0.1", port)).is_ok() && listens(pid, port)
     });
     if !up {
         let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
