@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use nginx_conf::model::rewrite::Op;
 use nginx_conf::model::{
     load, AccessLog, Balancing, Config, ListenAddress, LocationMatch, ProxyPass, Return,
     ServerName, WorkerProcesses,
@@ -101,11 +102,11 @@ fn locations_and_proxy_settings() {
     let locs = &http.servers[0].locations;
     assert_eq!(locs[0].matcher, LocationMatch::Exact("/exact".into()));
     assert_eq!(
-        locs[0].ret,
-        Some(Return {
+        locs[0].script,
+        [Op::Return(Return {
             code: 204,
             text: None
-        })
+        })]
     );
     assert_eq!(
         locs[1].matcher,
@@ -206,11 +207,11 @@ fn ssl_unix_listen_and_return_url() {
     );
     assert_eq!(s.settings.ssl_protocols, Some(vec!["TLSv1.3".into()]));
     assert_eq!(
-        s.ret,
-        Some(Return {
+        s.script,
+        [Op::Return(Return {
             code: 302,
             text: Some("https://example.org$request_uri".into())
-        })
+        })]
     );
     let other = &http.servers[1];
     assert_eq!(
@@ -219,11 +220,11 @@ fn ssl_unix_listen_and_return_url() {
         "implicit listen"
     );
     assert_eq!(
-        other.locations[0].ret,
-        Some(Return {
+        other.locations[0].script,
+        [Op::Return(Return {
             code: 404,
             text: Some("not here".into())
-        })
+        })]
     );
 }
 

@@ -36,6 +36,9 @@ pub struct Vars<'a> {
     pub client_headers: Client<'a>,
     /// The variables `map` blocks define.
     pub maps: &'a crate::map::Maps,
+    /// What the rewrite scripts set (`$uri`, `$args`, `set` variables,
+    /// the last regex's captures), once they ran.
+    pub rewritten: Option<&'a crate::rewrite::State>,
 }
 
 /// The client's headers: hyper's map, or the parsed head of the plain
@@ -87,6 +90,12 @@ impl Vars<'_> {
             }
             "proxy_internal_chunked" => String::new(),
             _ => {
+                if let Some(r) = self.rewritten {
+                    let mut out = Vec::new();
+                    if r.var_into(name, &mut out) {
+                        return String::from_utf8_lossy(&out).into_owned();
+                    }
+                }
                 if self.maps.defines(name) {
                     let mut out = Vec::new();
                     self.maps.eval_into(name, self, &mut out);
@@ -147,6 +156,9 @@ impl Vars<'_> {
             "proxy_internal_body_length" if self.body_length.is_none() => "",
             "proxy_internal_chunked" => "",
             _ => {
+                if self.rewritten.is_some_and(|r| r.var_into(name, out)) {
+                    return;
+                }
                 if self.maps.eval_into(name, self, out) {
                     return;
                 }
@@ -402,6 +414,7 @@ mod tests {
             body_length: body,
             client_headers: Client::Map(client),
             maps: &crate::map::EMPTY,
+            rewritten: None,
         }
     }
 

@@ -12,12 +12,7 @@ use nginx_conf::payload::Stmt;
 /// Directives of nginx's http modules that change answers, routing or
 /// limits, and that l7proxy leaves aside.
 const IGNORED: &[&str] = &[
-    // ngx_http_rewrite_module
-    "rewrite",
-    "if",
-    "set",
-    "break",
-    // other request routing
+    // request routing
     "geo",
     "split_clients",
     "try_files",
@@ -72,8 +67,27 @@ fn walk(stmts: &[Stmt], file: &str, out: &mut Vec<String>) {
                 s.directive, s.line
             ));
         }
-        if let Some(block) = &s.block {
+        if s.directive == "if" {
+            if_block(s.block.as_deref().unwrap_or_default(), file, out);
+        } else if let Some(block) = &s.block {
             walk(block, file, out);
+        }
+    }
+}
+
+/// Inside `if`, l7proxy runs the rewrite module's directives only: the
+/// others (nginx gives them to the `if`'s own location) are named.
+fn if_block(stmts: &[Stmt], file: &str, out: &mut Vec<String>) {
+    for s in stmts {
+        if !matches!(
+            s.directive.as_str(),
+            "return" | "rewrite" | "set" | "break" | "#"
+        ) {
+            let at = s.file.as_deref().unwrap_or(file);
+            out.push(format!(
+                "\"{}\" directive inside \"if\" is not supported by l7proxy and is ignored in {at}:{}",
+                s.directive, s.line
+            ));
         }
     }
 }

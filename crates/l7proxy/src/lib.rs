@@ -21,6 +21,7 @@ pub mod logformat;
 pub mod map;
 pub mod peer;
 pub mod plan;
+pub mod rewrite;
 pub mod route;
 pub mod server;
 pub mod shape;

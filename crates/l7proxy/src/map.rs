@@ -245,6 +245,7 @@ mod tests {
             body_length: None,
             client_headers: crate::headers::Client::Map(&h),
             maps: m,
+            rewritten: None,
         };
         let mut out = Vec::new();
         assert!(m.eval_into(name, &vars, &mut out));

@@ -5,9 +5,7 @@
 use std::time::Duration;
 
 use http::Version;
-use nginx_conf::model::http::{
-    Http, Location, LocationMatch, ProxyPass, ProxySettings, Return, Server,
-};
+use nginx_conf::model::http::{Http, Location, LocationMatch, ProxyPass, ProxySettings, Server};
 
 use std::sync::Arc;
 
@@ -248,7 +246,6 @@ impl ClientLimits {
 /// What a location does.
 #[derive(Debug, Clone)]
 pub enum Action {
-    Return(Return),
     Proxy(Box<ProxyPlan>),
     NotFound,
 }
@@ -257,6 +254,9 @@ pub enum Action {
 #[derive(Debug, Clone)]
 pub struct PlanTree {
     pub action: Action,
+    /// The rewrite module's directives (`return` among them), run before
+    /// the action.
+    pub script: crate::rewrite::Script,
     /// The response rules (`add_header`, `proxy_redirect`, hidden headers).
     pub shape: Arc<crate::shape::Shape>,
     pub log: Arc<crate::accesslog::Target>,
@@ -313,9 +313,7 @@ fn tree(
     files: &mut Files,
 ) -> Result<PlanTree, String> {
     let settings = loc.settings.proxy.clone().inherit(parent);
-    let action = if let Some(r) = &loc.ret {
-        Action::Return(r.clone())
-    } else if let Some(p) = proxy_plan(loc, &settings) {
+    let action = if let Some(p) = proxy_plan(loc, &settings) {
         Action::Proxy(Box::new(p))
     } else {
         Action::NotFound
@@ -356,6 +354,7 @@ fn tree(
         .collect::<Result<_, _>>()?;
     Ok(PlanTree {
         action,
+        script: crate::rewrite::Script::new(&loc.script)?,
         shape: Arc::new(shape),
         log,
         client: ClientLimits::new(&loc.settings.client),

@@ -106,6 +106,8 @@ pub struct Site {
     /// Every log file opened, by path, for `-s reopen` and for the error
     /// logs of locations.
     pub log_files: Names<Arc<crate::errorlog::LogFile>>,
+    /// Per server, its rewrite script (run before a location is chosen).
+    pub server_scripts: Vec<crate::rewrite::Script>,
     /// The variables of the `map` blocks.
     pub maps: Arc<crate::map::Maps>,
 }
@@ -310,6 +312,11 @@ impl Site {
     pub fn new(config: Config) -> Result<Self, String> {
         let http = config.http.ok_or("no \"http\" block")?;
         let maps = Arc::new(crate::map::Maps::new(&http.maps)?);
+        let server_scripts = http
+            .servers
+            .iter()
+            .map(|s| crate::rewrite::Script::new(&s.script))
+            .collect::<Result<Vec<_>, _>>()?;
         let routes = http
             .servers
             .iter()
@@ -434,6 +441,7 @@ impl Site {
             .collect();
         Ok(Self {
             maps,
+            server_scripts,
             http,
             routes,
             plans,

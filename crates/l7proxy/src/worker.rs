@@ -22,10 +22,10 @@ use crate::body::Body;
 use crate::headers::Vars;
 use crate::peer::Peer;
 use crate::plan::{Action, ProxyPlan};
+use crate::rewrite::Outcome;
 use crate::route::select_server;
 use crate::site::Site;
 use crate::uri;
-use nginx_conf::model::http::Return;
 
 type Sender = SendRequest<http_body_util::Full<Bytes>>;
 
@@ -188,11 +188,11 @@ pub fn error_page(status: StatusCode) -> Response<Body> {
     r
 }
 
-fn returned(ret: &Return, vars: &Vars<'_>) -> Response<Body> {
-    let status = StatusCode::from_u16(ret.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let redirect = matches!(ret.code, 301 | 302 | 303 | 307 | 308);
-    // Text and URL may hold variables.
-    let text = ret.text.as_deref().map(|t| vars.expand(t));
+/// The answer of a `return` (or a rewrite's redirect): `text` is the body,
+/// or the `Location` of a redirect, its variables expanded.
+fn answered(code: u16, text: Option<String>) -> Response<Body> {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let redirect = matches!(code, 301 | 302 | 303 | 307 | 308);
     match text {
         Some(url) if redirect => {
             let mut r = error_page(status);
@@ -208,7 +208,7 @@ fn returned(ret: &Return, vars: &Vars<'_>) -> Response<Body> {
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             r
         }
-        None if ret.code >= 400 => error_page(status),
+        None if code >= 400 => error_page(status),
         None => {
             let mut r = Response::new(Body::empty());
             *r.status_mut() = status;
@@ -219,12 +219,14 @@ fn returned(ret: &Return, vars: &Vars<'_>) -> Response<Body> {
 
 /// The URI sent upstream when `proxy_pass` has a URI part: the matched
 /// location prefix (none for regex locations) replaced by it, then the
-/// arguments.
+/// arguments. nginx escapes the rest of the URI when the request's was
+/// escaped or a rewrite set it (`escape`).
 pub(crate) fn upstream_target(
     pass_uri: &str,
     prefix: Option<usize>,
     normalized: &str,
     args: Option<&str>,
+    escape: bool,
 ) -> String {
     let rest = match prefix {
         Some(n) => normalized.get(n..).unwrap_or(""),
@@ -233,7 +235,11 @@ pub(crate) fn upstream_target(
     let mut t =
         String::with_capacity(pass_uri.len() + rest.len() + args.map_or(0, |a| a.len() + 1));
     t.push_str(pass_uri);
-    t.push_str(rest);
+    if escape {
+        crate::rewrite::escape_uri(rest, &mut t);
+    } else {
+        t.push_str(rest);
+    }
     if let Some(a) = args {
         t.push('?');
         t.push_str(a);
@@ -390,60 +396,100 @@ impl Worker {
             body_length: None,
             client_headers: crate::headers::Client::Map(&parts.headers),
             maps: &site.maps,
+            rewritten: None,
+        };
+        let mut state = crate::rewrite::State::new(&normalized, args);
+        let mut loc_path;
+        let base_event = crate::errorlog::Event {
+            site: &site,
+            server,
+            location: &[],
+            client: client.ip(),
+            method: parts.method.as_str(),
+            target: raw_target,
+            version: match parts.version {
+                Version::HTTP_10 => "HTTP/1.0",
+                Version::HTTP_2 => "HTTP/2.0",
+                _ => "HTTP/1.1",
+            },
+            host: parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok()),
         };
         let mut resp = 'answer: {
-            if let Some(ret) = &site.http.servers[server].ret {
+            // nginx's server rewrite phase, before the location is chosen.
+            if let Outcome::Answer(code, text) =
+                site.server_scripts[server].run(&mut state, &request_vars)
+            {
                 discard(body, limits.body_timeout).await;
-                break 'answer returned(ret, &request_vars);
+                break 'answer answered(code, text);
             }
             *log = Arc::clone(&site.server_logs[server]);
             *limits = site.server_client[server];
-            let loc_path = site.routes[server].location(normalized.as_bytes());
-            let node = crate::plan::node(&site.plans[server], &loc_path);
-            if let Some(n) = node {
-                *log = Arc::clone(&n.log);
-                *limits = n.client;
-                shape = &n.shape;
-            }
-            let event = crate::errorlog::Event {
-                site: &site,
-                server,
-                location: &loc_path,
-                client: client.ip(),
-                method: parts.method.as_str(),
-                target: raw_target,
-                version: match parts.version {
-                    Version::HTTP_10 => "HTTP/1.0",
-                    Version::HTTP_2 => "HTTP/2.0",
-                    _ => "HTTP/1.1",
-                },
-                host: parts
-                    .headers
-                    .get(header::HOST)
-                    .and_then(|h| h.to_str().ok()),
+            let mut changes = 0;
+            let node = loop {
+                loc_path = site.routes[server].location(state.uri.as_bytes());
+                let node = crate::plan::node(&site.plans[server], &loc_path);
+                if let Some(n) = node {
+                    *log = Arc::clone(&n.log);
+                    *limits = n.client;
+                    shape = &n.shape;
+                }
+                let event = crate::errorlog::Event {
+                    location: &loc_path,
+                    ..base_event
+                };
+                // nginx checks the declared length once the location is
+                // known, before its `return` (`ngx_http_core_find_config_phase`).
+                if let Some(n) = declared.filter(|&n| limits.too_large(n)) {
+                    event.error(&format!(
+                        "client intended to send too large body: {n} bytes"
+                    ));
+                    break 'answer error_page(StatusCode::PAYLOAD_TOO_LARGE);
+                }
+                let Some(n) = node else { break None };
+                state.uri_changed = false;
+                match n.script.run(&mut state, &request_vars) {
+                    Outcome::Answer(code, text) => {
+                        discard(body, limits.body_timeout).await;
+                        break 'answer answered(code, text);
+                    }
+                    Outcome::Last | Outcome::Done if state.uri_changed => {
+                        changes += 1;
+                        if changes >= crate::rewrite::MAX_URI_CHANGES {
+                            event.error(&format!(
+                                "rewrite or internal redirection cycle while processing \"{}\"",
+                                state.uri
+                            ));
+                            discard(body, limits.body_timeout).await;
+                            break 'answer error_page(StatusCode::INTERNAL_SERVER_ERROR);
+                        }
+                    }
+                    _ => break node,
+                }
             };
-            // nginx checks the declared length once the location is known,
-            // before a location's `return` (`ngx_http_core_find_config_phase`).
-            if let Some(n) = declared.filter(|&n| limits.too_large(n)) {
-                event.error(&format!(
-                    "client intended to send too large body: {n} bytes"
-                ));
-                break 'answer error_page(StatusCode::PAYLOAD_TOO_LARGE);
-            }
+            let event = crate::errorlog::Event {
+                location: &loc_path,
+                ..base_event
+            };
+            // What `proxy_pass` with variables and the upstream headers read.
+            let script_vars = Vars {
+                uri: &state.uri,
+                args: state.args.as_deref(),
+                rewritten: Some(&state),
+                ..request_vars.clone()
+            };
             let plan = match node.map(|n| &n.action) {
                 None | Some(Action::NotFound) => {
                     discard(body, limits.body_timeout).await;
                     break 'answer error_page(StatusCode::NOT_FOUND);
                 }
-                Some(Action::Return(r)) => {
-                    discard(body, limits.body_timeout).await;
-                    break 'answer returned(r, &request_vars);
-                }
                 Some(Action::Proxy(p)) => p,
             };
             let plan: &ProxyPlan = match &plan.dynamic {
                 None => plan,
-                Some(template) => match plan.resolve(template, &request_vars, &site) {
+                Some(template) => match plan.resolve(template, &script_vars, &site) {
                     Ok(p) => {
                         resolved = p;
                         &resolved
@@ -464,12 +510,24 @@ impl Worker {
                         Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
                     }
                 }
+                // After a rewrite: its URI, escaped; with `break`, not
+                // even `proxy_pass`'s URI part (nginx's `valid_location`).
+                pass if state.rewritten && (pass.is_none() || !state.location_valid) => {
+                    let t = upstream_target("", None, &state.uri, state.args.as_deref(), true);
+                    match t.parse() {
+                        Ok(u) => u,
+                        Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
+                    }
+                }
                 None => parts.uri.path_and_query().map_or_else(
                     || http::Uri::from_static("/"),
                     |p| http::Uri::from(p.clone()),
                 ),
                 Some((uri, prefix)) => {
-                    match upstream_target(uri, *prefix, &normalized, args).parse() {
+                    let escape = state.rewritten || path.contains('%');
+                    let t =
+                        upstream_target(uri, *prefix, &state.uri, state.args.as_deref(), escape);
+                    match t.parse() {
                         Ok(u) => u,
                         Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
                     }
@@ -495,17 +553,10 @@ impl Worker {
             };
             let vars = Vars {
                 proxy_host: &plan.proxy_host,
-                remote_addr: client,
-                host: &host_key,
-                scheme: if l.tls.is_some() { "https" } else { "http" },
-                request_uri: raw_target,
-                uri: &normalized,
-                args,
                 body_length: (!body.is_empty()
                     || matches!(parts.method.as_str(), "POST" | "PUT" | "PATCH"))
                 .then_some(body.len() as u64),
-                client_headers: crate::headers::Client::Map(&parts.headers),
-                maps: &site.maps,
+                ..script_vars.clone()
             };
             let head = plan.headers.build(&vars);
             // Spelling as nginx: configured names as configured, the
@@ -552,15 +603,10 @@ impl Worker {
         };
         let vars = Vars {
             proxy_host,
-            remote_addr: client,
-            host: &host_key,
-            scheme: if l.tls.is_some() { "https" } else { "http" },
-            request_uri: raw_target,
-            uri: &normalized,
-            args,
-            body_length: None,
-            client_headers: crate::headers::Client::Map(&parts.headers),
-            maps: &site.maps,
+            uri: &state.uri,
+            args: state.args.as_deref(),
+            rewritten: Some(&state),
+            ..request_vars
         };
         let ctx = crate::shape::Ctx {
             vars: &vars,

@@ -30,6 +30,7 @@ fn ignored_directives_are_named_with_their_place() {
              server { listen 127.0.0.1:18999;\n\
                  root /var/www/html;\n\
                  location / { if ($http_x = a) { return 403; } rewrite ^/old /new;\n\
+                     if ($http_y) { add_header X-Y y; set $a 1; }\n\
                      proxy_pass http://127.0.0.1:1; }\n\
                  location /b { gzip on; limit_rate 10k; client_max_body_size 10m; proxy_pass http://127.0.0.1:1; }\n\
              }\n\
@@ -39,10 +40,9 @@ fn ignored_directives_are_named_with_their_place() {
     let warnings: Vec<&str> = text.lines().filter(|l| l.contains("[warn]")).collect();
     let expected = [
         "\"root\" directive is not supported by l7proxy and is ignored in F:5",
-        "\"if\" directive is not supported by l7proxy and is ignored in F:6",
-        "\"rewrite\" directive is not supported by l7proxy and is ignored in F:6",
-        "\"gzip\" directive is not supported by l7proxy and is ignored in F:8",
-        "\"limit_rate\" directive is not supported by l7proxy and is ignored in F:8",
+        "\"add_header\" directive inside \"if\" is not supported by l7proxy and is ignored in F:7",
+        "\"gzip\" directive is not supported by l7proxy and is ignored in F:9",
+        "\"limit_rate\" directive is not supported by l7proxy and is ignored in F:9",
     ];
     assert_eq!(warnings.len(), expected.len(), "{text}");
     for (got, want) in warnings.iter().zip(expected) {

@@ -6,6 +6,7 @@ use std::process::Command;
 
 use l7proxy::route::{location_at, select_server, ServerRoutes};
 use l7proxy::uri;
+use nginx_conf::model::rewrite::Op;
 
 mod support;
 use support::{free_port, require_nginx, temp_paths, NGINX};
@@ -164,7 +165,12 @@ fn server_and_location_selection_match_nginx() {
                 Ok(normalized) => {
                     let server = select_server(&routes, &candidates, default, host);
                     let path = routes[server].location(normalized.as_bytes());
-                    match location_at(&http.servers[server], &path).and_then(|l| l.ret.as_ref()) {
+                    let script =
+                        location_at(&http.servers[server], &path).map(|l| l.script.as_slice());
+                    match script.and_then(|s| match s.first() {
+                        Some(Op::Return(r)) => Some(r),
+                        _ => None,
+                    }) {
                         Some(r) => r.text.clone().unwrap_or_default(),
                         None => "404".to_owned(),
                     }

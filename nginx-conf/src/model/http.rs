@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::listen::{parse_listen, parse_server_name, Listen, ListenAddress, ServerName};
+use super::rewrite::parse_script;
 use super::upstream::{parse_upstream, Upstream};
 use super::values::{bad_next_upstream, parse_duration, parse_offset, parse_seconds};
 use super::{error_log, flag, Cursor, ErrorLog, ModelError};
@@ -253,7 +254,8 @@ pub struct Location {
     /// The `proxy_pass` argument as written (`proxy_redirect default`
     /// matches it).
     pub proxy_pass_url: Option<String>,
-    pub ret: Option<Return>,
+    /// The rewrite module's directives (`return` among them), in order.
+    pub script: Vec<super::rewrite::Op>,
     pub settings: Common,
     pub locations: Vec<Location>,
     pub file: String,
@@ -264,7 +266,8 @@ pub struct Location {
 pub struct Server {
     pub listen: Vec<Listen>,
     pub server_names: Vec<ServerName>,
-    pub ret: Option<Return>,
+    /// The rewrite module's directives (`return` among them), in order.
+    pub script: Vec<super::rewrite::Op>,
     pub settings: Common,
     pub locations: Vec<Location>,
     pub file: String,
@@ -413,7 +416,7 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
     Ok(())
 }
 
-fn parse_return(stmt: &Stmt, c: &Cursor) -> Result<Return, ModelError> {
+pub(crate) fn parse_return(stmt: &Stmt, c: &Cursor) -> Result<Return, ModelError> {
     let first = stmt.args.first().map_or("", String::as_str);
     if let Ok(code) = first.parse::<u16>() {
         if code > 999 {
@@ -560,20 +563,17 @@ fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Locatio
         matcher: location_match(stmt, s.c)?,
         proxy_pass: None,
         proxy_pass_url: None,
-        ret: None,
+        script: Vec::new(),
         settings: Common::default(),
         locations: Vec::new(),
         file: s.c.file(stmt),
         line: stmt.line,
     };
+    loc.script = parse_script(stmt.block.as_deref().unwrap_or_default(), s.c)?;
     (loc.settings, loc.locations) = parse_block(stmt, parent, s, |d| {
-        match d.directive.as_str() {
-            "proxy_pass" => {
-                loc.proxy_pass = Some(parse_proxy_pass(d, s.c, s.upstreams)?);
-                loc.proxy_pass_url = d.args.first().cloned();
-            }
-            "return" => loc.ret = Some(parse_return(d, s.c)?),
-            _ => {}
+        if d.directive == "proxy_pass" {
+            loc.proxy_pass = Some(parse_proxy_pass(d, s.c, s.upstreams)?);
+            loc.proxy_pass_url = d.args.first().cloned();
         }
         Ok(())
     })?;
@@ -584,12 +584,13 @@ fn parse_server(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Server, M
     let mut server = Server {
         listen: Vec::new(),
         server_names: Vec::new(),
-        ret: None,
+        script: Vec::new(),
         settings: Common::default(),
         locations: Vec::new(),
         file: s.c.file(stmt),
         line: stmt.line,
     };
+    server.script = parse_script(stmt.block.as_deref().unwrap_or_default(), s.c)?;
     (server.settings, server.locations) = parse_block(stmt, parent, s, |d| {
         match d.directive.as_str() {
             "listen" => {
@@ -600,7 +601,6 @@ fn parse_server(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Server, M
             "server_name" => server
                 .server_names
                 .extend(d.args.iter().map(|n| parse_server_name(n))),
-            "return" => server.ret = Some(parse_return(d, s.c)?),
             _ => {}
         }
         Ok(())

@@ -89,6 +89,12 @@ const BUILTIN: &[&str] = &[
     "uri",
 ];
 
+/// Whether `name` is one of nginx's own variables (which `map` and `set`
+/// may not define).
+pub fn is_builtin(name: &str) -> bool {
+    BUILTIN.contains(&name.to_ascii_lowercase().as_str())
+}
+
 /// Reads a `map` block.
 pub fn parse_map(stmt: &Stmt, c: &Cursor) -> Result<Map, ModelError> {
     let err = |s: &Stmt, m: String| c.error(s, m);
@@ -101,7 +107,7 @@ pub fn parse_map(stmt: &Stmt, c: &Cursor) -> Result<Map, ModelError> {
     let Some(name) = variable.strip_prefix('$') else {
         return Err(err(stmt, format!("invalid variable name \"{variable}\"")));
     };
-    if BUILTIN.contains(&name.to_ascii_lowercase().as_str()) {
+    if is_builtin(name) {
         return Err(err(stmt, format!("the duplicate \"{name}\" variable")));
     }
     let mut map = Map {

@@ -5,6 +5,7 @@
 pub mod http;
 pub mod listen;
 pub mod map;
+pub mod rewrite;
 pub mod upstream;
 pub mod values;
 

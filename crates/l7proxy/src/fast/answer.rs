@@ -125,13 +125,17 @@ pub(super) async fn answer(
     let Ok(normalized) = crate::uri::normalize(path) else {
         return Done::Hyper;
     };
-    if site.http.servers[server].ret.is_some() {
+    // Rewrite scripts run on hyper's path.
+    if !site.server_scripts[server].is_empty() {
         return Done::Hyper;
     }
     let loc_path = site.routes[server].location(normalized.as_bytes());
     let Some(node) = crate::plan::node(&site.plans[server], &loc_path) else {
         return Done::Hyper;
     };
+    if !node.script.is_empty() {
+        return Done::Hyper;
+    }
     let Action::Proxy(plan) = &node.action else {
         return Done::Hyper;
     };
@@ -151,6 +155,7 @@ pub(super) async fn answer(
                 body_length: None,
                 client_headers: Client::Raw(client),
                 maps: &site.maps,
+                rewritten: None,
             };
             // Errors (and their log lines) are hyper's path's.
             let Ok(p) = plan.resolve(template, &eval, site) else {
@@ -241,6 +246,7 @@ pub(super) async fn answer(
         body_length: None,
         client_headers: Client::Raw(client),
         maps: &site.maps,
+        rewritten: None,
     };
     let mut out = take_buf(w);
     out.extend_from_slice(req.method.as_bytes());
@@ -251,7 +257,8 @@ pub(super) async fn answer(
         }
         None => out.extend_from_slice(req.target.as_bytes()),
         Some((uri, prefix)) => out.extend_from_slice(
-            crate::worker::upstream_target(uri, *prefix, &normalized, args).as_bytes(),
+            crate::worker::upstream_target(uri, *prefix, &normalized, args, path.contains('%'))
+                .as_bytes(),
         ),
     }
     out.extend_from_slice(if plan.version == http::Version::HTTP_11 {

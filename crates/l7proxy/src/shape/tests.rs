@@ -15,6 +15,7 @@ fn vars(h: &HeaderMap) -> Vars<'_> {
         body_length: None,
         client_headers: Client::Map(h),
         maps: &crate::map::EMPTY,
+        rewritten: None,
     }
 }
 
