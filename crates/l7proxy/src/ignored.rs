@@ -24,8 +24,6 @@ const IGNORED: &[&str] = &[
     "index",
     "autoindex",
     // access control and limits
-    "allow",
-    "deny",
     "satisfy",
     "auth_basic",
     "auth_request",

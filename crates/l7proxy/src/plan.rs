@@ -257,6 +257,8 @@ pub struct PlanTree {
     /// The rewrite module's directives (`return` among them), run before
     /// the action.
     pub script: crate::rewrite::Script,
+    /// `allow`/`deny`, checked after the script.
+    pub access: Arc<[nginx_conf::model::access::AccessRule]>,
     /// The response rules (`add_header`, `proxy_redirect`, hidden headers).
     pub shape: Arc<crate::shape::Shape>,
     pub log: Arc<crate::accesslog::Target>,
@@ -355,6 +357,7 @@ fn tree(
     Ok(PlanTree {
         action,
         script: crate::rewrite::Script::new(&loc.script)?,
+        access: loc.settings.access.clone().unwrap_or_default().into(),
         shape: Arc::new(shape),
         log,
         client: ClientLimits::new(&loc.settings.client),

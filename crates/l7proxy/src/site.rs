@@ -35,6 +35,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
+use nginx_conf::model::access::AccessRule;
 use nginx_conf::model::http::{Http, ProxyPass};
 use nginx_conf::model::listen::ListenAddress;
 use nginx_conf::model::upstream::{Balancing, Upstream as UpstreamModel};
@@ -106,6 +107,8 @@ pub struct Site {
     /// Every log file opened, by path, for `-s reopen` and for the error
     /// logs of locations.
     pub log_files: Names<Arc<crate::errorlog::LogFile>>,
+    /// Per server, its `allow`/`deny` rules (for requests no location takes).
+    pub server_access: Vec<Arc<[AccessRule]>>,
     /// Per server, its rewrite script (run before a location is chosen).
     pub server_scripts: Vec<crate::rewrite::Script>,
     /// The variables of the `map` blocks.
@@ -439,8 +442,14 @@ impl Site {
             .iter()
             .map(|s| crate::plan::ClientLimits::new(&s.settings.client))
             .collect();
+        let server_access = http
+            .servers
+            .iter()
+            .map(|s| s.settings.access.clone().unwrap_or_default().into())
+            .collect();
         Ok(Self {
             maps,
+            server_access,
             server_scripts,
             http,
             routes,

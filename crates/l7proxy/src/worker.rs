@@ -473,6 +473,13 @@ impl Worker {
                 location: &loc_path,
                 ..base_event
             };
+            // nginx's access phase, after the rewrite phase.
+            let rules = node.map_or(&site.server_access[server], |n| &n.access);
+            if !nginx_conf::model::access::allowed(rules, Some(client.ip())) {
+                event.error("access forbidden by rule");
+                discard(body, limits.body_timeout).await;
+                break 'answer error_page(StatusCode::FORBIDDEN);
+            }
             // What `proxy_pass` with variables and the upstream headers read.
             let script_vars = Vars {
                 uri: &state.uri,
@@ -553,8 +560,11 @@ impl Worker {
             };
             let vars = Vars {
                 proxy_host: &plan.proxy_host,
+                // nginx sends a length when the client declared a body
+                // (a POST without one gets none; `Content-Length: 0` does).
                 body_length: (!body.is_empty()
-                    || matches!(parts.method.as_str(), "POST" | "PUT" | "PATCH"))
+                    || parts.headers.contains_key(header::CONTENT_LENGTH)
+                    || parts.headers.contains_key(header::TRANSFER_ENCODING))
                 .then_some(body.len() as u64),
                 ..script_vars.clone()
             };

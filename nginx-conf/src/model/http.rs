@@ -197,6 +197,8 @@ pub struct Common {
     pub absolute_redirect: Option<bool>,
     pub server_name_in_redirect: Option<bool>,
     pub port_in_redirect: Option<bool>,
+    /// `allow` and `deny`, in order: a level with none takes its parent's.
+    pub access: Option<Vec<super::access::AccessRule>>,
 }
 
 impl Common {
@@ -224,6 +226,7 @@ impl Common {
             parent.server_name_in_redirect.as_ref(),
         );
         take(&mut self.port_in_redirect, parent.port_in_redirect.as_ref());
+        take(&mut self.access, parent.access.as_ref());
         self.proxy = self.proxy.inherit(&parent.proxy);
         self.client = self.client.inherit(&parent.client);
         self
@@ -409,6 +412,10 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
         "absolute_redirect" => out.absolute_redirect = Some(flag(stmt, c)?),
         "server_name_in_redirect" => out.server_name_in_redirect = Some(flag(stmt, c)?),
         "port_in_redirect" => out.port_in_redirect = Some(flag(stmt, c)?),
+        "allow" | "deny" => out
+            .access
+            .get_or_insert_with(Vec::new)
+            .push(super::access::parse_rule(stmt, c)?),
         "proxy_hide_header" => p.hide_headers.get_or_insert_with(Vec::new).push(first()),
         "proxy_pass_header" => p.pass_headers.get_or_insert_with(Vec::new).push(first()),
         _ => {}

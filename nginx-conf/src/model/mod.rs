@@ -2,6 +2,7 @@
 //! (includes resolved). Inherited settings are resolved: every server and
 //! location carries its effective values.
 
+pub mod access;
 pub mod http;
 pub mod listen;
 pub mod map;
