@@ -18,11 +18,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A message's severity (most severe first, so `<=` means "at least as
 /// severe").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Level {
     Emerg,
     Alert,
     Crit,
+    #[default]
     Error,
     Warn,
     Notice,
@@ -47,6 +48,20 @@ impl Level {
             .iter()
             .find(|(_, l)| *l == self)
             .map_or("error", |(n, _)| n)
+    }
+
+    /// The next level down in severity (nginx's `level + 1`).
+    #[must_use]
+    pub fn quieter(self) -> Self {
+        match self {
+            Level::Emerg => Level::Alert,
+            Level::Alert => Level::Crit,
+            Level::Crit => Level::Error,
+            Level::Error => Level::Warn,
+            Level::Warn => Level::Notice,
+            Level::Notice => Level::Info,
+            Level::Info | Level::Debug => Level::Debug,
+        }
     }
 
     /// A level named in `error_log`.
@@ -584,6 +599,11 @@ impl Event<'_> {
     /// `while …`, no `upstream: …`), as nginx writes them.
     pub fn error(&self, message: &str) {
         self.write(Level::Error, message, "", None);
+    }
+
+    /// [`Event::error`] at another level.
+    pub fn log(&self, level: Level, message: &str) {
+        self.write(level, message, "", None);
     }
 }
 

@@ -147,6 +147,13 @@ impl Vars<'_> {
     /// variables that are plain text already).
     pub(crate) fn get_into(&self, name: &str, out: &mut Vec<u8>) {
         let direct = match name {
+            "binary_remote_addr" => {
+                match self.remote_addr.ip() {
+                    std::net::IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
+                    std::net::IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
+                }
+                return;
+            }
             "proxy_host" => self.proxy_host,
             "host" => self.host,
             "scheme" => self.scheme,

@@ -259,6 +259,8 @@ pub struct PlanTree {
     pub script: crate::rewrite::Script,
     /// `allow`/`deny`, checked after the script.
     pub access: Arc<[nginx_conf::model::access::AccessRule]>,
+    /// `limit_req`s, checked between the script and `allow`/`deny`.
+    pub limit_req: Arc<crate::limitreq::Plan>,
     /// The response rules (`add_header`, `proxy_redirect`, hidden headers).
     pub shape: Arc<crate::shape::Shape>,
     pub log: Arc<crate::accesslog::Target>,
@@ -313,6 +315,7 @@ fn tree(
     parent: &ProxySettings,
     server: &Server,
     files: &mut Files,
+    zones: &[Arc<crate::limitreq::Zone>],
 ) -> Result<PlanTree, String> {
     let settings = loc.settings.proxy.clone().inherit(parent);
     let action = if let Some(p) = proxy_plan(loc, &settings) {
@@ -352,12 +355,13 @@ fn tree(
     let children = loc
         .locations
         .iter()
-        .map(|l| tree(l, &settings, server, files))
+        .map(|l| tree(l, &settings, server, files, zones))
         .collect::<Result<_, _>>()?;
     Ok(PlanTree {
         action,
         script: crate::rewrite::Script::new(&loc.script)?,
         access: loc.settings.access.clone().unwrap_or_default().into(),
+        limit_req: Arc::new(limit_plan(&loc.settings, zones)?),
         shape: Arc::new(shape),
         log,
         client: ClientLimits::new(&loc.settings.client),
@@ -378,12 +382,13 @@ pub fn server_plans(
     http: &Http,
     server: &Server,
     files: &mut Files,
+    zones: &[Arc<crate::limitreq::Zone>],
 ) -> Result<ServerPlans, String> {
     let settings = server.settings.proxy.clone().inherit(&http.settings.proxy);
     let plans = server
         .locations
         .iter()
-        .map(|l| tree(l, &settings, server, files))
+        .map(|l| tree(l, &settings, server, files, zones))
         .collect::<Result<_, _>>()?;
     let shape = crate::shape::Shape::new(
         server.settings.add_headers.as_deref(),
@@ -397,6 +402,20 @@ pub fn server_plans(
         Arc::new(files.target(server.settings.access_log.as_ref())?),
         Arc::new(shape),
     ))
+}
+
+/// The `limit_req` plan of a level's (inherited) settings.
+pub fn limit_plan(
+    c: &nginx_conf::model::http::Common,
+    zones: &[Arc<crate::limitreq::Zone>],
+) -> Result<crate::limitreq::Plan, String> {
+    crate::limitreq::Plan::new(
+        c.limit_req.as_ref(),
+        c.limit_req_status,
+        c.limit_req_log_level.as_deref(),
+        c.limit_req_dry_run,
+        zones,
+    )
 }
 
 /// The plan node at `path` (indexes down the location tree).

@@ -107,6 +107,8 @@ pub struct Site {
     /// Every log file opened, by path, for `-s reopen` and for the error
     /// logs of locations.
     pub log_files: Names<Arc<crate::errorlog::LogFile>>,
+    /// Per server, its `limit_req`s (for requests no location takes).
+    pub server_limit_req: Vec<Arc<crate::limitreq::Plan>>,
     /// Per server, its `allow`/`deny` rules (for requests no location takes).
     pub server_access: Vec<Arc<[AccessRule]>>,
     /// Per server, its rewrite script (run before a location is chosen).
@@ -315,6 +317,11 @@ impl Site {
     pub fn new(config: Config) -> Result<Self, String> {
         let http = config.http.ok_or("no \"http\" block")?;
         let maps = Arc::new(crate::map::Maps::new(&http.maps)?);
+        let zones: Vec<_> = http
+            .limit_req_zones
+            .iter()
+            .map(crate::limitreq::Zone::get)
+            .collect();
         let server_scripts = http
             .servers
             .iter()
@@ -411,7 +418,7 @@ impl Site {
         let mut server_logs = Vec::new();
         let mut server_shapes = Vec::new();
         for s in &http.servers {
-            let (p, log, shape) = crate::plan::server_plans(&http, s, &mut files)?;
+            let (p, log, shape) = crate::plan::server_plans(&http, s, &mut files, &zones)?;
             plans.push(p);
             server_logs.push(log);
             server_shapes.push(shape);
@@ -442,6 +449,11 @@ impl Site {
             .iter()
             .map(|s| crate::plan::ClientLimits::new(&s.settings.client))
             .collect();
+        let server_limit_req = http
+            .servers
+            .iter()
+            .map(|s| crate::plan::limit_plan(&s.settings, &zones).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
         let server_access = http
             .servers
             .iter()
@@ -449,6 +461,7 @@ impl Site {
             .collect();
         Ok(Self {
             maps,
+            server_limit_req,
             server_access,
             server_scripts,
             http,

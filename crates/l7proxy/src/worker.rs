@@ -473,13 +473,6 @@ impl Worker {
                 location: &loc_path,
                 ..base_event
             };
-            // nginx's access phase, after the rewrite phase.
-            let rules = node.map_or(&site.server_access[server], |n| &n.access);
-            if !nginx_conf::model::access::allowed(rules, Some(client.ip())) {
-                event.error("access forbidden by rule");
-                discard(body, limits.body_timeout).await;
-                break 'answer error_page(StatusCode::FORBIDDEN);
-            }
             // What `proxy_pass` with variables and the upstream headers read.
             let script_vars = Vars {
                 uri: &state.uri,
@@ -487,6 +480,37 @@ impl Worker {
                 rewritten: Some(&state),
                 ..request_vars.clone()
             };
+            // nginx's preaccess phase (`limit_req`), then its access phase.
+            let rate = node.map_or(&site.server_limit_req[server], |n| &n.limit_req);
+            if !rate.is_empty() {
+                let now = crate::limitreq::now_ms();
+                let verdict = rate.check(now, &mut |key| {
+                    let mut out = Vec::new();
+                    script_vars.expand_into(key, &mut out);
+                    out
+                });
+                match verdict {
+                    crate::limitreq::Verdict::Pass => {}
+                    crate::limitreq::Verdict::Delay(ms, level, line) => {
+                        event.log(level, &line);
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
+                    }
+                    crate::limitreq::Verdict::Reject(level, line) => {
+                        event.log(level, &line);
+                        discard(body, limits.body_timeout).await;
+                        break 'answer error_page(
+                            StatusCode::from_u16(rate.status)
+                                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                        );
+                    }
+                }
+            }
+            let rules = node.map_or(&site.server_access[server], |n| &n.access);
+            if !nginx_conf::model::access::allowed(rules, Some(client.ip())) {
+                event.error("access forbidden by rule");
+                discard(body, limits.body_timeout).await;
+                break 'answer error_page(StatusCode::FORBIDDEN);
+            }
             let plan = match node.map(|n| &n.action) {
                 None | Some(Action::NotFound) => {
                     discard(body, limits.body_timeout).await;

@@ -199,6 +199,14 @@ pub struct Common {
     pub port_in_redirect: Option<bool>,
     /// `allow` and `deny`, in order: a level with none takes its parent's.
     pub access: Option<Vec<super::access::AccessRule>>,
+    /// `limit_req`s: a level with none takes its parent's.
+    pub limit_req: Option<Vec<super::limit::LimitReq>>,
+    /// `limit_req_status` (default 503).
+    pub limit_req_status: Option<u16>,
+    /// `limit_req_log_level` (default `error`).
+    pub limit_req_log_level: Option<String>,
+    /// `limit_req_dry_run`.
+    pub limit_req_dry_run: Option<bool>,
 }
 
 impl Common {
@@ -227,6 +235,16 @@ impl Common {
         );
         take(&mut self.port_in_redirect, parent.port_in_redirect.as_ref());
         take(&mut self.access, parent.access.as_ref());
+        take(&mut self.limit_req, parent.limit_req.as_ref());
+        take(&mut self.limit_req_status, parent.limit_req_status.as_ref());
+        take(
+            &mut self.limit_req_log_level,
+            parent.limit_req_log_level.as_ref(),
+        );
+        take(
+            &mut self.limit_req_dry_run,
+            parent.limit_req_dry_run.as_ref(),
+        );
         self.proxy = self.proxy.inherit(&parent.proxy);
         self.client = self.client.inherit(&parent.client);
         self
@@ -283,6 +301,8 @@ pub struct Http {
     /// `map` blocks, in file order (a later one defining the same
     /// variable wins, as in nginx).
     pub maps: Vec<super::map::Map>,
+    /// `limit_req_zone`s.
+    pub limit_req_zones: Vec<super::limit::LimitReqZone>,
     pub log_formats: Vec<LogFormat>,
     pub servers: Vec<Server>,
     pub settings: Common,
@@ -412,6 +432,26 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
         "absolute_redirect" => out.absolute_redirect = Some(flag(stmt, c)?),
         "server_name_in_redirect" => out.server_name_in_redirect = Some(flag(stmt, c)?),
         "port_in_redirect" => out.port_in_redirect = Some(flag(stmt, c)?),
+        "limit_req" => out
+            .limit_req
+            .get_or_insert_with(Vec::new)
+            .push(super::limit::parse_limit(stmt, c)?),
+        "limit_req_status" => {
+            let code = first().parse::<u16>().map_err(|_| {
+                c.error(stmt, "\"limit_req_status\" directive invalid number".into())
+            })?;
+            if !(400..=599).contains(&code) {
+                return Err(c.error(stmt, "value must be between 400 and 599".into()));
+            }
+            out.limit_req_status = Some(code);
+        }
+        "limit_req_log_level" => {
+            if !matches!(first().as_str(), "info" | "notice" | "warn" | "error") {
+                return Err(c.error(stmt, format!("invalid value \"{}\"", first())));
+            }
+            out.limit_req_log_level = Some(first());
+        }
+        "limit_req_dry_run" => out.limit_req_dry_run = Some(flag(stmt, c)?),
         "allow" | "deny" => out
             .access
             .get_or_insert_with(Vec::new)
@@ -688,6 +728,10 @@ pub fn parse_http(stmt: &Stmt, c: &Cursor) -> Result<Http, ModelError> {
         }
         if d.directive == "map" {
             http.maps.push(super::map::parse_map(d, c)?);
+        }
+        if d.directive == "limit_req_zone" {
+            let zone = super::limit::parse_zone(d, &http.limit_req_zones, c)?;
+            http.limit_req_zones.push(zone);
         }
         if d.directive == "log_format" {
             http.log_formats

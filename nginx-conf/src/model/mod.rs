@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod http;
+pub mod limit;
 pub mod listen;
 pub mod map;
 pub mod rewrite;
