@@ -29,6 +29,18 @@ impl std::fmt::Debug for Body {
 }
 
 impl Body {
+    /// Keeps `guard` until an upstream body ends (or is dropped); an own
+    /// body is complete already, so the guard goes at once.
+    pub fn hold<G: 'static>(&mut self, guard: G) {
+        if let Body::Upstream(_, Some(on_end)) = self {
+            let f = std::mem::replace(on_end, Box::new(|_| {}));
+            *on_end = Box::new(move |ok| {
+                f(ok);
+                drop(guard);
+            });
+        }
+    }
+
     pub fn text(s: impl Into<Bytes>) -> Self {
         Self::Full(Some(s.into()))
     }

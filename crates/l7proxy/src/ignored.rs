@@ -27,7 +27,6 @@ const IGNORED: &[&str] = &[
     "satisfy",
     "auth_basic",
     "auth_request",
-    "limit_conn",
     "limit_rate",
     "large_client_header_buffers",
     // bodies

@@ -17,6 +17,7 @@ pub mod headers;
 pub mod idle;
 pub mod ignored;
 pub mod limit;
+pub mod limitconn;
 pub mod limitreq;
 pub mod logformat;
 pub mod map;

@@ -261,6 +261,8 @@ pub struct PlanTree {
     pub access: Arc<[nginx_conf::model::access::AccessRule]>,
     /// `limit_req`s, checked between the script and `allow`/`deny`.
     pub limit_req: Arc<crate::limitreq::Plan>,
+    /// `limit_conn`s, after the `limit_req`s.
+    pub limit_conn: Arc<crate::limitconn::Plan>,
     /// The response rules (`add_header`, `proxy_redirect`, hidden headers).
     pub shape: Arc<crate::shape::Shape>,
     pub log: Arc<crate::accesslog::Target>,
@@ -315,7 +317,7 @@ fn tree(
     parent: &ProxySettings,
     server: &Server,
     files: &mut Files,
-    zones: &[Arc<crate::limitreq::Zone>],
+    zones: &Zones,
 ) -> Result<PlanTree, String> {
     let settings = loc.settings.proxy.clone().inherit(parent);
     let action = if let Some(p) = proxy_plan(loc, &settings) {
@@ -362,6 +364,7 @@ fn tree(
         script: crate::rewrite::Script::new(&loc.script)?,
         access: loc.settings.access.clone().unwrap_or_default().into(),
         limit_req: Arc::new(limit_plan(&loc.settings, zones)?),
+        limit_conn: Arc::new(conn_plan(&loc.settings, zones)?),
         shape: Arc::new(shape),
         log,
         client: ClientLimits::new(&loc.settings.client),
@@ -382,7 +385,7 @@ pub fn server_plans(
     http: &Http,
     server: &Server,
     files: &mut Files,
-    zones: &[Arc<crate::limitreq::Zone>],
+    zones: &Zones,
 ) -> Result<ServerPlans, String> {
     let settings = server.settings.proxy.clone().inherit(&http.settings.proxy);
     let plans = server
@@ -404,17 +407,55 @@ pub fn server_plans(
     ))
 }
 
+/// The `limit_req_zone`s and `limit_conn_zone`s of the http block.
+#[derive(Debug, Default)]
+pub struct Zones {
+    pub req: Vec<Arc<crate::limitreq::Zone>>,
+    pub conn: Vec<Arc<crate::limitconn::Zone>>,
+}
+
+impl Zones {
+    pub fn new(http: &Http) -> Self {
+        Self {
+            req: http
+                .limit_req_zones
+                .iter()
+                .map(crate::limitreq::Zone::get)
+                .collect(),
+            conn: http
+                .limit_conn_zones
+                .iter()
+                .map(crate::limitconn::Zone::get)
+                .collect(),
+        }
+    }
+}
+
 /// The `limit_req` plan of a level's (inherited) settings.
 pub fn limit_plan(
     c: &nginx_conf::model::http::Common,
-    zones: &[Arc<crate::limitreq::Zone>],
+    zones: &Zones,
 ) -> Result<crate::limitreq::Plan, String> {
     crate::limitreq::Plan::new(
         c.limit_req.as_ref(),
         c.limit_req_status,
         c.limit_req_log_level.as_deref(),
         c.limit_req_dry_run,
-        zones,
+        &zones.req,
+    )
+}
+
+/// The `limit_conn` plan of a level's (inherited) settings.
+pub fn conn_plan(
+    c: &nginx_conf::model::http::Common,
+    zones: &Zones,
+) -> Result<crate::limitconn::Plan, String> {
+    crate::limitconn::Plan::new(
+        c.limit_conn.as_ref(),
+        c.limit_conn_status,
+        c.limit_conn_log_level.as_deref(),
+        c.limit_conn_dry_run,
+        &zones.conn,
     )
 }
 

@@ -109,6 +109,8 @@ pub struct Site {
     pub log_files: Names<Arc<crate::errorlog::LogFile>>,
     /// Per server, its `limit_req`s (for requests no location takes).
     pub server_limit_req: Vec<Arc<crate::limitreq::Plan>>,
+    /// Per server, its `limit_conn`s (for requests no location takes).
+    pub server_limit_conn: Vec<Arc<crate::limitconn::Plan>>,
     /// Per server, its `allow`/`deny` rules (for requests no location takes).
     pub server_access: Vec<Arc<[AccessRule]>>,
     /// Per server, its rewrite script (run before a location is chosen).
@@ -317,11 +319,7 @@ impl Site {
     pub fn new(config: Config) -> Result<Self, String> {
         let http = config.http.ok_or("no \"http\" block")?;
         let maps = Arc::new(crate::map::Maps::new(&http.maps)?);
-        let zones: Vec<_> = http
-            .limit_req_zones
-            .iter()
-            .map(crate::limitreq::Zone::get)
-            .collect();
+        let zones = crate::plan::Zones::new(&http);
         let server_scripts = http
             .servers
             .iter()
@@ -454,6 +452,11 @@ impl Site {
             .iter()
             .map(|s| crate::plan::limit_plan(&s.settings, &zones).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
+        let server_limit_conn = http
+            .servers
+            .iter()
+            .map(|s| crate::plan::conn_plan(&s.settings, &zones).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
         let server_access = http
             .servers
             .iter()
@@ -462,6 +465,7 @@ impl Site {
         Ok(Self {
             maps,
             server_limit_req,
+            server_limit_conn,
             server_access,
             server_scripts,
             http,

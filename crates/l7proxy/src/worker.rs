@@ -399,6 +399,8 @@ impl Worker {
             rewritten: None,
         };
         let mut state = crate::rewrite::State::new(&normalized, args);
+        // `limit_conn` places, held until the response ends.
+        let mut conn_places = None;
         let mut loc_path;
         let base_event = crate::errorlog::Event {
             site: &site,
@@ -504,6 +506,25 @@ impl Worker {
                         );
                     }
                 }
+            }
+            let conns = node.map_or(&site.server_limit_conn[server], |n| &n.limit_conn);
+            if !conns.is_empty() {
+                let (held, refused) = conns.enter(&mut |key| {
+                    let mut out = Vec::new();
+                    script_vars.expand_into(key, &mut out);
+                    out
+                });
+                if let Some((level, line)) = refused {
+                    event.log(level, &line);
+                    if !conns.dry_run() {
+                        discard(body, limits.body_timeout).await;
+                        break 'answer error_page(
+                            StatusCode::from_u16(conns.status)
+                                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                        );
+                    }
+                }
+                conn_places = Some(held);
             }
             let rules = node.map_or(&site.server_access[server], |n| &n.access);
             if !nginx_conf::model::access::allowed(rules, Some(client.ip())) {
@@ -635,6 +656,9 @@ impl Worker {
             self.proxy(plan, input, outgoing, &event, &mut routed.tries)
                 .await
         };
+        if let Some(held) = conn_places {
+            resp.body_mut().hold(held);
+        }
         let vars = Vars {
             proxy_host,
             uri: &state.uri,

@@ -207,6 +207,12 @@ pub struct Common {
     pub limit_req_log_level: Option<String>,
     /// `limit_req_dry_run`.
     pub limit_req_dry_run: Option<bool>,
+    /// `limit_conn`s: a level with none takes its parent's.
+    pub limit_conn: Option<Vec<super::limit::LimitConn>>,
+    /// `limit_conn_status`, `limit_conn_log_level`, `limit_conn_dry_run`.
+    pub limit_conn_status: Option<u16>,
+    pub limit_conn_log_level: Option<String>,
+    pub limit_conn_dry_run: Option<bool>,
 }
 
 impl Common {
@@ -301,8 +307,9 @@ pub struct Http {
     /// `map` blocks, in file order (a later one defining the same
     /// variable wins, as in nginx).
     pub maps: Vec<super::map::Map>,
-    /// `limit_req_zone`s.
+    /// `limit_req_zone`s and `limit_conn_zone`s.
     pub limit_req_zones: Vec<super::limit::LimitReqZone>,
+    pub limit_conn_zones: Vec<super::limit::LimitConnZone>,
     pub log_formats: Vec<LogFormat>,
     pub servers: Vec<Server>,
     pub settings: Common,
@@ -321,6 +328,30 @@ fn duration(stmt: &Stmt, c: &Cursor) -> Result<Option<Duration>, ModelError> {
         .and_then(|a| parse_duration(a))
         .map(Some)
         .ok_or_else(|| invalid(stmt, c))
+}
+
+/// `limit_req_status` / `limit_conn_status`: 400 to 599.
+fn limit_status(stmt: &Stmt, c: &Cursor) -> Result<u16, ModelError> {
+    let text = stmt.args.first().map_or("", String::as_str);
+    let code = text.parse::<u16>().map_err(|_| {
+        c.error(
+            stmt,
+            format!("\"{}\" directive invalid number", stmt.directive),
+        )
+    })?;
+    if !(400..=599).contains(&code) {
+        return Err(c.error(stmt, "value must be between 400 and 599".into()));
+    }
+    Ok(code)
+}
+
+/// `limit_req_log_level` / `limit_conn_log_level`.
+fn limit_level(stmt: &Stmt, c: &Cursor) -> Result<String, ModelError> {
+    let text = stmt.args.first().cloned().unwrap_or_default();
+    if !matches!(text.as_str(), "info" | "notice" | "warn" | "error") {
+        return Err(c.error(stmt, format!("invalid value \"{text}\"")));
+    }
+    Ok(text)
 }
 
 /// Reads the level's own settings (not inherited yet).
@@ -436,22 +467,17 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
             .limit_req
             .get_or_insert_with(Vec::new)
             .push(super::limit::parse_limit(stmt, c)?),
-        "limit_req_status" => {
-            let code = first().parse::<u16>().map_err(|_| {
-                c.error(stmt, "\"limit_req_status\" directive invalid number".into())
-            })?;
-            if !(400..=599).contains(&code) {
-                return Err(c.error(stmt, "value must be between 400 and 599".into()));
-            }
-            out.limit_req_status = Some(code);
-        }
-        "limit_req_log_level" => {
-            if !matches!(first().as_str(), "info" | "notice" | "warn" | "error") {
-                return Err(c.error(stmt, format!("invalid value \"{}\"", first())));
-            }
-            out.limit_req_log_level = Some(first());
-        }
+        "limit_req_status" => out.limit_req_status = Some(limit_status(stmt, c)?),
+        "limit_conn_status" => out.limit_conn_status = Some(limit_status(stmt, c)?),
+        "limit_req_log_level" => out.limit_req_log_level = Some(limit_level(stmt, c)?),
+        "limit_conn_log_level" => out.limit_conn_log_level = Some(limit_level(stmt, c)?),
         "limit_req_dry_run" => out.limit_req_dry_run = Some(flag(stmt, c)?),
+        "limit_conn_dry_run" => out.limit_conn_dry_run = Some(flag(stmt, c)?),
+        "limit_conn" => {
+            let level = out.limit_conn.get_or_insert_with(Vec::new);
+            let l = super::limit::parse_conn(stmt, level, c)?;
+            level.push(l);
+        }
         "allow" | "deny" => out
             .access
             .get_or_insert_with(Vec::new)
@@ -728,6 +754,10 @@ pub fn parse_http(stmt: &Stmt, c: &Cursor) -> Result<Http, ModelError> {
         }
         if d.directive == "map" {
             http.maps.push(super::map::parse_map(d, c)?);
+        }
+        if d.directive == "limit_conn_zone" {
+            let zone = super::limit::parse_conn_zone(d, &http.limit_conn_zones, c)?;
+            http.limit_conn_zones.push(zone);
         }
         if d.directive == "limit_req_zone" {
             let zone = super::limit::parse_zone(d, &http.limit_req_zones, c)?;

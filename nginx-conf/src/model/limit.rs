@@ -116,3 +116,62 @@ fn positive(text: &str) -> Option<u64> {
         .ok()
         .filter(|&v| v > 0 && text.bytes().all(|b| b.is_ascii_digit()))
 }
+
+/// `limit_conn_zone KEY zone=NAME:SIZE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitConnZone {
+    pub key: String,
+    pub name: String,
+    pub size: u64,
+}
+
+/// `limit_conn ZONE N`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitConn {
+    pub zone: String,
+    pub max: u64,
+}
+
+/// Reads a `limit_conn_zone`; `known` are the zones before it.
+pub fn parse_conn_zone(
+    stmt: &Stmt,
+    known: &[LimitConnZone],
+    c: &Cursor,
+) -> Result<LimitConnZone, ModelError> {
+    let err = |m: String| c.error(stmt, m);
+    let key = stmt.args.first().cloned().unwrap_or_default();
+    let arg = stmt.args.get(1).map_or("", String::as_str);
+    let Some(zone) = arg.strip_prefix("zone=") else {
+        return Err(err(format!("invalid parameter \"{arg}\"")));
+    };
+    let (name, size) = zone
+        .split_once(':')
+        .and_then(|(n, s)| Some((n, parse_size(s).filter(|_| !n.is_empty())?)))
+        .ok_or_else(|| err(format!("invalid zone size \"{arg}\"")))?;
+    if size < 8 * 4096 {
+        return Err(err(format!("zone \"{arg}\" is too small")));
+    }
+    if let Some(other) = known.iter().find(|z| z.name == name && z.key != key) {
+        return Err(err(format!(
+            "limit_conn_zone \"{name}\" is already bound to key \"{}\"",
+            other.key
+        )));
+    }
+    Ok(LimitConnZone {
+        key,
+        name: name.to_owned(),
+        size,
+    })
+}
+
+/// Reads a `limit_conn`; `level` holds the level's earlier ones.
+pub fn parse_conn(stmt: &Stmt, level: &[LimitConn], c: &Cursor) -> Result<LimitConn, ModelError> {
+    let zone = stmt.args.first().cloned().unwrap_or_default();
+    let n = stmt.args.get(1).map_or("", String::as_str);
+    if level.iter().any(|l| l.zone == zone) {
+        return Err(c.error(stmt, "\"limit_conn\" directive is duplicate".to_owned()));
+    }
+    let max = positive(n)
+        .ok_or_else(|| c.error(stmt, format!("invalid number of connections \"{n}\"")))?;
+    Ok(LimitConn { zone, max })
+}

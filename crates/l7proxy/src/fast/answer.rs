@@ -125,7 +125,7 @@ pub(super) async fn answer(
     let Ok(normalized) = crate::uri::normalize(path) else {
         return Done::Hyper;
     };
-    // Rewrite scripts, limit_req and access rules are checked on hyper's path.
+    // Rewrite scripts, limits and access rules are checked on hyper's path.
     if !site.server_scripts[server].is_empty() {
         return Done::Hyper;
     }
@@ -133,7 +133,11 @@ pub(super) async fn answer(
     let Some(node) = crate::plan::node(&site.plans[server], &loc_path) else {
         return Done::Hyper;
     };
-    if !node.script.is_empty() || !node.access.is_empty() || !node.limit_req.is_empty() {
+    if !node.script.is_empty()
+        || !node.access.is_empty()
+        || !node.limit_req.is_empty()
+        || !node.limit_conn.is_empty()
+    {
         return Done::Hyper;
     }
     let Action::Proxy(plan) = &node.action else {
