@@ -28,6 +28,7 @@ pub mod route;
 pub mod server;
 pub mod shape;
 pub mod site;
+pub mod stats;
 pub mod timed;
 pub mod tls;
 pub mod uri;

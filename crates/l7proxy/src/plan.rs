@@ -247,6 +247,8 @@ impl ClientLimits {
 #[derive(Debug, Clone)]
 pub enum Action {
     Proxy(Box<ProxyPlan>),
+    /// `stub_status`: the counters of `stats.rs`.
+    StubStatus,
     NotFound,
 }
 
@@ -320,7 +322,9 @@ fn tree(
     zones: &Zones,
 ) -> Result<PlanTree, String> {
     let settings = loc.settings.proxy.clone().inherit(parent);
-    let action = if let Some(p) = proxy_plan(loc, &settings) {
+    let action = if loc.stub_status {
+        Action::StubStatus
+    } else if let Some(p) = proxy_plan(loc, &settings) {
         Action::Proxy(Box::new(p))
     } else {
         Action::NotFound

@@ -198,6 +198,7 @@ async fn accept_loop(
             _ = stop.wait_for(|s| *s) => return,
             accepted = listener.accept() => {
                 let Ok((stream, peer)) = accepted else { continue };
+                crate::stats::accepted();
                 serve(stream, peer, &ctx);
             }
         }
@@ -250,6 +251,7 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
         crate::limit::refused();
         return;
     };
+    let client = crate::stats::Client::new();
     let _ = stream.set_nodelay(true);
     let w = Rc::clone(&ctx.worker);
     let index = ctx.index;
@@ -267,10 +269,12 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
     let h2c = w.site.listeners[index].http2;
     match w.site.listeners[index].tls.clone() {
         None if h2c => tokio::task::spawn_local(async move {
+            let _client = client;
             serve_h2c(stream, peer, w, index, stop.subscribe(), slot, conn).await;
             live.fetch_sub(1, Ordering::Relaxed);
         }),
         None => tokio::task::spawn_local(async move {
+            let _client = client;
             let cell = std::cell::Cell::new(conn);
             let rest = crate::fast::serve(stream, peer, Rc::clone(&w), index, &slot, &cell).await;
             if let Some(io) = rest {
@@ -296,6 +300,7 @@ fn serve(stream: tokio::net::TcpStream, peer: SocketAddr, ctx: &Ctx) {
             live.fetch_sub(1, Ordering::Relaxed);
         }),
         Some(config) => tokio::task::spawn_local(async move {
+            let _client = client;
             let shutdown = stop.subscribe();
             let local = local_addr(&w, index, || stream.local_addr());
             // nginx times the handshake with client_header_timeout.

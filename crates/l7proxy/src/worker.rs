@@ -537,6 +537,16 @@ impl Worker {
                     discard(body, limits.body_timeout).await;
                     break 'answer error_page(StatusCode::NOT_FOUND);
                 }
+                Some(Action::StubStatus) => {
+                    discard(body, limits.body_timeout).await;
+                    if !matches!(parts.method, http::Method::GET | http::Method::HEAD) {
+                        break 'answer error_page(StatusCode::METHOD_NOT_ALLOWED);
+                    }
+                    let mut r = Response::new(Body::text(crate::stats::page()));
+                    r.headers_mut()
+                        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+                    break 'answer r;
+                }
                 Some(Action::Proxy(p)) => p,
             };
             let plan: &ProxyPlan = match &plan.dynamic {

@@ -283,6 +283,8 @@ pub struct Location {
     pub proxy_pass_url: Option<String>,
     /// The rewrite module's directives (`return` among them), in order.
     pub script: Vec<super::rewrite::Op>,
+    /// `stub_status`: the location answers with the server's counters.
+    pub stub_status: bool,
     pub settings: Common,
     pub locations: Vec<Location>,
     pub file: String,
@@ -637,6 +639,7 @@ fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Locatio
         proxy_pass: None,
         proxy_pass_url: None,
         script: Vec::new(),
+        stub_status: false,
         settings: Common::default(),
         locations: Vec::new(),
         file: s.c.file(stmt),
@@ -647,6 +650,9 @@ fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Locatio
         if d.directive == "proxy_pass" {
             loc.proxy_pass = Some(parse_proxy_pass(d, s.c, s.upstreams)?);
             loc.proxy_pass_url = d.args.first().cloned();
+        }
+        if d.directive == "stub_status" {
+            loc.stub_status = true;
         }
         Ok(())
     })?;

@@ -216,6 +216,8 @@ pub(super) async fn answer(
             header_bytes: 0,
         }))
     };
+    // In progress until the answer is written (`stub_status`).
+    let _writing = crate::stats::Writing::new();
     let req = Req {
         method,
         target,

@@ -20,6 +20,8 @@ use crate::worker::{LogAt, Worker};
 pub(super) struct Tracked {
     inner: Logged,
     _busy: crate::limit::Busy,
+    /// The request counts as in progress (`stub_status`) until then.
+    _writing: crate::stats::Writing,
 }
 
 impl hyper::body::Body for Tracked {
@@ -89,6 +91,7 @@ pub(super) fn service(
     service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
         let w = Rc::clone(&w);
         let busy = conn.begin();
+        let writing = crate::stats::Writing::new();
         let count = Rc::clone(&count);
         let io = io.clone();
         let mut c = info.facts.get();
@@ -148,6 +151,7 @@ pub(super) fn service(
             Ok::<_, Aborted>(resp.map(|b| Tracked {
                 inner: Logged::new(b, log, chunked),
                 _busy: busy,
+                _writing: writing,
             }))
         }
     })
