@@ -14,6 +14,8 @@ pub type OnEnd = Box<dyn FnOnce(bool)>;
 pub enum Body {
     Full(Option<Bytes>),
     Upstream(Incoming, Option<OnEnd>),
+    /// Either of the others, compressed (`gzip on`).
+    Gzip(Box<crate::gzip::Compressed>),
 }
 
 impl std::fmt::Debug for Body {
@@ -24,11 +26,21 @@ impl std::fmt::Debug for Body {
                 .field(&b.as_ref().map(Bytes::len))
                 .finish(),
             Body::Upstream(..) => f.write_str("Upstream"),
+            Body::Gzip(c) => f.debug_tuple("Gzip").field(c.inner()).finish(),
         }
     }
 }
 
 impl Body {
+    /// Whether the body streams from an upstream (compressed or not).
+    pub fn is_upstream(&self) -> bool {
+        match self {
+            Body::Upstream(..) => true,
+            Body::Gzip(c) => c.inner().is_upstream(),
+            Body::Full(_) => false,
+        }
+    }
+
     /// Keeps `guard` until an upstream body ends (or is dropped); an own
     /// body is complete already, so the guard goes at once.
     pub fn hold<G: 'static>(&mut self, guard: G) {
@@ -59,6 +71,7 @@ impl HttpBody for Body {
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         match self.get_mut() {
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::Gzip(c) => Pin::new(&mut **c).poll_frame(cx),
             Body::Upstream(inner, on_end) => {
                 let r = Pin::new(&mut *inner).poll_frame(cx);
                 // hyper stops polling once is_end_stream() is true, so the
@@ -79,6 +92,7 @@ impl HttpBody for Body {
         match self {
             Body::Full(b) => b.is_none(),
             Body::Upstream(inner, _) => inner.is_end_stream(),
+            Body::Gzip(c) => c.is_end_stream(),
         }
     }
 
@@ -87,6 +101,7 @@ impl HttpBody for Body {
             Body::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Body::Full(None) => SizeHint::with_exact(0),
             Body::Upstream(inner, _) => inner.size_hint(),
+            Body::Gzip(c) => c.size_hint(),
         }
     }
 }

@@ -32,12 +32,11 @@ const IGNORED: &[&str] = &[
     // bodies
     "proxy_cache",
     "sub_filter",
-    "gzip",
     "ssi",
 ];
 
-/// The warnings for `path` (empty when it has none of [`IGNORED`]; `gzip`
-/// and `ssi` only when `on`).
+/// The warnings for `path` (empty when it has none of [`IGNORED`]; `ssi`
+/// only when `on`).
 #[must_use]
 pub fn notes(path: &str) -> Vec<String> {
     let opts = ParseOptions {
@@ -54,8 +53,8 @@ pub fn notes(path: &str) -> Vec<String> {
 
 fn walk(stmts: &[Stmt], file: &str, out: &mut Vec<String>) {
     for s in stmts {
-        let off = matches!(s.directive.as_str(), "gzip" | "ssi")
-            && !s.args.first().is_some_and(|a| a.eq_ignore_ascii_case("on"));
+        let off =
+            s.directive == "ssi" && !s.args.first().is_some_and(|a| a.eq_ignore_ascii_case("on"));
         if IGNORED.contains(&s.directive.as_str()) && !off {
             let at = s.file.as_deref().unwrap_or(file);
             out.push(format!(

@@ -13,6 +13,7 @@ pub mod casemap;
 pub mod date;
 pub mod errorlog;
 pub mod fast;
+pub mod gzip;
 pub mod headers;
 pub mod idle;
 pub mod ignored;

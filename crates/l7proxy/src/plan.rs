@@ -265,6 +265,8 @@ pub struct PlanTree {
     pub limit_req: Arc<crate::limitreq::Plan>,
     /// `limit_conn`s, after the `limit_req`s.
     pub limit_conn: Arc<crate::limitconn::Plan>,
+    /// `gzip` and its settings.
+    pub gzip: Arc<crate::gzip::Gzip>,
     /// The response rules (`add_header`, `proxy_redirect`, hidden headers).
     pub shape: Arc<crate::shape::Shape>,
     pub log: Arc<crate::accesslog::Target>,
@@ -369,6 +371,7 @@ fn tree(
         access: loc.settings.access.clone().unwrap_or_default().into(),
         limit_req: Arc::new(limit_plan(&loc.settings, zones)?),
         limit_conn: Arc::new(conn_plan(&loc.settings, zones)?),
+        gzip: Arc::new(crate::gzip::Gzip::new(&loc.settings.gzip)?),
         shape: Arc::new(shape),
         log,
         client: ClientLimits::new(&loc.settings.client),

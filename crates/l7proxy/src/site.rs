@@ -111,6 +111,8 @@ pub struct Site {
     pub server_limit_req: Vec<Arc<crate::limitreq::Plan>>,
     /// Per server, its `limit_conn`s (for requests no location takes).
     pub server_limit_conn: Vec<Arc<crate::limitconn::Plan>>,
+    /// Per server, its `gzip` settings (for requests no location takes).
+    pub server_gzip: Vec<Arc<crate::gzip::Gzip>>,
     /// Per server, its `allow`/`deny` rules (for requests no location takes).
     pub server_access: Vec<Arc<[AccessRule]>>,
     /// Per server, its rewrite script (run before a location is chosen).
@@ -457,6 +459,11 @@ impl Site {
             .iter()
             .map(|s| crate::plan::conn_plan(&s.settings, &zones).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
+        let server_gzip = http
+            .servers
+            .iter()
+            .map(|s| crate::gzip::Gzip::new(&s.settings.gzip).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
         let server_access = http
             .servers
             .iter()
@@ -466,6 +473,7 @@ impl Site {
             maps,
             server_limit_req,
             server_limit_conn,
+            server_gzip,
             server_access,
             server_scripts,
             http,

@@ -381,6 +381,7 @@ impl Worker {
         routed.uri = normalized.to_string();
         let host_key = crate::route::host_key(host);
         let mut shape = &site.server_shapes[server];
+        let mut gzip = &site.server_gzip[server];
         let mut proxy_host = "";
         // A `proxy_pass` with variables, evaluated for this request.
         let resolved: ProxyPlan;
@@ -437,6 +438,7 @@ impl Worker {
                     *log = Arc::clone(&n.log);
                     *limits = n.client;
                     shape = &n.shape;
+                    gzip = &n.gzip;
                 }
                 let event = crate::errorlog::Event {
                     location: &loc_path,
@@ -683,7 +685,7 @@ impl Worker {
             local: l.addr,
             tls: l.tls.is_some(),
         };
-        if matches!(resp.body(), Body::Upstream(..)) {
+        if resp.body().is_upstream() {
             let shaped = crate::shape::shape_upstream(shape, &ctx, resp.headers_mut());
             resp.extensions_mut().insert(shaped);
         } else if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
@@ -698,6 +700,20 @@ impl Worker {
         if shape.spells_added() {
             resp.extensions_mut()
                 .insert(crate::shape::AddedNames(Arc::clone(shape)));
+        }
+        // nginx's gzip filter, after the headers filter's rules.
+        if gzip.eligible(resp.status().as_u16(), resp.headers()) {
+            if gzip.vary {
+                resp.extensions_mut().insert(crate::gzip::Vary);
+            }
+            if gzip.request_ok(parts.version, &parts.headers, resp.headers()) {
+                crate::gzip::Gzip::apply(resp.headers_mut());
+                // A HEAD answer has the head only.
+                if parts.method != http::Method::HEAD {
+                    let body = std::mem::replace(resp.body_mut(), Body::empty());
+                    *resp.body_mut() = Body::Gzip(Box::new(gzip.wrap(body)));
+                }
+            }
         }
         resp
     }

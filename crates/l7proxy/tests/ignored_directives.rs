@@ -1,6 +1,6 @@
 //! Directives nginx acts on and l7proxy does not are named in warnings
 //! (`-t` here; the same notes are logged at start and on a reload), with
-//! their file and line; `gzip off` and the directives l7proxy implements
+//! their file and line; `ssi off` and the directives l7proxy implements
 //! are not.
 
 use std::process::Command;
@@ -26,13 +26,13 @@ fn ignored_directives_are_named_with_their_place() {
     let (ok, text) = test_output(
         "events {}\n\
          http {\n\
-             gzip off;\n\
+             ssi off;\n\
              server { listen 127.0.0.1:18999;\n\
                  root /var/www/html;\n\
                  location / { if ($http_x = a) { return 403; } rewrite ^/old /new;\n\
                      if ($http_y) { add_header X-Y y; set $a 1; }\n\
                      proxy_pass http://127.0.0.1:1; }\n\
-                 location /b { gzip on; limit_rate 10k; client_max_body_size 10m; proxy_pass http://127.0.0.1:1; }\n\
+                 location /b { gzip on; ssi on; limit_rate 10k; client_max_body_size 10m; proxy_pass http://127.0.0.1:1; }\n\
              }\n\
          }\n",
     );
@@ -41,7 +41,7 @@ fn ignored_directives_are_named_with_their_place() {
     let expected = [
         "\"root\" directive is not supported by l7proxy and is ignored in F:5",
         "\"add_header\" directive inside \"if\" is not supported by l7proxy and is ignored in F:7",
-        "\"gzip\" directive is not supported by l7proxy and is ignored in F:9",
+        "\"ssi\" directive is not supported by l7proxy and is ignored in F:9",
         "\"limit_rate\" directive is not supported by l7proxy and is ignored in F:9",
     ];
     assert_eq!(warnings.len(), expected.len(), "{text}");

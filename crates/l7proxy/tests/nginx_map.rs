@@ -213,8 +213,22 @@ fn map_variables_in_access_logs_as_nginx() {
                 raw::exchange(port, request(method, path, "a.test", headers).as_bytes());
             }
         }
+        // nginx writes the line of a request it closes lingering once
+        // the client has gone, after the client saw the end: wait (3 s at
+        // most) until the log stays the same for 200 ms.
+        let path = dir.path().join(format!("{name}-map.log"));
+        let read = || std::fs::read_to_string(&path).unwrap_or_default();
+        let mut last = read();
+        for _ in 0..15 {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let now = read();
+            if now == last {
+                break;
+            }
+            last = now;
+        }
         drop(proc);
-        lines.push(std::fs::read_to_string(dir.path().join(format!("{name}-map.log"))).unwrap());
+        lines.push(last);
     }
     assert_eq!(lines[0].lines().count(), 6, "{}", lines[0]);
     assert!(

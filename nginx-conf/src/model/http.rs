@@ -199,6 +199,8 @@ pub struct Common {
     pub port_in_redirect: Option<bool>,
     /// `allow` and `deny`, in order: a level with none takes its parent's.
     pub access: Option<Vec<super::access::AccessRule>>,
+    /// `gzip` and its settings.
+    pub gzip: super::gzip::GzipSettings,
     /// `limit_req`s: a level with none takes its parent's.
     pub limit_req: Option<Vec<super::limit::LimitReq>>,
     /// `limit_req_status` (default 503).
@@ -251,6 +253,7 @@ impl Common {
             &mut self.limit_req_dry_run,
             parent.limit_req_dry_run.as_ref(),
         );
+        self.gzip = self.gzip.inherit(&parent.gzip);
         self.proxy = self.proxy.inherit(&parent.proxy);
         self.client = self.client.inherit(&parent.client);
         self
@@ -358,6 +361,9 @@ fn limit_level(stmt: &Stmt, c: &Cursor) -> Result<String, ModelError> {
 
 /// Reads the level's own settings (not inherited yet).
 fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
+    if out.gzip.read(stmt, c)? {
+        return Ok(());
+    }
     let args = &stmt.args;
     let first = || args.first().cloned().unwrap_or_default();
     let p = &mut out.proxy;

@@ -133,10 +133,19 @@ pub(super) async fn answer(
     let Some(node) = crate::plan::node(&site.plans[server], &loc_path) else {
         return Done::Hyper;
     };
+    // A client that takes gzip, where it is on: hyper's path compresses.
+    let gzip = || {
+        node.gzip.enabled
+            && client.iter().any(|h| {
+                h.name.eq_ignore_ascii_case("accept-encoding")
+                    && std::str::from_utf8(h.value).is_ok_and(crate::gzip::accepts_gzip)
+            })
+    };
     if !node.script.is_empty()
         || !node.access.is_empty()
         || !node.limit_req.is_empty()
         || !node.limit_conn.is_empty()
+        || gzip()
     {
         return Done::Hyper;
     }
@@ -358,6 +367,7 @@ pub(super) async fn answer(
             client_keep_alive: req.keep_alive,
             stop: &w.stopping,
             shape: &node.shape,
+            gzip: &node.gzip,
             vars: &vars,
             local: l.addr,
             peers: crate::shape::Peers::Picks(spec, &tried[..tried_n]),

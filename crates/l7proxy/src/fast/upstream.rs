@@ -62,6 +62,9 @@ pub(super) struct Upstream<'a> {
     pub(super) stop: &'a std::cell::Cell<bool>,
     /// The location's response rules, and what their variables refer to.
     pub(super) shape: &'a crate::shape::Shape,
+    /// The location's gzip settings (a client that takes gzip never
+    /// comes here: `Vary` is all they can add).
+    pub(super) gzip: &'a crate::gzip::Gzip,
     pub(super) vars: &'a crate::headers::Vars<'a>,
     /// The listening address (absolute redirects).
     pub(super) local: SocketAddr,
@@ -183,8 +186,14 @@ async fn read_head(
                         local: up.local,
                         tls: false,
                     };
-                    let closing =
-                        client_head(out, &resp, status, framing, keep_alive, up.shape, &ctx);
+                    let vary = up.gzip.vary && up.gzip.eligible_raw(status, resp.headers);
+                    let head = Head {
+                        status,
+                        framing,
+                        keep_alive,
+                        vary,
+                    };
+                    let closing = client_head(out, &resp, &head, up.shape, &ctx);
                     return Ok((n, status, framing, keep, closing || !keep_alive));
                 }
                 Ok(httparse::Status::Partial) => {}
@@ -259,6 +268,15 @@ fn framing(
     Some((f, keep && f != Framing::Close))
 }
 
+/// What the client's response head says of itself.
+struct Head {
+    status: u16,
+    framing: Framing,
+    keep_alive: bool,
+    /// `Vary: Accept-Encoding` (`gzip_vary`).
+    vary: bool,
+}
+
 /// Writes the client's response head (as `server::finish` orders it:
 /// `Server`, `Date`, `Content-Type`, `Content-Length`,
 /// a rewritten relative `Location` made absolute, `Transfer-Encoding`,
@@ -267,12 +285,16 @@ fn framing(
 fn client_head(
     out: &mut Vec<u8>,
     resp: &httparse::Response<'_, '_>,
-    status: u16,
-    framing: Framing,
-    keep_alive: bool,
+    head: &Head,
     shape: &crate::shape::Shape,
     ctx: &crate::shape::Ctx<'_>,
 ) -> bool {
+    let Head {
+        status,
+        framing,
+        keep_alive,
+        vary,
+    } = *head;
     let reason = match resp.reason {
         Some(x) if !x.is_empty() => x.as_bytes(),
         _ => StatusCode::from_u16(status)
@@ -347,6 +369,9 @@ fn client_head(
     } else {
         b"Connection: keep-alive\r\n"
     });
+    if vary {
+        out.extend_from_slice(b"Vary: Accept-Encoding\r\n");
+    }
     // `add_header ETag|Last-Modified` replaces the last upstream one.
     let mut replaced = [false; 2];
     let replacing = shape.replaces().then(|| {

@@ -50,7 +50,10 @@ pub(super) async fn finish(
     };
     let (mut parts, body) = resp.into_parts();
     let upgrading = parts.status == http::StatusCode::SWITCHING_PROTOCOLS;
-    let proxied = matches!(body, crate::body::Body::Upstream(..));
+    let proxied = body.is_upstream();
+    // Compressed: no length, chunked like a proxied body.
+    let streamed = proxied || matches!(body, crate::body::Body::Gzip(_));
+    let vary = parts.extensions.remove::<crate::gzip::Vary>().is_some();
     // Set when `shape` applied the location's response rules (its hidden
     // headers are gone already, passed `Server`/`Date` stay).
     let shaped = parts.extensions.remove::<crate::shape::Shaped>();
@@ -92,7 +95,7 @@ pub(super) async fn finish(
     }
     let s = parts.status.as_u16();
     if chunk
-        && proxied
+        && streamed
         && !upgrading
         && s >= 200
         && s != 204
@@ -117,6 +120,12 @@ pub(super) async fn finish(
         } else {
             headers.insert(CONNECTION, http::HeaderValue::from_static("close"));
         }
+    }
+    if vary {
+        headers.append(
+            http::header::VARY,
+            http::HeaderValue::from_static("Accept-Encoding"),
+        );
     }
     let mut last = None;
     for (name, value) in parts.headers.drain() {
