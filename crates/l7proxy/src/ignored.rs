@@ -14,7 +14,6 @@ use nginx_conf::payload::Stmt;
 const IGNORED: &[&str] = &[
     // request routing
     "geo",
-    "split_clients",
     "try_files",
     "error_page",
     "proxy_intercept_errors",

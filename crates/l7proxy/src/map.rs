@@ -47,13 +47,26 @@ impl Source for Vars<'_> {
     }
 }
 
-/// Every map of a configuration, by the variable it defines.
+/// Every map (and `split_clients`) of a configuration, by the variable it
+/// defines.
 #[derive(Debug, Default)]
-pub struct Maps(HashMap<String, Compiled>);
+pub struct Maps(HashMap<String, Compiled>, HashMap<String, Split>);
+
+/// One `split_clients`: its source and its parts' upper bounds in the
+/// 32-bit hash space (0: the rest), with their values.
+#[derive(Debug)]
+struct Split {
+    source: String,
+    parts: Vec<(u32, String)>,
+}
 
 impl Maps {
-    /// Compiles the maps (a bad regex is nginx's `-t` failure).
-    pub fn new(maps: &[nginx_conf::model::map::Map]) -> Result<Self, String> {
+    /// Compiles the maps (a bad regex is nginx's `-t` failure) and the
+    /// `split_clients`.
+    pub fn new(
+        maps: &[nginx_conf::model::map::Map],
+        splits: &[nginx_conf::model::split::SplitClients],
+    ) -> Result<Self, String> {
         let mut out = HashMap::new();
         for m in maps {
             let mut regexes = Vec::new();
@@ -76,12 +89,36 @@ impl Maps {
             // A later map of the same variable replaces the earlier one.
             out.insert(m.variable.to_ascii_lowercase(), compiled);
         }
-        Ok(Self(out))
+        let mut split = HashMap::new();
+        for sc in splits {
+            let mut last = 0u64;
+            let parts = sc
+                .parts
+                .iter()
+                .map(|(share, value)| {
+                    if *share == 0 {
+                        return (0, value.clone());
+                    }
+                    // nginx: `last += percent * 0xffffffff / 10000`.
+                    last += u64::from(*share) * 0xffff_ffff / 10_000;
+                    (u32::try_from(last).unwrap_or(u32::MAX), value.clone())
+                })
+                .collect();
+            let s = Split {
+                source: sc.source.clone(),
+                parts,
+            };
+            split.insert(sc.variable.to_ascii_lowercase(), s);
+        }
+        Ok(Self(out, split))
     }
 
     /// Whether `name` is a map's variable.
     pub fn defines(&self, name: &str) -> bool {
-        !self.0.is_empty() && self.0.contains_key(&name.to_ascii_lowercase())
+        (!self.0.is_empty() || !self.1.is_empty()) && {
+            let n = name.to_ascii_lowercase();
+            self.0.contains_key(&n) || self.1.contains_key(&n)
+        }
     }
 
     /// The variables other than maps' that the map of `name` reads, in its
@@ -119,10 +156,22 @@ impl Maps {
     /// Appends the value of the map variable `name` to `out`, reading
     /// other variables from `src`; false when no map defines it.
     pub fn eval_into(&self, name: &str, src: &dyn Source, out: &mut Vec<u8>) -> bool {
-        if self.0.is_empty() {
+        if self.0.is_empty() && self.1.is_empty() {
             return false;
         }
-        let Some(m) = self.0.get(&name.to_ascii_lowercase()) else {
+        let low = name.to_ascii_lowercase();
+        if let Some(sc) = self.1.get(&low) {
+            let mut key = Vec::new();
+            expand(&sc.source, src, &mut key);
+            let hash = murmur2(&key);
+            // The first part whose bound the hash is under, or the rest;
+            // none: the empty string.
+            if let Some((_, v)) = sc.parts.iter().find(|(b, _)| hash < *b || *b == 0) {
+                expand(v, src, out);
+            }
+            return true;
+        }
+        let Some(m) = self.0.get(&low) else {
             return false;
         };
         let depth = DEPTH.with(|d| {
@@ -185,6 +234,36 @@ impl Compiled {
     }
 }
 
+/// MurmurHash2 with seed 0, as `ngx_murmur_hash2`.
+fn murmur2(data: &[u8]) -> u32 {
+    const M: u32 = 0x5bd1_e995;
+    let mut h = u32::try_from(data.len()).unwrap_or(u32::MAX);
+    let mut chunks = data.chunks_exact(4);
+    for c in &mut chunks {
+        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> 24;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        if rest.len() >= 3 {
+            h ^= u32::from(rest[2]) << 16;
+        }
+        if rest.len() >= 2 {
+            h ^= u32::from(rest[1]) << 8;
+        }
+        h ^= u32::from(rest[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    h
+}
+
 /// `template` with its variables read from `src`.
 fn expand(template: &str, src: &dyn Source, out: &mut Vec<u8>) {
     crate::headers::expand_with(template, out, &mut |name, out| src.var_into(name, out));
@@ -223,7 +302,8 @@ mod tests {
         let path = dir.path().join("nginx.conf");
         std::fs::write(&path, format!("events {{}} http {{ {text} }}")).unwrap();
         let model = nginx_conf::model::load(path.to_str().unwrap()).unwrap();
-        Maps::new(&model.http.unwrap().maps).unwrap()
+        let http = model.http.unwrap();
+        Maps::new(&http.maps, &http.split_clients).unwrap()
     }
 
     fn eval(m: &Maps, name: &str, headers: &[(&str, &str)]) -> String {
@@ -284,6 +364,12 @@ mod tests {
         assert_eq!(eval(&m, "v", &[("x", "www.c.net")]), "tail");
         assert_eq!(eval(&m, "v", &[("x", "www.c.org.uk")]), "longer");
         assert_eq!(eval(&m, "v", &[("x", "c.net")]), "");
+    }
+
+    #[test]
+    fn murmur2_of_nothing_is_zero() {
+        // The rest is checked against nginx's choices (nginx_map.rs).
+        assert_eq!(murmur2(b""), 0);
     }
 
     #[test]

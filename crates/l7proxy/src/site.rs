@@ -320,7 +320,7 @@ pub fn proxy_host(host: &str, port: Option<u16>) -> String {
 impl Site {
     pub fn new(config: Config) -> Result<Self, String> {
         let http = config.http.ok_or("no \"http\" block")?;
-        let maps = Arc::new(crate::map::Maps::new(&http.maps)?);
+        let maps = Arc::new(crate::map::Maps::new(&http.maps, &http.split_clients)?);
         let zones = crate::plan::Zones::new(&http);
         let server_scripts = http
             .servers

@@ -238,3 +238,68 @@ fn map_variables_in_access_logs_as_nginx() {
     );
     assert_eq!(lines[0], lines[1]);
 }
+
+/// `split_clients`: 40 keys fall in the same parts as with nginx
+/// (MurmurHash2 over the key, nginx's bounds); `-t` errors as nginx's.
+#[test]
+fn split_clients_as_nginx() {
+    require_nginx();
+    let dir = tempfile::tempdir().unwrap();
+    let mut answers = Vec::new();
+    for (name, program) in [("nginx", NGINX), ("ours", OURS)] {
+        let port = free_port();
+        let d = dir.path().display();
+        let conf = format!(
+            "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}-error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{ {temp} access_log off;\n\
+               split_clients \"${{http_x_user}}salt\" $variant {{ 12.5% a; 30% b; 0.5% c; * d; }}\n\
+               split_clients $http_x_user $some {{ 50% half; }}\n\
+               server {{ listen 127.0.0.1:{port};\n\
+                 location / {{ return 200 \"$variant/$some\"; }} }} }}\n",
+            temp = temp_paths(dir.path()),
+        );
+        let proc = support::start(dir.path(), name, &conf, port, program);
+        let got: Vec<String> = (0..40)
+            .map(|i| {
+                let r = request("GET", "/", "a.test", &format!("X-User: user{i}\r\n"));
+                raw::split(&raw::exchange(port, r.as_bytes())).1
+            })
+            .collect();
+        answers.push(got);
+        drop(proc);
+    }
+    let kinds: std::collections::HashSet<&str> = answers[0].iter().map(String::as_str).collect();
+    assert!(kinds.len() >= 4, "nginx spreads the keys: {:?}", answers[0]);
+    assert_eq!(answers[0], answers[1]);
+    for bad in [
+        "split_clients $a $v { 60% a; 50% b; }",
+        "split_clients $a $v { 5 a; }",
+        "split_clients $a $v { 0% a; }",
+        "split_clients $a $v { 33.333% a; }",
+        "split_clients $a v { 1% a; }",
+    ] {
+        let path = dir.path().join("bad.conf");
+        std::fs::write(
+            &path,
+            format!("events {{}} http {{ {} {bad} }}\n", temp_paths(dir.path())),
+        )
+        .unwrap();
+        let run = |program: &str| {
+            let mut cmd = std::process::Command::new(program);
+            if program == NGINX {
+                cmd.arg("-p").arg(dir.path()).arg("-e").arg("/dev/null");
+            }
+            let out = cmd.arg("-t").arg("-c").arg(&path).output().unwrap();
+            let text = String::from_utf8_lossy(&out.stderr).into_owned();
+            let line = text
+                .lines()
+                .find(|l| l.contains("[emerg]"))
+                .map(|l| l.split_once("[emerg] ").map_or(l, |(_, m)| m).to_owned());
+            (out.status.code(), line)
+        };
+        let (nginx, ours) = (run(NGINX), run(OURS));
+        assert_eq!(nginx.0, Some(1), "{bad}: {nginx:?}");
+        assert_eq!(nginx, ours, "{bad}");
+    }
+}

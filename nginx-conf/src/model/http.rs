@@ -312,6 +312,8 @@ pub struct Http {
     /// `map` blocks, in file order (a later one defining the same
     /// variable wins, as in nginx).
     pub maps: Vec<super::map::Map>,
+    /// `split_clients` blocks.
+    pub split_clients: Vec<super::split::SplitClients>,
     /// `limit_req_zone`s and `limit_conn_zone`s.
     pub limit_req_zones: Vec<super::limit::LimitReqZone>,
     pub limit_conn_zones: Vec<super::limit::LimitConnZone>,
@@ -766,6 +768,9 @@ pub fn parse_http(stmt: &Stmt, c: &Cursor) -> Result<Http, ModelError> {
         }
         if d.directive == "map" {
             http.maps.push(super::map::parse_map(d, c)?);
+        }
+        if d.directive == "split_clients" {
+            http.split_clients.push(super::split::parse_split(d, c)?);
         }
         if d.directive == "limit_conn_zone" {
             let zone = super::limit::parse_conn_zone(d, &http.limit_conn_zones, c)?;

@@ -9,6 +9,7 @@ pub mod limit;
 pub mod listen;
 pub mod map;
 pub mod rewrite;
+pub mod split;
 pub mod upstream;
 pub mod values;
 
