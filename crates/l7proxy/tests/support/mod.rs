@@ -79,6 +79,31 @@ pub fn free_port() -> u16 {
     panic!("no free loopback port between {LOW} and {}", LOW + SPAN);
 }
 
+/// A connection to loopback `port` from `source` (another loopback
+/// address: a client of its own for `allow`, limits or `ip_hash`).
+pub fn connect_from(source: &str, port: u16) -> TcpStream {
+    use nix::sys::socket::{bind, connect, socket, AddressFamily, SockFlag, SockType, SockaddrIn};
+    let ip: std::net::Ipv4Addr = source.parse().unwrap();
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .unwrap();
+    bind(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &SockaddrIn::from(std::net::SocketAddrV4::new(ip, 0)),
+    )
+    .unwrap();
+    connect(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &SockaddrIn::from(std::net::SocketAddrV4::new([127, 0, 0, 1].into(), port)),
+    )
+    .unwrap();
+    TcpStream::from(fd)
+}
+
 /// A backend of the test's own on a loopback port: each of its first
 /// `max` connections is handed to `serve` on a thread of its own.
 pub fn spawn_backend<F>(max: usize, serve: F) -> u16
