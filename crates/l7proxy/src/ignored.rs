@@ -13,7 +13,6 @@ use nginx_conf::payload::Stmt;
 /// limits, and that l7proxy leaves aside.
 const IGNORED: &[&str] = &[
     // request routing
-    "geo",
     "try_files",
     "error_page",
     "proxy_intercept_errors",

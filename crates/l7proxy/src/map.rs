@@ -47,10 +47,68 @@ impl Source for Vars<'_> {
     }
 }
 
-/// Every map (and `split_clients`) of a configuration, by the variable it
-/// defines.
+/// Every map (and `split_clients`, and `geo`) of a configuration, by the
+/// variable it defines.
 #[derive(Debug, Default)]
-pub struct Maps(HashMap<String, Compiled>, HashMap<String, Split>);
+pub struct Maps(
+    HashMap<String, Compiled>,
+    HashMap<String, Split>,
+    HashMap<String, Geo>,
+);
+
+/// One `geo`: per prefix length (longest first), the networks of that
+/// length and their values.
+#[derive(Debug)]
+struct Geo {
+    source: Option<String>,
+    default: String,
+    by_len: Vec<(u16, HashMap<std::net::IpAddr, String>)>,
+}
+
+impl Geo {
+    fn new(g: &nginx_conf::model::geo::Geo) -> Self {
+        let mut by_len: Vec<(u16, HashMap<std::net::IpAddr, String>)> = Vec::new();
+        for (net, len, value) in &g.networks {
+            // Families apart: a /0 of each (IPv6 lengths from 256 on).
+            let key = u16::from(*len) + if net.is_ipv4() { 0 } else { 256 };
+            match by_len.iter_mut().find(|(l, _)| *l == key) {
+                Some((_, m)) => {
+                    m.insert(*net, value.clone());
+                }
+                None => by_len.push((key, HashMap::from([(*net, value.clone())]))),
+            }
+        }
+        by_len.sort_by(|a, b| b.0.cmp(&a.0));
+        Self {
+            source: g.source.clone(),
+            default: g.default.clone().unwrap_or_default(),
+            by_len,
+        }
+    }
+
+    /// The value for `addr` (nginx looks up an IPv4-mapped address as
+    /// IPv4; a value that is no address finds the default).
+    fn lookup(&self, addr: &str) -> &str {
+        let Ok(ip) = addr.trim().parse::<std::net::IpAddr>() else {
+            return &self.default;
+        };
+        let ip = match ip {
+            std::net::IpAddr::V6(v) => v.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 @ std::net::IpAddr::V4(_) => v4,
+        };
+        for (key, nets) in &self.by_len {
+            let v4 = *key < 256;
+            if v4 != ip.is_ipv4() {
+                continue;
+            }
+            let len = u8::try_from(key % 256).unwrap_or(0);
+            if let Some(v) = nets.get(&nginx_conf::model::access::masked(ip, len)) {
+                return v;
+            }
+        }
+        &self.default
+    }
+}
 
 /// One `split_clients`: its source and its parts' upper bounds in the
 /// 32-bit hash space (0: the rest), with their values.
@@ -66,6 +124,7 @@ impl Maps {
     pub fn new(
         maps: &[nginx_conf::model::map::Map],
         splits: &[nginx_conf::model::split::SplitClients],
+        geos: &[nginx_conf::model::geo::Geo],
     ) -> Result<Self, String> {
         let mut out = HashMap::new();
         for m in maps {
@@ -110,14 +169,18 @@ impl Maps {
             };
             split.insert(sc.variable.to_ascii_lowercase(), s);
         }
-        Ok(Self(out, split))
+        let geo = geos
+            .iter()
+            .map(|g| (g.variable.to_ascii_lowercase(), Geo::new(g)))
+            .collect();
+        Ok(Self(out, split, geo))
     }
 
     /// Whether `name` is a map's variable.
     pub fn defines(&self, name: &str) -> bool {
-        (!self.0.is_empty() || !self.1.is_empty()) && {
+        (!self.0.is_empty() || !self.1.is_empty() || !self.2.is_empty()) && {
             let n = name.to_ascii_lowercase();
-            self.0.contains_key(&n) || self.1.contains_key(&n)
+            self.0.contains_key(&n) || self.1.contains_key(&n) || self.2.contains_key(&n)
         }
     }
 
@@ -156,10 +219,19 @@ impl Maps {
     /// Appends the value of the map variable `name` to `out`, reading
     /// other variables from `src`; false when no map defines it.
     pub fn eval_into(&self, name: &str, src: &dyn Source, out: &mut Vec<u8>) -> bool {
-        if self.0.is_empty() && self.1.is_empty() {
+        if self.0.is_empty() && self.1.is_empty() && self.2.is_empty() {
             return false;
         }
         let low = name.to_ascii_lowercase();
+        if let Some(g) = self.2.get(&low) {
+            let mut addr = Vec::new();
+            match &g.source {
+                Some(t) => expand(t, src, &mut addr),
+                None => src.var_into("remote_addr", &mut addr),
+            }
+            out.extend_from_slice(g.lookup(&String::from_utf8_lossy(&addr)).as_bytes());
+            return true;
+        }
         if let Some(sc) = self.1.get(&low) {
             let mut key = Vec::new();
             expand(&sc.source, src, &mut key);
@@ -303,7 +375,7 @@ mod tests {
         std::fs::write(&path, format!("events {{}} http {{ {text} }}")).unwrap();
         let model = nginx_conf::model::load(path.to_str().unwrap()).unwrap();
         let http = model.http.unwrap();
-        Maps::new(&http.maps, &http.split_clients).unwrap()
+        Maps::new(&http.maps, &http.split_clients, &http.geos).unwrap()
     }
 
     fn eval(m: &Maps, name: &str, headers: &[(&str, &str)]) -> String {

@@ -320,7 +320,11 @@ pub fn proxy_host(host: &str, port: Option<u16>) -> String {
 impl Site {
     pub fn new(config: Config) -> Result<Self, String> {
         let http = config.http.ok_or("no \"http\" block")?;
-        let maps = Arc::new(crate::map::Maps::new(&http.maps, &http.split_clients)?);
+        let maps = Arc::new(crate::map::Maps::new(
+            &http.maps,
+            &http.split_clients,
+            &http.geos,
+        )?);
         let zones = crate::plan::Zones::new(&http);
         let server_scripts = http
             .servers

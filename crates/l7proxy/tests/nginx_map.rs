@@ -303,3 +303,85 @@ fn split_clients_as_nginx() {
         assert_eq!(nginx, ours, "{bad}");
     }
 }
+
+/// `geo`: the client's address (four loopback sources) and an address
+/// from a header, longest prefix first, `delete`, IPv6 networks,
+/// `default`; `-t` errors as nginx's.
+#[test]
+fn geo_as_nginx() {
+    require_nginx();
+    let dir = tempfile::tempdir().unwrap();
+    let mut answers = Vec::new();
+    for (name, program) in [("nginx", NGINX), ("ours", OURS)] {
+        let port = free_port();
+        let d = dir.path().display();
+        let conf = format!(
+            "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}-error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{ {temp} access_log off;\n\
+               geo $zone {{ default none; 127.0.0.0/8 lo; 127.0.0.2 two; 127.0.0.0/24 low;\n\
+                 127.0.0.4/30 four; 2001:db8::/32 doc6; }}\n\
+               geo $http_x_addr $from {{ 192.0.2.0/24 doc; 198.51.100.7 seven;\n\
+                 198.51.100.0/24 net; delete 198.51.100.0/24; 2001:db8::/48 v6; }}\n\
+               server {{ listen 127.0.0.1:{port};\n\
+                 location / {{ return 200 \"$zone/$from\"; }} }} }}\n",
+            temp = temp_paths(dir.path()),
+        );
+        let proc = support::start(dir.path(), name, &conf, port, program);
+        let mut got = Vec::new();
+        for source in ["127.0.0.1", "127.0.0.2", "127.0.0.5", "127.0.1.1"] {
+            for addr in [
+                "192.0.2.9",
+                "198.51.100.7",
+                "198.51.100.8",
+                "2001:db8::1",
+                "::ffff:192.0.2.1",
+                "nonsense",
+                "",
+            ] {
+                let mut s = support::connect_from(source, port);
+                let r = request("GET", "/", "a.test", &format!("X-Addr: {addr}\r\n"));
+                std::io::Write::write_all(&mut s, r.as_bytes()).unwrap();
+                let mut out = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut s, &mut out);
+                got.push(raw::split(&out).1);
+            }
+        }
+        answers.push(got);
+        drop(proc);
+    }
+    assert_eq!(answers[0][0], "low/doc", "{:?}", answers[0]);
+    assert_eq!(answers[0][7], "two/doc", "{:?}", answers[0]);
+    assert_eq!(answers[0][14], "four/doc", "{:?}", answers[0]);
+    assert_eq!(answers[0][21], "lo/doc", "{:?}", answers[0]);
+    assert_eq!(answers[0], answers[1]);
+    for bad in [
+        "geo $g { 10.0.0.300 b; }",
+        "geo $g { 10.0.0.0/8 b c; }",
+        "geo g { }",
+        "geo $g { default; }",
+    ] {
+        let path = dir.path().join("bad.conf");
+        std::fs::write(
+            &path,
+            format!("events {{}} http {{ {} {bad} }}\n", temp_paths(dir.path())),
+        )
+        .unwrap();
+        let run = |program: &str| {
+            let mut cmd = std::process::Command::new(program);
+            if program == NGINX {
+                cmd.arg("-p").arg(dir.path()).arg("-e").arg("/dev/null");
+            }
+            let out = cmd.arg("-t").arg("-c").arg(&path).output().unwrap();
+            let text = String::from_utf8_lossy(&out.stderr).into_owned();
+            let line = text
+                .lines()
+                .find(|l| l.contains("[emerg]"))
+                .map(|l| l.split_once("[emerg] ").map_or(l, |(_, m)| m).to_owned());
+            (out.status.code(), line)
+        };
+        let (nginx, ours) = (run(NGINX), run(OURS));
+        assert_eq!(nginx.0, Some(1), "{bad}: {nginx:?}");
+        assert_eq!(nginx, ours, "{bad}");
+    }
+}

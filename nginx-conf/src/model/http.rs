@@ -314,6 +314,8 @@ pub struct Http {
     pub maps: Vec<super::map::Map>,
     /// `split_clients` blocks.
     pub split_clients: Vec<super::split::SplitClients>,
+    /// `geo` blocks.
+    pub geos: Vec<super::geo::Geo>,
     /// `limit_req_zone`s and `limit_conn_zone`s.
     pub limit_req_zones: Vec<super::limit::LimitReqZone>,
     pub limit_conn_zones: Vec<super::limit::LimitConnZone>,
@@ -768,6 +770,9 @@ pub fn parse_http(stmt: &Stmt, c: &Cursor) -> Result<Http, ModelError> {
         }
         if d.directive == "map" {
             http.maps.push(super::map::parse_map(d, c)?);
+        }
+        if d.directive == "geo" {
+            http.geos.push(super::geo::parse_geo(d, c)?);
         }
         if d.directive == "split_clients" {
             http.split_clients.push(super::split::parse_split(d, c)?);

@@ -3,6 +3,7 @@
 //! location carries its effective values.
 
 pub mod access;
+pub mod geo;
 pub mod gzip;
 pub mod http;
 pub mod limit;
