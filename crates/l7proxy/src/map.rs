@@ -78,7 +78,7 @@ impl Geo {
                 None => by_len.push((key, HashMap::from([(*net, value.clone())]))),
             }
         }
-        by_len.sort_by(|a, b| b.0.cmp(&a.0));
+        by_len.sort_by_key(|b| std::cmp::Reverse(b.0));
         Self {
             source: g.source.clone(),
             default: g.default.clone().unwrap_or_default(),
