@@ -155,12 +155,16 @@ fn every_upstream_framing_reaches_the_client_as_nginx_sends_it() {
     let be = backend();
     let run = |name: &str, program: &str| -> (Proc, u16) {
         let port = free_port();
-        let conf = CONF
-            .replace("DIR", &dir.path().display().to_string())
-            .replace("NAME", name)
-            .replace("TEMP", &temp_paths(dir.path()))
-            .replace("BE", &be.to_string())
-            .replace("PORT", &port.to_string());
+        let conf = support::fill(
+            CONF,
+            &[
+                ("DIR", &dir.path().display().to_string()),
+                ("NAME", name),
+                ("TEMP", &temp_paths(dir.path())),
+                ("BE", &be.to_string()),
+                ("PORT", &port.to_string()),
+            ],
+        );
         (support::start(dir.path(), name, &conf, port, program), port)
     };
     let (_n, nginx_port) = run("nginx", NGINX);

@@ -362,13 +362,17 @@ fn response_headers_are_added_rewritten_and_hidden_as_nginx_does() {
     let dead = free_port();
     let run = |name: &str, program: &str| -> (Proc, u16) {
         let port = free_port();
-        let conf = CONF
-            .replace("DIR", &dir.path().display().to_string())
-            .replace("NAME", name)
-            .replace("TEMP", &temp_paths(dir.path()))
-            .replace("BE", &be.to_string())
-            .replace("DEAD", &dead.to_string())
-            .replace("PORT", &port.to_string());
+        let conf = support::fill(
+            CONF,
+            &[
+                ("DIR", &dir.path().display().to_string()),
+                ("NAME", name),
+                ("TEMP", &temp_paths(dir.path())),
+                ("BE", &be.to_string()),
+                ("DEAD", &dead.to_string()),
+                ("PORT", &port.to_string()),
+            ],
+        );
         (support::start(dir.path(), name, &conf, port, program), port)
     };
     let (_n, nginx_port) = run("nginx", NGINX);

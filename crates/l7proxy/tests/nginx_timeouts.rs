@@ -140,12 +140,16 @@ fn front(dir: &Path, name: &'static str, program: &str) -> Front {
     let seen = Seen::default();
     let be = backend(&seen);
     let port = free_port();
-    let conf = CONF
-        .replace("DIR", &dir.display().to_string())
-        .replace("NAME", name)
-        .replace("TEMP", &temp_paths(dir))
-        .replace("BE", &be.to_string())
-        .replace("PORT", &port.to_string());
+    let conf = support::fill(
+        CONF,
+        &[
+            ("DIR", &dir.display().to_string()),
+            ("NAME", name),
+            ("TEMP", &temp_paths(dir)),
+            ("BE", &be.to_string()),
+            ("PORT", &port.to_string()),
+        ],
+    );
     let p = support::start(dir, name, &conf, port, program);
     Front {
         name,

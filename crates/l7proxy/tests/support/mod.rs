@@ -130,6 +130,34 @@ pub fn backend(name: &str) -> u16 {
     port
 }
 
+/// `template` with each placeholder of `pairs` (upper-case words such as
+/// `DIR`, `PORT`) replaced by its value, in one pass: a value is never
+/// scanned again. (Replacing one placeholder after another broke when a
+/// random temporary directory's name held another placeholder: `.tmpLuBEpA`
+/// became `.tmpLu40101pA` once `BE` was replaced by a port.)
+pub fn fill(template: &str, pairs: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    'scan: while !rest.is_empty() {
+        // The longest placeholder that starts here.
+        let mut best: Option<(&str, &str)> = None;
+        for (key, value) in pairs {
+            if rest.starts_with(key) && best.is_none_or(|(k, _)| key.len() > k.len()) {
+                best = Some((key, value));
+            }
+        }
+        if let Some((key, value)) = best {
+            out.push_str(value);
+            rest = &rest[key.len()..];
+            continue 'scan;
+        }
+        let c = rest.chars().next().unwrap_or_default();
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 /// nginx's temporary-file paths inside `dir` (so it runs unprivileged of
 /// the system's directories).
 pub fn temp_paths(dir: &Path) -> String {
