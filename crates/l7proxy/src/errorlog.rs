@@ -585,6 +585,11 @@ impl Event<'_> {
     pub fn error(&self, message: &str) {
         self.write(Level::Error, message, "", None);
     }
+
+    /// The same at `crit`.
+    pub fn crit(&self, message: &str) {
+        self.write(Level::Crit, message, "", None);
+    }
 }
 
 #[cfg(test)]

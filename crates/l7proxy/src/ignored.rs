@@ -21,12 +21,8 @@ const IGNORED: &[&str] = &[
     "geo",
     "split_clients",
     "try_files",
-    "error_page",
     "proxy_intercept_errors",
     // static files
-    "root",
-    "alias",
-    "index",
     "autoindex",
     // access control and limits
     "allow",

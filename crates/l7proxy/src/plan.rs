@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::Version;
 use nginx_conf::model::http::{
-    Http, Location, LocationMatch, ProxyPass, ProxySettings, Return, Server,
+    ErrorPage, Http, Location, LocationMatch, ProxyPass, ProxySettings, Return, Server,
 };
 
 use std::sync::Arc;
@@ -250,7 +250,8 @@ impl ClientLimits {
 pub enum Action {
     Return(Return),
     Proxy(Box<ProxyPlan>),
-    NotFound,
+    /// Files under `root` or `alias` (`files.rs`).
+    Static(Arc<crate::files::StaticPlan>),
 }
 
 /// A location's action, its access log and its nested locations' plans.
@@ -261,7 +262,17 @@ pub struct PlanTree {
     pub shape: Arc<crate::shape::Shape>,
     pub log: Arc<crate::accesslog::Target>,
     pub client: ClientLimits,
+    /// `error_page` rules (inherited).
+    pub error_pages: Arc<[ErrorPage]>,
     pub children: Vec<PlanTree>,
+}
+
+/// What a server does with a request no location takes: its files and
+/// its `error_page` rules.
+#[derive(Debug, Clone)]
+pub struct ServerLevel {
+    pub files: Arc<crate::files::StaticPlan>,
+    pub error_pages: Arc<[ErrorPage]>,
 }
 
 fn proxy_plan(loc: &Location, settings: &ProxySettings) -> Option<ProxyPlan> {
@@ -318,7 +329,17 @@ fn tree(
     } else if let Some(p) = proxy_plan(loc, &settings) {
         Action::Proxy(Box::new(p))
     } else {
-        Action::NotFound
+        let prefix = match &loc.matcher {
+            LocationMatch::Prefix(p)
+            | LocationMatch::PrefixNoRegex(p)
+            | LocationMatch::Exact(p) => Some(p.len()),
+            _ => None,
+        };
+        Action::Static(Arc::new(crate::files::StaticPlan::new(
+            &loc.settings,
+            loc.alias.as_deref(),
+            prefix,
+        )))
     };
     let log = Arc::new(files.target(loc.settings.access_log.as_ref())?);
     let pass = match (&loc.proxy_pass, &loc.proxy_pass_url) {
@@ -359,6 +380,7 @@ fn tree(
         shape: Arc::new(shape),
         log,
         client: ClientLimits::new(&loc.settings.client),
+        error_pages: loc.settings.error_pages.clone().unwrap_or_default().into(),
         children,
     })
 }
@@ -369,6 +391,7 @@ pub type ServerPlans = (
     Vec<PlanTree>,
     Arc<crate::accesslog::Target>,
     Arc<crate::shape::Shape>,
+    ServerLevel,
 );
 
 /// Plans for every location of `server`, mirroring its location tree.
@@ -390,10 +413,20 @@ pub fn server_plans(
         crate::shape::Redirects::of(&server.settings, server),
     )
     .map_err(|e| format!("{e} in {}:{}", server.file, server.line))?;
+    let level = ServerLevel {
+        files: Arc::new(crate::files::StaticPlan::new(&server.settings, None, None)),
+        error_pages: server
+            .settings
+            .error_pages
+            .clone()
+            .unwrap_or_default()
+            .into(),
+    };
     Ok((
         plans,
         Arc::new(files.target(server.settings.access_log.as_ref())?),
         Arc::new(shape),
+        level,
     ))
 }
 

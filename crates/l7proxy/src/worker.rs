@@ -179,6 +179,7 @@ pub fn error_page(status: StatusCode) -> Response<Body> {
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     // Before `Connection`, as nginx writes it (hyper would append it).
     r.headers_mut().insert(header::CONTENT_LENGTH, length);
+    r.extensions_mut().insert(crate::errorpage::Generated);
     if status.canonical_reason() != Some(reason(status)) {
         r.extensions_mut()
             .insert(hyper::ext::ReasonPhrase::from_static(
@@ -188,7 +189,7 @@ pub fn error_page(status: StatusCode) -> Response<Body> {
     r
 }
 
-fn returned(ret: &Return, vars: &Vars<'_>) -> Response<Body> {
+pub(crate) fn returned(ret: &Return, vars: &Vars<'_>) -> Response<Body> {
     let status = StatusCode::from_u16(ret.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let redirect = matches!(ret.code, 301 | 302 | 303 | 307 | 308);
     // Text and URL may hold variables.
@@ -391,6 +392,9 @@ impl Worker {
             client_headers: crate::headers::Client::Map(&parts.headers),
             maps: &site.maps,
         };
+        // The location's `error_page` rules, and where it is.
+        let mut pages = Arc::clone(&site.server_levels[server].error_pages);
+        let mut at: Vec<usize> = Vec::new();
         let mut resp = 'answer: {
             if let Some(ret) = &site.http.servers[server].ret {
                 discard(body, limits.body_timeout).await;
@@ -404,7 +408,9 @@ impl Worker {
                 *log = Arc::clone(&n.log);
                 *limits = n.client;
                 shape = &n.shape;
+                pages = Arc::clone(&n.error_pages);
             }
+            at.clone_from(&loc_path);
             let event = crate::errorlog::Event {
                 site: &site,
                 server,
@@ -431,9 +437,22 @@ impl Worker {
                 break 'answer error_page(StatusCode::PAYLOAD_TOO_LARGE);
             }
             let plan = match node.map(|n| &n.action) {
-                None | Some(Action::NotFound) => {
+                action @ (None | Some(Action::Static(_))) => {
                     discard(body, limits.body_timeout).await;
-                    break 'answer error_page(StatusCode::NOT_FOUND);
+                    let ctx = crate::errorpage::Ctx {
+                        site: &site,
+                        server,
+                        event: &event,
+                        vars: &request_vars,
+                    };
+                    let req = crate::files::Req {
+                        method: parts.method.as_str(),
+                        uri: &normalized,
+                        args,
+                        headers: &parts.headers,
+                    };
+                    let outcome = crate::errorpage::run(&ctx, action, &req);
+                    break 'answer crate::errorpage::page(&ctx, outcome);
                 }
                 Some(Action::Return(r)) => {
                     discard(body, limits.body_timeout).await;
@@ -550,6 +569,38 @@ impl Worker {
             self.proxy(plan, input, outgoing, &event, &mut routed.tries)
                 .await
         };
+        if !pages.is_empty() {
+            let event = crate::errorlog::Event {
+                site: &site,
+                server,
+                location: &at,
+                client: client.ip(),
+                method: parts.method.as_str(),
+                target: raw_target,
+                version: match parts.version {
+                    Version::HTTP_10 => "HTTP/1.0",
+                    Version::HTTP_2 => "HTTP/2.0",
+                    _ => "HTTP/1.1",
+                },
+                host: parts
+                    .headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok()),
+            };
+            let ctx = crate::errorpage::Ctx {
+                site: &site,
+                server,
+                event: &event,
+                vars: &request_vars,
+            };
+            let req = crate::files::Req {
+                method: parts.method.as_str(),
+                uri: &normalized,
+                args,
+                headers: &parts.headers,
+            };
+            resp = crate::errorpage::intercept(&ctx, &pages, resp, &req);
+        }
         let vars = Vars {
             proxy_host,
             remote_addr: client,

@@ -196,6 +196,25 @@ pub struct Common {
     pub absolute_redirect: Option<bool>,
     pub server_name_in_redirect: Option<bool>,
     pub port_in_redirect: Option<bool>,
+    /// `index` files, in order (nginx's default: `index.html`).
+    pub index: Option<Vec<String>>,
+    /// `types { TYPE EXT…; }` blocks of the level, as (lower-case
+    /// extension, type), a later one winning; a level with none inherits.
+    pub types: Option<Vec<(String, String)>>,
+    /// `default_type` (nginx's compiled default: `text/plain`).
+    pub default_type: Option<String>,
+    /// `error_page` lines of the level; a level with none inherits.
+    pub error_pages: Option<Vec<ErrorPage>>,
+}
+
+/// `error_page CODE… [=[RESPONSE]] URI|@named|URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorPage {
+    pub codes: Vec<u16>,
+    /// `=CODE`: `Some(Some(code))`; `=` alone: `Some(None)` (the
+    /// target's status); none: the error's own status.
+    pub status: Option<Option<u16>>,
+    pub target: String,
 }
 
 impl Common {
@@ -223,6 +242,10 @@ impl Common {
             parent.server_name_in_redirect.as_ref(),
         );
         take(&mut self.port_in_redirect, parent.port_in_redirect.as_ref());
+        take(&mut self.index, parent.index.as_ref());
+        take(&mut self.types, parent.types.as_ref());
+        take(&mut self.default_type, parent.default_type.as_ref());
+        take(&mut self.error_pages, parent.error_pages.as_ref());
         self.proxy = self.proxy.inherit(&parent.proxy);
         self.client = self.client.inherit(&parent.client);
         self
@@ -254,6 +277,10 @@ pub struct Location {
     /// matches it).
     pub proxy_pass_url: Option<String>,
     pub ret: Option<Return>,
+    /// `alias PATH` (this location only).
+    pub alias: Option<String>,
+    /// `try_files FILE… URI|=CODE|@named` (this location only).
+    pub try_files: Option<Vec<String>>,
     pub settings: Common,
     pub locations: Vec<Location>,
     pub file: String,
@@ -423,9 +450,72 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
         "port_in_redirect" => out.port_in_redirect = Some(flag(stmt, c)?),
         "proxy_hide_header" => p.hide_headers.get_or_insert_with(Vec::new).push(first()),
         "proxy_pass_header" => p.pass_headers.get_or_insert_with(Vec::new).push(first()),
+        "index" => out
+            .index
+            .get_or_insert_with(Vec::new)
+            .extend(args.iter().cloned()),
+        "default_type" => out.default_type = Some(first()),
+        "types" => {
+            let types = out.types.get_or_insert_with(Vec::new);
+            for t in stmt.block.as_deref().unwrap_or_default() {
+                for ext in &t.args {
+                    let ext = ext.to_ascii_lowercase();
+                    types.retain(|(e, _)| *e != ext);
+                    types.push((ext, t.directive.clone()));
+                }
+            }
+        }
+        "error_page" => {
+            let page = error_page(stmt, c)?;
+            out.error_pages.get_or_insert_with(Vec::new).push(page);
+        }
         _ => {}
     }
     Ok(())
+}
+
+/// `error_page`, with nginx's checks (`ngx_http_core_error_page`).
+fn error_page(stmt: &Stmt, c: &Cursor) -> Result<ErrorPage, ModelError> {
+    let args = &stmt.args;
+    let (target, rest) = args.split_last().ok_or_else(|| invalid(stmt, c))?;
+    let (status, codes) = match rest.split_last() {
+        Some((last, codes)) if last.starts_with('=') => {
+            let code = &last[1..];
+            let status = if code.is_empty() {
+                None
+            } else {
+                Some(
+                    code.parse::<u16>()
+                        .ok()
+                        .filter(|&n| n <= 999)
+                        .ok_or_else(|| c.error(stmt, format!("invalid value \"{last}\"")))?,
+                )
+            };
+            (Some(status), codes)
+        }
+        _ => (None, rest),
+    };
+    if codes.is_empty() {
+        return Err(c.error(
+            stmt,
+            "invalid number of arguments in \"error_page\" directive".to_owned(),
+        ));
+    }
+    let codes = codes
+        .iter()
+        .map(|a| match a.parse::<u16>() {
+            Ok(n) if n == 499 || !(300..=599).contains(&n) => {
+                Err(c.error(stmt, format!("value \"{a}\" must be between 300 and 599")))
+            }
+            Ok(n) => Ok(n),
+            Err(_) => Err(c.error(stmt, format!("invalid value \"{a}\""))),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(ErrorPage {
+        codes,
+        status,
+        target: target.clone(),
+    })
 }
 
 fn parse_return(stmt: &Stmt, c: &Cursor) -> Result<Return, ModelError> {
@@ -551,6 +641,8 @@ fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Locatio
         proxy_pass: None,
         proxy_pass_url: None,
         ret: None,
+        alias: None,
+        try_files: None,
         settings: Common::default(),
         locations: Vec::new(),
         file: s.c.file(stmt),
@@ -561,6 +653,8 @@ fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Locatio
         common(d, &mut own, s.c)?;
         check_access_log(d, s.formats, s.c)?;
         match d.directive.as_str() {
+            "alias" => loc.alias = d.args.first().cloned(),
+            "try_files" => loc.try_files = Some(d.args.clone()),
             "proxy_pass" => {
                 loc.proxy_pass = Some(parse_proxy_pass(d, s.c, s.upstreams)?);
                 loc.proxy_pass_url = d.args.first().cloned();

@@ -132,9 +132,13 @@ pub(super) async fn answer(
     let Some(node) = crate::plan::node(&site.plans[server], &loc_path) else {
         return Done::Hyper;
     };
+    // Static files and `error_page` rules are hyper's path's.
     let Action::Proxy(plan) = &node.action else {
         return Done::Hyper;
     };
+    if !node.error_pages.is_empty() {
+        return Done::Hyper;
+    }
     let host_key = crate::route::host_key(host);
     let resolved;
     let plan: &crate::plan::ProxyPlan = match &plan.dynamic {

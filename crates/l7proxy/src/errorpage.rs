@@ -1,0 +1,204 @@
+//! `error_page` and internal redirects, as nginx 1.22's core module does
+//! them: an error we answer (404, 403, 405, 500, 502, 504, …, and
+//! `return CODE` without text) whose code a rule of the location names is
+//! redirected, once (`recursive_error_pages off`), to a URI (the location
+//! is looked up again, the method becomes GET unless HEAD), a named
+//! location, or a URL (302, or the `=CODE` given when it is a redirect).
+//! `=CODE` replaces the answer's status, `=` alone keeps the target's,
+//! none gives the error's. The `index` module's internal redirects go
+//! through [`run`] as well.
+
+use http::{header, HeaderValue, Response, StatusCode};
+use nginx_conf::model::http::{ErrorPage, LocationMatch};
+
+use crate::body::Body;
+use crate::errorlog::Event;
+use crate::files::{Req, Served, StaticPlan};
+use crate::headers::Vars;
+use crate::plan::Action;
+use crate::site::Site;
+
+/// Marks our own error pages (and redirects), which `error_page` may
+/// replace; a proxied answer or `return CODE TEXT` has none.
+#[derive(Debug, Clone, Copy)]
+pub struct Generated;
+
+/// nginx's limit of internal redirects per request.
+const MAX_REDIRECTS: usize = 10;
+
+/// The request's facts an internal redirect needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    pub site: &'a Site,
+    pub server: usize,
+    pub event: &'a Event<'a>,
+    pub vars: &'a Vars<'a>,
+}
+
+/// What running a location's action for an internal request gave.
+#[derive(Debug)]
+pub enum Outcome {
+    Page(Response<Body>),
+    Error(StatusCode),
+    /// An internal redirect reached a proxied location: not done here.
+    Proxied,
+}
+
+/// The action of the location `uri` selects (the server's files when
+/// none does).
+fn action_of<'a>(site: &'a Site, server: usize, uri: &str) -> Option<&'a Action> {
+    let path = site.routes[server].location(uri.as_bytes());
+    match crate::plan::node(&site.plans[server], &path) {
+        Some(n) => Some(&n.action),
+        None => None,
+    }
+}
+
+/// Runs `action` for `req`, following `index` redirects (the location is
+/// looked up again for each).
+#[must_use]
+pub fn run(ctx: &Ctx<'_>, action: Option<&Action>, req: &Req<'_>) -> Outcome {
+    let server_files = &ctx.site.server_levels[ctx.server].files;
+    let mut uri = req.uri.to_owned();
+    let mut action = action;
+    for _ in 0..MAX_REDIRECTS {
+        let plan: &StaticPlan = match action {
+            None => server_files,
+            Some(Action::Static(p)) => p,
+            Some(Action::Return(r)) => {
+                let resp = crate::worker::returned(r, ctx.vars);
+                return if resp.extensions().get::<Generated>().is_some()
+                    && resp.status().as_u16() >= 400
+                {
+                    Outcome::Error(resp.status())
+                } else {
+                    Outcome::Page(resp)
+                };
+            }
+            Some(Action::Proxy(_)) => return Outcome::Proxied,
+        };
+        let here = Req { uri: &uri, ..*req };
+        match crate::files::serve(plan, &here, ctx.event) {
+            Served::Page(r) => return Outcome::Page(r),
+            Served::Error(s) => return Outcome::Error(s),
+            Served::Internal(next) => {
+                action = action_of(ctx.site, ctx.server, &next);
+                uri = next;
+            }
+        }
+    }
+    ctx.event.error(&format!(
+        "rewrite or internal redirection cycle while internally redirecting to \"{uri}\""
+    ));
+    Outcome::Error(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The answer to an [`Outcome`] that must be sent as it is.
+#[must_use]
+pub fn page(ctx: &Ctx<'_>, outcome: Outcome) -> Response<Body> {
+    match outcome {
+        Outcome::Page(r) => r,
+        Outcome::Error(s) => crate::worker::error_page(s),
+        Outcome::Proxied => {
+            ctx.event
+                .error("l7proxy: an internal redirect to a proxied location is not supported");
+            crate::worker::error_page(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// Sets `status` on `r`, with nginx's reason phrase.
+fn set_status(r: &mut Response<Body>, status: StatusCode) {
+    *r.status_mut() = status;
+    r.extensions_mut().remove::<hyper::ext::ReasonPhrase>();
+    let reason = crate::worker::reason(status);
+    if status.canonical_reason() != Some(reason) {
+        r.extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(reason.as_bytes()));
+    }
+}
+
+/// Applies the first of `pages` naming `resp`'s status, when `resp` is
+/// one of our own error pages.
+#[must_use]
+pub fn intercept(
+    ctx: &Ctx<'_>,
+    pages: &[ErrorPage],
+    resp: Response<Body>,
+    req: &Req<'_>,
+) -> Response<Body> {
+    if resp.extensions().get::<Generated>().is_none() {
+        return resp;
+    }
+    let status = resp.status();
+    let Some(rule) = pages.iter().find(|p| p.codes.contains(&status.as_u16())) else {
+        return resp;
+    };
+    let target = ctx.vars.expand(&rule.target);
+    if ["http://", "https://"]
+        .iter()
+        .any(|p| target.starts_with(p))
+    {
+        let code = match rule.status {
+            Some(Some(c @ (301 | 302 | 303 | 307 | 308))) => c,
+            _ => 302,
+        };
+        let mut r =
+            crate::worker::error_page(StatusCode::from_u16(code).unwrap_or(StatusCode::FOUND));
+        if let Ok(v) = HeaderValue::from_str(&target) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+        r.extensions_mut().remove::<Generated>();
+        return r;
+    }
+    let method = if req.method == "HEAD" { "HEAD" } else { "GET" };
+    let outcome = if let Some(name) = target.strip_prefix('@') {
+        let named = ctx.site.http.servers[ctx.server]
+            .locations
+            .iter()
+            .position(|l| matches!(&l.matcher, LocationMatch::Named(n) if n == name));
+        let Some(i) = named else {
+            ctx.event
+                .crit(&format!("could not find named location \"@{name}\""));
+            return crate::worker::error_page(StatusCode::INTERNAL_SERVER_ERROR);
+        };
+        let action = crate::plan::node(&ctx.site.plans[ctx.server], &[i]).map(|n| &n.action);
+        run(ctx, action, &Req { method, ..*req })
+    } else {
+        let (uri, args) = match target.split_once('?') {
+            Some((u, a)) => (u, Some(a)),
+            None => (target.as_str(), None),
+        };
+        let action = action_of(ctx.site, ctx.server, uri);
+        run(
+            ctx,
+            action,
+            &Req {
+                method,
+                uri,
+                args,
+                headers: req.headers,
+            },
+        )
+    };
+    let mut r = page(ctx, outcome);
+    // An error of the target is sent as it is (no second redirect).
+    if r.extensions().get::<Generated>().is_some() && r.status().as_u16() >= 300 {
+        r.extensions_mut().remove::<Generated>();
+        return r;
+    }
+    let new = match rule.status {
+        None => Some(status),
+        Some(None) => None,
+        Some(Some(c)) => StatusCode::from_u16(c).ok(),
+    };
+    if let Some(s) = new.filter(|&s| s != r.status()) {
+        set_status(&mut r, s);
+        if s != StatusCode::OK && s != StatusCode::PARTIAL_CONTENT {
+            // nginx's header filter and range filter.
+            r.headers_mut().remove(header::LAST_MODIFIED);
+            r.headers_mut().remove(header::ACCEPT_RANGES);
+        }
+    }
+    r
+}

@@ -1,0 +1,195 @@
+//! Differential: static files (`root`, `alias`, `index`, `types`,
+//! `default_type`, Debian's `mime.types`): 200 heads with ETag and
+//! Last-Modified, HEAD, 304 on `If-Modified-Since` / `If-None-Match`, 301
+//! to a directory's slash form, 403 for a directory without index, 404 and
+//! 405, with nginx's error lines; the same answers from nginx 1.22 and
+//! from l7proxy.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+#[path = "support/raw.rs"]
+mod raw;
+mod support;
+use support::{free_port, require_nginx, temp_paths, NGINX, OURS};
+
+/// The document tree, with a fixed time on `a.txt`.
+fn tree(www: &Path) {
+    for d in ["dir", "noidx", "sub", "t", "two"] {
+        std::fs::create_dir_all(www.join(d)).unwrap();
+    }
+    for (f, text) in [
+        ("a.txt", "hello\n"),
+        ("s.css", "css\n"),
+        ("noext", "data\n"),
+        ("UP.HTML", "<b>up</b>\n"),
+        ("empty.txt", ""),
+        ("dir/index.html", "<p>i</p>\n"),
+        ("sub/f.html", "alias\n"),
+        ("t/a.txt", "typed\n"),
+        ("t/raw", "raw\n"),
+        ("two/second.html", "second\n"),
+    ] {
+        std::fs::write(www.join(f), text).unwrap();
+    }
+    let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_323_045); // Fri, 02 Jan 2026 03:04:05 GMT
+    std::fs::File::options()
+        .write(true)
+        .open(www.join("a.txt"))
+        .unwrap()
+        .set_modified(at)
+        .unwrap();
+}
+
+fn conf(dir: &Path, name: &str, port: u16) -> String {
+    let d = dir.display();
+    format!(
+        "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}-error.log error;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{ {temp} access_log off; include /etc/nginx/mime.types;\n\
+           default_type application/octet-stream;\n\
+           server {{ listen 127.0.0.1:{port}; server_name s.test; root {d}/www;\n\
+             location /al/ {{ alias {d}/www/sub/; }}\n\
+             location /t/ {{ types {{ text/x-t txt; }} default_type text/y; }}\n\
+             location /two/ {{ index a.html second.html; }} }}\n\
+           server {{ listen 127.0.0.1:{port}; server_name r.test;\n\
+             location / {{ root {d}/www/sub; }} }} }}\n",
+        temp = temp_paths(dir),
+    )
+}
+
+fn get(method: &str, host: &str, path: &str, extra: &str) -> Vec<u8> {
+    format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n")
+        .into_bytes()
+}
+
+#[test]
+fn static_files_as_nginx() {
+    require_nginx();
+    let dir = tempfile::tempdir().unwrap();
+    tree(&dir.path().join("www"));
+    let s = |path: &str| get("GET", "s.test", path, "");
+    let requests: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("a file", s("/a.txt"), "200"),
+        ("HEAD", get("HEAD", "s.test", "/a.txt", ""), "200"),
+        (
+            "If-Modified-Since, exact",
+            get(
+                "GET",
+                "s.test",
+                "/a.txt",
+                "If-Modified-Since: Fri, 02 Jan 2026 03:04:05 GMT\r\n",
+            ),
+            "304",
+        ),
+        (
+            "If-Modified-Since, other",
+            get(
+                "GET",
+                "s.test",
+                "/a.txt",
+                "If-Modified-Since: Fri, 02 Jan 2026 03:04:06 GMT\r\n",
+            ),
+            "200",
+        ),
+        (
+            "If-None-Match",
+            get(
+                "GET",
+                "s.test",
+                "/a.txt",
+                "If-None-Match: \"695735a5-6\"\r\n",
+            ),
+            "304",
+        ),
+        ("arguments", s("/a.txt?x=1"), "200"),
+        ("css by mime.types", s("/s.css"), "200"),
+        ("default_type", s("/noext"), "200"),
+        ("upper-case extension", s("/UP.HTML"), "200"),
+        ("empty file", s("/empty.txt"), "200"),
+        ("missing", s("/missing"), "404"),
+        ("upper-case name", s("/A.TXT"), "404"),
+        ("a file as a directory", s("/a.txt/x"), "404"),
+        ("directory", s("/dir"), "301"),
+        ("directory with arguments", s("/dir?a=b"), "301"),
+        ("index", s("/dir/"), "200"),
+        ("no index", s("/noidx/"), "403"),
+        ("index of a missing directory", s("/nodir/"), "404"),
+        ("index under a file", s("/a.txt/"), "404"),
+        ("second index", s("/two/"), "200"),
+        ("alias", s("/al/f.html"), "200"),
+        ("alias directory", s("/al/"), "403"),
+        ("location types", s("/t/a.txt"), "200"),
+        ("location default_type", s("/t/raw"), "200"),
+        ("location without index", s("/t/"), "403"),
+        ("dot segments", s("/dir/../a.txt"), "200"),
+        ("encoded", s("/%61.txt"), "200"),
+        ("above the root", s("/../a.txt"), "400"),
+        (
+            "POST a file",
+            get("POST", "s.test", "/a.txt", "Content-Length: 3\r\n"),
+            "405",
+        ),
+        (
+            "POST missing",
+            get("POST", "s.test", "/missing", "Content-Length: 0\r\n"),
+            "404",
+        ),
+        (
+            "DELETE missing",
+            get("DELETE", "s.test", "/missing", ""),
+            "405",
+        ),
+        ("DELETE index", get("DELETE", "s.test", "/dir/", ""), "405"),
+        ("location root", get("GET", "r.test", "/f.html", ""), "200"),
+    ];
+    let mut answers = Vec::new();
+    let mut logs = Vec::new();
+    for (name, program) in [("nginx", NGINX), ("ours", OURS)] {
+        let port = free_port();
+        let proc = support::start(
+            dir.path(),
+            name,
+            &conf(dir.path(), name, port),
+            port,
+            program,
+        );
+        let got: Vec<_> = requests
+            .iter()
+            .map(|(_, r, _)| {
+                let mut r = r.clone();
+                if r.ends_with(b"Content-Length: 3\r\nConnection: close\r\n\r\n") {
+                    r.extend_from_slice(b"abc");
+                }
+                let mut a = raw::split(&raw::exchange(port, &r));
+                // Each runs on its own port.
+                a.0 = a.0.replace(&format!(":{port}/"), ":PORT/");
+                a
+            })
+            .collect();
+        answers.push(got);
+        drop(proc);
+        logs.push(raw::messages(
+            &dir.path().join(format!("{name}-error.log")),
+            "request:",
+        ));
+    }
+    answers[0].iter_mut().for_each(raw::as_ours);
+    for ((case, _, status), answer) in requests.iter().zip(&answers[0]) {
+        assert!(
+            answer.0.starts_with(&format!("HTTP/1.1 {status} ")),
+            "nginx, {case}: {:?}",
+            answer.0
+        );
+    }
+    let differ: Vec<String> = answers[0]
+        .iter()
+        .zip(&answers[1])
+        .zip(&requests)
+        .filter(|((n, o), _)| n != o)
+        .map(|((n, o), (case, _, _))| format!("{case}:\nnginx {n:?}\n ours {o:?}"))
+        .collect();
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    assert!(logs[0].len() >= 8, "{:#?}", logs[0]);
+    assert_eq!(logs[0], logs[1]);
+}
