@@ -410,6 +410,9 @@ pub struct Event<'a> {
     /// `HTTP/1.1`, `HTTP/1.0`, `HTTP/2.0`.
     pub version: &'a str,
     pub host: Option<&'a str>,
+    /// The `upstream: "…"` of lines written after the upstream failed
+    /// (`error_page` targets), as nginx keeps it.
+    pub upstream: Option<&'a str>,
 }
 
 /// An [`Event`] that owns its request's facts, for a message written
@@ -450,6 +453,7 @@ impl OwnedEvent {
             target: &self.target,
             version: &self.version,
             host: self.host.as_deref(),
+            upstream: None,
         }
     }
 }
@@ -481,7 +485,7 @@ impl Event<'_> {
             client: self.client,
             server: &server,
             request: &request,
-            upstream,
+            upstream: upstream.or(self.upstream),
             host: self.host,
         };
         target.log(

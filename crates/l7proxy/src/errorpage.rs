@@ -65,8 +65,8 @@ pub fn run(ctx: &Ctx<'_>, action: Option<&Action>, req: &Req<'_>) -> Outcome {
         let plan: &StaticPlan = match action {
             None => server_files,
             Some(Action::Static(p)) => p,
-            Some(Action::Return(r)) => {
-                let resp = crate::worker::returned(r, ctx.vars);
+            Some(Action::Return(r, default_type)) => {
+                let resp = crate::worker::returned(r, ctx.vars, default_type);
                 return if resp.extensions().get::<Generated>().is_some()
                     && resp.status().as_u16() >= 400
                 {

@@ -248,7 +248,8 @@ impl ClientLimits {
 /// What a location does.
 #[derive(Debug, Clone)]
 pub enum Action {
-    Return(Return),
+    /// `return`, and the location's `default_type` (a text's type).
+    Return(Return, Arc<str>),
     Proxy(Box<ProxyPlan>),
     /// Files under `root` or `alias` (`files.rs`).
     Static(Arc<crate::files::StaticPlan>),
@@ -325,7 +326,8 @@ fn tree(
 ) -> Result<PlanTree, String> {
     let settings = loc.settings.proxy.clone().inherit(parent);
     let action = if let Some(r) = &loc.ret {
-        Action::Return(r.clone())
+        let default_type = loc.settings.default_type.as_deref().unwrap_or("text/plain");
+        Action::Return(r.clone(), default_type.into())
     } else if let Some(p) = proxy_plan(loc, &settings) {
         Action::Proxy(Box::new(p))
     } else {

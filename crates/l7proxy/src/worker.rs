@@ -189,7 +189,7 @@ pub fn error_page(status: StatusCode) -> Response<Body> {
     r
 }
 
-pub(crate) fn returned(ret: &Return, vars: &Vars<'_>) -> Response<Body> {
+pub(crate) fn returned(ret: &Return, vars: &Vars<'_>, default_type: &str) -> Response<Body> {
     let status = StatusCode::from_u16(ret.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let redirect = matches!(ret.code, 301 | 302 | 303 | 307 | 308);
     // Text and URL may hold variables.
@@ -205,8 +205,9 @@ pub(crate) fn returned(ret: &Return, vars: &Vars<'_>) -> Response<Body> {
         Some(text) => {
             let mut r = Response::new(Body::text(text));
             *r.status_mut() = status;
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            let content_type = HeaderValue::from_str(default_type)
+                .unwrap_or(HeaderValue::from_static("text/plain"));
+            r.headers_mut().insert(header::CONTENT_TYPE, content_type);
             r
         }
         None if ret.code >= 400 => error_page(status),
@@ -395,10 +396,12 @@ impl Worker {
         // The location's `error_page` rules, and where it is.
         let mut pages = Arc::clone(&site.server_levels[server].error_pages);
         let mut at: Vec<usize> = Vec::new();
+        let mut upstream_uri: Option<String> = None;
         let mut resp = 'answer: {
             if let Some(ret) = &site.http.servers[server].ret {
                 discard(body, limits.body_timeout).await;
-                break 'answer returned(ret, &request_vars);
+                let default_type = &site.server_levels[server].files.default_type;
+                break 'answer returned(ret, &request_vars, default_type);
             }
             *log = Arc::clone(&site.server_logs[server]);
             *limits = site.server_client[server];
@@ -427,6 +430,7 @@ impl Worker {
                     .headers
                     .get(header::HOST)
                     .and_then(|h| h.to_str().ok()),
+                upstream: None,
             };
             // nginx checks the declared length once the location is known,
             // before a location's `return` (`ngx_http_core_find_config_phase`).
@@ -454,9 +458,9 @@ impl Worker {
                     let outcome = crate::errorpage::run(&ctx, action, &req);
                     break 'answer crate::errorpage::page(&ctx, outcome);
                 }
-                Some(Action::Return(r)) => {
+                Some(Action::Return(r, default_type)) => {
                     discard(body, limits.body_timeout).await;
-                    break 'answer returned(r, &request_vars);
+                    break 'answer returned(r, &request_vars, default_type);
                 }
                 Some(Action::Proxy(p)) => p,
             };
@@ -566,10 +570,21 @@ impl Worker {
                 upgrade,
                 client_io: parts.extensions.get::<Arc<crate::timed::Limits>>().cloned(),
             };
+            if !pages.is_empty() {
+                upstream_uri = Some(outgoing.target.to_string());
+            }
             self.proxy(plan, input, outgoing, &event, &mut routed.tries)
                 .await
         };
         if !pages.is_empty() {
+            // The last peer tried and the URI it was sent, for nginx's
+            // `upstream: "…"` in the target's error lines.
+            let upstream = match (routed.tries.last().map(|t| &t.addr), &upstream_uri) {
+                (Some(crate::logformat::TryAt::Peer(p)), Some(uri)) => {
+                    Some(format!("http://{p}{}{uri}", p.uri_separator()))
+                }
+                _ => None,
+            };
             let event = crate::errorlog::Event {
                 site: &site,
                 server,
@@ -586,6 +601,7 @@ impl Worker {
                     .headers
                     .get(header::HOST)
                     .and_then(|h| h.to_str().ok()),
+                upstream: upstream.as_deref(),
             };
             let ctx = crate::errorpage::Ctx {
                 site: &site,

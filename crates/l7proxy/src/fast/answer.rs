@@ -310,6 +310,7 @@ pub(super) async fn answer(
         target,
         version: "HTTP/1.1",
         host: Some(host),
+        upstream: None,
     };
     for tries in 1..=max_tries.max(1) {
         let pick =

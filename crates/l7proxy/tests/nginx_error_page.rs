@@ -1,0 +1,137 @@
+//! Differential: `error_page` on the errors we answer (a missing file,
+//! `return 404`, a dead upstream's 502): to a URI (the location looked up
+//! again, POST becoming GET, HEAD staying HEAD), with `=CODE`, with `=`
+//! (the target's status), to a named location, to a URL (302, or the
+//! `=301` given), inherited from the server; an error of the target is
+//! sent as it is (`recursive_error_pages off`). Debian's default
+//! `error_page 500 502 503 504 /50x.html` with its `location =
+//! /50x.html`. The same answers and error lines from nginx 1.22 and from
+//! l7proxy.
+
+use std::path::Path;
+
+#[path = "support/raw.rs"]
+mod raw;
+mod support;
+use support::{free_port, require_nginx, temp_paths, NGINX, OURS};
+
+fn conf(dir: &Path, name: &str, port: u16, dead: u16) -> String {
+    let d = dir.display();
+    format!(
+        "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}-error.log error;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{ {temp} access_log off; include /etc/nginx/mime.types;\n\
+           default_type application/octet-stream;\n\
+           server {{ listen 127.0.0.1:{port}; server_name s.test; root {d}/www;\n\
+             error_page 404 /err/404.html;\n\
+             error_page 500 502 503 504 /50x.html;\n\
+             location = /50x.html {{ root {d}/www/err; }}\n\
+             location /eq/ {{ error_page 404 = /a.txt; }}\n\
+             location /c/ {{ error_page 404 =200 /err/404.html; }}\n\
+             location /u/ {{ error_page 404 http://example.test/x; }}\n\
+             location /u2/ {{ error_page 404 =301 http://example.test/y; }}\n\
+             location /n/ {{ error_page 404 @named; }}\n\
+             location @named {{ return 200 \"named\\n\"; }}\n\
+             location /m/ {{ error_page 404 /nothere.html; }}\n\
+             location /p/ {{ proxy_pass http://127.0.0.1:{dead}; }}\n\
+             location /r/ {{ return 404; }}\n\
+             location /rt/ {{ return 404 \"text\"; }}\n\
+             location /ret/ {{ error_page 404 /ret/x; return 404; }}\n\
+             location /f/ {{ error_page 403 404 =410 /a.txt; }}\n\
+             location /gone/ {{ error_page 405 /a.txt; }} }}\n\
+           server {{ listen 127.0.0.1:{port}; server_name deb.test; root {d}/www;\n\
+             error_page 500 502 503 504 /50x.html;\n\
+             location / {{ proxy_pass http://127.0.0.1:{dead}; }}\n\
+             location = /50x.html {{ root /usr/share/nginx/html; }} }} }}\n",
+        temp = temp_paths(dir),
+    )
+}
+
+fn req(method: &str, host: &str, path: &str, extra: &str) -> Vec<u8> {
+    format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n")
+        .into_bytes()
+}
+
+#[test]
+fn error_pages_as_nginx() {
+    require_nginx();
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(www.join("err")).unwrap();
+    std::fs::create_dir_all(www.join("f/closed")).unwrap();
+    std::fs::write(www.join("a.txt"), "hello\n").unwrap();
+    std::fs::write(www.join("gone/b.txt"), "b\n").unwrap_or_else(|_| {
+        std::fs::create_dir_all(www.join("gone")).unwrap();
+        std::fs::write(www.join("gone/b.txt"), "b\n").unwrap();
+    });
+    std::fs::write(www.join("err/404.html"), "<p>custom 404</p>\n").unwrap();
+    std::fs::write(www.join("err/50x.html"), "<p>down</p>\n").unwrap();
+    // A port nothing listens on: 502.
+    let dead = free_port();
+    let s = |path: &str| req("GET", "s.test", path, "");
+    let requests: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("to a URI", s("/missing"), "404"),
+        (
+            "POST becomes GET",
+            req("POST", "s.test", "/missing", "Content-Length: 0\r\n"),
+            "404",
+        ),
+        (
+            "HEAD stays HEAD",
+            req("HEAD", "s.test", "/missing", ""),
+            "404",
+        ),
+        ("= takes the target's status", s("/eq/x"), "200"),
+        ("=200", s("/c/x"), "200"),
+        ("to a URL", s("/u/x"), "302"),
+        ("=301 to a URL", s("/u2/x"), "301"),
+        ("named location", s("/n/x"), "404"),
+        ("a missing target", s("/m/x"), "404"),
+        ("502 to 50x.html", s("/p/x"), "502"),
+        ("return 404", s("/r/x"), "404"),
+        ("return 404 with text", s("/rt/x"), "404"),
+        ("no second redirect", s("/ret/x"), "404"),
+        ("=410 on 403", s("/f/closed/"), "410"),
+        ("405", req("DELETE", "s.test", "/gone/b.txt", ""), "405"),
+        (
+            "Debian's default, no 50x.html here",
+            req("GET", "deb.test", "/x", ""),
+            "404",
+        ),
+    ];
+    let mut answers = Vec::new();
+    let mut logs = Vec::new();
+    for (name, program) in [("nginx", NGINX), ("ours", OURS)] {
+        let port = free_port();
+        let conf = conf(dir.path(), name, port, dead);
+        let proc = support::start(dir.path(), name, &conf, port, program);
+        let got: Vec<_> = requests
+            .iter()
+            .map(|(_, r, _)| raw::split(&raw::exchange(port, r)))
+            .collect();
+        answers.push(got);
+        drop(proc);
+        logs.push(raw::messages(
+            &dir.path().join(format!("{name}-error.log")),
+            "request:",
+        ));
+    }
+    answers[0].iter_mut().for_each(raw::as_ours);
+    for ((case, _, status), answer) in requests.iter().zip(&answers[0]) {
+        assert!(
+            answer.0.starts_with(&format!("HTTP/1.1 {status} ")),
+            "nginx, {case}: {:?}",
+            answer.0
+        );
+    }
+    let differ: Vec<String> = answers[0]
+        .iter()
+        .zip(&answers[1])
+        .zip(&requests)
+        .filter(|((n, o), _)| n != o)
+        .map(|((n, o), (case, _, _))| format!("{case}:\nnginx {n:?}\n ours {o:?}"))
+        .collect();
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    assert!(logs[0].len() >= 10, "{:#?}", logs[0]);
+    assert_eq!(logs[0], logs[1]);
+}
