@@ -5,8 +5,8 @@
 //! is looked up again, the method becomes GET unless HEAD), a named
 //! location, or a URL (302, or the `=CODE` given when it is a redirect).
 //! `=CODE` replaces the answer's status, `=` alone keeps the target's,
-//! none gives the error's. The `index` module's internal redirects go
-//! through [`run`] as well.
+//! none gives the error's. `try_files` and the `index` module's internal
+//! redirects go through [`run`] as well.
 
 use http::{header, HeaderValue, Response, StatusCode};
 use nginx_conf::model::http::{ErrorPage, LocationMatch};
@@ -40,33 +40,108 @@ pub struct Ctx<'a> {
 pub enum Outcome {
     Page(Response<Body>),
     Error(StatusCode),
-    /// An internal redirect reached a proxied location: not done here.
-    Proxied,
+    /// An internal redirect (`index`, `try_files`) reached the proxied
+    /// location at this path, with this URI (and these arguments when
+    /// `Some`: a `try_files` URI replaces them, `None` if it has none).
+    Proxied {
+        path: Vec<usize>,
+        uri: String,
+        args: Option<Option<String>>,
+    },
 }
 
-/// The action of the location `uri` selects (the server's files when
-/// none does).
-fn action_of<'a>(site: &'a Site, server: usize, uri: &str) -> Option<&'a Action> {
+/// The location `uri` selects, and its plan (`None`: the server's files).
+fn location_of<'a>(
+    site: &'a Site,
+    server: usize,
+    uri: &str,
+) -> (Vec<usize>, Option<&'a crate::plan::PlanTree>) {
     let path = site.routes[server].location(uri.as_bytes());
-    match crate::plan::node(&site.plans[server], &path) {
-        Some(n) => Some(&n.action),
-        None => None,
-    }
+    let node = crate::plan::node(&site.plans[server], &path);
+    (path, node)
 }
 
-/// Runs `action` for `req`, following `index` redirects (the location is
-/// looked up again for each).
+/// The named location `@name` of the server.
+fn named<'a>(ctx: &Ctx<'a>, name: &str) -> Option<(Vec<usize>, Option<&'a crate::plan::PlanTree>)> {
+    let i = ctx.site.http.servers[ctx.server]
+        .locations
+        .iter()
+        .position(|l| matches!(&l.matcher, LocationMatch::Named(n) if n == name))?;
+    Some((
+        vec![i],
+        crate::plan::node(&ctx.site.plans[ctx.server], &[i]),
+    ))
+}
+
+/// Where `try_files` sends a request.
+enum Tried {
+    /// A file or directory that exists: its URI, in the same location.
+    Here(String),
+    Code(StatusCode),
+    Named(String),
+    Uri(String),
+}
+
+/// nginx's try_files phase: the first name (variables expanded, `$uri`
+/// the current URI) that exists (as a directory when it ends with `/`);
+/// else the last argument.
+fn try_files(ctx: &Ctx<'_>, plan: &StaticPlan, list: &[String], uri: &str) -> Tried {
+    let vars = Vars { uri, ..*ctx.vars };
+    let (last, names) = list
+        .split_last()
+        .map_or(("", &[][..]), |(l, n)| (l.as_str(), n));
+    for name in names {
+        let name = vars.expand(name);
+        let dir = name.ends_with('/');
+        let Some(path) = plan.try_path(&name) else {
+            continue;
+        };
+        // A name without `/` matches a directory too (then 301).
+        if std::fs::metadata(&path).is_ok_and(|m| !dir || m.is_dir()) {
+            return Tried::Here(name);
+        }
+    }
+    if let Some(code) = last.strip_prefix('=') {
+        let code = code
+            .parse::<u16>()
+            .ok()
+            .and_then(|c| StatusCode::from_u16(c).ok());
+        return Tried::Code(code.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    }
+    if let Some(name) = last.strip_prefix('@') {
+        return Tried::Named(name.to_owned());
+    }
+    Tried::Uri(vars.expand(last))
+}
+
+/// Runs `node`'s action for `req` (`node` `None`: the server's files),
+/// following `try_files` and `index` redirects (the location is looked up
+/// again for each).
 #[must_use]
-pub fn run(ctx: &Ctx<'_>, action: Option<&Action>, req: &Req<'_>) -> Outcome {
+pub fn run(
+    ctx: &Ctx<'_>,
+    node: Option<&crate::plan::PlanTree>,
+    path: &[usize],
+    req: &Req<'_>,
+) -> Outcome {
     let server_files = &ctx.site.server_levels[ctx.server].files;
     let mut uri = req.uri.to_owned();
-    let mut action = action;
+    let mut node = node;
+    let mut path = path.to_vec();
+    // Whether the location was just entered (its `try_files` applies).
+    let mut entered = true;
+    // Arguments a `try_files` URI set (`None`: the request's).
+    let mut new_args: Option<Option<String>> = None;
     for _ in 0..MAX_REDIRECTS {
-        let plan: &StaticPlan = match action {
+        let plan: &StaticPlan = match node.map(|n| &n.action) {
             None => server_files,
             Some(Action::Static(p)) => p,
             Some(Action::Return(r, default_type)) => {
-                let resp = crate::worker::returned(r, ctx.vars, default_type);
+                let vars = Vars {
+                    uri: &uri,
+                    ..*ctx.vars
+                };
+                let resp = crate::worker::returned(r, &vars, default_type);
                 return if resp.extensions().get::<Generated>().is_some()
                     && resp.status().as_u16() >= 400
                 {
@@ -75,15 +150,59 @@ pub fn run(ctx: &Ctx<'_>, action: Option<&Action>, req: &Req<'_>) -> Outcome {
                     Outcome::Page(resp)
                 };
             }
-            Some(Action::Proxy(_)) => return Outcome::Proxied,
+            Some(Action::Proxy(_)) => {
+                return Outcome::Proxied {
+                    path,
+                    uri,
+                    args: new_args,
+                }
+            }
         };
-        let here = Req { uri: &uri, ..*req };
+        if let (true, Some(list)) = (entered, &plan.try_files) {
+            match try_files(ctx, plan, list, &uri) {
+                Tried::Here(found) => uri = found,
+                Tried::Code(s) => {
+                    return if s.as_u16() >= 300 {
+                        Outcome::Error(s)
+                    } else {
+                        let mut r = Response::new(Body::empty());
+                        *r.status_mut() = s;
+                        Outcome::Page(r)
+                    };
+                }
+                Tried::Named(name) => {
+                    let Some((p, n)) = named(ctx, &name) else {
+                        ctx.event
+                            .crit(&format!("could not find named location \"@{name}\""));
+                        return Outcome::Error(StatusCode::INTERNAL_SERVER_ERROR);
+                    };
+                    (path, node, entered) = (p, n, true);
+                    continue;
+                }
+                Tried::Uri(next) => {
+                    // nginx's `ngx_http_split_args`: none after it without `?`.
+                    let (next, args) = match next.split_once('?') {
+                        Some((u, a)) => (u.to_owned(), Some(a.to_owned())),
+                        None => (next, None),
+                    };
+                    new_args = Some(args);
+                    (path, node) = location_of(ctx.site, ctx.server, &next);
+                    (uri, entered) = (next, true);
+                    continue;
+                }
+            }
+        }
+        let here = Req {
+            uri: &uri,
+            args: new_args.as_ref().map_or(req.args, Option::as_deref),
+            ..*req
+        };
         match crate::files::serve(plan, &here, ctx.event) {
             Served::Page(r) => return Outcome::Page(r),
             Served::Error(s) => return Outcome::Error(s),
             Served::Internal(next) => {
-                action = action_of(ctx.site, ctx.server, &next);
-                uri = next;
+                (path, node) = location_of(ctx.site, ctx.server, &next);
+                (uri, entered) = (next, true);
             }
         }
     }
@@ -99,7 +218,7 @@ pub fn page(ctx: &Ctx<'_>, outcome: Outcome) -> Response<Body> {
     match outcome {
         Outcome::Page(r) => r,
         Outcome::Error(s) => crate::worker::error_page(s),
-        Outcome::Proxied => {
+        Outcome::Proxied { .. } => {
             ctx.event
                 .error("l7proxy: an internal redirect to a proxied location is not supported");
             crate::worker::error_page(StatusCode::INTERNAL_SERVER_ERROR)
@@ -153,26 +272,22 @@ pub fn intercept(
     }
     let method = if req.method == "HEAD" { "HEAD" } else { "GET" };
     let outcome = if let Some(name) = target.strip_prefix('@') {
-        let named = ctx.site.http.servers[ctx.server]
-            .locations
-            .iter()
-            .position(|l| matches!(&l.matcher, LocationMatch::Named(n) if n == name));
-        let Some(i) = named else {
+        let Some((path, node)) = named(ctx, name) else {
             ctx.event
                 .crit(&format!("could not find named location \"@{name}\""));
             return crate::worker::error_page(StatusCode::INTERNAL_SERVER_ERROR);
         };
-        let action = crate::plan::node(&ctx.site.plans[ctx.server], &[i]).map(|n| &n.action);
-        run(ctx, action, &Req { method, ..*req })
+        run(ctx, node, &path, &Req { method, ..*req })
     } else {
         let (uri, args) = match target.split_once('?') {
             Some((u, a)) => (u, Some(a)),
             None => (target.as_str(), None),
         };
-        let action = action_of(ctx.site, ctx.server, uri);
+        let (path, node) = location_of(ctx.site, ctx.server, uri);
         run(
             ctx,
-            action,
+            node,
+            &path,
             &Req {
                 method,
                 uri,

@@ -60,6 +60,8 @@ pub struct StaticPlan {
     pub index: Vec<String>,
     pub types: HashMap<String, String>,
     pub default_type: String,
+    /// The location's `try_files` (`errorpage::run` applies it).
+    pub try_files: Option<Vec<String>>,
 }
 
 impl StaticPlan {
@@ -95,7 +97,17 @@ impl StaticPlan {
                 .default_type
                 .clone()
                 .unwrap_or_else(|| "text/plain".to_owned()),
+            try_files: None,
         }
+    }
+
+    /// The path `try_files` tests for `name` (with `alias`, a name
+    /// outside the location's prefix tests nothing).
+    pub(crate) fn try_path(&self, name: &str) -> Option<String> {
+        if !name.starts_with('/') || name.split('/').any(|s| s == "..") {
+            return None;
+        }
+        Some(self.path(name))
     }
 
     /// The file path of `uri` (`None`: the URI is shorter than an alias
@@ -315,4 +327,24 @@ fn insert(h: &mut HeaderMap, name: header::HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         h.insert(name, v);
     }
+}
+
+/// A decoded URI as nginx sends it upstream after an internal redirect
+/// (`ngx_escape_uri`: spaces, controls, `%`, `?`, `#` and bytes past
+/// ASCII escaped).
+#[must_use]
+pub fn escape(uri: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |b: u8| b <= b' ' || b >= 0x7f || matches!(b, b'%' | b'?' | b'#' | b'"');
+    if !uri.bytes().any(bad) {
+        return std::borrow::Cow::Borrowed(uri);
+    }
+    let mut out = String::with_capacity(uri.len() + 8);
+    for b in uri.bytes() {
+        if bad(b) {
+            let _ = std::fmt::Write::write_fmt(&mut out, format_args!("%{b:02X}"));
+        } else {
+            out.push(char::from(b));
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }

@@ -337,11 +337,9 @@ fn tree(
             | LocationMatch::Exact(p) => Some(p.len()),
             _ => None,
         };
-        Action::Static(Arc::new(crate::files::StaticPlan::new(
-            &loc.settings,
-            loc.alias.as_deref(),
-            prefix,
-        )))
+        let mut files = crate::files::StaticPlan::new(&loc.settings, loc.alias.as_deref(), prefix);
+        files.try_files.clone_from(&loc.try_files);
+        Action::Static(Arc::new(files))
     };
     let log = Arc::new(files.target(loc.settings.access_log.as_ref())?);
     let pass = match (&loc.proxy_pass, &loc.proxy_pass_url) {

@@ -397,6 +397,8 @@ impl Worker {
         let mut pages = Arc::clone(&site.server_levels[server].error_pages);
         let mut at: Vec<usize> = Vec::new();
         let mut upstream_uri: Option<String> = None;
+        // The URI an internal redirect to a proxied location gave.
+        let mut redirected: Option<(String, Option<Option<String>>)> = None;
         let mut resp = 'answer: {
             if let Some(ret) = &site.http.servers[server].ret {
                 discard(body, limits.body_timeout).await;
@@ -441,8 +443,7 @@ impl Worker {
                 break 'answer error_page(StatusCode::PAYLOAD_TOO_LARGE);
             }
             let plan = match node.map(|n| &n.action) {
-                action @ (None | Some(Action::Static(_))) => {
-                    discard(body, limits.body_timeout).await;
+                None | Some(Action::Static(_)) => {
                     let ctx = crate::errorpage::Ctx {
                         site: &site,
                         server,
@@ -455,8 +456,23 @@ impl Worker {
                         args,
                         headers: &parts.headers,
                     };
-                    let outcome = crate::errorpage::run(&ctx, action, &req);
-                    break 'answer crate::errorpage::page(&ctx, outcome);
+                    match crate::errorpage::run(&ctx, node, &loc_path, &req) {
+                        // `try_files` or `index` led to a proxied location.
+                        crate::errorpage::Outcome::Proxied { path, uri, args } => {
+                            let n = crate::plan::node(&site.plans[server], &path);
+                            let Some((n, Action::Proxy(p))) = n.map(|n| (n, &n.action)) else {
+                                break 'answer error_page(StatusCode::INTERNAL_SERVER_ERROR);
+                            };
+                            (shape, pages, at) = (&n.shape, Arc::clone(&n.error_pages), path);
+                            *log = Arc::clone(&n.log);
+                            redirected = Some((uri, args));
+                            p
+                        }
+                        outcome => {
+                            discard(body, limits.body_timeout).await;
+                            break 'answer crate::errorpage::page(&ctx, outcome);
+                        }
+                    }
                 }
                 Some(Action::Return(r, default_type)) => {
                     discard(body, limits.body_timeout).await;
@@ -487,12 +503,28 @@ impl Worker {
                         Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
                     }
                 }
-                None => parts.uri.path_and_query().map_or_else(
-                    || http::Uri::from_static("/"),
-                    |p| http::Uri::from(p.clone()),
-                ),
+                None => match &redirected {
+                    Some((u, new)) if *u != *normalized => {
+                        let args = new.as_ref().map_or(args, Option::as_deref);
+                        match upstream_target("", None, &crate::files::escape(u), args).parse() {
+                            Ok(u) => u,
+                            Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
+                        }
+                    }
+                    _ => parts.uri.path_and_query().map_or_else(
+                        || http::Uri::from_static("/"),
+                        |p| http::Uri::from(p.clone()),
+                    ),
+                },
                 Some((uri, prefix)) => {
-                    match upstream_target(uri, *prefix, &normalized, args).parse() {
+                    let (from, args) = match &redirected {
+                        Some((u, new)) => (
+                            crate::files::escape(u),
+                            new.as_ref().map_or(args, Option::as_deref),
+                        ),
+                        None => (std::borrow::Cow::Borrowed(&*normalized), args),
+                    };
+                    match upstream_target(uri, *prefix, &from, args).parse() {
                         Ok(u) => u,
                         Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
                     }

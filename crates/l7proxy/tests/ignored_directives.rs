@@ -28,7 +28,7 @@ fn ignored_directives_are_named_with_their_place() {
          http {\n\
              gzip off;\n\
              server { listen 127.0.0.1:18999;\n\
-                 try_files $uri =404;\n\
+                 autoindex on;\n\
                  location / { if ($http_x = a) { return 403; } rewrite ^/old /new;\n\
                      proxy_pass http://127.0.0.1:1; }\n\
                  location /b { gzip on; limit_rate 10k; client_max_body_size 10m; proxy_pass http://127.0.0.1:1; }\n\
@@ -38,7 +38,7 @@ fn ignored_directives_are_named_with_their_place() {
     assert!(ok, "the file is valid for nginx -t too: {text}");
     let warnings: Vec<&str> = text.lines().filter(|l| l.contains("[warn]")).collect();
     let expected = [
-        "\"try_files\" directive is not supported by l7proxy and is ignored in F:5",
+        "\"autoindex\" directive is not supported by l7proxy and is ignored in F:5",
         "\"if\" directive is not supported by l7proxy and is ignored in F:6",
         "\"rewrite\" directive is not supported by l7proxy and is ignored in F:6",
         "\"gzip\" directive is not supported by l7proxy and is ignored in F:8",
@@ -58,7 +58,7 @@ fn a_file_with_only_supported_directives_has_no_warning() {
              server { listen 127.0.0.1:18999;\n\
                  location / { proxy_pass http://u; proxy_set_header Host $host;\n\
                      add_header X-A b; return 200; }
-                 root /srv; index a.html; error_page 404 /404.html;
+                 root /srv; index a.html; error_page 404 /404.html; try_files $uri =404;
                  location /s/ { alias /srv/s/; types { text/x a; } default_type text/y; } } }\n",
     );
     assert!(ok, "{text}");

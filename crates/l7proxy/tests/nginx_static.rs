@@ -193,3 +193,95 @@ fn static_files_as_nginx() {
     assert!(logs[0].len() >= 8, "{:#?}", logs[0]);
     assert_eq!(logs[0], logs[1]);
 }
+
+fn try_conf(dir: &Path, name: &str, port: u16, backend: u16) -> String {
+    let d = dir.display();
+    format!(
+        "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}-error.log error;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{ {temp} access_log off; include /etc/nginx/mime.types;\n\
+           server {{ listen 127.0.0.1:{port}; server_name t.test; root {d}/www;\n\
+             location /tf/ {{ try_files $uri $uri/ =404; }}\n\
+             location /app/ {{ try_files $uri @app; }}\n\
+             location @app {{ proxy_pass http://127.0.0.1:{backend}; }}\n\
+             location /up/ {{ try_files $uri /api$uri; }}\n\
+             location /api/ {{ proxy_pass http://127.0.0.1:{backend}; }}\n\
+             location /st/ {{ try_files $uri /tf/a.txt; }}\n\
+             location /pi/ {{ index x.php; }}\n\
+             location ~ \\.php$ {{ proxy_pass http://127.0.0.1:{backend}; }} }} }}\n",
+        temp = temp_paths(dir),
+    )
+}
+
+#[test]
+fn try_files_as_nginx() {
+    require_nginx();
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    for d in ["tf/dir", "app", "pi"] {
+        std::fs::create_dir_all(www.join(d)).unwrap();
+    }
+    for (f, text) in [
+        ("tf/a.txt", "tf\n"),
+        ("tf/dir/index.html", "<p>tf</p>\n"),
+        ("app/a.txt", "app\n"),
+        ("pi/x.php", "<?php\n"),
+    ] {
+        std::fs::write(www.join(f), text).unwrap();
+    }
+    let backend = raw::tcp_backend();
+    let t = |path: &str| get("GET", "t.test", path, "");
+    let mut post = get("POST", "t.test", "/app/p", "Content-Length: 4\r\n");
+    post.extend_from_slice(b"body");
+    let requests: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("a file", t("/tf/a.txt"), "200"),
+        ("a directory matches $uri", t("/tf/dir"), "301"),
+        ("a directory's index", t("/tf/dir/"), "200"),
+        ("=404", t("/tf/none"), "404"),
+        ("file before @named", t("/app/a.txt"), "200"),
+        ("@named proxied", t("/app/x?q=1"), "200"),
+        ("POST to @named", post, "200"),
+        ("URI fallback proxied", t("/up/x%20y?q=1"), "200"),
+        ("URI fallback, a file", t("/st/x"), "200"),
+        ("index to a proxied location", t("/pi/"), "200"),
+    ];
+    let mut answers = Vec::new();
+    let mut logs = Vec::new();
+    for (name, program) in [("nginx", NGINX), ("ours", OURS)] {
+        let port = free_port();
+        let conf = try_conf(dir.path(), name, port, backend);
+        let proc = support::start(dir.path(), name, &conf, port, program);
+        let got: Vec<_> = requests
+            .iter()
+            .map(|(_, r, _)| {
+                let mut a = raw::split(&raw::exchange(port, r));
+                a.0 = a.0.replace(&format!(":{port}/"), ":PORT/");
+                a.1 = a.1.replace(&format!(":{port}\r\n"), ":PORT\r\n");
+                a
+            })
+            .collect();
+        answers.push(got);
+        drop(proc);
+        logs.push(raw::messages(
+            &dir.path().join(format!("{name}-error.log")),
+            "request:",
+        ));
+    }
+    answers[0].iter_mut().for_each(raw::as_ours);
+    for ((case, _, status), answer) in requests.iter().zip(&answers[0]) {
+        assert!(
+            answer.0.starts_with(&format!("HTTP/1.1 {status} ")),
+            "nginx, {case}: {:?}",
+            answer.0
+        );
+    }
+    let differ: Vec<String> = answers[0]
+        .iter()
+        .zip(&answers[1])
+        .zip(&requests)
+        .filter(|((n, o), _)| n != o)
+        .map(|((n, o), (case, _, _))| format!("{case}:\nnginx {n:?}\n ours {o:?}"))
+        .collect();
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+    assert_eq!(logs[0], logs[1]);
+}
