@@ -238,15 +238,20 @@ fn set_status(r: &mut Response<Body>, status: StatusCode) {
 }
 
 /// Applies the first of `pages` naming `resp`'s status, when `resp` is
-/// one of our own error pages.
+/// one of our own error pages, or (`upstream`: `proxy_intercept_errors
+/// on`) an upstream's answer of 300 or more (its body is dropped, its
+/// connection not reused).
 #[must_use]
 pub fn intercept(
     ctx: &Ctx<'_>,
     pages: &[ErrorPage],
     resp: Response<Body>,
     req: &Req<'_>,
+    upstream: bool,
 ) -> Response<Body> {
-    if resp.extensions().get::<Generated>().is_none() {
+    let proxied =
+        upstream && matches!(resp.body(), Body::Upstream(..)) && resp.status().as_u16() >= 300;
+    if resp.extensions().get::<Generated>().is_none() && !proxied {
         return resp;
     }
     let status = resp.status();

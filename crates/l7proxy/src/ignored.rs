@@ -20,7 +20,6 @@ const IGNORED: &[&str] = &[
     // other request routing
     "geo",
     "split_clients",
-    "proxy_intercept_errors",
     // static files
     "autoindex",
     // access control and limits

@@ -265,6 +265,8 @@ pub struct PlanTree {
     pub client: ClientLimits,
     /// `error_page` rules (inherited).
     pub error_pages: Arc<[ErrorPage]>,
+    /// `proxy_intercept_errors on`.
+    pub intercept_errors: bool,
     pub children: Vec<PlanTree>,
 }
 
@@ -381,6 +383,7 @@ fn tree(
         log,
         client: ClientLimits::new(&loc.settings.client),
         error_pages: loc.settings.error_pages.clone().unwrap_or_default().into(),
+        intercept_errors: settings.intercept_errors.unwrap_or(false),
         children,
     })
 }

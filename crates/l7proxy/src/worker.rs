@@ -396,6 +396,7 @@ impl Worker {
         // The location's `error_page` rules, and where it is.
         let mut pages = Arc::clone(&site.server_levels[server].error_pages);
         let mut at: Vec<usize> = Vec::new();
+        let mut intercept = false;
         let mut upstream_uri: Option<String> = None;
         // The URI an internal redirect to a proxied location gave.
         let mut redirected: Option<(String, Option<Option<String>>)> = None;
@@ -414,6 +415,7 @@ impl Worker {
                 *limits = n.client;
                 shape = &n.shape;
                 pages = Arc::clone(&n.error_pages);
+                intercept = n.intercept_errors;
             }
             at.clone_from(&loc_path);
             let event = crate::errorlog::Event {
@@ -464,6 +466,7 @@ impl Worker {
                                 break 'answer error_page(StatusCode::INTERNAL_SERVER_ERROR);
                             };
                             (shape, pages, at) = (&n.shape, Arc::clone(&n.error_pages), path);
+                            intercept = n.intercept_errors;
                             *log = Arc::clone(&n.log);
                             redirected = Some((uri, args));
                             p
@@ -647,7 +650,7 @@ impl Worker {
                 args,
                 headers: &parts.headers,
             };
-            resp = crate::errorpage::intercept(&ctx, &pages, resp, &req);
+            resp = crate::errorpage::intercept(&ctx, &pages, resp, &req, intercept);
         }
         let vars = Vars {
             proxy_host,

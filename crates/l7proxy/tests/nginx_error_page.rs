@@ -6,7 +6,8 @@
 //! sent as it is (`recursive_error_pages off`). Debian's default
 //! `error_page 500 502 503 504 /50x.html` with its `location =
 //! /50x.html`. The same answers and error lines from nginx 1.22 and from
-//! l7proxy.
+//! l7proxy. `proxy_intercept_errors on`: an upstream's 404/500 replaced,
+//! its 403 (no rule) passed.
 
 use std::path::Path;
 
@@ -15,7 +16,27 @@ mod raw;
 mod support;
 use support::{free_port, require_nginx, temp_paths, NGINX, OURS};
 
-fn conf(dir: &Path, name: &str, port: u16, dead: u16) -> String {
+/// A backend answering each request with the status its path ends
+/// with (`/i/404` → 404), a short body and `Connection: close`.
+fn status_backend() -> u16 {
+    use std::io::{Read, Write};
+    support::spawn_backend(200, |mut c| {
+        let mut buf = [0u8; 4096];
+        let n = c.read(&mut buf).unwrap_or(0);
+        let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let path = head.split(' ').nth(1).unwrap_or("/");
+        let code = path.rsplit('/').next().unwrap_or("200");
+        let _ = c.write_all(
+            format!(
+                "HTTP/1.1 {code} Upstream\r\nContent-Type: text/x-up\r\n\
+                 Content-Length: 9\r\nConnection: close\r\n\r\nupstream\n"
+            )
+            .as_bytes(),
+        );
+    })
+}
+
+fn conf(dir: &Path, name: &str, port: u16, dead: u16, up: u16) -> String {
     let d = dir.display();
     format!(
         "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}-error.log error;\n\
@@ -38,7 +59,9 @@ fn conf(dir: &Path, name: &str, port: u16, dead: u16) -> String {
              location /rt/ {{ return 404 \"text\"; }}\n\
              location /ret/ {{ error_page 404 /ret/x; return 404; }}\n\
              location /f/ {{ error_page 403 404 =410 /a.txt; }}\n\
-             location /gone/ {{ error_page 405 /a.txt; }} }}\n\
+             location /gone/ {{ error_page 405 /a.txt; }}\n\
+             location /i/ {{ proxy_intercept_errors on; proxy_pass http://127.0.0.1:{up}; }}\n\
+             location /noi/ {{ proxy_pass http://127.0.0.1:{up}; }} }}\n\
            server {{ listen 127.0.0.1:{port}; server_name deb.test; root {d}/www;\n\
              error_page 500 502 503 504 /50x.html;\n\
              location / {{ proxy_pass http://127.0.0.1:{dead}; }}\n\
@@ -68,6 +91,7 @@ fn error_pages_as_nginx() {
     std::fs::write(www.join("err/50x.html"), "<p>down</p>\n").unwrap();
     // A port nothing listens on: 502.
     let dead = free_port();
+    let up = status_backend();
     let s = |path: &str| req("GET", "s.test", path, "");
     let requests: Vec<(&str, Vec<u8>, &str)> = vec![
         ("to a URI", s("/missing"), "404"),
@@ -93,6 +117,11 @@ fn error_pages_as_nginx() {
         ("no second redirect", s("/ret/x"), "404"),
         ("=410 on 403", s("/f/closed/"), "410"),
         ("405", req("DELETE", "s.test", "/gone/b.txt", ""), "405"),
+        ("intercepted 404", s("/i/404"), "404"),
+        ("intercepted 500", s("/i/500"), "500"),
+        ("no error_page for 403", s("/i/403"), "403"),
+        ("intercepted 200", s("/i/200"), "200"),
+        ("not intercepted", s("/noi/404"), "404"),
         (
             "Debian's default, no 50x.html here",
             req("GET", "deb.test", "/x", ""),
@@ -103,7 +132,7 @@ fn error_pages_as_nginx() {
     let mut logs = Vec::new();
     for (name, program) in [("nginx", NGINX), ("ours", OURS)] {
         let port = free_port();
-        let conf = conf(dir.path(), name, port, dead);
+        let conf = conf(dir.path(), name, port, dead, up);
         let proc = support::start(dir.path(), name, &conf, port, program);
         let got: Vec<_> = requests
             .iter()

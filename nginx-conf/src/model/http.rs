@@ -58,6 +58,8 @@ pub struct ProxySettings {
     pub hide_headers: Option<Vec<String>>,
     /// `proxy_pass_header` names (inherited as a whole when unset).
     pub pass_headers: Option<Vec<String>>,
+    /// `proxy_intercept_errors`.
+    pub intercept_errors: Option<bool>,
 }
 
 /// One `proxy_redirect` rule.
@@ -102,6 +104,7 @@ impl ProxySettings {
         take(&mut self.redirects, parent.redirects.as_ref());
         take(&mut self.hide_headers, parent.hide_headers.as_ref());
         take(&mut self.pass_headers, parent.pass_headers.as_ref());
+        take(&mut self.intercept_errors, parent.intercept_errors.as_ref());
         self
     }
 }
@@ -406,6 +409,7 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
             p.next_upstream = Some(args.clone());
         }
         "proxy_buffering" => p.buffering = Some(flag(stmt, c)?),
+        "proxy_intercept_errors" => p.intercept_errors = Some(flag(stmt, c)?),
         "keepalive_timeout" => {
             out.client.keepalive_timeout = duration(stmt, c)?;
             if let Some(h) = args.get(1) {
