@@ -2,8 +2,8 @@
 //! them: `root` / `alias`, `index`, `types` and `default_type`; 404, 403
 //! and 405 with nginx's error lines, 301 to the slash form of a
 //! directory, `If-Modified-Since` (exact) and `If-None-Match` → 304.
-//! Regular files only (no autoindex, no Range: the whole file is sent,
-//! read into memory).
+//! `Range` (`ranges.rs`). Regular files only (no autoindex); a file is
+//! read into memory.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -298,29 +298,114 @@ fn respond(
         insert(h, header::ETAG, &etag);
         return r;
     }
-    insert(h, header::CONTENT_TYPE, plan.content_type(req.uri));
+    let content_type = plan.content_type(req.uri);
+    insert(h, header::CONTENT_TYPE, content_type);
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     insert(h, header::LAST_MODIFIED, &modified);
     insert(h, header::ETAG, &etag);
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let if_range = req.headers.get(header::IF_RANGE).map(HeaderValue::as_bytes);
+    let ranges = match req.headers.get(header::RANGE) {
+        Some(v) if crate::ranges::if_range(if_range, &etag, &modified) => {
+            crate::ranges::parse(v.as_bytes(), size)
+        }
+        _ => crate::ranges::Ranges::Whole,
+    };
+    let parts = match ranges {
+        crate::ranges::Ranges::Whole => None,
+        crate::ranges::Ranges::Unsatisfiable => {
+            let mut r = crate::worker::error_page(StatusCode::RANGE_NOT_SATISFIABLE);
+            insert(
+                r.headers_mut(),
+                header::CONTENT_RANGE,
+                &format!("bytes */{size}"),
+            );
+            return r;
+        }
+        crate::ranges::Ranges::Parts(p) => Some(p),
+    };
+    if parts.is_none() {
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
     if req.method != "HEAD" && size == 0 {
         // Our own length in its place (hyper writes its own for no body).
         *r.body_mut() = Body::text(bytes::Bytes::new());
     }
-    if req.method != "HEAD" && size > 0 {
-        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        if let Err(e) = file.read_to_end(&mut bytes) {
-            event.crit(&format!("read() \"{path}\" failed ({})", os_error(&e)));
-            let mut r = crate::worker::error_page(StatusCode::INTERNAL_SERVER_ERROR);
-            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            return r;
-        }
-        // A file that changed size meanwhile: what was read.
-        r.headers_mut()
-            .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-        *r.body_mut() = Body::text(bytes);
+    let read = match &parts {
+        Some(p) => partial(&mut r, &file, p, size, content_type, req.method == "HEAD"),
+        None if req.method != "HEAD" && size > 0 => whole(&mut r, &mut file, size),
+        None => Ok(()),
+    };
+    if let Err(e) = read {
+        event.crit(&format!("read() \"{path}\" failed ({})", os_error(&e)));
+        return crate::worker::error_page(StatusCode::INTERNAL_SERVER_ERROR);
     }
     r
+}
+
+/// The whole file as the body.
+fn whole(r: &mut Response<Body>, file: &mut std::fs::File, size: u64) -> std::io::Result<()> {
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    // A file that changed size meanwhile: what was read.
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    *r.body_mut() = Body::text(bytes);
+    Ok(())
+}
+
+/// 206: one range with `Content-Range`, several as
+/// `multipart/byteranges` (nginx's layout).
+fn partial(
+    r: &mut Response<Body>,
+    file: &std::fs::File,
+    parts: &[(u64, u64)],
+    size: u64,
+    content_type: &str,
+    head: bool,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+    let read = |(start, end): (u64, u64)| -> std::io::Result<Vec<u8>> {
+        let mut buf = vec![0; usize::try_from(end - start).unwrap_or(0)];
+        if !head {
+            file.read_exact_at(&mut buf, start)?;
+        }
+        Ok(buf)
+    };
+    let h = r.headers_mut();
+    if let [one] = parts {
+        let range = format!("bytes {}-{}/{size}", one.0, one.1 - 1);
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(one.1 - one.0));
+        insert(h, header::CONTENT_RANGE, &range);
+        if !head {
+            *r.body_mut() = Body::text(read(*one)?);
+        }
+        return Ok(());
+    }
+    let boundary = crate::ranges::boundary();
+    let mut body = Vec::new();
+    for &(start, end) in parts {
+        body.extend_from_slice(
+            format!(
+                "\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\
+                 Content-Range: bytes {start}-{}/{size}\r\n\r\n",
+                end - 1
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(&read((start, end))?);
+    }
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    insert(
+        h,
+        header::CONTENT_TYPE,
+        &format!("multipart/byteranges; boundary={boundary}"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if !head {
+        *r.body_mut() = Body::text(body);
+    }
+    Ok(())
 }
 
 fn insert(h: &mut HeaderMap, name: header::HeaderName, value: &str) {

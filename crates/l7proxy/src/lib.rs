@@ -23,6 +23,7 @@ pub mod logformat;
 pub mod map;
 pub mod peer;
 pub mod plan;
+pub mod ranges;
 pub mod route;
 pub mod server;
 pub mod shape;

@@ -2,7 +2,8 @@
 //! `default_type`, Debian's `mime.types`): 200 heads with ETag and
 //! Last-Modified, HEAD, 304 on `If-Modified-Since` / `If-None-Match`, 301
 //! to a directory's slash form, 403 for a directory without index, 404 and
-//! 405, with nginx's error lines; the same answers from nginx 1.22 and
+//! 405, with nginx's error lines; `Range` (one range, several as
+//! multipart, 416, `If-Range`); the same answers from nginx 1.22 and
 //! from l7proxy.
 
 use std::path::Path;
@@ -61,6 +62,16 @@ fn conf(dir: &Path, name: &str, port: u16) -> String {
 fn get(method: &str, host: &str, path: &str, extra: &str) -> Vec<u8> {
     format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n")
         .into_bytes()
+}
+
+/// `GET /a.txt` with `Range: RANGE` and `extra` headers.
+fn range(range: &str, extra: &str) -> Vec<u8> {
+    get(
+        "GET",
+        "s.test",
+        "/a.txt",
+        &format!("Range: {range}\r\n{extra}"),
+    )
 }
 
 #[test]
@@ -142,6 +153,42 @@ fn static_files_as_nginx() {
         ),
         ("DELETE index", get("DELETE", "s.test", "/dir/", ""), "405"),
         ("location root", get("GET", "r.test", "/f.html", ""), "200"),
+        ("range", range("bytes=1-3", ""), "206"),
+        ("range from", range("bytes=2-", ""), "206"),
+        ("range suffix", range("bytes=-2", ""), "206"),
+        ("range past the end", range("bytes=0-100", ""), "206"),
+        ("range with spaces", range("bytes= 1-2", ""), "206"),
+        ("two ranges", range("bytes=0-1,3-4", ""), "206"),
+        ("ranges over the size", range("bytes=0-5,0-5", ""), "200"),
+        ("unsatisfiable range", range("bytes=10-20", ""), "416"),
+        ("bad range", range("bytes=x", ""), "416"),
+        ("reversed range", range("bytes=3-1", ""), "416"),
+        ("other unit", range("items=1-2", ""), "200"),
+        (
+            "If-Range, same ETag",
+            range("bytes=1-2", "If-Range: \"695735a5-6\"\r\n"),
+            "206",
+        ),
+        (
+            "If-Range, other ETag",
+            range("bytes=1-2", "If-Range: \"x\"\r\n"),
+            "200",
+        ),
+        (
+            "If-Range, same date",
+            range("bytes=1-2", "If-Range: Fri, 02 Jan 2026 03:04:05 GMT\r\n"),
+            "206",
+        ),
+        (
+            "HEAD with a range",
+            get("HEAD", "s.test", "/a.txt", "Range: bytes=1-2\r\n"),
+            "206",
+        ),
+        (
+            "range of an empty file",
+            get("GET", "s.test", "/empty.txt", "Range: bytes=0-2\r\n"),
+            "200",
+        ),
     ];
     let mut answers = Vec::new();
     let mut logs = Vec::new();
