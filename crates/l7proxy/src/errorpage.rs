@@ -248,15 +248,21 @@ pub fn intercept(
     resp: Response<Body>,
     req: &Req<'_>,
     upstream: bool,
-) -> Response<Body> {
+) -> Intercepted {
+    use Intercepted::Page;
     let proxied =
         upstream && matches!(resp.body(), Body::Upstream(..)) && resp.status().as_u16() >= 300;
     if resp.extensions().get::<Generated>().is_none() && !proxied {
-        return resp;
+        return Page(resp);
     }
     let status = resp.status();
     let Some(rule) = pages.iter().find(|p| p.codes.contains(&status.as_u16())) else {
-        return resp;
+        return Page(resp);
+    };
+    let new = match rule.status {
+        None => Some(status),
+        Some(None) => None,
+        Some(Some(c)) => StatusCode::from_u16(c).ok(),
     };
     let target = ctx.vars.expand(&rule.target);
     if ["http://", "https://"]
@@ -273,23 +279,25 @@ pub fn intercept(
             r.headers_mut().insert(header::LOCATION, v);
         }
         r.extensions_mut().remove::<Generated>();
-        return r;
+        return Page(r);
     }
     let method = if req.method == "HEAD" { "HEAD" } else { "GET" };
     let outcome = if let Some(name) = target.strip_prefix('@') {
         let Some((path, node)) = named(ctx, name) else {
             ctx.event
                 .crit(&format!("could not find named location \"@{name}\""));
-            return crate::worker::error_page(StatusCode::INTERNAL_SERVER_ERROR);
+            return Page(crate::worker::error_page(StatusCode::INTERNAL_SERVER_ERROR));
         };
-        run(ctx, node, &path, &Req { method, ..*req })
+        // A named location keeps the method (nginx changes it only for
+        // a URI).
+        run(ctx, node, &path, req)
     } else {
         let (uri, args) = match target.split_once('?') {
             Some((u, a)) => (u, Some(a)),
             None => (target.as_str(), None),
         };
         let (path, node) = location_of(ctx.site, ctx.server, uri);
-        run(
+        let outcome = run(
             ctx,
             node,
             &path,
@@ -299,26 +307,73 @@ pub fn intercept(
                 args,
                 headers: req.headers,
             },
-        )
+        );
+        match outcome {
+            // The target URI's own arguments (none without `?`).
+            Outcome::Proxied {
+                path,
+                uri,
+                args: None,
+            } => Outcome::Proxied {
+                path,
+                uri,
+                args: Some(args.map(str::to_owned)),
+            },
+            other => other,
+        }
     };
+    if let Outcome::Proxied { path, uri, args } = outcome {
+        let named = target.starts_with('@');
+        return Intercepted::Proxy {
+            path,
+            uri,
+            args,
+            status: new,
+            method: (!named).then_some(method),
+        };
+    }
     let mut r = page(ctx, outcome);
     // An error of the target is sent as it is (no second redirect).
     if r.extensions().get::<Generated>().is_some() && r.status().as_u16() >= 300 {
         r.extensions_mut().remove::<Generated>();
-        return r;
+        return Page(r);
     }
-    let new = match rule.status {
-        None => Some(status),
-        Some(None) => None,
-        Some(Some(c)) => StatusCode::from_u16(c).ok(),
-    };
+    override_status(&mut r, new);
+    Page(r)
+}
+
+/// `error_page`'s status on the target's answer (`None`: the target's
+/// own), unless the target failed (then its error stands).
+pub fn override_status(r: &mut Response<Body>, new: Option<StatusCode>) {
+    if r.extensions().get::<Generated>().is_some() && r.status().as_u16() >= 300 {
+        r.extensions_mut().remove::<Generated>();
+        return;
+    }
     if let Some(s) = new.filter(|&s| s != r.status()) {
-        set_status(&mut r, s);
-        if s != StatusCode::OK && s != StatusCode::PARTIAL_CONTENT {
+        set_status(r, s);
+        let proxied = matches!(r.body(), Body::Upstream(..));
+        if !proxied && s != StatusCode::OK && s != StatusCode::PARTIAL_CONTENT {
             // nginx's header filter and range filter.
             r.headers_mut().remove(header::LAST_MODIFIED);
             r.headers_mut().remove(header::ACCEPT_RANGES);
         }
     }
-    r
+}
+
+/// What `error_page` made of an answer.
+#[derive(Debug)]
+pub enum Intercepted {
+    /// The answer to send.
+    Page(Response<Body>),
+    /// The target is a proxied location: the caller proxies there (with
+    /// `method`, GET or HEAD and no body, for a URI; the request's method
+    /// and body for a named location) and applies `status` with
+    /// [`override_status`].
+    Proxy {
+        path: Vec<usize>,
+        uri: String,
+        args: Option<Option<String>>,
+        status: Option<StatusCode>,
+        method: Option<&'static str>,
+    },
 }

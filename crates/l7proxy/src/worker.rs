@@ -17,7 +17,7 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
-use crate::balance::{Attempt, Input, Method, Upstream};
+use crate::balance::{Attempt, Input, Upstream};
 use crate::body::Body;
 use crate::headers::Vars;
 use crate::peer::Peer;
@@ -25,6 +25,8 @@ use crate::plan::{Action, ProxyPlan};
 use crate::route::select_server;
 use crate::site::Site;
 use crate::uri;
+
+mod pass;
 use nginx_conf::model::http::Return;
 
 type Sender = SendRequest<http_body_util::Full<Bytes>>;
@@ -398,6 +400,8 @@ impl Worker {
         let mut at: Vec<usize> = Vec::new();
         let mut intercept = false;
         let mut upstream_uri: Option<String> = None;
+        // The body sent upstream, for an `error_page` to a named location.
+        let mut sent_body = Bytes::new();
         // The URI an internal redirect to a proxied location gave.
         let mut redirected: Option<(String, Option<Option<String>>)> = None;
         let mut resp = 'answer: {
@@ -498,40 +502,10 @@ impl Worker {
                 },
             };
             proxy_host = &plan.proxy_host;
-            // Without a URI part the original target goes upstream as it came.
-            let target = match &plan.pass_uri {
-                _ if plan.fixed_uri.is_some() => {
-                    match plan.fixed_uri.as_deref().unwrap_or("/").parse() {
-                        Ok(u) => u,
-                        Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
-                    }
-                }
-                None => match &redirected {
-                    Some((u, new)) if *u != *normalized => {
-                        let args = new.as_ref().map_or(args, Option::as_deref);
-                        match upstream_target("", None, &crate::files::escape(u), args).parse() {
-                            Ok(u) => u,
-                            Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
-                        }
-                    }
-                    _ => parts.uri.path_and_query().map_or_else(
-                        || http::Uri::from_static("/"),
-                        |p| http::Uri::from(p.clone()),
-                    ),
-                },
-                Some((uri, prefix)) => {
-                    let (from, args) = match &redirected {
-                        Some((u, new)) => (
-                            crate::files::escape(u),
-                            new.as_ref().map_or(args, Option::as_deref),
-                        ),
-                        None => (std::borrow::Cow::Borrowed(&*normalized), args),
-                    };
-                    match upstream_target(uri, *prefix, &from, args).parse() {
-                        Ok(u) => u,
-                        Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
-                    }
-                }
+            let Some(target) =
+                pass::target(plan, &parts.uri, &normalized, args, redirected.as_ref())
+            else {
+                break 'answer error_page(StatusCode::BAD_REQUEST);
             };
             let body = if hyper::body::Body::is_end_stream(&body) {
                 Bytes::new()
@@ -565,51 +539,19 @@ impl Worker {
                 client_headers: crate::headers::Client::Map(&parts.headers),
                 maps: &site.maps,
             };
-            let head = plan.headers.build(&vars);
-            // Spelling as nginx: configured names as configured, the
-            // client's as it sent them (lower case from HTTP/2), the
-            // defaults in theirs.
-            let mut client_spelling = parts
-                .extensions
-                .get::<crate::server::ClientSpelling>()
-                .map(|c| crate::casemap::Spellings::new(&c.0));
-            let h2 = parts.version == Version::HTTP_2;
-            let spelled = crate::casemap::Spelled::of(&head, |n| {
-                if let Some(s) = plan.headers.spelling(n) {
-                    return Some(s.as_bytes());
-                }
-                if h2 {
-                    return Some(n.as_bytes());
-                }
-                client_spelling.as_mut()?.next(n)
-            });
-            let case = crate::casemap::case_map(&spelled).await;
-            let spec = site.upstreams.get(&*plan.group);
-            let key = spec
-                .and_then(|u| u.hash_key.as_ref())
-                .map(|k| vars.expand(k));
-            let input = match spec.map(|u| &u.method) {
-                Some(Method::IpHash) => Input::Client(client.ip()),
-                Some(Method::Hash | Method::HashConsistent) => {
-                    Input::Key(key.as_deref().unwrap_or("").as_bytes())
-                }
-                _ => Input::None,
-            };
-            let outgoing = Outgoing {
+            if !pages.is_empty() {
+                upstream_uri = Some(target.to_string());
+                sent_body = body.clone();
+            }
+            let send = pass::Send {
+                plan,
+                parts: &parts,
                 method: parts.method.clone(),
                 target,
-                version: plan.version,
-                head,
-                case,
                 body,
                 upgrade,
-                client_io: parts.extensions.get::<Arc<crate::timed::Limits>>().cloned(),
             };
-            if !pages.is_empty() {
-                upstream_uri = Some(outgoing.target.to_string());
-            }
-            self.proxy(plan, input, outgoing, &event, &mut routed.tries)
-                .await
+            self.pass(send, &vars, &event, &mut routed.tries).await
         };
         if !pages.is_empty() {
             // The last peer tried and the URI it was sent, for nginx's
@@ -650,7 +592,35 @@ impl Worker {
                 args,
                 headers: &parts.headers,
             };
-            resp = crate::errorpage::intercept(&ctx, &pages, resp, &req, intercept);
+            match crate::errorpage::intercept(&ctx, &pages, resp, &req, intercept) {
+                crate::errorpage::Intercepted::Page(r) => resp = r,
+                crate::errorpage::Intercepted::Proxy {
+                    path,
+                    uri,
+                    args: new_args,
+                    status,
+                    method,
+                } => {
+                    let node = crate::plan::node(&site.plans[server], &path);
+                    if let Some(n) = node {
+                        shape = &n.shape;
+                    }
+                    let to = pass::ErrorTarget {
+                        node,
+                        parts: &parts,
+                        normalized: &normalized,
+                        args,
+                        redirected: (uri, new_args),
+                        method,
+                        body: sent_body,
+                    };
+                    let mut r = self
+                        .error_target(to, &request_vars, &event, &mut routed.tries)
+                        .await;
+                    crate::errorpage::override_status(&mut r, status);
+                    resp = r;
+                }
+            }
         }
         let vars = Vars {
             proxy_host,

@@ -7,7 +7,8 @@
 //! `error_page 500 502 503 504 /50x.html` with its `location =
 //! /50x.html`. The same answers and error lines from nginx 1.22 and from
 //! l7proxy. `proxy_intercept_errors on`: an upstream's 404/500 replaced,
-//! its 403 (no rule) passed.
+//! its 403 (no rule) passed. A proxied target: a named location (the
+//! original target sent, GET), a URI (its own arguments).
 
 use std::path::Path;
 
@@ -36,7 +37,7 @@ fn status_backend() -> u16 {
     })
 }
 
-fn conf(dir: &Path, name: &str, port: u16, dead: u16, up: u16) -> String {
+fn conf(dir: &Path, name: &str, port: u16, dead: u16, up: u16, echo: u16) -> String {
     let d = dir.display();
     format!(
         "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}-error.log error;\n\
@@ -61,7 +62,13 @@ fn conf(dir: &Path, name: &str, port: u16, dead: u16, up: u16) -> String {
              location /f/ {{ error_page 403 404 =410 /a.txt; }}\n\
              location /gone/ {{ error_page 405 /a.txt; }}\n\
              location /i/ {{ proxy_intercept_errors on; proxy_pass http://127.0.0.1:{up}; }}\n\
-             location /noi/ {{ proxy_pass http://127.0.0.1:{up}; }} }}\n\
+             location /noi/ {{ proxy_pass http://127.0.0.1:{up}; }}\n\
+             location /nb/ {{ error_page 404 = @backend; }}\n\
+             location /nb2/ {{ error_page 404 @backend; }}\n\
+             location /nu/ {{ error_page 404 /api/fallback?z=1; }}\n\
+             location /api/ {{ proxy_pass http://127.0.0.1:{echo}; }}\n\
+             location /p2/ {{ proxy_pass http://127.0.0.1:{dead}; error_page 502 = @backend; }}\n\
+             location @backend {{ proxy_pass http://127.0.0.1:{echo}; }} }}\n\
            server {{ listen 127.0.0.1:{port}; server_name deb.test; root {d}/www;\n\
              error_page 500 502 503 504 /50x.html;\n\
              location / {{ proxy_pass http://127.0.0.1:{dead}; }}\n\
@@ -92,7 +99,10 @@ fn error_pages_as_nginx() {
     // A port nothing listens on: 502.
     let dead = free_port();
     let up = status_backend();
+    let echo = raw::tcp_backend();
     let s = |path: &str| req("GET", "s.test", path, "");
+    let mut post_body = req("POST", "s.test", "/p2/y", "Content-Length: 4\r\n");
+    post_body.extend_from_slice(b"body");
     let requests: Vec<(&str, Vec<u8>, &str)> = vec![
         ("to a URI", s("/missing"), "404"),
         (
@@ -122,6 +132,21 @@ fn error_pages_as_nginx() {
         ("no error_page for 403", s("/i/403"), "403"),
         ("intercepted 200", s("/i/200"), "200"),
         ("not intercepted", s("/noi/404"), "404"),
+        ("= @backend proxied", s("/nb/x?q=1"), "200"),
+        ("@backend proxied, 404 kept", s("/nb2/x"), "404"),
+        (
+            "POST to @backend",
+            req("POST", "s.test", "/nb/y", "Content-Length: 0\r\n"),
+            "200",
+        ),
+        (
+            "HEAD to @backend",
+            req("HEAD", "s.test", "/nb/z", ""),
+            "200",
+        ),
+        ("a proxied URI", s("/nu/x?q=2"), "404"),
+        ("502 to @backend", s("/p2/x"), "200"),
+        ("POST 502 to @backend, body again", post_body.clone(), "200"),
         (
             "Debian's default, no 50x.html here",
             req("GET", "deb.test", "/x", ""),
@@ -132,7 +157,7 @@ fn error_pages_as_nginx() {
     let mut logs = Vec::new();
     for (name, program) in [("nginx", NGINX), ("ours", OURS)] {
         let port = free_port();
-        let conf = conf(dir.path(), name, port, dead, up);
+        let conf = conf(dir.path(), name, port, dead, up, echo);
         let proc = support::start(dir.path(), name, &conf, port, program);
         let got: Vec<_> = requests
             .iter()
