@@ -3,10 +3,9 @@
 //! and 405 with nginx's error lines, 301 to the slash form of a
 //! directory, `If-Modified-Since` (exact) and `If-None-Match` → 304.
 //! `Range` (`ranges.rs`). Regular files only (no autoindex); a file is
-//! read into memory.
+//! read as it is sent (`body::FilePart`).
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::OnceLock;
 
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
@@ -266,7 +265,7 @@ fn index(plan: &StaticPlan, req: &Req<'_>, event: &Event<'_>) -> Served {
 fn respond(
     plan: &StaticPlan,
     req: &Req<'_>,
-    mut file: std::fs::File,
+    file: std::fs::File,
     meta: &std::fs::Metadata,
     path: &str,
     event: &Event<'_>,
@@ -330,9 +329,26 @@ fn respond(
         // Our own length in its place (hyper writes its own for no body).
         *r.body_mut() = Body::text(bytes::Bytes::new());
     }
-    let read = match &parts {
+    let read = match parts.as_deref() {
+        // One range: the head here, the bytes as they are sent.
+        Some(&[one]) if req.method != "HEAD" => {
+            partial(&mut r, &file, &[one], size, content_type, true).map(|()| {
+                *r.body_mut() = Body::File(Box::new(crate::body::FilePart {
+                    file,
+                    offset: one.0,
+                    remaining: one.1 - one.0,
+                }));
+            })
+        }
         Some(p) => partial(&mut r, &file, p, size, content_type, req.method == "HEAD"),
-        None if req.method != "HEAD" && size > 0 => whole(&mut r, &mut file, size),
+        None if req.method != "HEAD" && size > 0 => {
+            *r.body_mut() = Body::File(Box::new(crate::body::FilePart {
+                file,
+                offset: 0,
+                remaining: size,
+            }));
+            Ok(())
+        }
         None => Ok(()),
     };
     if let Err(e) = read {
@@ -340,17 +356,6 @@ fn respond(
         return crate::worker::error_page(StatusCode::INTERNAL_SERVER_ERROR);
     }
     r
-}
-
-/// The whole file as the body.
-fn whole(r: &mut Response<Body>, file: &mut std::fs::File, size: u64) -> std::io::Result<()> {
-    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-    file.read_to_end(&mut bytes)?;
-    // A file that changed size meanwhile: what was read.
-    r.headers_mut()
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-    *r.body_mut() = Body::text(bytes);
-    Ok(())
 }
 
 /// 206: one range with `Content-Range`, several as

@@ -33,6 +33,11 @@ fn tree(www: &Path) {
     ] {
         std::fs::write(www.join(f), text).unwrap();
     }
+    // Several of our 64 KiB pieces.
+    let big: String = (0..300_000u32)
+        .map(|i| char::from(b'a' + u8::try_from(i % 26).unwrap()))
+        .collect();
+    std::fs::write(www.join("big.txt"), big).unwrap();
     let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_323_045); // Fri, 02 Jan 2026 03:04:05 GMT
     std::fs::File::options()
         .write(true)
@@ -182,6 +187,12 @@ fn static_files_as_nginx() {
         (
             "HEAD with a range",
             get("HEAD", "s.test", "/a.txt", "Range: bytes=1-2\r\n"),
+            "206",
+        ),
+        ("a large file", s("/big.txt"), "200"),
+        (
+            "a range across pieces",
+            get("GET", "s.test", "/big.txt", "Range: bytes=65000-140000\r\n"),
             "206",
         ),
         (
