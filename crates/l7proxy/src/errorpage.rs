@@ -33,6 +33,8 @@ pub struct Ctx<'a> {
     pub server: usize,
     pub event: &'a Event<'a>,
     pub vars: &'a Vars<'a>,
+    /// Set to the URI finally served (`$uri` after internal redirects).
+    pub uri: &'a std::cell::RefCell<String>,
 }
 
 /// What running a location's action for an internal request gave.
@@ -133,6 +135,7 @@ pub fn run(
     // Arguments a `try_files` URI set (`None`: the request's).
     let mut new_args: Option<Option<String>> = None;
     for _ in 0..MAX_REDIRECTS {
+        ctx.uri.borrow_mut().clone_from(&uri);
         let plan: &StaticPlan = match node.map(|n| &n.action) {
             None => server_files,
             Some(Action::Static(p)) => p,
@@ -192,6 +195,7 @@ pub fn run(
                 }
             }
         }
+        ctx.uri.borrow_mut().clone_from(&uri);
         let here = Req {
             uri: &uri,
             args: new_args.as_ref().map_or(req.args, Option::as_deref),

@@ -402,6 +402,8 @@ impl Worker {
         let mut upstream_uri: Option<String> = None;
         // The body sent upstream, for an `error_page` to a named location.
         let mut sent_body = Bytes::new();
+        // `$uri` after internal redirects (static files, `error_page`).
+        let served_uri = RefCell::new(String::new());
         // The URI an internal redirect to a proxied location gave.
         let mut redirected: Option<(String, Option<Option<String>>)> = None;
         let mut resp = 'answer: {
@@ -455,6 +457,7 @@ impl Worker {
                         server,
                         event: &event,
                         vars: &request_vars,
+                        uri: &served_uri,
                     };
                     let req = crate::files::Req {
                         method: parts.method.as_str(),
@@ -585,6 +588,7 @@ impl Worker {
                 server,
                 event: &event,
                 vars: &request_vars,
+                uri: &served_uri,
             };
             let req = crate::files::Req {
                 method: parts.method.as_str(),
@@ -621,6 +625,10 @@ impl Worker {
                     resp = r;
                 }
             }
+        }
+        let served = served_uri.take();
+        if !served.is_empty() {
+            routed.uri = served;
         }
         let vars = Vars {
             proxy_host,

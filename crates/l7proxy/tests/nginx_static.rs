@@ -52,7 +52,8 @@ fn conf(dir: &Path, name: &str, port: u16) -> String {
     format!(
         "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}-error.log error;\n\
          events {{ worker_connections 64; }}\n\
-         http {{ {temp} access_log off; include /etc/nginx/mime.types;\n\
+         http {{ {temp} include /etc/nginx/mime.types;\n\
+           log_format t '$status \"$uri\" \"$request\"'; access_log {d}/{name}-access.log t;\n\
            default_type application/octet-stream;\n\
            server {{ listen 127.0.0.1:{port}; server_name s.test; root {d}/www;\n\
              location /al/ {{ alias {d}/www/sub/; }}\n\
@@ -203,6 +204,7 @@ fn static_files_as_nginx() {
     ];
     let mut answers = Vec::new();
     let mut logs = Vec::new();
+    let mut access = Vec::new();
     for (name, program) in [("nginx", NGINX), ("ours", OURS)] {
         let port = free_port();
         let proc = support::start(
@@ -231,6 +233,8 @@ fn static_files_as_nginx() {
             &dir.path().join(format!("{name}-error.log")),
             "request:",
         ));
+        let path = dir.path().join(format!("{name}-access.log"));
+        access.push(std::fs::read_to_string(path).unwrap());
     }
     answers[0].iter_mut().for_each(raw::as_ours);
     for ((case, _, status), answer) in requests.iter().zip(&answers[0]) {
@@ -250,6 +254,10 @@ fn static_files_as_nginx() {
     assert!(differ.is_empty(), "{}", differ.join("\n"));
     assert!(logs[0].len() >= 8, "{:#?}", logs[0]);
     assert_eq!(logs[0], logs[1]);
+    // `$uri` after an index redirect is the index file's.
+    let index = "200 \"/dir/index.html\" \"GET /dir/ HTTP/1.1\"";
+    assert!(access[0].contains(index), "{}", access[0]);
+    assert_eq!(access[0], access[1]);
 }
 
 fn try_conf(dir: &Path, name: &str, port: u16, backend: u16) -> String {
