@@ -490,9 +490,7 @@ fn error_page(stmt: &Stmt, c: &Cursor) -> Result<ErrorPage, ModelError> {
             } else {
                 Some(
                     code.parse::<u16>()
-                        .ok()
-                        .filter(|&n| n <= 999)
-                        .ok_or_else(|| c.error(stmt, format!("invalid value \"{last}\"")))?,
+                        .map_err(|_| c.error(stmt, format!("invalid value \"{last}\"")))?,
                 )
             };
             (Some(status), codes)
@@ -508,11 +506,12 @@ fn error_page(stmt: &Stmt, c: &Cursor) -> Result<ErrorPage, ModelError> {
     let codes = codes
         .iter()
         .map(|a| match a.parse::<u16>() {
-            Ok(n) if n == 499 || !(300..=599).contains(&n) => {
+            // nginx's own 499 is no code to answer with.
+            Ok(n) if n != 499 && !(300..=599).contains(&n) => {
                 Err(c.error(stmt, format!("value \"{a}\" must be between 300 and 599")))
             }
-            Ok(n) => Ok(n),
-            Err(_) => Err(c.error(stmt, format!("invalid value \"{a}\""))),
+            Ok(n) if n != 499 => Ok(n),
+            _ => Err(c.error(stmt, format!("invalid value \"{a}\""))),
         })
         .collect::<Result<_, _>>()?;
     Ok(ErrorPage {
