@@ -267,6 +267,8 @@ pub struct PlanTree {
     pub error_pages: Arc<[ErrorPage]>,
     /// `proxy_intercept_errors on`.
     pub intercept_errors: bool,
+    /// `internal`: a request from outside gets 404.
+    pub internal: bool,
     pub children: Vec<PlanTree>,
 }
 
@@ -384,6 +386,7 @@ fn tree(
         client: ClientLimits::new(&loc.settings.client),
         error_pages: loc.settings.error_pages.clone().unwrap_or_default().into(),
         intercept_errors: settings.intercept_errors.unwrap_or(false),
+        internal: loc.internal,
         children,
     })
 }
@@ -417,7 +420,11 @@ pub fn server_plans(
     )
     .map_err(|e| format!("{e} in {}:{}", server.file, server.line))?;
     let level = ServerLevel {
-        files: Arc::new(crate::files::StaticPlan::new(&server.settings, None, None)),
+        files: Arc::new({
+            let mut files = crate::files::StaticPlan::new(&server.settings, None, None);
+            files.try_files.clone_from(&server.try_files);
+            files
+        }),
         error_pages: server
             .settings
             .error_pages

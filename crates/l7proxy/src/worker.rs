@@ -442,6 +442,10 @@ impl Worker {
                     .and_then(|h| h.to_str().ok()),
                 upstream: None,
             };
+            if node.is_some_and(|n| n.internal) {
+                discard(body, limits.body_timeout).await;
+                break 'answer error_page(StatusCode::NOT_FOUND);
+            }
             // nginx checks the declared length once the location is known,
             // before a location's `return` (`ngx_http_core_find_config_phase`).
             if let Some(n) = declared.filter(|&n| limits.too_large(n)) {

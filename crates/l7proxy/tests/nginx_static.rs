@@ -4,7 +4,7 @@
 //! to a directory's slash form, 403 for a directory without index, 404 and
 //! 405, with nginx's error lines; `Range` (one range, several as
 //! multipart, 416, `If-Range`); the same answers from nginx 1.22 and
-//! from l7proxy.
+//! from l7proxy. `try_files` (location and server), `internal`.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -274,7 +274,11 @@ fn try_conf(dir: &Path, name: &str, port: u16, backend: u16) -> String {
              location /api/ {{ proxy_pass http://127.0.0.1:{backend}; }}\n\
              location /st/ {{ try_files $uri /tf/a.txt; }}\n\
              location /pi/ {{ index x.php; }}\n\
-             location ~ \\.php$ {{ proxy_pass http://127.0.0.1:{backend}; }} }} }}\n",
+             location ~ \\.php$ {{ proxy_pass http://127.0.0.1:{backend}; }} }}\n\
+           server {{ listen 127.0.0.1:{port}; server_name i.test; root {d}/www;\n\
+             try_files $uri /tf/a.txt; error_page 404 /err.html;\n\
+             location = /tf/a.txt {{ internal; }}\n\
+             location = /err.html {{ internal; }} }} }}\n",
         temp = temp_paths(dir),
     )
 }
@@ -289,6 +293,7 @@ fn try_files_as_nginx() {
     }
     for (f, text) in [
         ("tf/a.txt", "tf\n"),
+        ("err.html", "<p>e</p>\n"),
         ("tf/dir/index.html", "<p>tf</p>\n"),
         ("app/a.txt", "app\n"),
         ("pi/x.php", "<?php\n"),
@@ -310,6 +315,22 @@ fn try_files_as_nginx() {
         ("URI fallback proxied", t("/up/x%20y?q=1"), "200"),
         ("URI fallback, a file", t("/st/x"), "200"),
         ("index to a proxied location", t("/pi/"), "200"),
+        ("internal", get("GET", "i.test", "/tf/a.txt", ""), "404"),
+        (
+            "internal error page",
+            get("GET", "i.test", "/err.html", ""),
+            "404",
+        ),
+        (
+            "server try_files",
+            get("GET", "i.test", "/missing", ""),
+            "200",
+        ),
+        (
+            "server try_files, a file",
+            get("GET", "i.test", "/app/a.txt", ""),
+            "200",
+        ),
     ];
     let mut answers = Vec::new();
     let mut logs = Vec::new();

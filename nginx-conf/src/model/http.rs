@@ -284,6 +284,8 @@ pub struct Location {
     pub alias: Option<String>,
     /// `try_files FILE… URI|=CODE|@named` (this location only).
     pub try_files: Option<Vec<String>>,
+    /// `internal`: only internal redirects reach it.
+    pub internal: bool,
     pub settings: Common,
     pub locations: Vec<Location>,
     pub file: String,
@@ -295,6 +297,8 @@ pub struct Server {
     pub listen: Vec<Listen>,
     pub server_names: Vec<ServerName>,
     pub ret: Option<Return>,
+    /// `try_files` of the server (for requests no location takes).
+    pub try_files: Option<Vec<String>>,
     pub settings: Common,
     pub locations: Vec<Location>,
     pub file: String,
@@ -646,6 +650,7 @@ fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Locatio
         ret: None,
         alias: None,
         try_files: None,
+        internal: false,
         settings: Common::default(),
         locations: Vec::new(),
         file: s.c.file(stmt),
@@ -658,6 +663,7 @@ fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Locatio
         match d.directive.as_str() {
             "alias" => loc.alias = d.args.first().cloned(),
             "try_files" => loc.try_files = Some(d.args.clone()),
+            "internal" => loc.internal = true,
             "proxy_pass" => {
                 loc.proxy_pass = Some(parse_proxy_pass(d, s.c, s.upstreams)?);
                 loc.proxy_pass_url = d.args.first().cloned();
@@ -679,6 +685,7 @@ fn parse_server(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Server, M
         listen: Vec::new(),
         server_names: Vec::new(),
         ret: None,
+        try_files: None,
         settings: Common::default(),
         locations: Vec::new(),
         file: s.c.file(stmt),
@@ -698,6 +705,7 @@ fn parse_server(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Server, M
                 .server_names
                 .extend(d.args.iter().map(|n| parse_server_name(n))),
             "return" => server.ret = Some(parse_return(d, s.c)?),
+            "try_files" => server.try_files = Some(d.args.clone()),
             _ => {}
         }
     }
