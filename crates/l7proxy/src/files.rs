@@ -413,6 +413,16 @@ fn partial(
     Ok(())
 }
 
+/// Moves `Accept-Ranges` and `Content-Range` after the headers
+/// `add_header` appended, where nginx's range filter writes them.
+pub fn ranges_last(h: &mut HeaderMap) {
+    for name in [header::ACCEPT_RANGES, header::CONTENT_RANGE] {
+        if let Some(v) = h.remove(&name) {
+            h.insert(name, v);
+        }
+    }
+}
+
 fn insert(h: &mut HeaderMap, name: header::HeaderName, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         h.insert(name, v);

@@ -20,8 +20,17 @@ const IGNORED: &[&str] = &[
     // other request routing
     "geo",
     "split_clients",
-    // static files
+    // static files (the rest is `files.rs`'s)
     "autoindex",
+    "expires",
+    "etag",
+    "if_modified_since",
+    "log_not_found",
+    "disable_symlinks",
+    "max_ranges",
+    "charset",
+    "gzip_static",
+    "recursive_error_pages",
     // access control and limits
     "allow",
     "deny",
@@ -39,8 +48,22 @@ const IGNORED: &[&str] = &[
     "ssi",
 ];
 
+/// Directives of [`IGNORED`] whose value here is nginx's default, which
+/// l7proxy follows (no warning).
+const DEFAULTS: &[(&str, &str)] = &[
+    ("etag", "on"),
+    ("if_modified_since", "exact"),
+    ("log_not_found", "on"),
+    ("disable_symlinks", "off"),
+    ("charset", "off"),
+    ("gzip_static", "off"),
+    ("recursive_error_pages", "off"),
+    ("autoindex", "off"),
+    ("expires", "off"),
+];
+
 /// The warnings for `path` (empty when it has none of [`IGNORED`]; `gzip`
-/// and `ssi` only when `on`).
+/// and `ssi` only when `on`, [`DEFAULTS`] not at their default).
 #[must_use]
 pub fn notes(path: &str) -> Vec<String> {
     let opts = ParseOptions {
@@ -59,6 +82,11 @@ fn walk(stmts: &[Stmt], file: &str, out: &mut Vec<String>) {
     for s in stmts {
         let off = matches!(s.directive.as_str(), "gzip" | "ssi")
             && !s.args.first().is_some_and(|a| a.eq_ignore_ascii_case("on"));
+        // nginx's own default, which is what l7proxy does.
+        let default = DEFAULTS.iter().any(|(d, v)| {
+            *d == s.directive && s.args.len() == 1 && s.args[0].eq_ignore_ascii_case(v)
+        });
+        let off = off || default;
         if IGNORED.contains(&s.directive.as_str()) && !off {
             let at = s.file.as_deref().unwrap_or(file);
             out.push(format!(

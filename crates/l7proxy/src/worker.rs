@@ -658,6 +658,8 @@ impl Worker {
             resp.extensions_mut().insert(shaped);
         } else if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
             let placed = crate::shape::shape_page(shape, &ctx, resp.headers_mut());
+            // nginx's range filter runs after `add_header`'s.
+            crate::files::ranges_last(resp.headers_mut());
             resp.extensions_mut().insert(crate::shape::Shaped {
                 server: true,
                 date: true,

@@ -59,7 +59,8 @@ fn a_file_with_only_supported_directives_has_no_warning() {
                  location / { proxy_pass http://u; proxy_set_header Host $host;\n\
                      add_header X-A b; return 200; }
                  root /srv; index a.html; error_page 404 /404.html; try_files $uri =404;
-                 location /s/ { alias /srv/s/; types { text/x a; } default_type text/y; } } }\n",
+                 etag on; recursive_error_pages off;
+                 location /s/ { alias /srv/s/; types { text/x a; } default_type text/y; internal; } } }\n",
     );
     assert!(ok, "{text}");
     assert!(!text.contains("[warn]"), "{text}");

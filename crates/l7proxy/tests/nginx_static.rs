@@ -58,7 +58,8 @@ fn conf(dir: &Path, name: &str, port: u16) -> String {
            server {{ listen 127.0.0.1:{port}; server_name s.test; root {d}/www;\n\
              location /al/ {{ alias {d}/www/sub/; }}\n\
              location /t/ {{ types {{ text/x-t txt; }} default_type text/y; }}\n\
-             location /two/ {{ index a.html second.html; }} }}\n\
+             location /two/ {{ index a.html second.html; }}\n\
+             location /ah/ {{ alias {d}/www/; add_header X-A b; }} }}\n\
            server {{ listen 127.0.0.1:{port}; server_name r.test;\n\
              location / {{ root {d}/www/sub; }} }} }}\n",
         temp = temp_paths(dir),
@@ -159,6 +160,12 @@ fn static_files_as_nginx() {
         ),
         ("DELETE index", get("DELETE", "s.test", "/dir/", ""), "405"),
         ("location root", get("GET", "r.test", "/f.html", ""), "200"),
+        ("add_header", s("/ah/a.txt"), "200"),
+        (
+            "add_header, a range",
+            get("GET", "s.test", "/ah/a.txt", "Range: bytes=1-2\r\n"),
+            "206",
+        ),
         ("range", range("bytes=1-3", ""), "206"),
         ("range from", range("bytes=2-", ""), "206"),
         ("range suffix", range("bytes=-2", ""), "206"),
