@@ -18,39 +18,88 @@ pub enum Body {
     File(Box<FilePart>),
 }
 
-/// A file's bytes `[offset, offset + remaining)`, read in pieces of at
-/// most [`FilePart::PIECE`] as hyper asks for them (a plain blocking read
-/// on the worker thread, as nginx's without `aio`). A file cut short
+/// A static file's answer: its pieces in order, bytes we made (a
+/// multipart head) or ranges of the file, read in pieces of at most
+/// [`FilePart::PIECE`] as hyper asks for them (a plain blocking read on
+/// the worker thread, as nginx's without `aio`). A file cut short
 /// meanwhile ends the body early, so hyper closes the connection.
 #[derive(Debug)]
 pub struct FilePart {
-    pub file: std::fs::File,
-    pub offset: u64,
-    pub remaining: u64,
+    file: std::fs::File,
+    pieces: std::collections::VecDeque<Piece>,
+    remaining: u64,
+}
+
+/// One piece of a [`FilePart`].
+#[derive(Debug)]
+pub enum Piece {
+    Bytes(Bytes),
+    /// `len` bytes of the file from `offset`.
+    Range {
+        offset: u64,
+        len: u64,
+    },
 }
 
 impl FilePart {
     pub const PIECE: u64 = 64 * 1024;
 
+    #[must_use]
+    pub fn new(file: std::fs::File, pieces: Vec<Piece>) -> Self {
+        let remaining = pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Bytes(b) => b.len() as u64,
+                Piece::Range { len, .. } => *len,
+            })
+            .sum();
+        Self {
+            file,
+            pieces: pieces.into(),
+            remaining,
+        }
+    }
+
+    /// The body's length.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.remaining
+    }
+
+    /// Whether nothing is left to send.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.remaining == 0
+    }
+
     fn next(&mut self) -> Option<Bytes> {
         use std::os::unix::fs::FileExt;
-        if self.remaining == 0 {
-            return None;
-        }
-        let want = usize::try_from(self.remaining.min(Self::PIECE)).unwrap_or(0);
-        let mut buf = vec![0; want];
-        match self.file.read_at(&mut buf, self.offset) {
-            Ok(n) if n > 0 => {
-                buf.truncate(n);
-                self.offset += n as u64;
-                self.remaining -= n as u64;
-                Some(Bytes::from(buf))
+        let bytes = match self.pieces.pop_front()? {
+            Piece::Bytes(b) => b,
+            Piece::Range { offset, len } => {
+                let want = usize::try_from(len.min(Self::PIECE)).unwrap_or(0);
+                let mut buf = vec![0; want];
+                match self.file.read_at(&mut buf, offset) {
+                    Ok(n) if n > 0 => {
+                        buf.truncate(n);
+                        if len > n as u64 {
+                            self.pieces.push_front(Piece::Range {
+                                offset: offset + n as u64,
+                                len: len - n as u64,
+                            });
+                        }
+                        Bytes::from(buf)
+                    }
+                    _ => {
+                        self.pieces.clear();
+                        self.remaining = 0;
+                        return None;
+                    }
+                }
             }
-            _ => {
-                self.remaining = 0;
-                None
-            }
-        }
+        };
+        self.remaining = self.remaining.saturating_sub(bytes.len() as u64);
+        Some(bytes)
     }
 }
 

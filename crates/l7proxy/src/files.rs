@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 
-use crate::body::Body;
+use crate::body::{Body, FilePart, Piece};
 use crate::errorlog::{os_error, Event};
 
 /// Where relative `root` and `alias` paths start: nginx's prefix
@@ -193,7 +193,7 @@ pub fn serve(plan: &StaticPlan, req: &Req<'_>, event: &Event<'_>) -> Served {
     if req.method == "POST" {
         return Served::Error(StatusCode::METHOD_NOT_ALLOWED);
     }
-    Served::Page(respond(plan, req, file, &meta, &path, event))
+    Served::Page(respond(plan, req, file, &meta))
 }
 
 /// nginx's static module on an `open()` error.
@@ -267,8 +267,6 @@ fn respond(
     req: &Req<'_>,
     file: std::fs::File,
     meta: &std::fs::Metadata,
-    path: &str,
-    event: &Event<'_>,
 ) -> Response<Body> {
     use std::os::unix::fs::MetadataExt;
     let mtime = u64::try_from(meta.mtime()).unwrap_or(0);
@@ -329,88 +327,68 @@ fn respond(
         // Our own length in its place (hyper writes its own for no body).
         *r.body_mut() = Body::text(bytes::Bytes::new());
     }
-    let read = match parts.as_deref() {
-        // One range: the head here, the bytes as they are sent.
-        Some(&[one]) if req.method != "HEAD" => {
-            partial(&mut r, &file, &[one], size, content_type, true).map(|()| {
-                *r.body_mut() = Body::File(Box::new(crate::body::FilePart {
-                    file,
-                    offset: one.0,
-                    remaining: one.1 - one.0,
-                }));
-            })
-        }
-        Some(p) => partial(&mut r, &file, p, size, content_type, req.method == "HEAD"),
+    match &parts {
+        Some(p) => partial(&mut r, file, p, size, content_type, req.method == "HEAD"),
         None if req.method != "HEAD" && size > 0 => {
-            *r.body_mut() = Body::File(Box::new(crate::body::FilePart {
-                file,
+            let range = Piece::Range {
                 offset: 0,
-                remaining: size,
-            }));
-            Ok(())
+                len: size,
+            };
+            *r.body_mut() = Body::File(Box::new(FilePart::new(file, vec![range])));
         }
-        None => Ok(()),
-    };
-    if let Err(e) = read {
-        event.crit(&format!("read() \"{path}\" failed ({})", os_error(&e)));
-        return crate::worker::error_page(StatusCode::INTERNAL_SERVER_ERROR);
+        None => {}
     }
     r
 }
 
 /// 206: one range with `Content-Range`, several as
-/// `multipart/byteranges` (nginx's layout).
+/// `multipart/byteranges` (nginx's layout), read as they are sent.
 fn partial(
     r: &mut Response<Body>,
-    file: &std::fs::File,
+    file: std::fs::File,
     parts: &[(u64, u64)],
     size: u64,
     content_type: &str,
     head: bool,
-) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
+) {
     *r.status_mut() = StatusCode::PARTIAL_CONTENT;
-    let read = |(start, end): (u64, u64)| -> std::io::Result<Vec<u8>> {
-        let mut buf = vec![0; usize::try_from(end - start).unwrap_or(0)];
-        if !head {
-            file.read_exact_at(&mut buf, start)?;
-        }
-        Ok(buf)
+    let range = |(start, end): (u64, u64)| Piece::Range {
+        offset: start,
+        len: end - start,
     };
     let h = r.headers_mut();
-    if let [one] = parts {
-        let range = format!("bytes {}-{}/{size}", one.0, one.1 - 1);
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(one.1 - one.0));
-        insert(h, header::CONTENT_RANGE, &range);
-        if !head {
-            *r.body_mut() = Body::text(read(*one)?);
-        }
-        return Ok(());
-    }
-    let boundary = crate::ranges::boundary();
-    let mut body = Vec::new();
-    for &(start, end) in parts {
-        body.extend_from_slice(
-            format!(
+    let pieces = if let [one] = parts {
+        insert(
+            h,
+            header::CONTENT_RANGE,
+            &format!("bytes {}-{}/{size}", one.0, one.1 - 1),
+        );
+        vec![range(*one)]
+    } else {
+        let boundary = crate::ranges::boundary();
+        let mut pieces = Vec::with_capacity(parts.len() * 2 + 1);
+        for &(start, end) in parts {
+            let head = format!(
                 "\r\n--{boundary}\r\nContent-Type: {content_type}\r\n\
                  Content-Range: bytes {start}-{}/{size}\r\n\r\n",
                 end - 1
-            )
-            .as_bytes(),
+            );
+            pieces.push(Piece::Bytes(head.into()));
+            pieces.push(range((start, end)));
+        }
+        pieces.push(Piece::Bytes(format!("\r\n--{boundary}--\r\n").into()));
+        insert(
+            h,
+            header::CONTENT_TYPE,
+            &format!("multipart/byteranges; boundary={boundary}"),
         );
-        body.extend_from_slice(&read((start, end))?);
-    }
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    insert(
-        h,
-        header::CONTENT_TYPE,
-        &format!("multipart/byteranges; boundary={boundary}"),
-    );
+        pieces
+    };
+    let body = FilePart::new(file, pieces);
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     if !head {
-        *r.body_mut() = Body::text(body);
+        *r.body_mut() = Body::File(Box::new(body));
     }
-    Ok(())
 }
 
 /// Moves `Accept-Ranges` and `Content-Range` after the headers

@@ -199,6 +199,16 @@ fn static_files_as_nginx() {
         ),
         ("a large file", s("/big.txt"), "200"),
         (
+            "two ranges of a large file",
+            get(
+                "GET",
+                "s.test",
+                "/big.txt",
+                "Range: bytes=0-70000,200000-\r\n",
+            ),
+            "206",
+        ),
+        (
             "a range across pieces",
             get("GET", "s.test", "/big.txt", "Range: bytes=65000-140000\r\n"),
             "206",
