@@ -291,6 +291,7 @@ fn try_conf(dir: &Path, name: &str, port: u16, backend: u16) -> String {
              location /api/ {{ proxy_pass http://127.0.0.1:{backend}; }}\n\
              location /st/ {{ try_files $uri /tf/a.txt; }}\n\
              location /pi/ {{ index x.php; }}\n\
+             location /int/ {{ internal; proxy_pass http://127.0.0.1:{backend}; }}\n\
              location ~ \\.php$ {{ proxy_pass http://127.0.0.1:{backend}; }} }}\n\
            server {{ listen 127.0.0.1:{port}; server_name i.test; root {d}/www;\n\
              try_files $uri /tf/a.txt; error_page 404 /err.html;\n\
@@ -343,6 +344,7 @@ fn try_files_as_nginx() {
             get("GET", "i.test", "/missing", ""),
             "200",
         ),
+        ("internal proxied", t("/int/x"), "404"),
         (
             "server try_files, a file",
             get("GET", "i.test", "/app/a.txt", ""),

@@ -136,7 +136,7 @@ pub(super) async fn answer(
     let Action::Proxy(plan) = &node.action else {
         return Done::Hyper;
     };
-    if !node.error_pages.is_empty() {
+    if !node.error_pages.is_empty() || node.internal {
         return Done::Hyper;
     }
     let host_key = crate::route::host_key(host);
