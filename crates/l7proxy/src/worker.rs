@@ -560,7 +560,8 @@ impl Worker {
             };
             self.pass(send, &vars, &event, &mut routed.tries).await
         };
-        if !pages.is_empty() {
+        // A request whose body timed out is closed without an answer.
+        if !pages.is_empty() && resp.extensions().get::<Abort>().is_none() {
             // The last peer tried and the URI it was sent, for nginx's
             // `upstream: "…"` in the target's error lines.
             let upstream = match (routed.tries.last().map(|t| &t.addr), &upstream_uri) {

@@ -72,7 +72,11 @@ fn conf(dir: &Path, name: &str, port: u16, dead: u16, up: u16, echo: u16) -> Str
            server {{ listen 127.0.0.1:{port}; server_name deb.test; root {d}/www;\n\
              error_page 500 502 503 504 /50x.html;\n\
              location / {{ proxy_pass http://127.0.0.1:{dead}; }}\n\
-             location = /50x.html {{ root /usr/share/nginx/html; }} }} }}\n",
+             location = /50x.html {{ root /usr/share/nginx/html; }} }}\n\
+           server {{ listen 127.0.0.1:{port}; server_name f.test; root {d}/www;\n\
+             error_page 404 /err/404.html;\n\
+             location / {{ proxy_pass http://127.0.0.1:{up}; }}\n\
+             location /dead/ {{ proxy_pass http://127.0.0.1:{dead}; }} }} }}\n",
         temp = temp_paths(dir),
     )
 }
@@ -151,6 +155,17 @@ fn error_pages_as_nginx() {
             "Debian's default, no 50x.html here",
             req("GET", "deb.test", "/x", ""),
             "404",
+        ),
+        // The plain path: no rule for its own errors, none intercepted.
+        (
+            "upstream 404 passed",
+            req("GET", "f.test", "/404", ""),
+            "404",
+        ),
+        (
+            "502 without a rule",
+            req("GET", "f.test", "/dead/x", ""),
+            "502",
         ),
     ];
     let mut answers = Vec::new();

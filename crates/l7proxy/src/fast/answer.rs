@@ -132,11 +132,19 @@ pub(super) async fn answer(
     let Some(node) = crate::plan::node(&site.plans[server], &loc_path) else {
         return Done::Hyper;
     };
-    // Static files and `error_page` rules are hyper's path's.
+    // Static files, `internal` locations and `error_page` rules that may
+    // replace an answer of this path (its 500/502/504, an upstream's
+    // with `proxy_intercept_errors`) are hyper's path's.
     let Action::Proxy(plan) = &node.action else {
         return Done::Hyper;
     };
-    if !node.error_pages.is_empty() || node.internal {
+    let ours = |p: &nginx_conf::model::http::ErrorPage| {
+        p.codes.iter().any(|c| matches!(c, 500 | 502 | 504))
+    };
+    if node.internal
+        || (node.intercept_errors && !node.error_pages.is_empty())
+        || node.error_pages.iter().any(ours)
+    {
         return Done::Hyper;
     }
     let host_key = crate::route::host_key(host);
