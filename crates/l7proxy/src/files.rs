@@ -163,7 +163,16 @@ pub fn serve(plan: &StaticPlan, req: &Req<'_>, event: &Event<'_>) -> Served {
         return index(plan, req, event);
     }
     let path = plan.path(req.uri);
-    let file = match std::fs::File::open(&path) {
+    // Non-blocking, as nginx's: a FIFO in the tree must not hang the
+    // worker (it is refused below as not a regular file).
+    let open = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NONBLOCK)
+            .open(&path)
+    };
+    let file = match open {
         Ok(f) => f,
         Err(e) => return open_failed(&e, &path, event),
     };

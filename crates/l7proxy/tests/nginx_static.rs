@@ -33,6 +33,8 @@ fn tree(www: &Path) {
     ] {
         std::fs::write(www.join(f), text).unwrap();
     }
+    // Opened without blocking, refused as not a regular file.
+    nix::unistd::mkfifo(&www.join("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
     // Several of our 64 KiB pieces.
     let big: String = (0..300_000u32)
         .map(|i| char::from(b'a' + u8::try_from(i % 26).unwrap()))
@@ -126,6 +128,7 @@ fn static_files_as_nginx() {
         ("upper-case extension", s("/UP.HTML"), "200"),
         ("empty file", s("/empty.txt"), "200"),
         ("missing", s("/missing"), "404"),
+        ("a FIFO", s("/fifo"), "404"),
         ("upper-case name", s("/A.TXT"), "404"),
         ("a file as a directory", s("/a.txt/x"), "404"),
         ("directory", s("/dir"), "301"),
