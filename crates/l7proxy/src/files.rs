@@ -100,26 +100,35 @@ impl StaticPlan {
         }
     }
 
-    /// The path `try_files` tests for `name` (with `alias`, a name
-    /// outside the location's prefix tests nothing).
+    /// The path `try_files` tests for `name` (a name that is no
+    /// absolute, `..`-free URI tests nothing).
     pub(crate) fn try_path(&self, name: &str) -> Option<String> {
         if !name.starts_with('/') || name.split('/').any(|s| s == "..") {
             return None;
         }
-        Some(self.path(name))
+        self.path(name)
     }
 
-    /// The file path of `uri` (`None`: the URI is shorter than an alias
-    /// location's prefix, as after an internal redirect).
-    fn path(&self, uri: &str) -> String {
-        match &self.root {
+    /// The file path of `uri`. `None` when an `alias` without a trailing
+    /// `/` under a location with one (`location /i { alias /srv/i/; }`,
+    /// `/i../x`) would make a `..` segment: nginx serves what it names,
+    /// outside the alias; l7proxy refuses it (404).
+    fn path(&self, uri: &str) -> Option<String> {
+        Some(match &self.root {
             DocRoot::Root(r) => format!("{}{uri}", r.trim_end_matches('/')),
             DocRoot::Alias { path, prefix: None } => path.clone(),
             DocRoot::Alias {
                 path,
                 prefix: Some(n),
-            } => format!("{path}{}", uri.get(*n..).unwrap_or("")),
-        }
+            } => {
+                let joined = format!("{path}{}", uri.get(*n..).unwrap_or(""));
+                let dots = |p: &str| p.split('/').filter(|s| *s == "..").count();
+                if dots(&joined) > dots(path) {
+                    return None;
+                }
+                joined
+            }
+        })
     }
 
     /// `Content-Type` of `uri` by its extension (lower-cased), else
@@ -162,7 +171,13 @@ pub fn serve(plan: &StaticPlan, req: &Req<'_>, event: &Event<'_>) -> Served {
     if req.uri.ends_with('/') {
         return index(plan, req, event);
     }
-    let path = plan.path(req.uri);
+    let Some(path) = plan.path(req.uri) else {
+        event.error(&format!(
+            "l7proxy: \"{}\" leads outside the alias, refused",
+            req.uri
+        ));
+        return Served::Error(StatusCode::NOT_FOUND);
+    };
     // Non-blocking, as nginx's: a FIFO in the tree must not hang the
     // worker (it is refused below as not a regular file).
     let open = {
@@ -230,7 +245,13 @@ fn open_failed(e: &std::io::Error, path: &str, event: &Event<'_>) -> Served {
 
 /// nginx's index module, then the core's "directory index is forbidden".
 fn index(plan: &StaticPlan, req: &Req<'_>, event: &Event<'_>) -> Served {
-    let dir = plan.path(req.uri);
+    let Some(dir) = plan.path(req.uri) else {
+        event.error(&format!(
+            "l7proxy: \"{}\" leads outside the alias, refused",
+            req.uri
+        ));
+        return Served::Error(StatusCode::NOT_FOUND);
+    };
     let mut dir_tested = false;
     for name in &plan.index {
         if name.starts_with('/') {

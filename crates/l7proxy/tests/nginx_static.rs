@@ -394,3 +394,38 @@ fn try_files_as_nginx() {
     assert!(differ.is_empty(), "{}", differ.join("\n"));
     assert_eq!(logs[0], logs[1]);
 }
+
+/// nginx's "off-by-slash" alias (`location /sub { alias …/sub/; }`):
+/// `/sub../a.txt` names `…/sub/../a.txt`, which nginx serves from
+/// outside the alias; l7proxy refuses it with 404 (a documented
+/// difference).
+#[test]
+fn an_alias_does_not_lead_outside() {
+    require_nginx();
+    let dir = tempfile::tempdir().unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(www.join("sub")).unwrap();
+    std::fs::write(www.join("a.txt"), "outside\n").unwrap();
+    std::fs::write(www.join("sub/f.html"), "inside\n").unwrap();
+    let d = dir.path().display();
+    let mut got = Vec::new();
+    for (name, program) in [("nginx", NGINX), ("ours", OURS)] {
+        let port = free_port();
+        let conf = format!(
+            "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}-error.log error;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{ {temp} access_log off;\n\
+               server {{ listen 127.0.0.1:{port}; location /sub {{ alias {d}/www/sub/; }} }} }}\n",
+            temp = temp_paths(dir.path()),
+        );
+        let proc = support::start(dir.path(), name, &conf, port, program);
+        let ask = |path: &str| raw::split(&raw::exchange(port, &get("GET", "a.test", path, ""))).0;
+        got.push((ask("/sub/f.html"), ask("/sub../a.txt")));
+        drop(proc);
+    }
+    assert!(got[0].0.starts_with("HTTP/1.1 200 ") && got[1].0.starts_with("HTTP/1.1 200 "));
+    assert!(got[0].1.starts_with("HTTP/1.1 200 "), "nginx: {}", got[0].1);
+    assert!(got[1].1.starts_with("HTTP/1.1 404 "), "ours: {}", got[1].1);
+    let log = std::fs::read_to_string(dir.path().join("ours-error.log")).unwrap();
+    assert!(log.contains("leads outside the alias, refused"), "{log}");
+}
