@@ -95,7 +95,7 @@ fn try_files(ctx: &Ctx<'_>, plan: &StaticPlan, list: &[String], uri: &str) -> Tr
     for name in names {
         let name = vars.expand(name);
         let dir = name.ends_with('/');
-        let Some(path) = plan.try_path(&name) else {
+        let Some(path) = plan.try_path(&name, &vars) else {
             continue;
         };
         // A name without `/` matches a directory too (then 301).
@@ -201,7 +201,7 @@ pub fn run(
             args: new_args.as_ref().map_or(req.args, Option::as_deref),
             ..*req
         };
-        match crate::files::serve(plan, &here, ctx.event) {
+        match crate::files::serve(plan, &here, ctx.event, ctx.vars) {
             Served::Page(r) => return Outcome::Page(r),
             Served::Error(s) => return Outcome::Error(s),
             Served::Internal(next) => {

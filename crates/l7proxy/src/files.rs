@@ -12,6 +12,7 @@ use http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::body::{Body, FilePart, Piece};
 use crate::errorlog::{os_error, Event};
+use crate::headers::Vars;
 
 /// Where relative `root` and `alias` paths start: nginx's prefix
 /// (`-p`, else Debian's `/usr/share/nginx/`).
@@ -102,19 +103,29 @@ impl StaticPlan {
 
     /// The path `try_files` tests for `name` (a name that is no
     /// absolute, `..`-free URI tests nothing).
-    pub(crate) fn try_path(&self, name: &str) -> Option<String> {
+    pub(crate) fn try_path(&self, name: &str, vars: &Vars<'_>) -> Option<String> {
         if !name.starts_with('/') || name.split('/').any(|s| s == "..") {
             return None;
         }
-        self.path(name)
+        self.path(name, vars)
     }
 
     /// The file path of `uri`. `None` when an `alias` without a trailing
     /// `/` under a location with one (`location /i { alias /srv/i/; }`,
     /// `/i../x`) would make a `..` segment: nginx serves what it names,
-    /// outside the alias; l7proxy refuses it (404).
-    fn path(&self, uri: &str) -> Option<String> {
+    /// outside the alias; l7proxy refuses it (404). Variables in `root`
+    /// are expanded (`root /srv/$host;`); a value that adds a `..`
+    /// segment gives `None` too.
+    fn path(&self, uri: &str, vars: &Vars<'_>) -> Option<String> {
+        let dots = |p: &str| p.split('/').filter(|s| *s == "..").count();
         Some(match &self.root {
+            DocRoot::Root(r) if r.contains('$') => {
+                let root = vars.expand(r);
+                if dots(&root) > dots(r) {
+                    return None;
+                }
+                format!("{}{uri}", root.trim_end_matches('/'))
+            }
             DocRoot::Root(r) => format!("{}{uri}", r.trim_end_matches('/')),
             DocRoot::Alias { path, prefix: None } => path.clone(),
             DocRoot::Alias {
@@ -122,7 +133,6 @@ impl StaticPlan {
                 prefix: Some(n),
             } => {
                 let joined = format!("{path}{}", uri.get(*n..).unwrap_or(""));
-                let dots = |p: &str| p.split('/').filter(|s| *s == "..").count();
                 if dots(&joined) > dots(path) {
                     return None;
                 }
@@ -164,16 +174,16 @@ pub enum Served {
 
 /// Serves `req` from `plan`, writing nginx's error lines through `event`.
 #[must_use]
-pub fn serve(plan: &StaticPlan, req: &Req<'_>, event: &Event<'_>) -> Served {
+pub fn serve(plan: &StaticPlan, req: &Req<'_>, event: &Event<'_>, vars: &Vars<'_>) -> Served {
     if !matches!(req.method, "GET" | "HEAD" | "POST") {
         return Served::Error(StatusCode::METHOD_NOT_ALLOWED);
     }
     if req.uri.ends_with('/') {
-        return index(plan, req, event);
+        return index(plan, req, event, vars);
     }
-    let Some(path) = plan.path(req.uri) else {
+    let Some(path) = plan.path(req.uri, vars) else {
         event.error(&format!(
-            "l7proxy: \"{}\" leads outside the alias, refused",
+            "l7proxy: \"{}\" leads outside the root or alias, refused",
             req.uri
         ));
         return Served::Error(StatusCode::NOT_FOUND);
@@ -244,10 +254,10 @@ fn open_failed(e: &std::io::Error, path: &str, event: &Event<'_>) -> Served {
 }
 
 /// nginx's index module, then the core's "directory index is forbidden".
-fn index(plan: &StaticPlan, req: &Req<'_>, event: &Event<'_>) -> Served {
-    let Some(dir) = plan.path(req.uri) else {
+fn index(plan: &StaticPlan, req: &Req<'_>, event: &Event<'_>, vars: &Vars<'_>) -> Served {
+    let Some(dir) = plan.path(req.uri, vars) else {
         event.error(&format!(
-            "l7proxy: \"{}\" leads outside the alias, refused",
+            "l7proxy: \"{}\" leads outside the root or alias, refused",
             req.uri
         ));
         return Served::Error(StatusCode::NOT_FOUND);

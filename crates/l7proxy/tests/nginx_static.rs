@@ -16,7 +16,7 @@ use support::{free_port, require_nginx, temp_paths, NGINX, OURS};
 
 /// The document tree, with a fixed time on `a.txt`.
 fn tree(www: &Path) {
-    for d in ["dir", "noidx", "sub", "t", "two"] {
+    for d in ["dir", "noidx", "sub", "t", "two", "v.test"] {
         std::fs::create_dir_all(www.join(d)).unwrap();
     }
     for (f, text) in [
@@ -28,6 +28,7 @@ fn tree(www: &Path) {
         ("dir/index.html", "<p>i</p>\n"),
         ("sub/f.html", "alias\n"),
         ("t/a.txt", "typed\n"),
+        ("v.test/a.txt", "v\n"),
         ("t/raw", "raw\n"),
         ("two/second.html", "second\n"),
     ] {
@@ -62,6 +63,7 @@ fn conf(dir: &Path, name: &str, port: u16) -> String {
              location /t/ {{ types {{ text/x-t txt; }} default_type text/y; }}\n\
              location /two/ {{ index a.html second.html; }}\n\
              location /ah/ {{ alias {d}/www/; add_header X-A b; }} }}\n\
+           server {{ listen 127.0.0.1:{port}; server_name v.test w.test; root {d}/www/$host; }}\n\
            server {{ listen 127.0.0.1:{port}; server_name r.test;\n\
              location / {{ root {d}/www/sub; }} }} }}\n",
         temp = temp_paths(dir),
@@ -163,6 +165,12 @@ fn static_files_as_nginx() {
         ),
         ("DELETE index", get("DELETE", "s.test", "/dir/", ""), "405"),
         ("location root", get("GET", "r.test", "/f.html", ""), "200"),
+        ("root with $host", get("GET", "v.test", "/a.txt", ""), "200"),
+        (
+            "root with $host, missing",
+            get("GET", "w.test", "/a.txt", ""),
+            "404",
+        ),
         ("add_header", s("/ah/a.txt"), "200"),
         (
             "add_header, a range",
@@ -427,5 +435,8 @@ fn an_alias_does_not_lead_outside() {
     assert!(got[0].1.starts_with("HTTP/1.1 200 "), "nginx: {}", got[0].1);
     assert!(got[1].1.starts_with("HTTP/1.1 404 "), "ours: {}", got[1].1);
     let log = std::fs::read_to_string(dir.path().join("ours-error.log")).unwrap();
-    assert!(log.contains("leads outside the alias, refused"), "{log}");
+    assert!(
+        log.contains("leads outside the root or alias, refused"),
+        "{log}"
+    );
 }
