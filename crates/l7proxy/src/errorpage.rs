@@ -35,6 +35,8 @@ pub struct Ctx<'a> {
     pub vars: &'a Vars<'a>,
     /// Set to the URI finally served (`$uri` after internal redirects).
     pub uri: &'a std::cell::RefCell<String>,
+    /// Set to the location finally run (its path; empty: the server's).
+    pub path: &'a std::cell::RefCell<Option<Vec<usize>>>,
 }
 
 /// What running a location's action for an internal request gave.
@@ -136,6 +138,7 @@ pub fn run(
     let mut new_args: Option<Option<String>> = None;
     for _ in 0..MAX_REDIRECTS {
         ctx.uri.borrow_mut().clone_from(&uri);
+        *ctx.path.borrow_mut() = Some(path.clone());
         let plan: &StaticPlan = match node.map(|n| &n.action) {
             None => server_files,
             Some(Action::Static(p)) => p,

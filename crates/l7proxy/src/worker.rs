@@ -221,6 +221,26 @@ pub(crate) fn returned(ret: &Return, vars: &Vars<'_>, default_type: &str) -> Res
     }
 }
 
+/// The response rules and `error_page` rules of the location at `path`
+/// (empty or gone: the server's), whose access log becomes `log`.
+fn final_rules<'s>(
+    site: &'s Site,
+    server: usize,
+    path: &[usize],
+    log: &mut Arc<crate::accesslog::Target>,
+) -> (
+    &'s Arc<crate::shape::Shape>,
+    Arc<[nginx_conf::model::http::ErrorPage]>,
+) {
+    if let Some(n) = crate::plan::node(&site.plans[server], path) {
+        *log = Arc::clone(&n.log);
+        return (&n.shape, Arc::clone(&n.error_pages));
+    }
+    *log = Arc::clone(&site.server_logs[server]);
+    let level = &site.server_levels[server];
+    (&site.server_shapes[server], Arc::clone(&level.error_pages))
+}
+
 /// The URI sent upstream when `proxy_pass` has a URI part: the matched
 /// location prefix (none for regex locations) replaced by it, then the
 /// arguments.
@@ -404,6 +424,8 @@ impl Worker {
         let mut sent_body = Bytes::new();
         // `$uri` after internal redirects (static files, `error_page`).
         let served_uri = RefCell::new(String::new());
+        // The location an internal redirect ended in.
+        let served_path = RefCell::new(None);
         // The URI an internal redirect to a proxied location gave.
         let mut redirected: Option<(String, Option<Option<String>>)> = None;
         let mut resp = 'answer: {
@@ -462,6 +484,7 @@ impl Worker {
                         event: &event,
                         vars: &request_vars,
                         uri: &served_uri,
+                        path: &served_path,
                     };
                     let req = crate::files::Req {
                         method: parts.method.as_str(),
@@ -483,6 +506,11 @@ impl Worker {
                             p
                         }
                         outcome => {
+                            // nginx answers with the final location's rules.
+                            if let Some(fin) = served_path.take().filter(|f| *f != loc_path) {
+                                let (s, p) = final_rules(&site, server, &fin, log);
+                                (shape, pages, at) = (s, p, fin);
+                            }
                             discard(body, limits.body_timeout).await;
                             break 'answer crate::errorpage::page(&ctx, outcome);
                         }
@@ -594,6 +622,7 @@ impl Worker {
                 event: &event,
                 vars: &request_vars,
                 uri: &served_uri,
+                path: &served_path,
             };
             let req = crate::files::Req {
                 method: parts.method.as_str(),
@@ -602,7 +631,13 @@ impl Worker {
                 headers: &parts.headers,
             };
             match crate::errorpage::intercept(&ctx, &pages, resp, &req, intercept) {
-                crate::errorpage::Intercepted::Page(r) => resp = r,
+                crate::errorpage::Intercepted::Page(r) => {
+                    // The target location's response rules and log.
+                    if let Some(fin) = served_path.take() {
+                        shape = final_rules(&site, server, &fin, log).0;
+                    }
+                    resp = r;
+                }
                 crate::errorpage::Intercepted::Proxy {
                     path,
                     uri,

@@ -68,7 +68,11 @@ fn conf(dir: &Path, name: &str, port: u16, dead: u16, up: u16, echo: u16) -> Str
              location /nu/ {{ error_page 404 /api/fallback?z=1; }}\n\
              location /api/ {{ proxy_pass http://127.0.0.1:{echo}; }}\n\
              location /p2/ {{ proxy_pass http://127.0.0.1:{dead}; error_page 502 = @backend; }}\n\
-             location @backend {{ proxy_pass http://127.0.0.1:{echo}; }} }}\n\
+             location @backend {{ proxy_pass http://127.0.0.1:{echo}; }}\n\
+             location /ta/ {{ try_files $uri /tb/missing; error_page 404 /err/404.html; }}\n\
+             location /tb/ {{ error_page 404 =200 /a.txt; add_header X-B b; }}\n\
+             location /tc/ {{ error_page 404 /td/x; add_header X-C c always; }}\n\
+             location /td/ {{ add_header X-D d always; }} }}\n\
            server {{ listen 127.0.0.1:{port}; server_name deb.test; root {d}/www;\n\
              error_page 500 502 503 504 /50x.html;\n\
              location / {{ proxy_pass http://127.0.0.1:{dead}; }}\n\
@@ -156,6 +160,8 @@ fn error_pages_as_nginx() {
             req("GET", "deb.test", "/x", ""),
             "404",
         ),
+        ("the final location's error_page", s("/ta/x"), "200"),
+        ("the target location's add_header", s("/tc/x"), "404"),
         // The plain path: no rule for its own errors, none intercepted.
         (
             "upstream 404 passed",
