@@ -16,6 +16,93 @@ pub enum Body {
     Upstream(Incoming, Option<OnEnd>),
     /// Either of the others, compressed (`gzip on`).
     Gzip(Box<crate::gzip::Compressed>),
+    /// Part of a static file, read as it is sent (`files.rs`).
+    File(Box<FilePart>),
+}
+
+/// A static file's answer: its pieces in order, bytes we made (a
+/// multipart head) or ranges of the file, read in pieces of at most
+/// [`FilePart::PIECE`] as hyper asks for them (a plain blocking read on
+/// the worker thread, as nginx's without `aio`). A file cut short
+/// meanwhile ends the body early, so hyper closes the connection.
+#[derive(Debug)]
+pub struct FilePart {
+    file: std::fs::File,
+    pieces: std::collections::VecDeque<Piece>,
+    remaining: u64,
+}
+
+/// One piece of a [`FilePart`].
+#[derive(Debug)]
+pub enum Piece {
+    Bytes(Bytes),
+    /// `len` bytes of the file from `offset`.
+    Range {
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl FilePart {
+    pub const PIECE: u64 = 64 * 1024;
+
+    #[must_use]
+    pub fn new(file: std::fs::File, pieces: Vec<Piece>) -> Self {
+        let remaining = pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Bytes(b) => b.len() as u64,
+                Piece::Range { len, .. } => *len,
+            })
+            .sum();
+        Self {
+            file,
+            pieces: pieces.into(),
+            remaining,
+        }
+    }
+
+    /// The body's length.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.remaining
+    }
+
+    /// Whether nothing is left to send.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.remaining == 0
+    }
+
+    fn next(&mut self) -> Option<Bytes> {
+        use std::os::unix::fs::FileExt;
+        let bytes = match self.pieces.pop_front()? {
+            Piece::Bytes(b) => b,
+            Piece::Range { offset, len } => {
+                let want = usize::try_from(len.min(Self::PIECE)).unwrap_or(0);
+                let mut buf = vec![0; want];
+                match self.file.read_at(&mut buf, offset) {
+                    Ok(n) if n > 0 => {
+                        buf.truncate(n);
+                        if len > n as u64 {
+                            self.pieces.push_front(Piece::Range {
+                                offset: offset + n as u64,
+                                len: len - n as u64,
+                            });
+                        }
+                        Bytes::from(buf)
+                    }
+                    _ => {
+                        self.pieces.clear();
+                        self.remaining = 0;
+                        return None;
+                    }
+                }
+            }
+        };
+        self.remaining = self.remaining.saturating_sub(bytes.len() as u64);
+        Some(bytes)
+    }
 }
 
 impl std::fmt::Debug for Body {
@@ -27,6 +114,7 @@ impl std::fmt::Debug for Body {
                 .finish(),
             Body::Upstream(..) => f.write_str("Upstream"),
             Body::Gzip(c) => f.debug_tuple("Gzip").field(c.inner()).finish(),
+            Body::File(p) => f.debug_tuple("File").field(&p.remaining).finish(),
         }
     }
 }
@@ -37,7 +125,7 @@ impl Body {
         match self {
             Body::Upstream(..) => true,
             Body::Gzip(c) => c.inner().is_upstream(),
-            Body::Full(_) => false,
+            Body::Full(_) | Body::File(_) => false,
         }
     }
 
@@ -72,6 +160,7 @@ impl HttpBody for Body {
         match self.get_mut() {
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Body::Gzip(c) => Pin::new(&mut **c).poll_frame(cx),
+            Body::File(p) => Poll::Ready(p.next().map(|b| Ok(Frame::data(b)))),
             Body::Upstream(inner, on_end) => {
                 let r = Pin::new(&mut *inner).poll_frame(cx);
                 // hyper stops polling once is_end_stream() is true, so the
@@ -93,6 +182,7 @@ impl HttpBody for Body {
             Body::Full(b) => b.is_none(),
             Body::Upstream(inner, _) => inner.is_end_stream(),
             Body::Gzip(c) => c.is_end_stream(),
+            Body::File(p) => p.remaining == 0,
         }
     }
 
@@ -102,6 +192,7 @@ impl HttpBody for Body {
             Body::Full(None) => SizeHint::with_exact(0),
             Body::Upstream(inner, _) => inner.size_hint(),
             Body::Gzip(c) => c.size_hint(),
+            Body::File(p) => SizeHint::with_exact(p.remaining),
         }
     }
 }

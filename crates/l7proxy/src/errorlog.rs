@@ -425,6 +425,9 @@ pub struct Event<'a> {
     /// `HTTP/1.1`, `HTTP/1.0`, `HTTP/2.0`.
     pub version: &'a str,
     pub host: Option<&'a str>,
+    /// The `upstream: "…"` of lines written after the upstream failed
+    /// (`error_page` targets), as nginx keeps it.
+    pub upstream: Option<&'a str>,
 }
 
 /// An [`Event`] that owns its request's facts, for a message written
@@ -465,6 +468,7 @@ impl OwnedEvent {
             target: &self.target,
             version: &self.version,
             host: self.host.as_deref(),
+            upstream: None,
         }
     }
 }
@@ -496,7 +500,7 @@ impl Event<'_> {
             client: self.client,
             server: &server,
             request: &request,
-            upstream,
+            upstream: upstream.or(self.upstream),
             host: self.host,
         };
         target.log(
@@ -604,6 +608,11 @@ impl Event<'_> {
     /// [`Event::error`] at another level.
     pub fn log(&self, level: Level, message: &str) {
         self.write(level, message, "", None);
+    }
+
+    /// The same at `crit`.
+    pub fn crit(&self, message: &str) {
+        self.write(Level::Crit, message, "", None);
     }
 }
 

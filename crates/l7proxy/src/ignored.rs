@@ -12,15 +12,17 @@ use nginx_conf::payload::Stmt;
 /// Directives of nginx's http modules that change answers, routing or
 /// limits, and that l7proxy leaves aside.
 const IGNORED: &[&str] = &[
-    // request routing
-    "try_files",
-    "error_page",
-    "proxy_intercept_errors",
-    // static files
-    "root",
-    "alias",
-    "index",
+    // static files (the rest is `files.rs`'s)
     "autoindex",
+    "expires",
+    "etag",
+    "if_modified_since",
+    "log_not_found",
+    "disable_symlinks",
+    "max_ranges",
+    "charset",
+    "gzip_static",
+    "recursive_error_pages",
     // access control and limits
     "satisfy",
     "auth_basic",
@@ -33,8 +35,22 @@ const IGNORED: &[&str] = &[
     "ssi",
 ];
 
+/// Directives of [`IGNORED`] whose value here is nginx's default, which
+/// l7proxy follows (no warning).
+const DEFAULTS: &[(&str, &str)] = &[
+    ("etag", "on"),
+    ("if_modified_since", "exact"),
+    ("log_not_found", "on"),
+    ("disable_symlinks", "off"),
+    ("charset", "off"),
+    ("gzip_static", "off"),
+    ("recursive_error_pages", "off"),
+    ("autoindex", "off"),
+    ("expires", "off"),
+];
+
 /// The warnings for `path` (empty when it has none of [`IGNORED`]; `ssi`
-/// only when `on`).
+/// only when `on`, [`DEFAULTS`] not at their default).
 #[must_use]
 pub fn notes(path: &str) -> Vec<String> {
     let opts = ParseOptions {
@@ -53,6 +69,11 @@ fn walk(stmts: &[Stmt], file: &str, out: &mut Vec<String>) {
     for s in stmts {
         let off =
             s.directive == "ssi" && !s.args.first().is_some_and(|a| a.eq_ignore_ascii_case("on"));
+        // nginx's own default, which is what l7proxy does.
+        let default = DEFAULTS.iter().any(|(d, v)| {
+            *d == s.directive && s.args.len() == 1 && s.args[0].eq_ignore_ascii_case(v)
+        });
+        let off = off || default;
         if IGNORED.contains(&s.directive.as_str()) && !off {
             let at = s.file.as_deref().unwrap_or(file);
             out.push(format!(

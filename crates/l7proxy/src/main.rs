@@ -51,6 +51,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Some(p) = &cli.prefix {
+        l7proxy::files::set_prefix(p);
         if let Err(e) = std::env::set_current_dir(p) {
             eprintln!("l7proxy: [emerg] chdir(\"{p}\") failed ({e})");
             return ExitCode::from(1);

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use http::Version;
-use nginx_conf::model::http::{Http, Location, LocationMatch, ProxyPass, ProxySettings, Server};
+use nginx_conf::model::http::{
+    ErrorPage, Http, Location, LocationMatch, ProxyPass, ProxySettings, Server,
+};
 
 use std::sync::Arc;
 
@@ -249,7 +251,8 @@ pub enum Action {
     Proxy(Box<ProxyPlan>),
     /// `stub_status`: the counters of `stats.rs`.
     StubStatus,
-    NotFound,
+    /// Files under `root` or `alias` (`files.rs`).
+    Static(Arc<crate::files::StaticPlan>),
 }
 
 /// A location's action, its access log and its nested locations' plans.
@@ -267,11 +270,27 @@ pub struct PlanTree {
     pub limit_conn: Arc<crate::limitconn::Plan>,
     /// `gzip` and its settings.
     pub gzip: Arc<crate::gzip::Gzip>,
+    /// `default_type`: the type of a `return`'s text.
+    pub default_type: Arc<str>,
     /// The response rules (`add_header`, `proxy_redirect`, hidden headers).
     pub shape: Arc<crate::shape::Shape>,
     pub log: Arc<crate::accesslog::Target>,
     pub client: ClientLimits,
+    /// `error_page` rules (inherited).
+    pub error_pages: Arc<[ErrorPage]>,
+    /// `proxy_intercept_errors on`.
+    pub intercept_errors: bool,
+    /// `internal`: a request from outside gets 404.
+    pub internal: bool,
     pub children: Vec<PlanTree>,
+}
+
+/// What a server does with a request no location takes: its files and
+/// its `error_page` rules.
+#[derive(Debug, Clone)]
+pub struct ServerLevel {
+    pub files: Arc<crate::files::StaticPlan>,
+    pub error_pages: Arc<[ErrorPage]>,
 }
 
 fn proxy_plan(loc: &Location, settings: &ProxySettings) -> Option<ProxyPlan> {
@@ -329,7 +348,15 @@ fn tree(
     } else if let Some(p) = proxy_plan(loc, &settings) {
         Action::Proxy(Box::new(p))
     } else {
-        Action::NotFound
+        let prefix = match &loc.matcher {
+            LocationMatch::Prefix(p)
+            | LocationMatch::PrefixNoRegex(p)
+            | LocationMatch::Exact(p) => Some(p.len()),
+            _ => None,
+        };
+        let mut files = crate::files::StaticPlan::new(&loc.settings, loc.alias.as_deref(), prefix);
+        files.try_files.clone_from(&loc.try_files);
+        Action::Static(Arc::new(files))
     };
     let log = Arc::new(files.target(loc.settings.access_log.as_ref())?);
     let pass = match (&loc.proxy_pass, &loc.proxy_pass_url) {
@@ -372,9 +399,18 @@ fn tree(
         limit_req: Arc::new(limit_plan(&loc.settings, zones)?),
         limit_conn: Arc::new(conn_plan(&loc.settings, zones)?),
         gzip: Arc::new(crate::gzip::Gzip::new(&loc.settings.gzip)?),
+        default_type: loc
+            .settings
+            .default_type
+            .as_deref()
+            .unwrap_or("text/plain")
+            .into(),
         shape: Arc::new(shape),
         log,
         client: ClientLimits::new(&loc.settings.client),
+        error_pages: loc.settings.error_pages.clone().unwrap_or_default().into(),
+        intercept_errors: settings.intercept_errors.unwrap_or(false),
+        internal: loc.internal,
         children,
     })
 }
@@ -385,6 +421,7 @@ pub type ServerPlans = (
     Vec<PlanTree>,
     Arc<crate::accesslog::Target>,
     Arc<crate::shape::Shape>,
+    ServerLevel,
 );
 
 /// Plans for every location of `server`, mirroring its location tree.
@@ -407,10 +444,24 @@ pub fn server_plans(
         crate::shape::Redirects::of(&server.settings, server),
     )
     .map_err(|e| format!("{e} in {}:{}", server.file, server.line))?;
+    let level = ServerLevel {
+        files: Arc::new({
+            let mut files = crate::files::StaticPlan::new(&server.settings, None, None);
+            files.try_files.clone_from(&server.try_files);
+            files
+        }),
+        error_pages: server
+            .settings
+            .error_pages
+            .clone()
+            .unwrap_or_default()
+            .into(),
+    };
     Ok((
         plans,
         Arc::new(files.target(server.settings.access_log.as_ref())?),
         Arc::new(shape),
+        level,
     ))
 }
 

@@ -90,6 +90,9 @@ pub struct Site {
     pub server_client: Vec<crate::plan::ClientLimits>,
     /// Per server, the response rules of requests no location takes.
     pub server_shapes: Vec<Arc<crate::shape::Shape>>,
+    /// Per server, its files and `error_page` rules (for requests no
+    /// location takes).
+    pub server_levels: Vec<crate::plan::ServerLevel>,
     pub listeners: Vec<Listener>,
     pub upstreams: Names<UpstreamSpec>,
     pub workers: usize,
@@ -421,11 +424,13 @@ impl Site {
         let mut plans = Vec::new();
         let mut server_logs = Vec::new();
         let mut server_shapes = Vec::new();
+        let mut server_levels = Vec::new();
         for s in &http.servers {
-            let (p, log, shape) = crate::plan::server_plans(&http, s, &mut files, &zones)?;
+            let (p, log, shape, level) = crate::plan::server_plans(&http, s, &mut files, &zones)?;
             plans.push(p);
             server_logs.push(log);
             server_shapes.push(shape);
+            server_levels.push(level);
         }
         let main_errors = if config.error_log.is_empty() {
             files.errors(Some(&vec![nginx_conf::model::ErrorLog {
@@ -487,6 +492,7 @@ impl Site {
             logs_requests,
             server_client,
             server_shapes,
+            server_levels,
             listeners,
             upstreams,
             workers,

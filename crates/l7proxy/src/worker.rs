@@ -17,15 +17,17 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
-use crate::balance::{Attempt, Input, Method, Upstream};
+use crate::balance::{Attempt, Input, Upstream};
 use crate::body::Body;
 use crate::headers::Vars;
 use crate::peer::Peer;
 use crate::plan::{Action, ProxyPlan};
-use crate::rewrite::Outcome;
 use crate::route::select_server;
 use crate::site::Site;
 use crate::uri;
+
+mod pass;
+use crate::rewrite::Outcome;
 
 type Sender = SendRequest<http_body_util::Full<Bytes>>;
 
@@ -179,6 +181,7 @@ pub fn error_page(status: StatusCode) -> Response<Body> {
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     // Before `Connection`, as nginx writes it (hyper would append it).
     r.headers_mut().insert(header::CONTENT_LENGTH, length);
+    r.extensions_mut().insert(crate::errorpage::Generated);
     if status.canonical_reason() != Some(reason(status)) {
         r.extensions_mut()
             .insert(hyper::ext::ReasonPhrase::from_static(
@@ -188,9 +191,10 @@ pub fn error_page(status: StatusCode) -> Response<Body> {
     r
 }
 
-/// The answer of a `return` (or a rewrite's redirect): `text` is the body,
-/// or the `Location` of a redirect, its variables expanded.
-fn answered(code: u16, text: Option<String>) -> Response<Body> {
+/// The answer of a `return` (or a rewrite's redirect): `text` is the body
+/// (of type `default_type`), or the `Location` of a redirect, its
+/// variables expanded already.
+pub(crate) fn answered(code: u16, text: Option<String>, default_type: &str) -> Response<Body> {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let redirect = matches!(code, 301 | 302 | 303 | 307 | 308);
     match text {
@@ -204,8 +208,9 @@ fn answered(code: u16, text: Option<String>) -> Response<Body> {
         Some(text) => {
             let mut r = Response::new(Body::text(text));
             *r.status_mut() = status;
-            r.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            let content_type = HeaderValue::from_str(default_type)
+                .unwrap_or(HeaderValue::from_static("text/plain"));
+            r.headers_mut().insert(header::CONTENT_TYPE, content_type);
             r
         }
         None if code >= 400 => error_page(status),
@@ -215,6 +220,26 @@ fn answered(code: u16, text: Option<String>) -> Response<Body> {
             r
         }
     }
+}
+
+/// The response rules and `error_page` rules of the location at `path`
+/// (empty or gone: the server's), whose access log becomes `log`.
+fn final_rules<'s>(
+    site: &'s Site,
+    server: usize,
+    path: &[usize],
+    log: &mut Arc<crate::accesslog::Target>,
+) -> (
+    &'s Arc<crate::shape::Shape>,
+    Arc<[nginx_conf::model::http::ErrorPage]>,
+) {
+    if let Some(n) = crate::plan::node(&site.plans[server], path) {
+        *log = Arc::clone(&n.log);
+        return (&n.shape, Arc::clone(&n.error_pages));
+    }
+    *log = Arc::clone(&site.server_logs[server]);
+    let level = &site.server_levels[server];
+    (&site.server_shapes[server], Arc::clone(&level.error_pages))
 }
 
 /// The URI sent upstream when `proxy_pass` has a URI part: the matched
@@ -232,14 +257,15 @@ pub(crate) fn upstream_target(
         Some(n) => normalized.get(n..).unwrap_or(""),
         None => normalized,
     };
+    let rest = if escape {
+        crate::files::escape(rest)
+    } else {
+        std::borrow::Cow::Borrowed(rest)
+    };
     let mut t =
         String::with_capacity(pass_uri.len() + rest.len() + args.map_or(0, |a| a.len() + 1));
     t.push_str(pass_uri);
-    if escape {
-        crate::rewrite::escape_uri(rest, &mut t);
-    } else {
-        t.push_str(rest);
-    }
+    t.push_str(&rest);
     if let Some(a) = args {
         t.push('?');
         t.push_str(a);
@@ -382,10 +408,11 @@ impl Worker {
         let host_key = crate::route::host_key(host);
         let mut shape = &site.server_shapes[server];
         let mut gzip = &site.server_gzip[server];
+        let mut default_type: &str = &site.server_levels[server].files.default_type;
         let mut proxy_host = "";
         // A `proxy_pass` with variables, evaluated for this request.
         let resolved: ProxyPlan;
-        // What `return` and a `proxy_pass` with variables read.
+        // What the rewrite scripts read.
         let request_vars = Vars {
             proxy_host: "",
             remote_addr: client,
@@ -399,6 +426,20 @@ impl Worker {
             maps: &site.maps,
             rewritten: None,
         };
+        // The location's `error_page` rules, and where it is.
+        let mut pages = Arc::clone(&site.server_levels[server].error_pages);
+        let mut at: Vec<usize> = Vec::new();
+        let mut intercept = false;
+        let mut upstream_uri: Option<String> = None;
+        // The body sent upstream, for an `error_page` to a named location.
+        let mut sent_body = Bytes::new();
+        // `$uri` after internal redirects (static files, `error_page`).
+        let served_uri = RefCell::new(String::new());
+        // The location an internal redirect ended in.
+        let served_path = RefCell::new(None);
+        // The URI an internal redirect to a proxied location gave.
+        let mut redirected: Option<(String, Option<Option<String>>)> = None;
+        // The rewrite scripts' state: `$uri`, `$args`, `set` variables.
         let mut state = crate::rewrite::State::new(&normalized, args);
         // `limit_conn` places, held until the response ends.
         let mut conn_places = None;
@@ -419,6 +460,7 @@ impl Worker {
                 .headers
                 .get(header::HOST)
                 .and_then(|h| h.to_str().ok()),
+            upstream: None,
         };
         let mut resp = 'answer: {
             // nginx's server rewrite phase, before the location is chosen.
@@ -426,7 +468,7 @@ impl Worker {
                 site.server_scripts[server].run(&mut state, &request_vars)
             {
                 discard(body, limits.body_timeout).await;
-                break 'answer answered(code, text);
+                break 'answer answered(code, text, default_type);
             }
             *log = Arc::clone(&site.server_logs[server]);
             *limits = site.server_client[server];
@@ -439,11 +481,19 @@ impl Worker {
                     *limits = n.client;
                     shape = &n.shape;
                     gzip = &n.gzip;
+                    default_type = &n.default_type;
+                    pages = Arc::clone(&n.error_pages);
+                    intercept = n.intercept_errors;
                 }
+                at.clone_from(&loc_path);
                 let event = crate::errorlog::Event {
                     location: &loc_path,
                     ..base_event
                 };
+                if node.is_some_and(|n| n.internal) {
+                    discard(body, limits.body_timeout).await;
+                    break 'answer error_page(StatusCode::NOT_FOUND);
+                }
                 // nginx checks the declared length once the location is
                 // known, before its `return` (`ngx_http_core_find_config_phase`).
                 if let Some(n) = declared.filter(|&n| limits.too_large(n)) {
@@ -457,7 +507,7 @@ impl Worker {
                 match n.script.run(&mut state, &request_vars) {
                     Outcome::Answer(code, text) => {
                         discard(body, limits.body_timeout).await;
-                        break 'answer answered(code, text);
+                        break 'answer answered(code, text, default_type);
                     }
                     Outcome::Last | Outcome::Done if state.uri_changed => {
                         changes += 1;
@@ -477,14 +527,16 @@ impl Worker {
                 location: &loc_path,
                 ..base_event
             };
-            // What `proxy_pass` with variables and the upstream headers read.
+            // What `proxy_pass` with variables, static files and the
+            // upstream headers read: the scripts' `$uri`, `$args`, `set`.
             let script_vars = Vars {
                 uri: &state.uri,
                 args: state.args.as_deref(),
                 rewritten: Some(&state),
-                ..request_vars.clone()
+                ..request_vars
             };
-            // nginx's preaccess phase (`limit_req`), then its access phase.
+            // nginx's preaccess phase (`limit_req`, `limit_conn`), then its
+            // access phase.
             let rate = node.map_or(&site.server_limit_req[server], |n| &n.limit_req);
             if !rate.is_empty() {
                 let now = crate::limitreq::now_ms();
@@ -535,9 +587,45 @@ impl Worker {
                 break 'answer error_page(StatusCode::FORBIDDEN);
             }
             let plan = match node.map(|n| &n.action) {
-                None | Some(Action::NotFound) => {
-                    discard(body, limits.body_timeout).await;
-                    break 'answer error_page(StatusCode::NOT_FOUND);
+                None | Some(Action::Static(_)) => {
+                    let ctx = crate::errorpage::Ctx {
+                        site: &site,
+                        server,
+                        event: &event,
+                        vars: &script_vars,
+                        uri: &served_uri,
+                        path: &served_path,
+                    };
+                    let req = crate::files::Req {
+                        method: parts.method.as_str(),
+                        uri: &state.uri,
+                        args: state.args.as_deref(),
+                        headers: &parts.headers,
+                    };
+                    match crate::errorpage::run(&ctx, node, &loc_path, &req, true) {
+                        // `try_files` or `index` led to a proxied location.
+                        crate::errorpage::Outcome::Proxied { path, uri, args } => {
+                            let n = crate::plan::node(&site.plans[server], &path);
+                            let Some((n, Action::Proxy(p))) = n.map(|n| (n, &n.action)) else {
+                                break 'answer error_page(StatusCode::INTERNAL_SERVER_ERROR);
+                            };
+                            (shape, pages, at) = (&n.shape, Arc::clone(&n.error_pages), path);
+                            intercept = n.intercept_errors;
+                            gzip = &n.gzip;
+                            *log = Arc::clone(&n.log);
+                            redirected = Some((uri, args));
+                            p
+                        }
+                        outcome => {
+                            // nginx answers with the final location's rules.
+                            if let Some(fin) = served_path.take().filter(|f| *f != loc_path) {
+                                let (s, p) = final_rules(&site, server, &fin, log);
+                                (shape, pages, at) = (s, p, fin);
+                            }
+                            discard(body, limits.body_timeout).await;
+                            break 'answer crate::errorpage::page(&ctx, outcome);
+                        }
+                    }
                 }
                 Some(Action::StubStatus) => {
                     discard(body, limits.body_timeout).await;
@@ -566,36 +654,32 @@ impl Worker {
                 },
             };
             proxy_host = &plan.proxy_host;
-            // Without a URI part the original target goes upstream as it came.
-            let target = match &plan.pass_uri {
-                _ if plan.fixed_uri.is_some() => {
-                    match plan.fixed_uri.as_deref().unwrap_or("/").parse() {
-                        Ok(u) => u,
-                        Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
-                    }
-                }
-                // After a rewrite: its URI, escaped; with `break`, not
-                // even `proxy_pass`'s URI part (nginx's `valid_location`).
-                pass if state.rewritten && (pass.is_none() || !state.location_valid) => {
-                    let t = upstream_target("", None, &state.uri, state.args.as_deref(), true);
-                    match t.parse() {
-                        Ok(u) => u,
-                        Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
-                    }
-                }
-                None => parts.uri.path_and_query().map_or_else(
-                    || http::Uri::from_static("/"),
-                    |p| http::Uri::from(p.clone()),
-                ),
-                Some((uri, prefix)) => {
-                    let escape = state.rewritten || path.contains('%');
-                    let t =
-                        upstream_target(uri, *prefix, &state.uri, state.args.as_deref(), escape);
-                    match t.parse() {
-                        Ok(u) => u,
-                        Err(_) => break 'answer error_page(StatusCode::BAD_REQUEST),
-                    }
-                }
+            // After a rewrite: its URI, escaped; with `break`, without
+            // `proxy_pass`'s URI part (nginx's `valid_location`).
+            let target = if state.rewritten
+                && redirected.is_none()
+                && (plan.pass_uri.is_none() || !state.location_valid)
+                && plan.fixed_uri.is_none()
+            {
+                upstream_target("", None, &state.uri, state.args.as_deref(), true)
+                    .parse()
+                    .ok()
+            } else {
+                let rewritten = state
+                    .rewritten
+                    .then(|| (state.uri.clone(), Some(state.args.clone())));
+                let redirected = redirected.as_ref().or(rewritten.as_ref());
+                pass::target(
+                    plan,
+                    &parts.uri,
+                    &normalized,
+                    args,
+                    redirected,
+                    path.contains('%'),
+                )
+            };
+            let Some(target) = target else {
+                break 'answer error_page(StatusCode::BAD_REQUEST);
             };
             let body = if hyper::body::Body::is_end_stream(&body) {
                 Bytes::new()
@@ -623,54 +707,23 @@ impl Worker {
                     || parts.headers.contains_key(header::CONTENT_LENGTH)
                     || parts.headers.contains_key(header::TRANSFER_ENCODING))
                 .then_some(body.len() as u64),
-                ..script_vars.clone()
+                ..script_vars
             };
-            let head = plan.headers.build(&vars);
-            // Spelling as nginx: configured names as configured, the
-            // client's as it sent them (lower case from HTTP/2), the
-            // defaults in theirs.
-            let mut client_spelling = parts
-                .extensions
-                .get::<crate::server::ClientSpelling>()
-                .map(|c| crate::casemap::Spellings::new(&c.0));
-            let h2 = parts.version == Version::HTTP_2;
-            let spelled = crate::casemap::Spelled::of(&head, |n| {
-                if let Some(s) = plan.headers.spelling(n) {
-                    return Some(s.as_bytes());
-                }
-                if h2 {
-                    return Some(n.as_bytes());
-                }
-                client_spelling.as_mut()?.next(n)
-            });
-            let case = crate::casemap::case_map(&spelled).await;
-            let spec = site.upstreams.get(&*plan.group);
-            let key = spec
-                .and_then(|u| u.hash_key.as_ref())
-                .map(|k| vars.expand(k));
-            let input = match spec.map(|u| &u.method) {
-                Some(Method::IpHash) => Input::Client(client.ip()),
-                Some(Method::Hash | Method::HashConsistent) => {
-                    Input::Key(key.as_deref().unwrap_or("").as_bytes())
-                }
-                _ => Input::None,
-            };
-            let outgoing = Outgoing {
+            if !pages.is_empty() {
+                upstream_uri = Some(target.to_string());
+                sent_body = body.clone();
+            }
+            let send = pass::Send {
+                plan,
+                parts: &parts,
                 method: parts.method.clone(),
                 target,
-                version: plan.version,
-                head,
-                case,
                 body,
                 upgrade,
-                client_io: parts.extensions.get::<Arc<crate::timed::Limits>>().cloned(),
             };
-            self.proxy(plan, input, outgoing, &event, &mut routed.tries)
-                .await
+            self.pass(send, &vars, &event, &mut routed.tries).await
         };
-        if let Some(held) = conn_places {
-            resp.body_mut().hold(held);
-        }
+        // What the response's rules read: the scripts' `$uri`, `$args`, `set`.
         let vars = Vars {
             proxy_host,
             uri: &state.uri,
@@ -678,6 +731,78 @@ impl Worker {
             rewritten: Some(&state),
             ..request_vars
         };
+        // A request whose body timed out is closed without an answer.
+        if !pages.is_empty() && resp.extensions().get::<Abort>().is_none() {
+            // The last peer tried and the URI it was sent, for nginx's
+            // `upstream: "…"` in the target's error lines.
+            let upstream = match (routed.tries.last().map(|t| &t.addr), &upstream_uri) {
+                (Some(crate::logformat::TryAt::Peer(p)), Some(uri)) => {
+                    Some(format!("http://{p}{}{uri}", p.uri_separator()))
+                }
+                _ => None,
+            };
+            let event = crate::errorlog::Event {
+                location: &at,
+                upstream: upstream.as_deref(),
+                ..base_event
+            };
+            let ctx = crate::errorpage::Ctx {
+                site: &site,
+                server,
+                event: &event,
+                vars: &vars,
+                uri: &served_uri,
+                path: &served_path,
+            };
+            let req = crate::files::Req {
+                method: parts.method.as_str(),
+                uri: &state.uri,
+                args: state.args.as_deref(),
+                headers: &parts.headers,
+            };
+            match crate::errorpage::intercept(&ctx, &pages, resp, &req, intercept) {
+                crate::errorpage::Intercepted::Page(r) => {
+                    // The target location's response rules and log.
+                    if let Some(fin) = served_path.take() {
+                        shape = final_rules(&site, server, &fin, log).0;
+                    }
+                    resp = r;
+                }
+                crate::errorpage::Intercepted::Proxy {
+                    path,
+                    uri,
+                    args: new_args,
+                    status,
+                    method,
+                } => {
+                    let node = crate::plan::node(&site.plans[server], &path);
+                    if let Some(n) = node {
+                        shape = &n.shape;
+                    }
+                    let to = pass::ErrorTarget {
+                        node,
+                        parts: &parts,
+                        normalized: &normalized,
+                        args,
+                        redirected: (uri, new_args),
+                        method,
+                        body: sent_body,
+                    };
+                    let mut r = self
+                        .error_target(to, &vars, &event, &mut routed.tries)
+                        .await;
+                    crate::errorpage::override_status(&mut r, status);
+                    resp = r;
+                }
+            }
+        }
+        let served = served_uri.take();
+        if !served.is_empty() {
+            routed.uri = served;
+        }
+        if let Some(held) = conn_places {
+            resp.body_mut().hold(held);
+        }
         let ctx = crate::shape::Ctx {
             vars: &vars,
             status: resp.status().as_u16(),
@@ -690,6 +815,8 @@ impl Worker {
             resp.extensions_mut().insert(shaped);
         } else if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
             let placed = crate::shape::shape_page(shape, &ctx, resp.headers_mut());
+            // nginx's range filter runs after `add_header`'s.
+            crate::files::ranges_last(resp.headers_mut());
             resp.extensions_mut().insert(crate::shape::Shaped {
                 server: true,
                 date: true,

@@ -28,7 +28,7 @@ fn ignored_directives_are_named_with_their_place() {
          http {\n\
              ssi off;\n\
              server { listen 127.0.0.1:18999;\n\
-                 root /var/www/html;\n\
+                 autoindex on;\n\
                  location / { if ($http_x = a) { return 403; } rewrite ^/old /new;\n\
                      if ($http_y) { add_header X-Y y; set $a 1; }\n\
                      proxy_pass http://127.0.0.1:1; }\n\
@@ -39,7 +39,7 @@ fn ignored_directives_are_named_with_their_place() {
     assert!(ok, "the file is valid for nginx -t too: {text}");
     let warnings: Vec<&str> = text.lines().filter(|l| l.contains("[warn]")).collect();
     let expected = [
-        "\"root\" directive is not supported by l7proxy and is ignored in F:5",
+        "\"autoindex\" directive is not supported by l7proxy and is ignored in F:5",
         "\"add_header\" directive inside \"if\" is not supported by l7proxy and is ignored in F:7",
         "\"ssi\" directive is not supported by l7proxy and is ignored in F:9",
         "\"limit_rate\" directive is not supported by l7proxy and is ignored in F:9",
@@ -57,7 +57,10 @@ fn a_file_with_only_supported_directives_has_no_warning() {
          http { gzip off; upstream u { server 127.0.0.1:1; keepalive 8; }\n\
              server { listen 127.0.0.1:18999;\n\
                  location / { proxy_pass http://u; proxy_set_header Host $host;\n\
-                     add_header X-A b; return 200; } } }\n",
+                     add_header X-A b; return 200; }
+                 root /srv; index a.html; error_page 404 /404.html; try_files $uri =404;
+                 etag on; recursive_error_pages off;
+                 location /s/ { alias /srv/s/; types { text/x a; } default_type text/y; internal; } } }\n",
     );
     assert!(ok, "{text}");
     assert!(!text.contains("[warn]"), "{text}");

@@ -221,5 +221,8 @@ fn placeholders_are_filled_in_one_pass() {
             ("TEMPX", "longest"),
         ],
     );
-    assert_eq!(filled, "pid /tmp/.tmpLuBEpA/nginx.pid; listen 40101; longest");
+    assert_eq!(
+        filled,
+        "pid /tmp/.tmpLuBEpA/nginx.pid; listen 40101; longest"
+    );
 }

@@ -59,6 +59,8 @@ pub struct ProxySettings {
     pub hide_headers: Option<Vec<String>>,
     /// `proxy_pass_header` names (inherited as a whole when unset).
     pub pass_headers: Option<Vec<String>>,
+    /// `proxy_intercept_errors`.
+    pub intercept_errors: Option<bool>,
 }
 
 /// One `proxy_redirect` rule.
@@ -103,6 +105,7 @@ impl ProxySettings {
         take(&mut self.redirects, parent.redirects.as_ref());
         take(&mut self.hide_headers, parent.hide_headers.as_ref());
         take(&mut self.pass_headers, parent.pass_headers.as_ref());
+        take(&mut self.intercept_errors, parent.intercept_errors.as_ref());
         self
     }
 }
@@ -215,6 +218,25 @@ pub struct Common {
     pub limit_conn_status: Option<u16>,
     pub limit_conn_log_level: Option<String>,
     pub limit_conn_dry_run: Option<bool>,
+    /// `index` files, in order (nginx's default: `index.html`).
+    pub index: Option<Vec<String>>,
+    /// `types { TYPE EXT…; }` blocks of the level, as (lower-case
+    /// extension, type), a later one winning; a level with none inherits.
+    pub types: Option<Vec<(String, String)>>,
+    /// `default_type` (nginx's compiled default: `text/plain`).
+    pub default_type: Option<String>,
+    /// `error_page` lines of the level; a level with none inherits.
+    pub error_pages: Option<Vec<ErrorPage>>,
+}
+
+/// `error_page CODE… [=[RESPONSE]] URI|@named|URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorPage {
+    pub codes: Vec<u16>,
+    /// `=CODE`: `Some(Some(code))`; `=` alone: `Some(None)` (the
+    /// target's status); none: the error's own status.
+    pub status: Option<Option<u16>>,
+    pub target: String,
 }
 
 impl Common {
@@ -254,6 +276,10 @@ impl Common {
             parent.limit_req_dry_run.as_ref(),
         );
         self.gzip = self.gzip.inherit(&parent.gzip);
+        take(&mut self.index, parent.index.as_ref());
+        take(&mut self.types, parent.types.as_ref());
+        take(&mut self.default_type, parent.default_type.as_ref());
+        take(&mut self.error_pages, parent.error_pages.as_ref());
         self.proxy = self.proxy.inherit(&parent.proxy);
         self.client = self.client.inherit(&parent.client);
         self
@@ -288,6 +314,12 @@ pub struct Location {
     pub script: Vec<super::rewrite::Op>,
     /// `stub_status`: the location answers with the server's counters.
     pub stub_status: bool,
+    /// `alias PATH` (this location only).
+    pub alias: Option<String>,
+    /// `try_files FILE… URI|=CODE|@named` (this location only).
+    pub try_files: Option<Vec<String>>,
+    /// `internal`: only internal redirects reach it.
+    pub internal: bool,
     pub settings: Common,
     pub locations: Vec<Location>,
     pub file: String,
@@ -300,6 +332,8 @@ pub struct Server {
     pub server_names: Vec<ServerName>,
     /// The rewrite module's directives (`return` among them), in order.
     pub script: Vec<super::rewrite::Op>,
+    /// `try_files` of the server (for requests no location takes).
+    pub try_files: Option<Vec<String>>,
     pub settings: Common,
     pub locations: Vec<Location>,
     pub file: String,
@@ -433,6 +467,7 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
             p.next_upstream = Some(args.clone());
         }
         "proxy_buffering" => p.buffering = Some(flag(stmt, c)?),
+        "proxy_intercept_errors" => p.intercept_errors = Some(flag(stmt, c)?),
         "keepalive_timeout" => {
             out.client.keepalive_timeout = duration(stmt, c)?;
             if let Some(h) = args.get(1) {
@@ -496,9 +531,71 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
             .push(super::access::parse_rule(stmt, c)?),
         "proxy_hide_header" => p.hide_headers.get_or_insert_with(Vec::new).push(first()),
         "proxy_pass_header" => p.pass_headers.get_or_insert_with(Vec::new).push(first()),
+        "index" => out
+            .index
+            .get_or_insert_with(Vec::new)
+            .extend(args.iter().cloned()),
+        "default_type" => out.default_type = Some(first()),
+        "types" => {
+            let types = out.types.get_or_insert_with(Vec::new);
+            for t in stmt.block.as_deref().unwrap_or_default() {
+                for ext in &t.args {
+                    let ext = ext.to_ascii_lowercase();
+                    types.retain(|(e, _)| *e != ext);
+                    types.push((ext, t.directive.clone()));
+                }
+            }
+        }
+        "error_page" => {
+            let page = error_page(stmt, c)?;
+            out.error_pages.get_or_insert_with(Vec::new).push(page);
+        }
         _ => {}
     }
     Ok(())
+}
+
+/// `error_page`, with nginx's checks (`ngx_http_core_error_page`).
+fn error_page(stmt: &Stmt, c: &Cursor) -> Result<ErrorPage, ModelError> {
+    let args = &stmt.args;
+    let (target, rest) = args.split_last().ok_or_else(|| invalid(stmt, c))?;
+    let (status, codes) = match rest.split_last() {
+        Some((last, codes)) if last.starts_with('=') => {
+            let code = &last[1..];
+            let status = if code.is_empty() {
+                None
+            } else {
+                Some(
+                    code.parse::<u16>()
+                        .map_err(|_| c.error(stmt, format!("invalid value \"{last}\"")))?,
+                )
+            };
+            (Some(status), codes)
+        }
+        _ => (None, rest),
+    };
+    if codes.is_empty() {
+        return Err(c.error(
+            stmt,
+            "invalid number of arguments in \"error_page\" directive".to_owned(),
+        ));
+    }
+    let codes = codes
+        .iter()
+        .map(|a| match a.parse::<u16>() {
+            // nginx's own 499 is no code to answer with.
+            Ok(n) if n != 499 && !(300..=599).contains(&n) => {
+                Err(c.error(stmt, format!("value \"{a}\" must be between 300 and 599")))
+            }
+            Ok(n) if n != 499 => Ok(n),
+            _ => Err(c.error(stmt, format!("invalid value \"{a}\""))),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(ErrorPage {
+        codes,
+        status,
+        target: target.clone(),
+    })
 }
 
 pub(crate) fn parse_return(stmt: &Stmt, c: &Cursor) -> Result<Return, ModelError> {
@@ -650,6 +747,9 @@ fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Locatio
         proxy_pass_url: None,
         script: Vec::new(),
         stub_status: false,
+        alias: None,
+        try_files: None,
+        internal: false,
         settings: Common::default(),
         locations: Vec::new(),
         file: s.c.file(stmt),
@@ -657,12 +757,16 @@ fn parse_location(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Locatio
     };
     loc.script = parse_script(stmt.block.as_deref().unwrap_or_default(), s.c)?;
     (loc.settings, loc.locations) = parse_block(stmt, parent, s, |d| {
-        if d.directive == "proxy_pass" {
-            loc.proxy_pass = Some(parse_proxy_pass(d, s.c, s.upstreams)?);
-            loc.proxy_pass_url = d.args.first().cloned();
-        }
-        if d.directive == "stub_status" {
-            loc.stub_status = true;
+        match d.directive.as_str() {
+            "alias" => loc.alias = d.args.first().cloned(),
+            "try_files" => loc.try_files = Some(d.args.clone()),
+            "internal" => loc.internal = true,
+            "stub_status" => loc.stub_status = true,
+            "proxy_pass" => {
+                loc.proxy_pass = Some(parse_proxy_pass(d, s.c, s.upstreams)?);
+                loc.proxy_pass_url = d.args.first().cloned();
+            }
+            _ => {}
         }
         Ok(())
     })?;
@@ -674,6 +778,7 @@ fn parse_server(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Server, M
         listen: Vec::new(),
         server_names: Vec::new(),
         script: Vec::new(),
+        try_files: None,
         settings: Common::default(),
         locations: Vec::new(),
         file: s.c.file(stmt),
@@ -690,6 +795,7 @@ fn parse_server(stmt: &Stmt, parent: &Common, s: &Scope<'_>) -> Result<Server, M
             "server_name" => server
                 .server_names
                 .extend(d.args.iter().map(|n| parse_server_name(n))),
+            "try_files" => server.try_files = Some(d.args.clone()),
             _ => {}
         }
         Ok(())

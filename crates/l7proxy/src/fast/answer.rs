@@ -149,9 +149,21 @@ pub(super) async fn answer(
     {
         return Done::Hyper;
     }
+    // Static files, `internal` locations and `error_page` rules that may
+    // replace an answer of this path (its 500/502/504, an upstream's
+    // with `proxy_intercept_errors`) are hyper's path's.
     let Action::Proxy(plan) = &node.action else {
         return Done::Hyper;
     };
+    let ours = |p: &nginx_conf::model::http::ErrorPage| {
+        p.codes.iter().any(|c| matches!(c, 500 | 502 | 504))
+    };
+    if node.internal
+        || (node.intercept_errors && !node.error_pages.is_empty())
+        || node.error_pages.iter().any(ours)
+    {
+        return Done::Hyper;
+    }
     let host_key = crate::route::host_key(host);
     let resolved;
     let plan: &crate::plan::ProxyPlan = match &plan.dynamic {
@@ -328,6 +340,7 @@ pub(super) async fn answer(
         target,
         version: "HTTP/1.1",
         host: Some(host),
+        upstream: None,
     };
     for tries in 1..=max_tries.max(1) {
         let pick =

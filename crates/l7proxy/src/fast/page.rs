@@ -29,7 +29,9 @@ pub(super) async fn page(
     let mut resp = crate::worker::error_page(status);
     let body = match resp.body_mut() {
         crate::body::Body::Full(b) => b.take().unwrap_or_default(),
-        crate::body::Body::Upstream(..) | crate::body::Body::Gzip(_) => bytes::Bytes::new(),
+        crate::body::Body::Upstream(..)
+        | crate::body::Body::Gzip(_)
+        | crate::body::Body::File(_) => bytes::Bytes::new(),
     };
     let closing = matches!(status.as_u16(), 400 | 413 | 414 | 500 | 501);
     let mut out = take_buf(w);

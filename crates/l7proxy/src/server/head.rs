@@ -158,8 +158,15 @@ pub(super) async fn finish(
             .and_then(|a| a.0.added_spelling(n))
             .map(str::as_bytes)
     };
-    if !proxied && added.is_some() {
-        let spelled = Spelled::of(&headers, added_spelling);
+    // nginx's `ETag` (static files), which Title-Case would spell `Etag`.
+    let etag = !proxied && headers.contains_key(http::header::ETAG);
+    if !proxied && (added.is_some() || etag) {
+        let spelled = Spelled::of(&headers, |n| {
+            if n == "etag" && added_spelling(n).is_none() {
+                return Some("ETag".as_bytes());
+            }
+            added_spelling(n)
+        });
         if let Some(map) = crate::casemap::case_map(&spelled).await {
             parts.extensions.extend(map);
         }
