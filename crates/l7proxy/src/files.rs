@@ -447,9 +447,10 @@ fn insert(h: &mut HeaderMap, name: header::HeaderName, value: &str) {
     }
 }
 
-/// A decoded URI as nginx sends it upstream after an internal redirect
-/// (`ngx_escape_uri`: spaces, controls, `%`, `?`, `#` and bytes past
-/// ASCII escaped).
+/// A decoded URI as nginx sends it upstream after an internal redirect or
+/// a rewrite (`ngx_escape_uri`'s `NGX_ESCAPE_URI`: spaces, controls, `%`,
+/// `?`, `#`, `"` and bytes past ASCII escaped; nginx 1.22 sends `/a"b` as
+/// `/a%22b`).
 #[must_use]
 pub fn escape(uri: &str) -> std::borrow::Cow<'_, str> {
     let bad = |b: u8| b <= b' ' || b >= 0x7f || matches!(b, b'%' | b'?' | b'#' | b'"');

@@ -354,16 +354,3 @@ fn holds(test: &Test, state: &mut State, vars: &Vars<'_>) -> bool {
         }
     }
 }
-
-/// `uri` as nginx escapes it for an upstream request line
-/// (`NGX_ESCAPE_URI`: space, `#`, `%`, `?`, controls and bytes from 0x7f).
-pub fn escape_uri(uri: &str, out: &mut String) {
-    use std::fmt::Write as _;
-    for &b in uri.as_bytes() {
-        if matches!(b, b' ' | b'#' | b'%' | b'?') || !(0x20..0x7f).contains(&b) {
-            let _ = write!(out, "%{b:02X}");
-        } else {
-            out.push(char::from(b));
-        }
-    }
-}
