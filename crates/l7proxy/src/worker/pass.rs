@@ -9,7 +9,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderMap, Method as HttpMethod, Response, Version};
 
-use super::{Outgoing, Worker};
+use super::upstream::Outgoing;
+use super::Worker;
 use crate::balance::{Input, Method};
 use crate::body::Body;
 use crate::headers::Vars;
