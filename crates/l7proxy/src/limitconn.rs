@@ -90,12 +90,9 @@ impl Plan {
         Ok(Self {
             limits: out,
             status: status.unwrap_or(503),
-            level: match level {
-                Some("info") => Level::Info,
-                Some("notice") => Level::Notice,
-                Some("warn") => Level::Warn,
-                _ => Level::Error,
-            },
+            level: level
+                .and_then(|l| Level::parse(l).ok())
+                .unwrap_or(Level::Error),
             dry_run: dry_run.unwrap_or(false),
         })
     }

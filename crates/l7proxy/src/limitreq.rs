@@ -143,12 +143,10 @@ impl Plan {
                 .ok_or_else(|| format!("zero size shared memory zone \"{}\"", l.zone))?;
             out.push((Arc::clone(zone), l.clone()));
         }
-        let level = match level {
-            Some("info") => Level::Info,
-            Some("notice") => Level::Notice,
-            Some("warn") => Level::Warn,
-            _ => Level::Error,
-        };
+        // nginx-conf allows info, notice, warn and error only.
+        let level = level
+            .and_then(|l| Level::parse(l).ok())
+            .unwrap_or(Level::Error);
         Ok(Self {
             limits: out,
             status: status.unwrap_or(503),

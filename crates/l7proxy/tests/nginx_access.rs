@@ -100,13 +100,7 @@ fn allow_and_deny_as_nginx() {
     assert!(status(6).contains(" 200 "), "{}", status(6));
     assert!(status(28).contains(" 200 "), "{}", status(28));
     assert!(status(38).contains(" 403 "), "{}", status(38));
-    let differ: Vec<String> = answers[0]
-        .iter()
-        .zip(&answers[1])
-        .enumerate()
-        .filter(|(_, (n, o))| n != o)
-        .map(|(i, (n, o))| format!("request {i}:\nnginx {n:?}\n ours {o:?}"))
-        .collect();
+    let differ = support::differences(&answers[0], &answers[1], |i| format!("request {i}"));
     assert!(differ.is_empty(), "{}", differ.join("\n"));
     assert!(logs[0].len() >= 10, "{:#?}", logs[0]);
     assert_eq!(logs[0], logs[1]);
@@ -122,27 +116,7 @@ fn bad_rules_are_refused_as_nginx_does() {
         "allow foo;",
         "deny ::1/129;",
     ] {
-        let path = dir.path().join("bad.conf");
-        std::fs::write(
-            &path,
-            format!("events {{}} http {{ {} {rule} }}\n", temp_paths(dir.path())),
-        )
-        .unwrap();
-        let run = |program: &str| {
-            let mut cmd = Command::new(program);
-            if program == NGINX {
-                cmd.arg("-p").arg(dir.path()).arg("-e").arg("/dev/null");
-            }
-            let out = cmd.arg("-t").arg("-c").arg(&path).output().unwrap();
-            let text = String::from_utf8_lossy(&out.stderr).into_owned();
-            let line = text
-                .lines()
-                .find(|l| l.contains("[emerg]"))
-                .map(|l| l.split_once("[emerg] ").map_or(l, |(_, m)| m).to_owned());
-            (out.status.code(), line)
-        };
-        let (nginx, ours) = (run(NGINX), run(OURS));
-        assert_eq!(nginx.0, Some(1), "{rule}: {nginx:?}");
-        assert_eq!(nginx, ours, "{rule}");
+        let conf = format!("events {{}} http {{ {} {rule} }}\n", temp_paths(dir.path()));
+        support::refused_alike(dir.path(), &conf);
     }
 }

@@ -122,13 +122,7 @@ fn client_max_body_size_as_nginx() {
             answer.0
         );
     }
-    let differ: Vec<String> = answers[0]
-        .iter()
-        .zip(&answers[1])
-        .zip(&requests)
-        .filter(|((n, o), _)| n != o)
-        .map(|((n, o), (case, _, _))| format!("{case}:\nnginx {n:?}\n ours {o:?}"))
-        .collect();
+    let differ = support::differences(&answers[0], &answers[1], |i| requests[i].0.to_string());
     assert!(differ.is_empty(), "{}", differ.join("\n"));
     // One line per 413, the chunked one naming the chunks before and the
     // crossing chunk's size.
@@ -146,36 +140,14 @@ fn a_bad_client_max_body_size_is_refused_as_nginx_does() {
     require_nginx();
     let dir = tempfile::tempdir().unwrap();
     for value in ["1x", "-1", "k", "9223372036854775808", "8589934592g"] {
-        let path = dir.path().join("bad.conf");
-        std::fs::write(
-            &path,
-            format!(
-                "events {{}} http {{ {} client_max_body_size {value}; }}\n",
-                temp_paths(dir.path())
-            ),
-        )
-        .unwrap();
-        let run = |program: &str| {
-            let mut cmd = std::process::Command::new(program);
-            if program == NGINX {
-                cmd.arg("-p").arg(dir.path()).arg("-e").arg("/dev/null");
-            }
-            let out = cmd.arg("-t").arg("-c").arg(&path).output().unwrap();
-            let text = String::from_utf8_lossy(&out.stderr).into_owned();
-            let line = text
-                .lines()
-                .find(|l| l.contains("[emerg]"))
-                .map(|l| l.split_once("[emerg] ").map_or(l, |(_, m)| m).to_owned());
-            (out.status.code(), line)
-        };
-        let (nginx, ours) = (run(NGINX), run(OURS));
-        assert_eq!(nginx.0, Some(1), "{value}: {nginx:?}");
-        assert!(
-            nginx.1.as_deref().is_some_and(
-                |l| l.starts_with("\"client_max_body_size\" directive invalid value in ")
-            ),
-            "{value}: {nginx:?}"
+        let conf = format!(
+            "events {{}} http {{ {} client_max_body_size {value}; }}\n",
+            temp_paths(dir.path())
         );
-        assert_eq!(nginx, ours, "{value}");
+        let line = support::refused_alike(dir.path(), &conf);
+        assert!(
+            line.starts_with("\"client_max_body_size\" directive invalid value in "),
+            "{value}: {line}"
+        );
     }
 }

@@ -199,13 +199,7 @@ fn error_pages_as_nginx() {
             answer.0
         );
     }
-    let differ: Vec<String> = answers[0]
-        .iter()
-        .zip(&answers[1])
-        .zip(&requests)
-        .filter(|((n, o), _)| n != o)
-        .map(|((n, o), (case, _, _))| format!("{case}:\nnginx {n:?}\n ours {o:?}"))
-        .collect();
+    let differ = support::differences(&answers[0], &answers[1], |i| requests[i].0.to_string());
     assert!(differ.is_empty(), "{}", differ.join("\n"));
     assert!(logs[0].len() >= 10, "{:#?}", logs[0]);
     assert_eq!(logs[0], logs[1]);
@@ -215,7 +209,6 @@ fn error_pages_as_nginx() {
 fn a_bad_error_page_is_refused_as_nginx_does() {
     require_nginx();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.conf");
     for value in [
         "200 /x",
         "404",
@@ -225,27 +218,10 @@ fn a_bad_error_page_is_refused_as_nginx_does() {
         "600 /x",
         "404 =1000 /x",
     ] {
-        std::fs::write(
-            &path,
-            format!(
-                "events {{}} http {{ {} error_page {value}; }}\n",
-                temp_paths(dir.path())
-            ),
-        )
-        .unwrap();
-        let run = |program: &str| {
-            let mut cmd = std::process::Command::new(program);
-            if program == NGINX {
-                cmd.arg("-p").arg(dir.path()).arg("-e").arg("/dev/null");
-            }
-            let out = cmd.arg("-t").arg("-c").arg(&path).output().unwrap();
-            let text = String::from_utf8_lossy(&out.stderr).into_owned();
-            let line = text
-                .lines()
-                .find(|l| l.contains("[emerg]"))
-                .map(|l| l.split_once("[emerg] ").map_or(l, |(_, m)| m).to_owned());
-            (out.status.code(), line)
-        };
-        assert_eq!(run(NGINX), run(OURS), "{value}");
+        let conf = format!(
+            "events {{}} http {{ {} error_page {value}; }}\n",
+            temp_paths(dir.path())
+        );
+        support::checked_alike(dir.path(), &conf);
     }
 }

@@ -209,12 +209,6 @@ fn gzip_as_nginx() {
         "{:?}",
         nginx[15]
     );
-    let differ: Vec<String> = nginx
-        .iter()
-        .zip(&answers[1])
-        .enumerate()
-        .filter(|(_, (n, o))| n != o)
-        .map(|(i, (n, o))| format!("case {i} {:?}:\nnginx {n:?}\n ours {o:?}", cases[i]))
-        .collect();
+    let differ = support::differences(nginx, &answers[1], |i| format!("case {i} {:?}", cases[i]));
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }

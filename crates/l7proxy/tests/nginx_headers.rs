@@ -83,13 +83,7 @@ fn header_names_keep_their_case_as_in_nginx() {
     assert!(nginx[0].0.contains("\r\nx-ADDED-name: v"), "{:?}", nginx[0]);
     assert!(nginx[1].0.contains("\r\nx-ADDED-name: v"), "{:?}", nginx[1]);
     assert!(nginx[4].0.contains("\r\nx-Ret-ADD: 1"), "{:?}", nginx[4]);
-    let differ: Vec<String> = nginx
-        .iter()
-        .zip(ours)
-        .enumerate()
-        .filter(|(_, (n, o))| n != o)
-        .map(|(i, (n, o))| format!("request {i}:\nnginx {n:?}\n ours {o:?}"))
-        .collect();
+    let differ = support::differences(nginx, ours, |i| format!("request {i}"));
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
 

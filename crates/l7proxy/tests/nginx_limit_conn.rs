@@ -157,30 +157,10 @@ fn bad_limit_conn_directives_are_refused_as_nginx_does() {
         "limit_conn_status 300;",
         "limit_conn_log_level loud;",
     ] {
-        let path = dir.path().join("bad.conf");
-        std::fs::write(
-            &path,
-            format!(
-                "events {{}} http {{ {}\n{directive}\n}}\n",
-                temp_paths(dir.path())
-            ),
-        )
-        .unwrap();
-        let run = |program: &str| {
-            let mut cmd = Command::new(program);
-            if program == NGINX {
-                cmd.arg("-p").arg(dir.path()).arg("-e").arg("/dev/null");
-            }
-            let out = cmd.arg("-t").arg("-c").arg(&path).output().unwrap();
-            let text = String::from_utf8_lossy(&out.stderr).into_owned();
-            let line = text
-                .lines()
-                .find(|l| l.contains("[emerg]"))
-                .map(|l| l.split_once("[emerg] ").map_or(l, |(_, m)| m).to_owned());
-            (out.status.code(), line)
-        };
-        let (nginx, ours) = (run(NGINX), run(OURS));
-        assert_eq!(nginx.0, Some(1), "{directive}: {nginx:?}");
-        assert_eq!(nginx, ours, "{directive}");
+        let conf = format!(
+            "events {{}} http {{ {}\n{directive}\n}}\n",
+            temp_paths(dir.path())
+        );
+        support::refused_alike(dir.path(), &conf);
     }
 }

@@ -122,13 +122,7 @@ fn map_variables_as_nginx() {
         "{:?}",
         nginx[24]
     );
-    let differ: Vec<String> = nginx
-        .iter()
-        .zip(&answers[1])
-        .enumerate()
-        .filter(|(_, (n, o))| n != o)
-        .map(|(i, (n, o))| format!("request {i}:\nnginx {n:?}\n ours {o:?}"))
-        .collect();
+    let differ = support::differences(nginx, &answers[1], |i| format!("request {i}"));
     assert!(differ.is_empty(), "{}", differ.join("\n"));
 }
 
@@ -149,32 +143,11 @@ fn malformed_maps_are_refused_as_nginx_does() {
         "map $http_x $a { hostnames; a.*.com 1; }",
         "map $http_x { }",
     ] {
-        let path = dir.path().join("bad.conf");
-        std::fs::write(
-            &path,
-            format!(
-                "events {{}} http {{ {}\n{map}\n}}\n",
-                temp_paths(dir.path())
-            ),
-        )
-        .unwrap();
-        let run = |program: &str| {
-            let mut cmd = std::process::Command::new(program);
-            if program == NGINX {
-                cmd.arg("-p").arg(dir.path()).arg("-e").arg("/dev/null");
-            }
-            let out = cmd.arg("-t").arg("-c").arg(&path).output().unwrap();
-            let text = String::from_utf8_lossy(&out.stderr).into_owned();
-            let line = text
-                .lines()
-                .find(|l| l.contains("[emerg]"))
-                .map(|l| l.split_once("[emerg] ").map_or(l, |(_, m)| m).to_owned());
-            (out.status.code(), line)
-        };
-        let (nginx, ours) = (run(NGINX), run(OURS));
-        assert_eq!(nginx.0, Some(1), "{map}: {nginx:?}");
-        assert!(nginx.1.is_some(), "{map}: {nginx:?}");
-        assert_eq!(nginx, ours, "{map}");
+        let conf = format!(
+            "events {{}} http {{ {}\n{map}\n}}\n",
+            temp_paths(dir.path())
+        );
+        support::refused_alike(dir.path(), &conf);
     }
 }
 
@@ -279,28 +252,8 @@ fn split_clients_as_nginx() {
         "split_clients $a $v { 33.333% a; }",
         "split_clients $a v { 1% a; }",
     ] {
-        let path = dir.path().join("bad.conf");
-        std::fs::write(
-            &path,
-            format!("events {{}} http {{ {} {bad} }}\n", temp_paths(dir.path())),
-        )
-        .unwrap();
-        let run = |program: &str| {
-            let mut cmd = std::process::Command::new(program);
-            if program == NGINX {
-                cmd.arg("-p").arg(dir.path()).arg("-e").arg("/dev/null");
-            }
-            let out = cmd.arg("-t").arg("-c").arg(&path).output().unwrap();
-            let text = String::from_utf8_lossy(&out.stderr).into_owned();
-            let line = text
-                .lines()
-                .find(|l| l.contains("[emerg]"))
-                .map(|l| l.split_once("[emerg] ").map_or(l, |(_, m)| m).to_owned());
-            (out.status.code(), line)
-        };
-        let (nginx, ours) = (run(NGINX), run(OURS));
-        assert_eq!(nginx.0, Some(1), "{bad}: {nginx:?}");
-        assert_eq!(nginx, ours, "{bad}");
+        let conf = format!("events {{}} http {{ {} {bad} }}\n", temp_paths(dir.path()));
+        support::refused_alike(dir.path(), &conf);
     }
 }
 
@@ -361,27 +314,7 @@ fn geo_as_nginx() {
         "geo g { }",
         "geo $g { default; }",
     ] {
-        let path = dir.path().join("bad.conf");
-        std::fs::write(
-            &path,
-            format!("events {{}} http {{ {} {bad} }}\n", temp_paths(dir.path())),
-        )
-        .unwrap();
-        let run = |program: &str| {
-            let mut cmd = std::process::Command::new(program);
-            if program == NGINX {
-                cmd.arg("-p").arg(dir.path()).arg("-e").arg("/dev/null");
-            }
-            let out = cmd.arg("-t").arg("-c").arg(&path).output().unwrap();
-            let text = String::from_utf8_lossy(&out.stderr).into_owned();
-            let line = text
-                .lines()
-                .find(|l| l.contains("[emerg]"))
-                .map(|l| l.split_once("[emerg] ").map_or(l, |(_, m)| m).to_owned());
-            (out.status.code(), line)
-        };
-        let (nginx, ours) = (run(NGINX), run(OURS));
-        assert_eq!(nginx.0, Some(1), "{bad}: {nginx:?}");
-        assert_eq!(nginx, ours, "{bad}");
+        let conf = format!("events {{}} http {{ {} {bad} }}\n", temp_paths(dir.path()));
+        support::refused_alike(dir.path(), &conf);
     }
 }

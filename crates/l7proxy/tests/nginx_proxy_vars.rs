@@ -96,13 +96,7 @@ fn proxy_pass_variables_name_upstream_groups_as_in_nginx() {
         "{:?}",
         nginx[6]
     );
-    let differ: Vec<String> = nginx
-        .iter()
-        .zip(ours)
-        .enumerate()
-        .filter(|(_, (n, o))| n != o)
-        .map(|(i, (n, o))| format!("request {i}:\nnginx {n:?}\n ours {o:?}"))
-        .collect();
+    let differ = support::differences(nginx, ours, |i| format!("request {i}"));
     assert!(differ.is_empty(), "{}", differ.join("\n"));
     assert_eq!(logs[0].len(), 6, "{:#?}", logs[0]);
     assert_eq!(logs[0], logs[1]);

@@ -145,13 +145,9 @@ fn the_rewrite_module_as_nginx() {
     );
     assert!(nginx[15].0.starts_with("HTTP/1.1 500 "), "{:?}", nginx[15]);
     assert_eq!(nginx[26].1, "first");
-    let differ: Vec<String> = nginx
-        .iter()
-        .zip(&answers[1])
-        .enumerate()
-        .filter(|(_, (n, o))| n != o)
-        .map(|(i, (n, o))| format!("request {i} {:?}:\nnginx {n:?}\n ours {o:?}", requests[i]))
-        .collect();
+    let differ = support::differences(nginx, &answers[1], |i| {
+        format!("request {i} {:?}", requests[i])
+    });
     assert!(differ.is_empty(), "{}", differ.join("\n"));
     assert_eq!(logs[0].len(), 1, "{:?}", logs[0]);
     assert_eq!(logs[0], logs[1]);
@@ -170,31 +166,10 @@ fn malformed_rewrite_directives_are_refused_as_nginx_does() {
         "if ($a = b c) { }",
         "if (-q /x) { }",
     ] {
-        let path = dir.path().join("bad.conf");
-        std::fs::write(
-            &path,
-            format!(
-                "events {{}} http {{ {}\nserver {{ listen 127.0.0.1:1;\n{directive}\n}} }}\n",
-                temp_paths(dir.path())
-            ),
-        )
-        .unwrap();
-        let run = |program: &str| {
-            let mut cmd = std::process::Command::new(program);
-            if program == NGINX {
-                cmd.arg("-p").arg(dir.path()).arg("-e").arg("/dev/null");
-            }
-            let out = cmd.arg("-t").arg("-c").arg(&path).output().unwrap();
-            let text = String::from_utf8_lossy(&out.stderr).into_owned();
-            let line = text
-                .lines()
-                .find(|l| l.contains("[emerg]"))
-                .map(|l| l.split_once("[emerg] ").map_or(l, |(_, m)| m).to_owned());
-            (out.status.code(), line)
-        };
-        let (nginx, ours) = (run(NGINX), run(OURS));
-        assert_eq!(nginx.0, Some(1), "{directive}: {nginx:?}");
-        assert!(nginx.1.is_some(), "{directive}: {nginx:?}");
-        assert_eq!(nginx, ours, "{directive}");
+        let conf = format!(
+            "events {{}} http {{ {}\nserver {{ listen 127.0.0.1:1;\n{directive}\n}} }}\n",
+            temp_paths(dir.path())
+        );
+        support::refused_alike(dir.path(), &conf);
     }
 }

@@ -272,13 +272,7 @@ fn static_files_as_nginx() {
             answer.0
         );
     }
-    let differ: Vec<String> = answers[0]
-        .iter()
-        .zip(&answers[1])
-        .zip(&requests)
-        .filter(|((n, o), _)| n != o)
-        .map(|((n, o), (case, _, _))| format!("{case}:\nnginx {n:?}\n ours {o:?}"))
-        .collect();
+    let differ = support::differences(&answers[0], &answers[1], |i| requests[i].0.to_string());
     assert!(differ.is_empty(), "{}", differ.join("\n"));
     assert!(logs[0].len() >= 8, "{:#?}", logs[0]);
     assert_eq!(logs[0], logs[1]);
@@ -392,13 +386,7 @@ fn try_files_as_nginx() {
             answer.0
         );
     }
-    let differ: Vec<String> = answers[0]
-        .iter()
-        .zip(&answers[1])
-        .zip(&requests)
-        .filter(|((n, o), _)| n != o)
-        .map(|((n, o), (case, _, _))| format!("{case}:\nnginx {n:?}\n ours {o:?}"))
-        .collect();
+    let differ = support::differences(&answers[0], &answers[1], |i| requests[i].0.to_string());
     assert!(differ.is_empty(), "{}", differ.join("\n"));
     assert_eq!(logs[0], logs[1]);
 }

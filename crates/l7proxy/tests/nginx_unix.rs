@@ -84,13 +84,7 @@ fn unix_socket_upstreams_as_nginx() {
         nginx[2]
     );
     assert!(nginx[6].0.starts_with("HTTP/1.1 502"), "{:?}", nginx[6]);
-    let differ: Vec<String> = nginx
-        .iter()
-        .zip(ours)
-        .enumerate()
-        .filter(|(_, (n, o))| n != o)
-        .map(|(i, (n, o))| format!("request {i}:\nnginx {n:?}\n ours {o:?}"))
-        .collect();
+    let differ = support::differences(nginx, ours, |i| format!("request {i}"));
     assert!(differ.is_empty(), "{}", differ.join("\n"));
     assert_eq!(logs[0].len(), 4, "{:#?}", logs[0]);
     assert_eq!(logs[0], logs[1]);

@@ -158,6 +158,69 @@ pub fn fill(template: &str, pairs: &[(&str, &str)]) -> String {
     out
 }
 
+/// `-t` of `program` on the configuration text `conf` (written to
+/// `dir/check.conf`): the exit code, and the first `[emerg]` message
+/// without its time and pid.
+pub fn check(dir: &Path, program: &str, conf: &str) -> (Option<i32>, Option<String>) {
+    let path = dir.join("check.conf");
+    std::fs::write(&path, conf).unwrap();
+    let mut cmd = Command::new(program);
+    if program == NGINX {
+        cmd.arg("-p").arg(dir).arg("-e").arg("/dev/null");
+    }
+    let out = cmd.arg("-t").arg("-c").arg(&path).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains("[emerg]"))
+        .map(|l| l.split_once("[emerg] ").map_or(l, |(_, m)| m).to_owned());
+    (out.status.code(), line)
+}
+
+/// `-t` on `conf` gives the same exit code and message with nginx and
+/// with us; nginx's.
+pub fn checked_alike(dir: &Path, conf: &str) -> (Option<i32>, Option<String>) {
+    let (nginx, ours) = (check(dir, NGINX, conf), check(dir, OURS, conf));
+    assert_eq!(nginx, ours, "{conf}");
+    nginx
+}
+
+/// `conf` fails `-t` with nginx (exit 1, an `[emerg]` line) and with us
+/// alike; nginx's message.
+pub fn refused_alike(dir: &Path, conf: &str) -> String {
+    let nginx = check(dir, NGINX, conf);
+    assert_eq!(nginx.0, Some(1), "{conf}: {nginx:?}");
+    let Some(line) = nginx.1.clone() else {
+        panic!("{conf}: nginx wrote no [emerg] line");
+    };
+    assert_eq!(check(dir, OURS, conf), nginx, "{conf}");
+    line
+}
+
+/// Where `ours` differs from `nginx`, each place named by `label`, for
+/// one assertion listing them all.
+pub fn differences<T: PartialEq + std::fmt::Debug>(
+    nginx: &[T],
+    ours: &[T],
+    label: impl Fn(usize) -> String,
+) -> Vec<String> {
+    let mut out: Vec<String> = nginx
+        .iter()
+        .zip(ours)
+        .enumerate()
+        .filter(|(_, (n, o))| n != o)
+        .map(|(i, (n, o))| format!("{}:\nnginx {n:?}\n ours {o:?}", label(i)))
+        .collect();
+    if nginx.len() != ours.len() {
+        out.push(format!(
+            "nginx gave {} answers, ours {}",
+            nginx.len(),
+            ours.len()
+        ));
+    }
+    out
+}
+
 /// nginx's temporary-file paths inside `dir` (so it runs unprivileged of
 /// the system's directories).
 pub fn temp_paths(dir: &Path) -> String {
