@@ -4,7 +4,12 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::answers::error_page;
+pub use super::answers::{ErrorPage, Return};
+use super::limit::{limit_level, limit_status};
 use super::listen::{parse_listen, parse_server_name, Listen, ListenAddress, ServerName};
+use super::logs::{check_access_log, parse_log_format};
+pub use super::logs::{AccessLog, LogFormat};
 use super::rewrite::parse_script;
 use super::upstream::{parse_upstream, Upstream};
 use super::values::{bad_next_upstream, parse_duration, parse_offset, parse_seconds};
@@ -152,35 +157,6 @@ impl ClientSettings {
     }
 }
 
-/// `return CODE [TEXT|URL]` or `return URL` (302).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Return {
-    pub code: u16,
-    pub text: Option<String>,
-}
-
-/// `access_log`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AccessLog {
-    Off,
-    Path {
-        path: String,
-        format: Option<String>,
-        /// `if=CONDITION`: logged unless it evaluates to "" or "0".
-        condition: Option<String>,
-    },
-}
-
-/// `log_format NAME [escape=default|json|none] STRING...` (the strings
-/// joined, as nginx does).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogFormat {
-    pub name: String,
-    pub escape: Option<String>,
-    pub format: String,
-    pub line: usize,
-}
-
 /// Settings every level has, already inherited.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Common {
@@ -227,16 +203,6 @@ pub struct Common {
     pub default_type: Option<String>,
     /// `error_page` lines of the level; a level with none inherits.
     pub error_pages: Option<Vec<ErrorPage>>,
-}
-
-/// `error_page CODE… [=[RESPONSE]] URI|@named|URL`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorPage {
-    pub codes: Vec<u16>,
-    /// `=CODE`: `Some(Some(code))`; `=` alone: `Some(None)` (the
-    /// target's status); none: the error's own status.
-    pub status: Option<Option<u16>>,
-    pub target: String,
 }
 
 impl Common {
@@ -358,7 +324,7 @@ pub struct Http {
     pub settings: Common,
 }
 
-fn invalid(stmt: &Stmt, c: &Cursor) -> ModelError {
+pub(crate) fn invalid(stmt: &Stmt, c: &Cursor) -> ModelError {
     c.error(
         stmt,
         format!("\"{}\" directive invalid value", stmt.directive),
@@ -371,30 +337,6 @@ fn duration(stmt: &Stmt, c: &Cursor) -> Result<Option<Duration>, ModelError> {
         .and_then(|a| parse_duration(a))
         .map(Some)
         .ok_or_else(|| invalid(stmt, c))
-}
-
-/// `limit_req_status` / `limit_conn_status`: 400 to 599.
-fn limit_status(stmt: &Stmt, c: &Cursor) -> Result<u16, ModelError> {
-    let text = stmt.args.first().map_or("", String::as_str);
-    let code = text.parse::<u16>().map_err(|_| {
-        c.error(
-            stmt,
-            format!("\"{}\" directive invalid number", stmt.directive),
-        )
-    })?;
-    if !(400..=599).contains(&code) {
-        return Err(c.error(stmt, "value must be between 400 and 599".into()));
-    }
-    Ok(code)
-}
-
-/// `limit_req_log_level` / `limit_conn_log_level`.
-fn limit_level(stmt: &Stmt, c: &Cursor) -> Result<String, ModelError> {
-    let text = stmt.args.first().cloned().unwrap_or_default();
-    if !matches!(text.as_str(), "info" | "notice" | "warn" | "error") {
-        return Err(c.error(stmt, format!("invalid value \"{text}\"")));
-    }
-    Ok(text)
 }
 
 /// Reads the level's own settings (not inherited yet).
@@ -555,72 +497,6 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
     Ok(())
 }
 
-/// `error_page`, with nginx's checks (`ngx_http_core_error_page`).
-fn error_page(stmt: &Stmt, c: &Cursor) -> Result<ErrorPage, ModelError> {
-    let args = &stmt.args;
-    let (target, rest) = args.split_last().ok_or_else(|| invalid(stmt, c))?;
-    let (status, codes) = match rest.split_last() {
-        Some((last, codes)) if last.starts_with('=') => {
-            let code = &last[1..];
-            let status = if code.is_empty() {
-                None
-            } else {
-                Some(
-                    code.parse::<u16>()
-                        .map_err(|_| c.error(stmt, format!("invalid value \"{last}\"")))?,
-                )
-            };
-            (Some(status), codes)
-        }
-        _ => (None, rest),
-    };
-    if codes.is_empty() {
-        return Err(c.error(
-            stmt,
-            "invalid number of arguments in \"error_page\" directive".to_owned(),
-        ));
-    }
-    let codes = codes
-        .iter()
-        .map(|a| match a.parse::<u16>() {
-            // nginx's own 499 is no code to answer with.
-            Ok(n) if n != 499 && !(300..=599).contains(&n) => {
-                Err(c.error(stmt, format!("value \"{a}\" must be between 300 and 599")))
-            }
-            Ok(n) if n != 499 => Ok(n),
-            _ => Err(c.error(stmt, format!("invalid value \"{a}\""))),
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(ErrorPage {
-        codes,
-        status,
-        target: target.clone(),
-    })
-}
-
-pub(crate) fn parse_return(stmt: &Stmt, c: &Cursor) -> Result<Return, ModelError> {
-    let first = stmt.args.first().map_or("", String::as_str);
-    if let Ok(code) = first.parse::<u16>() {
-        if code > 999 {
-            return Err(c.error(stmt, format!("invalid return code \"{first}\"")));
-        }
-        return Ok(Return {
-            code,
-            text: stmt.args.get(1).cloned(),
-        });
-    }
-    let url = ["http://", "https://", "$scheme"]
-        .iter()
-        .any(|p| first.starts_with(p));
-    if stmt.args.len() == 1 && url {
-        return Ok(Return {
-            code: 302,
-            text: Some(first.to_owned()),
-        });
-    }
-    Err(c.error(stmt, format!("invalid return code \"{first}\"")))
-}
-
 fn parse_proxy_pass(
     stmt: &Stmt,
     c: &Cursor,
@@ -698,20 +574,6 @@ struct Scope<'a> {
     c: &'a Cursor,
     upstreams: &'a HashMap<String, usize>,
     formats: &'a [LogFormat],
-}
-
-/// nginx's check that `access_log` names a known format (`combined` or a
-/// `log_format` of the `http` block).
-fn check_access_log(stmt: &Stmt, formats: &[LogFormat], c: &Cursor) -> Result<(), ModelError> {
-    if stmt.directive != "access_log" {
-        return Ok(());
-    }
-    match stmt.args.get(1).filter(|a| !a.contains('=')) {
-        Some(f) if f != "combined" && !formats.iter().any(|x| &x.name == f) => {
-            Err(c.error(stmt, format!("unknown log format \"{f}\"")))
-        }
-        _ => Ok(()),
-    }
 }
 
 /// The body of a `server` or `location` block: every statement's common
@@ -839,29 +701,6 @@ fn check_listens(servers: &[Server], c: &Cursor) -> Result<(), ModelError> {
         }
     }
     Ok(())
-}
-
-/// `log_format`, with nginx's checks (`ngx_http_log_set_format`).
-fn parse_log_format(stmt: &Stmt, known: &[LogFormat], c: &Cursor) -> Result<LogFormat, ModelError> {
-    let name = stmt.args.first().cloned().unwrap_or_default();
-    if name == "combined" || known.iter().any(|f| f.name == name) {
-        return Err(c.error(stmt, format!("duplicate \"log_format\" name \"{name}\"")));
-    }
-    let mut rest = &stmt.args[1.min(stmt.args.len())..];
-    let mut escape = None;
-    if let Some(e) = rest.first().and_then(|a| a.strip_prefix("escape=")) {
-        if !matches!(e, "default" | "json" | "none") {
-            return Err(c.error(stmt, format!("unknown log format escaping \"{e}\"")));
-        }
-        escape = Some(e.to_owned());
-        rest = &rest[1..];
-    }
-    Ok(LogFormat {
-        name,
-        escape,
-        format: rest.concat(),
-        line: stmt.line,
-    })
 }
 
 /// Reads the `http` block.

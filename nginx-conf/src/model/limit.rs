@@ -175,3 +175,27 @@ pub fn parse_conn(stmt: &Stmt, level: &[LimitConn], c: &Cursor) -> Result<LimitC
         .ok_or_else(|| c.error(stmt, format!("invalid number of connections \"{n}\"")))?;
     Ok(LimitConn { zone, max })
 }
+
+/// `limit_req_status` / `limit_conn_status`: 400 to 599.
+pub(crate) fn limit_status(stmt: &Stmt, c: &Cursor) -> Result<u16, ModelError> {
+    let text = stmt.args.first().map_or("", String::as_str);
+    let code = text.parse::<u16>().map_err(|_| {
+        c.error(
+            stmt,
+            format!("\"{}\" directive invalid number", stmt.directive),
+        )
+    })?;
+    if !(400..=599).contains(&code) {
+        return Err(c.error(stmt, "value must be between 400 and 599".into()));
+    }
+    Ok(code)
+}
+
+/// `limit_req_log_level` / `limit_conn_log_level`.
+pub(crate) fn limit_level(stmt: &Stmt, c: &Cursor) -> Result<String, ModelError> {
+    let text = stmt.args.first().cloned().unwrap_or_default();
+    if !matches!(text.as_str(), "info" | "notice" | "warn" | "error") {
+        return Err(c.error(stmt, format!("invalid value \"{text}\"")));
+    }
+    Ok(text)
+}

@@ -3,11 +3,13 @@
 //! location carries its effective values.
 
 pub mod access;
+pub mod answers;
 pub mod geo;
 pub mod gzip;
 pub mod http;
 pub mod limit;
 pub mod listen;
+pub mod logs;
 pub mod map;
 pub mod rewrite;
 pub mod split;

@@ -4,7 +4,7 @@
 //! script: the server's before the location is chosen, the location's
 //! after.
 
-use super::http::Return;
+use super::answers::Return;
 use super::{Cursor, ModelError};
 use crate::payload::Stmt;
 
@@ -82,7 +82,7 @@ pub fn parse_script(block: &[Stmt], c: &Cursor) -> Result<Vec<Op>, ModelError> {
     let mut ops = Vec::new();
     for d in block {
         let op = match d.directive.as_str() {
-            "return" => Op::Return(super::http::parse_return(d, c)?),
+            "return" => Op::Return(super::answers::parse_return(d, c)?),
             "rewrite" => Op::Rewrite(parse_rewrite(d, c)?),
             "set" => {
                 let [name, value] = d.args.as_slice() else {
