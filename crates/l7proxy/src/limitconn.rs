@@ -66,9 +66,7 @@ impl Drop for Held {
 #[derive(Debug, Default)]
 pub struct Plan {
     limits: Vec<(Arc<Zone>, u64)>,
-    pub status: u16,
-    level: Level,
-    dry_run: bool,
+    pub policy: crate::limitreq::Policy,
 }
 
 impl Plan {
@@ -79,31 +77,22 @@ impl Plan {
         dry_run: Option<bool>,
         zones: &[Arc<Zone>],
     ) -> Result<Self, String> {
-        let mut out = Vec::new();
-        for l in limits.map_or(&[][..], Vec::as_slice) {
-            let zone = zones
-                .iter()
-                .find(|z| z.name == l.zone)
-                .ok_or_else(|| format!("zero size shared memory zone \"{}\"", l.zone))?;
-            out.push((Arc::clone(zone), l.max));
-        }
+        let limits = limits
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(|l| {
+                let zone = crate::limitreq::zone_named(zones, &l.zone, |z| &z.name)?;
+                Ok((Arc::clone(zone), l.max))
+            })
+            .collect::<Result<_, String>>()?;
         Ok(Self {
-            limits: out,
-            status: status.unwrap_or(503),
-            level: level
-                .and_then(|l| Level::parse(l).ok())
-                .unwrap_or(Level::Error),
-            dry_run: dry_run.unwrap_or(false),
+            limits,
+            policy: crate::limitreq::Policy::new(status, level, dry_run),
         })
     }
 
     pub fn is_empty(&self) -> bool {
         self.limits.is_empty()
-    }
-
-    /// `limit_conn_dry_run on`: a full zone is logged, not refused.
-    pub fn dry_run(&self) -> bool {
-        self.dry_run
     }
 
     /// Takes a place in each zone for the request (`key` evaluates a
@@ -120,13 +109,17 @@ impl Plan {
             let mut counts = zone.counts.lock().unwrap_or_else(PoisonError::into_inner);
             let n = counts.get(&k).copied().unwrap_or(0);
             if n >= *max {
-                let dry = if self.dry_run { ", dry run," } else { "" };
+                let dry = if self.policy.dry_run {
+                    ", dry run,"
+                } else {
+                    ""
+                };
                 let line = format!("limiting connections{dry} by zone \"{}\"", zone.name);
                 drop(counts);
-                if self.dry_run {
-                    return (held, Some((self.level, line)));
+                if self.policy.dry_run {
+                    return (held, Some((self.policy.level, line)));
                 }
-                return (Held::default(), Some((self.level, line)));
+                return (Held::default(), Some((self.policy.level, line)));
             }
             counts.insert(k.clone(), n + 1);
             held.0.push((Arc::clone(zone), k));

@@ -107,13 +107,53 @@ pub fn now_ms() -> u64 {
     u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
+/// What a level's limits do with a request over them (`limit_req` and
+/// `limit_conn` alike): `*_status` (503), `*_log_level` (error),
+/// `*_dry_run` (off).
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub status: u16,
+    pub level: Level,
+    pub dry_run: bool,
+}
+
+impl Policy {
+    pub fn new(status: Option<u16>, level: Option<&str>, dry_run: Option<bool>) -> Self {
+        Self {
+            status: status.unwrap_or(503),
+            // nginx-conf allows info, notice, warn and error only.
+            level: level
+                .and_then(|l| Level::parse(l).ok())
+                .unwrap_or(Level::Error),
+            dry_run: dry_run.unwrap_or(false),
+        }
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::new(None, None, None)
+    }
+}
+
+/// The zone of `zones` whose name (`name_of`) is `name`; none is nginx's
+/// zero-size zone.
+pub(crate) fn zone_named<'a, Z>(
+    zones: &'a [Arc<Z>],
+    name: &str,
+    name_of: impl Fn(&Z) -> &str,
+) -> Result<&'a Arc<Z>, String> {
+    zones
+        .iter()
+        .find(|z| name_of(z) == name)
+        .ok_or_else(|| format!("zero size shared memory zone \"{name}\""))
+}
+
 /// A location's `limit_req`s.
 #[derive(Debug, Default)]
 pub struct Plan {
     limits: Vec<(Arc<Zone>, LimitReq)>,
-    pub status: u16,
-    level: Level,
-    dry_run: bool,
+    pub policy: Policy,
 }
 
 /// What the limits decided for a request.
@@ -135,23 +175,19 @@ impl Plan {
         dry_run: Option<bool>,
         zones: &[Arc<Zone>],
     ) -> Result<Self, String> {
-        let mut out = Vec::new();
-        for l in limits.map_or(&[][..], Vec::as_slice) {
-            let zone = zones
-                .iter()
-                .find(|z| z.name == l.zone)
-                .ok_or_else(|| format!("zero size shared memory zone \"{}\"", l.zone))?;
-            out.push((Arc::clone(zone), l.clone()));
-        }
-        // nginx-conf allows info, notice, warn and error only.
-        let level = level
-            .and_then(|l| Level::parse(l).ok())
-            .unwrap_or(Level::Error);
+        let limits = limits
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(|l| {
+                Ok((
+                    Arc::clone(zone_named(zones, &l.zone, |z| &z.name)?),
+                    l.clone(),
+                ))
+            })
+            .collect::<Result<_, String>>()?;
         Ok(Self {
-            limits: out,
-            status: status.unwrap_or(503),
-            level,
-            dry_run: dry_run.unwrap_or(false),
+            limits,
+            policy: Policy::new(status, level, dry_run),
         })
     }
 
@@ -162,7 +198,7 @@ impl Plan {
     /// Checks and accounts a request at `now` (ms); `key` evaluates a
     /// zone's key for it.
     pub fn check(&self, now: u64, key: &mut dyn FnMut(&str) -> Vec<u8>) -> Verdict {
-        let dry = if self.dry_run { ", dry run" } else { "" };
+        let dry = if self.policy.dry_run { ", dry run" } else { "" };
         let keys: Vec<Vec<u8>> = self.limits.iter().map(|(z, _)| key(&z.key)).collect();
         // Every limit first, as nginx's lookups: one over its burst refuses
         // the request and nothing is accounted.
@@ -182,10 +218,10 @@ impl Plan {
                     excess % 1000,
                     zone.name
                 );
-                if self.dry_run {
-                    return Verdict::Delay(0, self.level, line);
+                if self.policy.dry_run {
+                    return Verdict::Delay(0, self.policy.level, line);
                 }
-                return Verdict::Reject(self.level, line);
+                return Verdict::Reject(self.policy.level, line);
             }
         }
         // Then each is accounted; the longest delay wins.
@@ -210,8 +246,8 @@ impl Plan {
         }
         match longest {
             Some((ms, excess, name)) if ms > 0 => Verdict::Delay(
-                if self.dry_run { 0 } else { ms },
-                self.level.quieter(),
+                if self.policy.dry_run { 0 } else { ms },
+                self.policy.level.quieter(),
                 format!(
                     "delaying request{dry}, excess: {}.{:03}, by zone \"{name}\"",
                     excess / 1000,

@@ -242,7 +242,7 @@ impl Worker {
                         event.log(level, &line);
                         discard(body, limits.body_timeout).await;
                         break 'answer error_page(
-                            StatusCode::from_u16(rate.status)
+                            StatusCode::from_u16(rate.policy.status)
                                 .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
                         );
                     }
@@ -257,10 +257,10 @@ impl Worker {
                 });
                 if let Some((level, line)) = refused {
                     event.log(level, &line);
-                    if !conns.dry_run() {
+                    if !conns.policy.dry_run {
                         discard(body, limits.body_timeout).await;
                         break 'answer error_page(
-                            StatusCode::from_u16(conns.status)
+                            StatusCode::from_u16(conns.policy.status)
                                 .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
                         );
                     }
