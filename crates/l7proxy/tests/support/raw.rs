@@ -125,6 +125,31 @@ pub fn as_ours(answer: &mut (String, String)) {
     }
 }
 
+/// nginx answered each case with its listed status (`cases`: name and
+/// status), and ours exactly as nginx did (nginx's error pages made to
+/// name us first, [`as_ours`]).
+pub fn assert_answers<'a>(
+    cases: impl IntoIterator<Item = (&'a str, &'a str)>,
+    nginx: &mut [(String, String)],
+    ours: &[(String, String)],
+) {
+    nginx.iter_mut().for_each(as_ours);
+    let names: Vec<&str> = cases
+        .into_iter()
+        .zip(nginx.iter())
+        .map(|((case, status), answer)| {
+            assert!(
+                answer.0.starts_with(&format!("HTTP/1.1 {status} ")),
+                "nginx, {case}: {:?}",
+                answer.0
+            );
+            case
+        })
+        .collect();
+    let differ = crate::support::differences(nginx, ours, |i| names[i].to_owned());
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
+}
+
 /// The messages of an error log that mention `about`, from the level on
 /// (time, pid and connection number cut).
 pub fn messages(path: &Path, about: &str) -> Vec<String> {
