@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::headers::Client;
+use crate::headers::Vars;
 
 fn vars(h: &HeaderMap) -> Vars<'_> {
     Vars {
