@@ -96,9 +96,8 @@ impl Vars<'_> {
                         return String::from_utf8_lossy(&out).into_owned();
                     }
                 }
-                if self.maps.defines(name) {
-                    let mut out = Vec::new();
-                    self.maps.eval_into(name, self, &mut out);
+                let mut out = Vec::new();
+                if self.maps.eval_into(name, self, &mut out) {
                     return String::from_utf8(out).unwrap_or_default();
                 }
                 if let Some(h) = name.strip_prefix("http_") {
