@@ -9,6 +9,10 @@
 #   ROUNDS: nginx and ours alternate this many times per workload (default 3);
 #   the last line of each workload gives the median ratio and p99s.
 # Example: vs_nginx.sh 5 50 2,1024,65536,close 3
+# FLOOR=1: also measure the two byte relays of crates/l7proxy/examples
+# (floor: epoll, floor_uring: io_uring) that pair each client connection
+# with one upstream connection and do no HTTP at all: the most any proxy
+# could reach here (keep-alive workloads only; they connect per client).
 # Each wrk run takes SECONDS; total time is about
 # SECONDS * (1 + 2 * ROUNDS * workloads) plus a few seconds of set-up.
 set -euo pipefail
@@ -64,7 +68,17 @@ for _ in $(seq 50); do
   curl -sf -o /dev/null "http://127.0.0.1:19003/2" && break; sleep 0.1
 done
 ours_pid=$(cat "$dir/ours.pid")
-for p in 19001 19002 19003; do
+floors=()
+if [ "${FLOOR:-0}" = 1 ]; then
+  cargo build -q --release -p l7proxy --examples --manifest-path "$root/Cargo.toml"
+  ex="${CARGO_TARGET_DIR:-$root/target}/release/examples"
+  setsid "${on0[@]}" "$ex/floor" 127.0.0.1:19004 127.0.0.1:19001 >"$dir/floor.out" 2>&1 &
+  echo $! >"$dir/floor.pid"
+  setsid "${on0[@]}" "$ex/floor_uring" 127.0.0.1:19005 127.0.0.1:19001 >"$dir/uring.out" 2>&1 &
+  echo $! >"$dir/uring.pid"
+  sleep 0.3; floors=(19004 19005)
+fi
+for p in 19001 19002 19003 "${floors[@]}"; do
   for f in 2 1024 65536; do
     n=$(curl -sf "http://127.0.0.1:$p/$f" | wc -c) || { echo "port $p not answering"; exit 1; }
     [ "$n" = "$f" ] || { echo "port $p /$f: $n bytes"; exit 1; }
@@ -79,7 +93,8 @@ hz=$(getconf CLK_TCK)
 # front's CPU time per request in microseconds, steadier than req/s when
 # other work shares the machine)
 run() { local port=$1 path=$2 pid; shift 2
-  case $port in 19001) pid=$backend_worker;; 19002) pid=$nginx_worker;; *) pid=$ours_pid;; esac
+  case $port in 19001) pid=$backend_worker;; 19002) pid=$nginx_worker;; 19003) pid=$ours_pid;;
+    19004) pid=$(cat "$dir/floor.pid");; *) pid=$(cat "$dir/uring.pid");; esac
   local t0; t0=$(ticks "$pid")
   "${on1[@]}" wrk -t1 -c"$conns" -d"${secs}s" --latency "$@" "http://127.0.0.1:$port$path" >"$dir/wrk.out"
   awk -v t="$(( $(ticks "$pid") - t0 ))" -v hz="$hz" '
@@ -103,6 +118,17 @@ for w in ${workloads//,/ }; do
     printf '%-9s %-6s %10s %9s %9s %11s %7s\n' "$w" ours "$o" "$o50" "$o99" "$oc" "$ratio"
     echo "$ratio" >>"$dir/ratios"; echo "$n99" >>"$dir/p99n"; echo "$o99" >>"$dir/p99o"
     echo "$nc" >>"$dir/cpun"; echo "$oc" >>"$dir/cpuo"
+    for f in "${floors[@]}"; do
+      read -r o o50 o99 oc < <(run "$f" "$path" "${hdr[@]}")
+      ratio=$(awk -v a="$o" -v b="$n" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')
+      who=floor; [ "$f" = 19005 ] && who=uring
+      printf '%-9s %-6s %10s %9s %9s %11s %7s\n' "$w" "$who" "$o" "$o50" "$o99" "$oc" "$ratio"
+      echo "$ratio" >>"$dir/ratios.$who"
+    done
+  done
+  for who in floor uring; do
+    [ -s "$dir/ratios.$who" ] && printf '%-9s %s median ratio to nginx %s\n' "$w" "$who" "$(median <"$dir/ratios.$who")"
+    rm -f "$dir/ratios.$who"
   done
   printf '%-9s median ratio %s, p99 nginx %s / ours %s ms, cpu/req nginx %s / ours %s us\n' "$w" \
     "$(median <"$dir/ratios")" "$(median <"$dir/p99n")" "$(median <"$dir/p99o")" \
