@@ -66,6 +66,23 @@ impl Files {
         Ok(Self(HashMap::new(), known, Arc::clone(maps)))
     }
 
+    /// `-t`'s warnings for the variables the `log_format`s write as `-`
+    /// because l7proxy does not have them, by format name.
+    pub fn unsupported(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .1
+            .iter()
+            .flat_map(|(name, f)| {
+                f.unsupported().map(move |v| {
+                    format!("log_format \"{name}\" writes \"-\" for \"${v}\": l7proxy does not have this variable")
+                })
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The target for an `access_log` list (`None`: the default path).
     pub fn target(&mut self, logs: Option<&Vec<AccessLog>>) -> Result<Target, String> {
         let default = [AccessLog::Path {

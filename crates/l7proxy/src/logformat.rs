@@ -59,6 +59,10 @@ enum Var {
     Hostname,
     /// A `map`'s variable (lower case).
     Map(Arc<str>),
+    /// A variable nginx has (checked with the whole file, see
+    /// `nginx_conf::model::variables`) that l7proxy does not log, or one
+    /// made by `set`: never found, so `-`.
+    Unsupported(Arc<str>),
 }
 
 #[derive(Debug, Clone)]
@@ -122,8 +126,9 @@ fn var(name: &str) -> Option<Var> {
 }
 
 impl Format {
-    /// Compiles `text` (`$name`, `${name}`); an unknown variable is
-    /// nginx's `unknown "NAME" variable`. `maps` define variables too.
+    /// Compiles `text` (`$name`, `${name}`). `maps` define variables too;
+    /// a name nginx knows that we do not log is [`Format::unsupported`]
+    /// (the model has refused names nginx does not know).
     pub fn new(text: &str, escape: Escape, maps: &Arc<crate::map::Maps>) -> Result<Self, String> {
         let mut segs = Vec::new();
         let mut lit = String::new();
@@ -148,7 +153,7 @@ impl Format {
             let v = if maps.defines(name) {
                 Var::Map(name.to_ascii_lowercase().into())
             } else {
-                var(name).ok_or_else(|| format!("unknown \"{name}\" variable"))?
+                var(name).unwrap_or_else(|| Var::Unsupported(name.to_ascii_lowercase().into()))
             };
             if !lit.is_empty() {
                 segs.push(Seg::Text(std::mem::take(&mut lit)));
@@ -164,6 +169,15 @@ impl Format {
             segs,
             escape,
             maps: Arc::clone(maps),
+        })
+    }
+
+    /// The variables the format writes as `-` because l7proxy does not
+    /// have them.
+    pub fn unsupported(&self) -> impl Iterator<Item = &str> {
+        self.segs.iter().filter_map(|s| match s {
+            Seg::Var(Var::Unsupported(n)) => Some(&**n),
+            _ => None,
         })
     }
 
@@ -388,7 +402,7 @@ impl Facts<'_> {
         let mut w = |s: &str| out.extend_from_slice(s.as_bytes());
         match v {
             // Evaluated by `Format::value`, which has the maps.
-            Var::Map(_) => return false,
+            Var::Map(_) | Var::Unsupported(_) => return false,
             Var::RemoteAddr => w(&self.remote.ip().to_string()),
             Var::RemotePort => w(&self.remote.port().to_string()),
             Var::RemoteUser => match self.header("authorization").and_then(basic_user) {
@@ -607,9 +621,7 @@ mod tests {
             line,
             "{\"u\":\"user\",\"r\":\"\",\"a\":\"\\\"c\\\"\",\"up\":\"127.0.0.1:9, 127.0.0.1:8 502, 200 0.000, 0.013\",\"t\":\"1994-11-06T08:49:37+00:00\"}"
         );
-        assert_eq!(
-            Format::new("$nope", Escape::Default, &Arc::default()).unwrap_err(),
-            "unknown \"nope\" variable"
-        );
+        let f = Format::new("$ssl_cipher $uri", Escape::Default, &Arc::default()).unwrap();
+        assert_eq!(f.unsupported().collect::<Vec<_>>(), ["ssl_cipher"]);
     }
 }

@@ -421,6 +421,7 @@ impl Site {
             None => 1,
         };
         let mut files = crate::accesslog::Files::with_formats(&http.log_formats, &maps)?;
+        notes.extend(files.unsupported());
         let mut plans = Vec::new();
         let mut server_logs = Vec::new();
         let mut server_shapes = Vec::new();

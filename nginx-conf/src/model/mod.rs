@@ -15,6 +15,7 @@ pub mod rewrite;
 pub mod split;
 pub mod upstream;
 pub mod values;
+pub mod variables;
 
 use std::fmt;
 
@@ -183,5 +184,9 @@ pub fn load(path: &str) -> Result<Config, CheckError> {
             location: e.line.map(|l| (e.file.clone(), l)),
         });
     }
-    Ok(from_payload(&payload)?)
+    let model = from_payload(&payload)?;
+    if let Some(main) = payload.config.first() {
+        variables::check(&main.parsed, &main.file)?;
+    }
+    Ok(model)
 }
