@@ -24,8 +24,6 @@ const IGNORED: &[&str] = &[
     "gzip_static",
     "recursive_error_pages",
     // access control and limits
-    "satisfy",
-    "auth_basic",
     "auth_request",
     "limit_rate",
     "large_client_header_buffers",

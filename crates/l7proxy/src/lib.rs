@@ -7,6 +7,7 @@
 //!   normalisation.
 
 pub mod accesslog;
+pub mod auth;
 pub mod balance;
 pub mod body;
 pub mod casemap;

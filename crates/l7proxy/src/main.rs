@@ -57,6 +57,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    l7proxy::auth::set_conf_dir(&cli.conf);
     let loaded = nginx_conf::model::load(&cli.conf).and_then(|mut c| {
         if let Some(g) = &cli.directives {
             global_directives(&mut c, g).map_err(|message| nginx_conf::CheckError {

@@ -255,6 +255,30 @@ pub enum Action {
     Static(Arc<crate::files::StaticPlan>),
 }
 
+/// A level's `auth_basic` and `satisfy`.
+#[derive(Debug, Clone, Default)]
+pub struct Guard {
+    /// `None` without a realm or a user file (nginx declines then).
+    pub auth: Option<Arc<crate::auth::Auth>>,
+    pub satisfy_any: bool,
+}
+
+impl Guard {
+    pub fn new(s: &nginx_conf::model::http::Common) -> Self {
+        let auth = match (&s.auth_basic, &s.auth_basic_user_file) {
+            (Some(realm), Some(file)) if realm != "off" => Some(Arc::new(crate::auth::Auth {
+                realm: realm.clone(),
+                file: file.clone(),
+            })),
+            _ => None,
+        };
+        Self {
+            auth,
+            satisfy_any: s.satisfy_any.unwrap_or(false),
+        }
+    }
+}
+
 /// A location's action, its access log and its nested locations' plans.
 #[derive(Debug, Clone)]
 pub struct PlanTree {
@@ -264,6 +288,8 @@ pub struct PlanTree {
     pub script: crate::rewrite::Script,
     /// `allow`/`deny`, checked after the script.
     pub access: Arc<[nginx_conf::model::access::AccessRule]>,
+    /// `auth_basic` (with a user file) and `satisfy any`, after `allow`/`deny`.
+    pub auth: Guard,
     /// `limit_req`s, checked between the script and `allow`/`deny`.
     pub limit_req: Arc<crate::limitreq::Plan>,
     /// `limit_conn`s, after the `limit_req`s.
@@ -396,6 +422,7 @@ fn tree(
         action,
         script: crate::rewrite::Script::new(&loc.script)?,
         access: loc.settings.access.clone().unwrap_or_default().into(),
+        auth: Guard::new(&loc.settings),
         limit_req: Arc::new(limit_plan(&loc.settings, zones)?),
         limit_conn: Arc::new(conn_plan(&loc.settings, zones)?),
         gzip: Arc::new(crate::gzip::Gzip::new(&loc.settings.gzip)?),

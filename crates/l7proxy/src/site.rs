@@ -118,6 +118,8 @@ pub struct Site {
     pub server_gzip: Vec<Arc<crate::gzip::Gzip>>,
     /// Per server, its `allow`/`deny` rules (for requests no location takes).
     pub server_access: Vec<Arc<[AccessRule]>>,
+    /// Each server's `auth_basic` and `satisfy`, for requests no location takes.
+    pub server_auth: Vec<crate::plan::Guard>,
     /// Per server, its rewrite script (run before a location is chosen).
     pub server_scripts: Vec<crate::rewrite::Script>,
     /// The variables of the `map` blocks.
@@ -479,8 +481,14 @@ impl Site {
             .iter()
             .map(|s| s.settings.access.clone().unwrap_or_default().into())
             .collect();
+        let server_auth = http
+            .servers
+            .iter()
+            .map(|s| crate::plan::Guard::new(&s.settings))
+            .collect();
         Ok(Self {
             maps,
+            server_auth,
             server_limit_req,
             server_limit_conn,
             server_gzip,

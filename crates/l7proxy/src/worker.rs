@@ -21,6 +21,7 @@ use crate::body::Body;
 use crate::peer::Peer;
 use crate::site::Site;
 
+mod guard;
 mod pass;
 mod request;
 mod route;

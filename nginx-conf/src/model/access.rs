@@ -93,6 +93,13 @@ impl AccessRule {
     }
 }
 
+/// The first rule covering a client at `ip`, if any: whether it allows
+/// (nginx's access handler: OK, FORBIDDEN, or DECLINED for none).
+#[must_use]
+pub fn verdict(rules: &[AccessRule], ip: Option<IpAddr>) -> Option<bool> {
+    rules.iter().find(|r| r.covers(ip)).map(|r| r.allow)
+}
+
 /// Whether `rules` let a client at `ip` in: the first rule covering it
 /// decides; none: allowed.
 #[must_use]

@@ -203,6 +203,12 @@ pub struct Common {
     pub default_type: Option<String>,
     /// `error_page` lines of the level; a level with none inherits.
     pub error_pages: Option<Vec<ErrorPage>>,
+    /// `auth_basic` (a realm with variables, or `off`) and
+    /// `auth_basic_user_file`.
+    pub auth_basic: Option<String>,
+    pub auth_basic_user_file: Option<String>,
+    /// `satisfy any` (true) or `all`.
+    pub satisfy_any: Option<bool>,
 }
 
 impl Common {
@@ -231,6 +237,12 @@ impl Common {
         );
         take(&mut self.port_in_redirect, parent.port_in_redirect.as_ref());
         take(&mut self.access, parent.access.as_ref());
+        take(&mut self.auth_basic, parent.auth_basic.as_ref());
+        take(
+            &mut self.auth_basic_user_file,
+            parent.auth_basic_user_file.as_ref(),
+        );
+        take(&mut self.satisfy_any, parent.satisfy_any.as_ref());
         take(&mut self.limit_req, parent.limit_req.as_ref());
         take(&mut self.limit_req_status, parent.limit_req_status.as_ref());
         take(
@@ -471,6 +483,15 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
             .access
             .get_or_insert_with(Vec::new)
             .push(super::access::parse_rule(stmt, c)?),
+        "auth_basic" => out.auth_basic = Some(first()),
+        "auth_basic_user_file" => out.auth_basic_user_file = Some(first()),
+        "satisfy" => {
+            out.satisfy_any = Some(match first().to_ascii_lowercase().as_str() {
+                "all" => false,
+                "any" => true,
+                _ => return Err(c.error(stmt, format!("invalid value \"{}\"", first()))),
+            });
+        }
         "proxy_hide_header" => p.hide_headers.get_or_insert_with(Vec::new).push(first()),
         "proxy_pass_header" => p.pass_headers.get_or_insert_with(Vec::new).push(first()),
         "index" => out

@@ -143,6 +143,7 @@ pub(super) async fn answer(
     };
     if !node.script.is_empty()
         || !node.access.is_empty()
+        || node.auth.auth.is_some()
         || !node.limit_req.is_empty()
         || !node.limit_conn.is_empty()
         || gzip()

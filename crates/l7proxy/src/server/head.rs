@@ -158,14 +158,17 @@ pub(super) async fn finish(
             .and_then(|a| a.0.added_spelling(n))
             .map(str::as_bytes)
     };
-    // nginx's `ETag` (static files), which Title-Case would spell `Etag`.
-    let etag = !proxied && headers.contains_key(http::header::ETAG);
-    if !proxied && (added.is_some() || etag) {
+    // nginx's `ETag` (static files) and `WWW-Authenticate` (`auth_basic`),
+    // which Title-Case would spell `Etag` and `Www-Authenticate`.
+    let nginx_spelling = |n: &str| match n {
+        "etag" => Some("ETag".as_bytes()),
+        "www-authenticate" => Some("WWW-Authenticate".as_bytes()),
+        _ => None,
+    };
+    let own = !proxied && headers.keys().any(|n| nginx_spelling(n.as_str()).is_some());
+    if !proxied && (added.is_some() || own) {
         let spelled = Spelled::of(&headers, |n| {
-            if n == "etag" && added_spelling(n).is_none() {
-                return Some("ETag".as_bytes());
-            }
-            added_spelling(n)
+            added_spelling(n).or_else(|| nginx_spelling(n))
         });
         if let Some(map) = crate::casemap::case_map(&spelled).await {
             parts.extensions.extend(map);

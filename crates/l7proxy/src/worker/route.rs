@@ -267,11 +267,33 @@ impl Worker {
                 }
                 conn_places = Some(held);
             }
+            // nginx's access phase: `allow`/`deny`, then `auth_basic`;
+            // with `satisfy any` either one letting the request in is enough.
             let rules = node.map_or(&site.server_access[server], |n| &n.access);
-            if !nginx_conf::model::access::allowed(rules, Some(client.ip())) {
+            let guard = node.map_or(&site.server_auth[server], |n| &n.auth);
+            let ruled = nginx_conf::model::access::verdict(rules, Some(client.ip()));
+            if ruled == Some(false) && !guard.satisfy_any {
                 event.error("access forbidden by rule");
                 discard(body, limits.body_timeout).await;
                 break 'answer error_page(StatusCode::FORBIDDEN);
+            }
+            if !(guard.satisfy_any && ruled == Some(true)) {
+                let denied = match &guard.auth {
+                    Some(auth) => {
+                        crate::worker::guard::basic(auth, &script_vars, &parts.headers, &event)
+                    }
+                    None if guard.satisfy_any && ruled == Some(false) => {
+                        Some(error_page(StatusCode::FORBIDDEN))
+                    }
+                    None => None,
+                };
+                if let Some(answer) = denied {
+                    if guard.satisfy_any && answer.status() == StatusCode::FORBIDDEN {
+                        event.error("access forbidden by rule");
+                    }
+                    discard(body, limits.body_timeout).await;
+                    break 'answer answer;
+                }
             }
             let plan = match node.map(|n| &n.action) {
                 None | Some(Action::Static(_)) => {
