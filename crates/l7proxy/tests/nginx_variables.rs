@@ -58,6 +58,8 @@ fn unknown_names_are_refused_alike() {
         "upstream u { hash $nope; server 127.0.0.1:1; } server { listen 127.0.0.1:1; }".into(),
         "limit_req_zone $nope zone=z:1m rate=1r/s; server { listen 127.0.0.1:1; }".into(),
         "limit_conn_zone $nope zone=z:1m; server { listen 127.0.0.1:1; }".into(),
+        loc("auth_basic \"zone $nope\"; auth_basic_user_file /etc/passwd;"),
+        loc("auth_basic x; auth_basic_user_file /etc/$nope;"),
         // Not a capture: `$0` starts a name.
         loc("return 200 $0a;"),
         // A name made by `set` is not a prefix of another.

@@ -126,8 +126,18 @@ impl Walk {
                 }
                 self.read(s, args.get(1..).unwrap_or_default(), Kind::Script, c)?;
             }
-            "return" | "add_header" | "add_trailer" | "proxy_pass" | "try_files" | "root"
-            | "alias" | "hash" | "limit_req_zone" | "limit_conn_zone" => {
+            "return"
+            | "add_header"
+            | "add_trailer"
+            | "proxy_pass"
+            | "try_files"
+            | "root"
+            | "alias"
+            | "hash"
+            | "limit_req_zone"
+            | "limit_conn_zone"
+            | "auth_basic"
+            | "auth_basic_user_file" => {
                 let args = match s.directive.as_str() {
                     // The header's name is no script; `always` has no `$`.
                     "add_header" | "add_trailer" => args.get(1..).unwrap_or_default(),
