@@ -177,23 +177,26 @@ impl ProxyPlan {
             .upstreams
             .keys()
             .find(|k| k.eq_ignore_ascii_case(&key) && (port.is_none() || !block(k)));
-        let Some(group) = group else {
-            let literal = host
-                .trim_matches(['[', ']'])
-                .parse::<std::net::IpAddr>()
-                .is_ok();
-            let message = if literal {
-                format!(
-                    "l7proxy: an address in proxy_pass variables is not supported: \"{authority}\""
-                )
-            } else {
-                format!("no resolver defined to resolve {host}")
-            };
-            return Err((StatusCode::BAD_GATEWAY, message));
+        // An address needs no resolver: nginx makes a one-peer upstream.
+        let group = match group {
+            Some(g) => g.clone(),
+            None if crate::site::literal_addr(&key).is_some() && scheme("http://") => key.clone(),
+            None if crate::site::literal_addr(&key).is_some() => {
+                return Err((
+                    StatusCode::BAD_GATEWAY,
+                    format!("l7proxy: an https address in proxy_pass variables is not supported: \"{authority}\""),
+                ))
+            }
+            None => {
+                return Err((
+                    StatusCode::BAD_GATEWAY,
+                    format!("no resolver defined to resolve {host}"),
+                ))
+            }
         };
         let mut plan = self.clone();
         plan.dynamic = None;
-        plan.group = group.as_str().into();
+        plan.group = group.into();
         plan.proxy_host = key;
         plan.fixed_uri = match uri {
             "" => None,

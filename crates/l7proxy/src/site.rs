@@ -237,6 +237,57 @@ fn upstream_spec(u: &UpstreamModel) -> Result<UpstreamSpec, String> {
     })
 }
 
+/// The one-peer group of an implicit upstream at `name` (`HOST[:PORT]`,
+/// the port 80 when none): round robin, no keep-alive cache, as nginx's
+/// implicit upstreams.
+fn one_peer(name: &str, peers: Vec<Peer>) -> UpstreamSpec {
+    UpstreamSpec {
+        method: Method::RoundRobin,
+        hash_key: None,
+        primary: peers
+            .into_iter()
+            .map(|a| (PeerConfig::new(name), a))
+            .collect(),
+        backup: Vec::new(),
+        keepalive: 0,
+        keepalive_requests: 1000,
+        keepalive_timeout: Duration::from_secs(60),
+    }
+}
+
+impl Site {
+    /// The group `name`: an `upstream` block's or a static `proxy_pass`
+    /// URL's, or the one-peer group of an address that `proxy_pass`
+    /// variables gave (`IP[:PORT]`, `[IPv6][:PORT]`), made when asked, as
+    /// nginx makes one for each such request.
+    pub fn spec(&self, name: &str) -> Option<std::borrow::Cow<'_, UpstreamSpec>> {
+        if let Some(s) = self.upstreams.get(name) {
+            return Some(std::borrow::Cow::Borrowed(s));
+        }
+        let addr = literal_addr(name)?;
+        Some(std::borrow::Cow::Owned(one_peer(
+            name,
+            vec![Peer::Inet(addr)],
+        )))
+    }
+}
+
+/// `IP[:PORT]` or `[IPv6][:PORT]` (port 80 when none), no name to resolve.
+pub fn literal_addr(authority: &str) -> Option<SocketAddr> {
+    if let Ok(a) = authority.parse::<SocketAddr>() {
+        return Some(a);
+    }
+    let host = authority
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'));
+    let ip = host.unwrap_or(authority).parse::<std::net::IpAddr>().ok()?;
+    // A bare IPv6 address is not an authority (nginx wants brackets).
+    if ip.is_ipv6() && host.is_none() {
+        return None;
+    }
+    Some(SocketAddr::new(ip, 80))
+}
+
 /// Upstream groups named by `proxy_pass http://HOST[:PORT]` URLs that are
 /// not `upstream` blocks become one-peer groups named `HOST[:PORT]`.
 fn implicit_upstreams(http: &Http, out: &mut Names<UpstreamSpec>) -> Result<(), String> {
@@ -262,22 +313,8 @@ fn implicit_upstreams(http: &Http, out: &mut Names<UpstreamSpec>) -> Result<(), 
         } else {
             peers(&format!("{host}:{port}"), port)?
         };
-        let peers = addrs
-            .into_iter()
-            .map(|a| (PeerConfig::new(&name), a))
-            .collect();
-        out.insert(
-            name,
-            UpstreamSpec {
-                method: Method::RoundRobin,
-                hash_key: None,
-                primary: peers,
-                backup: Vec::new(),
-                keepalive: 0,
-                keepalive_requests: 1000,
-                keepalive_timeout: Duration::from_secs(60),
-            },
-        );
+        let spec = one_peer(&name, addrs);
+        out.insert(name, spec);
     }
     Ok(())
 }

@@ -255,19 +255,19 @@ pub(crate) fn idempotent(m: &HttpMethod) -> bool {
     !matches!(m.as_str(), "POST" | "LOCK" | "PATCH")
 }
 
+/// A worker's balancing state for the group `spec`.
+fn balancer(spec: &crate::site::UpstreamSpec) -> Upstream {
+    let primary = spec.primary.iter().map(|(p, _)| p.clone()).collect();
+    let backup = spec.backup.iter().map(|(p, _)| p.clone()).collect();
+    Upstream::new(spec.method.clone(), primary, backup)
+}
+
 impl Worker {
     pub fn new(site: Arc<Site>) -> Self {
         let balancers = site
             .upstreams
             .iter()
-            .map(|(name, spec)| {
-                let primary = spec.primary.iter().map(|(p, _)| p.clone()).collect();
-                let backup = spec.backup.iter().map(|(p, _)| p.clone()).collect();
-                (
-                    name.clone(),
-                    Upstream::new(spec.method.clone(), primary, backup),
-                )
-            })
+            .map(|(name, spec)| (name.clone(), balancer(spec)))
             .collect();
         let seed = SystemTime::now()
             .duration_since(UNIX_EPOCH)

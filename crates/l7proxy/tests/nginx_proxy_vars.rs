@@ -2,7 +2,8 @@
 //! upstream group (`upstream` blocks without a port, case-insensitively;
 //! the group of a static `proxy_pass` URL by host and port), with or
 //! without a URI part (which then replaces the request's URI, arguments
-//! and all); anything else needs a `resolver`: without one, 502 and
+//! and all); an address (`127.0.0.1:PORT`, `[::1]:PORT`) is a one-peer
+//! upstream of its own; anything else needs a `resolver`: without one, 502 and
 //! nginx's `no resolver defined to resolve NAME`; an empty host, 500 and
 //! `invalid URL prefix in "http://"`. Same answers, same requests at the
 //! backends and the same error lines as nginx, on both paths.
@@ -63,6 +64,23 @@ fn proxy_pass_variables_name_upstream_groups_as_in_nginx() {
             ("/x", "v.test", ""),
             ("/echo/u/x?y=1", "v.test", "X-Pool: pool_b\r\n"),
             ("/echo/h/x?z", "pool_a", ""),
+            // An address that is no group's: a one-peer upstream of its own.
+            (
+                "/echo/l?q",
+                "v.test",
+                format!("X-Pool: 127.0.0.1:{a}\r\n").leak() as &str,
+            ),
+            (
+                "/echo/u/x",
+                "v.test",
+                format!("X-Pool: 127.0.0.1:{a}\r\n").leak() as &str,
+            ),
+            // Nothing listens there: nginx's connect() error.
+            (
+                "/x",
+                "v.test",
+                format!("X-Pool: [::1]:{a}\r\n").leak() as &str,
+            ),
         ] {
             requests.push(request(method, path, host, extra));
         }
@@ -98,6 +116,11 @@ fn proxy_pass_variables_name_upstream_groups_as_in_nginx() {
     );
     let differ = support::differences(nginx, ours, |i| format!("request {i}"));
     assert!(differ.is_empty(), "{}", differ.join("\n"));
-    assert_eq!(logs[0].len(), 6, "{:#?}", logs[0]);
+    assert!(
+        nginx[8].1.starts_with("a\nGET /echo/l?q HTTP/1.0\r\n"),
+        "{:?}",
+        nginx[8]
+    );
+    assert_eq!(logs[0].len(), 8, "{:#?}", logs[0]);
     assert_eq!(logs[0], logs[1]);
 }

@@ -187,6 +187,10 @@ pub(super) async fn answer(
             let Ok(p) = plan.resolve(template, &eval, site) else {
                 return Done::Hyper;
             };
+            // An address's one-peer group is made on hyper's path.
+            if !site.upstreams.contains_key(&*p.group) {
+                return Done::Hyper;
+            }
             // Boxed: the request's future stays small.
             resolved = Box::new(p);
             &resolved

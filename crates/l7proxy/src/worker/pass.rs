@@ -109,7 +109,8 @@ impl Worker {
             client_spelling.as_mut()?.next(n)
         });
         let case = crate::casemap::case_map(&spelled).await;
-        let spec = self.site.upstreams.get(&*plan.group);
+        let spec = self.site.spec(&plan.group);
+        let spec = spec.as_deref();
         let key = spec
             .and_then(|u| u.hash_key.as_ref())
             .map(|k| vars.expand(k));

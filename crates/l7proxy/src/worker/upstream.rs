@@ -32,9 +32,15 @@ impl Worker {
     ) -> Response<Body> {
         let site = Arc::clone(&self.site);
         let group = &*plan.group;
-        let Some(spec) = site.upstreams.get(group) else {
+        let Some(spec) = site.spec(group) else {
             return error_page(StatusCode::INTERNAL_SERVER_ERROR);
         };
+        // The one-peer group of an address from `proxy_pass` variables
+        // gets its balancer when first used.
+        if !self.balancers.borrow().contains_key(group) {
+            let u = super::balancer(&spec);
+            self.balancers.borrow_mut().insert(group.to_owned(), u);
+        }
         let max_tries = match plan.tries {
             0 => spec.primary.len() + spec.backup.len(),
             n => n as usize,
@@ -217,7 +223,9 @@ impl Worker {
     /// Caches an idle connection (LRU: the oldest goes when `keepalive`
     /// are cached), unless it has carried `keepalive_requests` requests.
     pub(crate) fn cache(&self, group: &str, link: Link, keepalive: usize, addr: Peer) {
-        let spec = &self.site.upstreams[group];
+        let Some(spec) = self.site.spec(group) else {
+            return;
+        };
         if link.requests() >= spec.keepalive_requests {
             return;
         }
@@ -239,7 +247,7 @@ impl Worker {
     /// A cached connection to `addr` of the wanted kind (most recent
     /// first), if any is usable.
     fn cached_link(&self, group: &str, addr: &Peer, raw: bool) -> Option<Link> {
-        let spec = self.site.upstreams.get(group)?;
+        let spec = self.site.spec(group)?;
         let mut idle = self.idle.borrow_mut();
         let q = idle.get_mut(group)?;
         while let Some(pos) = q
