@@ -18,6 +18,8 @@ pub enum Body {
     Gzip(Box<crate::gzip::Compressed>),
     /// Part of a static file, read as it is sent (`files.rs`).
     File(Box<FilePart>),
+    /// Any of the others, paced by `limit_rate` (`rate.rs`).
+    Limited(Box<crate::rate::Limited>),
 }
 
 /// A static file's answer: its pieces in order, bytes we made (a
@@ -115,6 +117,7 @@ impl std::fmt::Debug for Body {
             Body::Upstream(..) => f.write_str("Upstream"),
             Body::Gzip(c) => f.debug_tuple("Gzip").field(c.inner()).finish(),
             Body::File(p) => f.debug_tuple("File").field(&p.remaining).finish(),
+            Body::Limited(l) => f.debug_tuple("Limited").field(l).finish(),
         }
     }
 }
@@ -125,6 +128,7 @@ impl Body {
         match self {
             Body::Upstream(..) => true,
             Body::Gzip(c) => c.inner().is_upstream(),
+            Body::Limited(l) => l.inner().is_upstream(),
             Body::Full(_) | Body::File(_) => false,
         }
     }
@@ -161,6 +165,7 @@ impl HttpBody for Body {
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             Body::Gzip(c) => Pin::new(&mut **c).poll_frame(cx),
             Body::File(p) => Poll::Ready(p.next().map(|b| Ok(Frame::data(b)))),
+            Body::Limited(l) => l.poll_frame(cx),
             Body::Upstream(inner, on_end) => {
                 let r = Pin::new(&mut *inner).poll_frame(cx);
                 // hyper stops polling once is_end_stream() is true, so the
@@ -183,6 +188,7 @@ impl HttpBody for Body {
             Body::Upstream(inner, _) => inner.is_end_stream(),
             Body::Gzip(c) => c.is_end_stream(),
             Body::File(p) => p.remaining == 0,
+            Body::Limited(l) => l.is_end_stream(),
         }
     }
 
@@ -193,6 +199,7 @@ impl HttpBody for Body {
             Body::Upstream(inner, _) => inner.size_hint(),
             Body::Gzip(c) => c.size_hint(),
             Body::File(p) => SizeHint::with_exact(p.remaining),
+            Body::Limited(l) => l.size_hint(),
         }
     }
 }

@@ -25,7 +25,6 @@ const IGNORED: &[&str] = &[
     "recursive_error_pages",
     // access control and limits
     "auth_request",
-    "limit_rate",
     "large_client_header_buffers",
     // bodies
     "proxy_cache",

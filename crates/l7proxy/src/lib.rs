@@ -28,6 +28,7 @@ pub mod map;
 pub mod peer;
 pub mod plan;
 pub mod ranges;
+pub mod rate;
 pub mod rewrite;
 pub mod route;
 pub mod server;

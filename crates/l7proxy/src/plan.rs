@@ -409,13 +409,14 @@ fn tree(
         _ => None,
     };
     let redirect = crate::shape::Redirects::of(&loc.settings, server);
-    let shape = crate::shape::Shape::new(
+    let mut shape = crate::shape::Shape::new(
         loc.settings.add_headers.as_deref(),
         &settings,
         pass,
         redirect,
     )
     .map_err(|e| format!("{e} in {}:{}", loc.file, loc.line))?;
+    shape.limit_rate = crate::rate::Limit::of(&loc.settings);
     let children = loc
         .locations
         .iter()
@@ -467,13 +468,14 @@ pub fn server_plans(
         .iter()
         .map(|l| tree(l, &settings, server, files, zones))
         .collect::<Result<_, _>>()?;
-    let shape = crate::shape::Shape::new(
+    let mut shape = crate::shape::Shape::new(
         server.settings.add_headers.as_deref(),
         &settings,
         None,
         crate::shape::Redirects::of(&server.settings, server),
     )
     .map_err(|e| format!("{e} in {}:{}", server.file, server.line))?;
+    shape.limit_rate = crate::rate::Limit::of(&server.settings);
     let level = ServerLevel {
         files: Arc::new({
             let mut files = crate::files::StaticPlan::new(&server.settings, None, None);

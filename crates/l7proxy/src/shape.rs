@@ -107,6 +107,9 @@ pub struct Shape {
     absolute: bool,
     port_in: bool,
     server_name: Option<Box<str>>,
+    /// `limit_rate` (bytes per second) and `limit_rate_after` of the level:
+    /// an output rule too, set by the plan ([`crate::rate::Limit::of`]).
+    pub limit_rate: Option<(u64, u64)>,
 }
 
 /// The redirect settings of a level (`absolute_redirect`,
@@ -348,6 +351,7 @@ impl Shape {
             hidden: hidden.into(),
             places: places.into(),
             lengths,
+            limit_rate: None,
         })
     }
 

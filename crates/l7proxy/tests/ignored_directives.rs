@@ -32,7 +32,7 @@ fn ignored_directives_are_named_with_their_place() {
                  location / { if ($http_x = a) { return 403; } rewrite ^/old /new;\n\
                      if ($http_y) { add_header X-Y y; set $a 1; }\n\
                      proxy_pass http://127.0.0.1:1; }\n\
-                 location /b { gzip on; ssi on; limit_rate 10k; client_max_body_size 10m; proxy_pass http://127.0.0.1:1; }\n\
+                 location /b { gzip on; ssi on; expires 1h; client_max_body_size 10m; proxy_pass http://127.0.0.1:1; }\n\
              }\n\
          }\n",
     );
@@ -42,7 +42,7 @@ fn ignored_directives_are_named_with_their_place() {
         "\"autoindex\" directive is not supported by l7proxy and is ignored in F:5",
         "\"add_header\" directive inside \"if\" is not supported by l7proxy and is ignored in F:7",
         "\"ssi\" directive is not supported by l7proxy and is ignored in F:9",
-        "\"limit_rate\" directive is not supported by l7proxy and is ignored in F:9",
+        "\"expires\" directive is not supported by l7proxy and is ignored in F:9",
     ];
     assert_eq!(warnings.len(), expected.len(), "{text}");
     for (got, want) in warnings.iter().zip(expected) {

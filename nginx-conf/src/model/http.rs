@@ -209,6 +209,9 @@ pub struct Common {
     pub auth_basic_user_file: Option<String>,
     /// `satisfy any` (true) or `all`.
     pub satisfy_any: Option<bool>,
+    /// `limit_rate` and `limit_rate_after`, in bytes.
+    pub limit_rate: Option<u64>,
+    pub limit_rate_after: Option<u64>,
 }
 
 impl Common {
@@ -243,6 +246,8 @@ impl Common {
             parent.auth_basic_user_file.as_ref(),
         );
         take(&mut self.satisfy_any, parent.satisfy_any.as_ref());
+        take(&mut self.limit_rate, parent.limit_rate.as_ref());
+        take(&mut self.limit_rate_after, parent.limit_rate_after.as_ref());
         take(&mut self.limit_req, parent.limit_req.as_ref());
         take(&mut self.limit_req_status, parent.limit_req_status.as_ref());
         take(
@@ -483,6 +488,14 @@ fn common(stmt: &Stmt, out: &mut Common, c: &Cursor) -> Result<(), ModelError> {
             .access
             .get_or_insert_with(Vec::new)
             .push(super::access::parse_rule(stmt, c)?),
+        "limit_rate" | "limit_rate_after" => {
+            let size = super::values::parse_size(&first()).ok_or_else(|| invalid(stmt, c))?;
+            if stmt.directive == "limit_rate" {
+                out.limit_rate = Some(size);
+            } else {
+                out.limit_rate_after = Some(size);
+            }
+        }
         "auth_basic" => out.auth_basic = Some(first()),
         "auth_basic_user_file" => out.auth_basic_user_file = Some(first()),
         "satisfy" => {

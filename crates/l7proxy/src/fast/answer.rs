@@ -145,6 +145,7 @@ pub(super) async fn answer(
         || !node.access.is_empty()
         || node.auth.auth.is_some()
         || !node.limit_req.is_empty()
+        || node.shape.limit_rate.is_some()
         || !node.limit_conn.is_empty()
         || gzip()
     {

@@ -31,7 +31,8 @@ pub(super) async fn page(
         crate::body::Body::Full(b) => b.take().unwrap_or_default(),
         crate::body::Body::Upstream(..)
         | crate::body::Body::Gzip(_)
-        | crate::body::Body::File(_) => bytes::Bytes::new(),
+        | crate::body::Body::File(_)
+        | crate::body::Body::Limited(_) => bytes::Bytes::new(),
     };
     let closing = matches!(status.as_u16(), 400 | 413 | 414 | 500 | 501);
     let mut out = take_buf(w);

@@ -49,6 +49,7 @@ pub(super) async fn finish(
         CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, DATE, LAST_MODIFIED, LOCATION, SERVER,
     };
     let (mut parts, body) = resp.into_parts();
+    let limit = parts.extensions.remove::<crate::rate::Limit>();
     let upgrading = parts.status == http::StatusCode::SWITCHING_PROTOCOLS;
     let proxied = body.is_upstream();
     // Compressed: no length, chunked like a proxied body.
@@ -212,5 +213,24 @@ pub(super) async fn finish(
         }
     }
     parts.headers = headers;
+    // `limit_rate`: the body paced, the head counted as sent (its size as
+    // hyper writes it, give or take the status text).
+    let body = match limit {
+        Some(limit) => {
+            let head = 17
+                + parts
+                    .headers
+                    .iter()
+                    .map(|(n, v)| n.as_str().len() + v.len() + 4)
+                    .sum::<usize>()
+                + 2;
+            crate::body::Body::Limited(Box::new(crate::rate::Limited::new(
+                body,
+                limit,
+                head as u64,
+            )))
+        }
+        _ => body,
+    };
     http::Response::from_parts(parts, body)
 }

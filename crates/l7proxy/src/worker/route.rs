@@ -94,6 +94,8 @@ impl Worker {
         routed.uri = normalized.to_string();
         let host_key = crate::route::host_key(host);
         let mut shape = &site.server_shapes[server];
+        // nginx's `start_sec`, for `limit_rate`.
+        let started = crate::rate::now_sec();
         let mut gzip = &site.server_gzip[server];
         let mut default_type: &str = &site.server_levels[server].files.default_type;
         let mut proxy_host = "";
@@ -550,6 +552,16 @@ impl Worker {
                     *resp.body_mut() = Body::Gzip(Box::new(gzip.wrap(body)));
                 }
             }
+        }
+        // Paced when the head is written (`server/head.rs`).
+        if let Some((rate, after)) = shape.limit_rate {
+            let start_sec = started;
+            let limit = crate::rate::Limit {
+                rate,
+                after,
+                start_sec,
+            };
+            resp.extensions_mut().insert(limit);
         }
         resp
     }
