@@ -179,6 +179,8 @@ pub struct Routed {
     /// The normalised URI.
     pub uri: String,
     pub tries: Vec<Try>,
+    /// The `set` variables at the request's end (lower-case names).
+    pub sets: Vec<(String, String)>,
 }
 
 /// What the log line needs from the request, captured before handling.
@@ -307,6 +309,7 @@ pub fn write(target: &Target, facts: &RequestFacts, status: u16, sent: u64) {
         body_bytes: sent,
         header_bytes: facts.header_bytes,
         tries: &facts.routed.tries,
+        sets: &facts.routed.sets,
         request_line: None,
     };
     for sink in &target.0 {
@@ -350,6 +353,7 @@ pub fn write_timed_out(
         body_bytes: 0,
         header_bytes: 0,
         tries: &[],
+        sets: &[],
         request_line: Some(request_line),
     };
     for sink in &target.0 {

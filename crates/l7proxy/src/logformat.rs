@@ -60,9 +60,12 @@ enum Var {
     /// A `map`'s variable (lower case).
     Map(Arc<str>),
     /// A variable nginx has (checked with the whole file, see
-    /// `nginx_conf::model::variables`) that l7proxy does not log, or one
-    /// made by `set`: never found, so `-`.
+    /// `nginx_conf::model::variables`) that l7proxy does not log: never
+    /// found, so `-`.
     Unsupported(Arc<str>),
+    /// One `set` makes: its value at the request's end, empty when the
+    /// request set none (nginx's value of an uninitialized variable).
+    Set(Arc<str>),
 }
 
 #[derive(Debug, Clone)]
@@ -150,8 +153,11 @@ impl Format {
             if name.is_empty() {
                 return Err("invalid variable name \"$\"".to_owned());
             }
+            let lower = name.to_ascii_lowercase();
             let v = if maps.defines(name) {
-                Var::Map(name.to_ascii_lowercase().into())
+                Var::Map(lower.into())
+            } else if maps.is_set(&lower) {
+                Var::Set(lower.into())
             } else {
                 var(name).unwrap_or_else(|| Var::Unsupported(name.to_ascii_lowercase().into()))
             };
@@ -374,6 +380,8 @@ pub struct Facts<'a> {
     pub body_bytes: u64,
     pub header_bytes: u64,
     pub tries: &'a [Try],
+    /// `set` variables (lower-case names) and their values.
+    pub sets: &'a [(String, String)],
     /// A request line as far as it came (a request closed by
     /// `client_header_timeout`): `$request` is it, not the parsed parts.
     pub request_line: Option<&'a [u8]>,
@@ -401,8 +409,14 @@ impl Facts<'_> {
         let since = |t: SystemTime| t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         let mut w = |s: &str| out.extend_from_slice(s.as_bytes());
         match v {
-            // Evaluated by `Format::value`, which has the maps.
+            // Maps are evaluated by `Format::value`, which has them;
+            // variables l7proxy does not have are not found.
             Var::Map(_) | Var::Unsupported(_) => return false,
+            Var::Set(name) => {
+                if let Some((_, v)) = self.sets.iter().find(|(n, _)| **n == **name) {
+                    w(v);
+                }
+            }
             Var::RemoteAddr => w(&self.remote.ip().to_string()),
             Var::RemotePort => w(&self.remote.port().to_string()),
             Var::RemoteUser => match self.header("authorization").and_then(basic_user) {
@@ -574,6 +588,7 @@ mod tests {
             body_bytes: 12,
             header_bytes: 100,
             tries,
+            sets: &[],
             request_line: None,
         }
     }

@@ -54,6 +54,9 @@ pub struct Maps(
     HashMap<String, Compiled>,
     HashMap<String, Split>,
     HashMap<String, Geo>,
+    /// The names `set` makes (lower case): no table, but the file's own
+    /// variables too (a log format reads them from the request's end).
+    Vec<String>,
 );
 
 /// One `geo`: per prefix length (longest first), the networks of that
@@ -119,6 +122,18 @@ struct Split {
 }
 
 impl Maps {
+    /// These, with the names `set` makes.
+    #[must_use]
+    pub fn with_sets(mut self, sets: Vec<String>) -> Self {
+        self.3 = sets;
+        self
+    }
+
+    /// Whether `set` makes `name` (lower case).
+    pub fn is_set(&self, name: &str) -> bool {
+        self.3.iter().any(|s| s == name)
+    }
+
     /// Compiles the maps (a bad regex is nginx's `-t` failure) and the
     /// `split_clients`.
     pub fn new(
@@ -173,7 +188,7 @@ impl Maps {
             .iter()
             .map(|g| (g.variable.to_ascii_lowercase(), Geo::new(g)))
             .collect();
-        Ok(Self(out, split, geo))
+        Ok(Self(out, split, geo, Vec::new()))
     }
 
     /// Whether `name` is a map's variable.

@@ -95,6 +95,18 @@ impl State {
     }
 
     /// Appends the value of a variable this state owns; false for others.
+    pub fn has_sets(&self) -> bool {
+        !self.sets.is_empty()
+    }
+
+    /// The `set` variables' values, for the access log.
+    pub fn sets(&self) -> Vec<(String, String)> {
+        self.sets
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     pub fn var_into(&self, name: &str, out: &mut Vec<u8>) -> bool {
         if name.bytes().all(|b| b.is_ascii_digit()) {
             let i: usize = name.parse().unwrap_or(usize::MAX);

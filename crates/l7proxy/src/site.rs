@@ -288,6 +288,32 @@ pub fn literal_addr(authority: &str) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, 80))
 }
 
+/// The names `set` makes anywhere in `http` (lower case).
+fn set_names(http: &Http) -> Vec<String> {
+    use nginx_conf::model::rewrite::Op;
+    fn ops(list: &[Op], out: &mut Vec<String>) {
+        for op in list {
+            match op {
+                Op::Set(name, _) => out.push(name.to_ascii_lowercase()),
+                Op::If(_, inner) => ops(inner, out),
+                _ => {}
+            }
+        }
+    }
+    fn locations(list: &[nginx_conf::model::http::Location], out: &mut Vec<String>) {
+        for l in list {
+            ops(&l.script, out);
+            locations(&l.locations, out);
+        }
+    }
+    let mut out = Vec::new();
+    for s in &http.servers {
+        ops(&s.script, &mut out);
+        locations(&s.locations, &mut out);
+    }
+    out
+}
+
 /// Upstream groups named by `proxy_pass http://HOST[:PORT]` URLs that are
 /// not `upstream` blocks become one-peer groups named `HOST[:PORT]`.
 fn implicit_upstreams(http: &Http, out: &mut Names<UpstreamSpec>) -> Result<(), String> {
@@ -362,11 +388,10 @@ pub fn proxy_host(host: &str, port: Option<u16>) -> String {
 impl Site {
     pub fn new(config: Config) -> Result<Self, String> {
         let http = config.http.ok_or("no \"http\" block")?;
-        let maps = Arc::new(crate::map::Maps::new(
-            &http.maps,
-            &http.split_clients,
-            &http.geos,
-        )?);
+        let maps = Arc::new(
+            crate::map::Maps::new(&http.maps, &http.split_clients, &http.geos)?
+                .with_sets(set_names(&http)),
+        );
         let zones = crate::plan::Zones::new(&http);
         let server_scripts = http
             .servers

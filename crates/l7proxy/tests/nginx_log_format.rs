@@ -173,3 +173,52 @@ fn bad_log_formats_are_refused_as_nginx_does() {
         assert_eq!(theirs, refusal(OURS, dir.path(), &conf), "{conf}");
     }
 }
+
+/// `set` variables in a format: their value at the request's end, empty
+/// where the request set none (a location without the `set`, an `if`
+/// that did not hold: nginx's uninitialized value, not `-`), a later
+/// `set` winning; names in any case.
+#[test]
+fn set_variables_are_logged_as_nginx_logs_them() {
+    require_nginx();
+    let dir = tempfile::tempdir().unwrap();
+    let be = backend("b");
+    let mut logs = Vec::new();
+    for (name, program) in [("nginx", NGINX), ("ours", OURS)] {
+        let port = free_port();
+        let d = dir.path().display();
+        let conf = format!(
+            "worker_processes 1; pid {d}/{name}.pid; error_log {d}/{name}-error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{ {temp}\n\
+               log_format sets '$uri|$who|$Tag|$nope_set';\n\
+               log_format js escape=json '{{\"who\":\"$who\"}}';\n\
+               access_log {d}/{name}-sets.log sets;\n\
+               access_log {d}/{name}-js.log js;\n\
+               server {{ listen 127.0.0.1:{port}; server_name l.test; set $tag server;\n\
+                 location /x {{ set $who \"x-$arg_q\"; set $who \"$who!\"; proxy_pass http://127.0.0.1:{be}; }}\n\
+                 location /if {{ if ($arg_q) {{ set $who cond; }} return 204; }}\n\
+                 location /r {{ return 200 plain; }}\n\
+                 location /later {{ set $nope_set 1; return 204; }} }} }}\n",
+            temp = temp_paths(dir.path()),
+        );
+        let proc = support::start(dir.path(), name, &conf, port, program);
+        for target in ["/x?q=1", "/x", "/if?q=1", "/if", "/r", "/later"] {
+            let req = format!("GET {target} HTTP/1.1\r\nHost: l.test\r\nConnection: close\r\n\r\n");
+            send(port, req.as_bytes());
+        }
+        drop(proc);
+        let read = |f: &str| {
+            std::fs::read_to_string(dir.path().join(format!("{name}-{f}.log"))).unwrap_or_default()
+        };
+        logs.push((read("sets"), read("js")));
+    }
+    assert!(
+        logs[0].0.starts_with("/x|x-1!|server|\n/x|x-!|"),
+        "{}",
+        logs[0].0
+    );
+    assert!(logs[0].0.contains("\n/if||server|\n"), "{}", logs[0].0);
+    assert!(logs[0].1.contains("{\"who\":\"\"}"), "{}", logs[0].1);
+    assert_eq!(logs[0], logs[1]);
+}

@@ -239,6 +239,7 @@ pub(super) async fn answer(
                 server_name: crate::errorlog::server_name(site, server),
                 uri: normalized.to_string(),
                 tries: Vec::new(),
+                sets: Vec::new(),
             },
             header_bytes: 0,
         }))

@@ -553,6 +553,10 @@ impl Worker {
                 }
             }
         }
+        // `set` variables, for the access log.
+        if state.has_sets() {
+            routed.sets = state.sets();
+        }
         // Paced when the head is written (`server/head.rs`).
         if let Some((rate, after)) = shape.limit_rate {
             let start_sec = started;
