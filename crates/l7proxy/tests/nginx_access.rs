@@ -116,7 +116,6 @@ fn bad_rules_are_refused_as_nginx_does() {
         "allow foo;",
         "deny ::1/129;",
     ] {
-        let conf = format!("events {{}} http {{ {} {rule} }}\n", temp_paths(dir.path()));
-        support::refused_alike(dir.path(), &conf);
+        support::refused_in_http(dir.path(), rule);
     }
 }

@@ -200,12 +200,8 @@ fn bad_satisfy_is_refused_as_nginx_does() {
         "auth_basic;",
         "auth_basic_user_file a b;",
     ] {
-        let conf = format!("events {{}} http {{ {} {bad} }}\n", temp_paths(dir.path()));
-        support::refused_alike(dir.path(), &conf);
+        support::refused_in_http(dir.path(), bad);
     }
-    let conf = format!(
-        "events {{}} http {{ {} satisfy ANY; }}\n",
-        temp_paths(dir.path())
-    );
-    assert_eq!(support::checked_alike(dir.path(), &conf), (Some(0), None));
+    let ok = support::checked_in_http(dir.path(), "satisfy ANY;");
+    assert_eq!(ok, (Some(0), None));
 }

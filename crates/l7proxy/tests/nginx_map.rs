@@ -252,8 +252,7 @@ fn split_clients_as_nginx() {
         "split_clients $a $v { 33.333% a; }",
         "split_clients $a v { 1% a; }",
     ] {
-        let conf = format!("events {{}} http {{ {} {bad} }}\n", temp_paths(dir.path()));
-        support::refused_alike(dir.path(), &conf);
+        support::refused_in_http(dir.path(), bad);
     }
 }
 
@@ -314,7 +313,6 @@ fn geo_as_nginx() {
         "geo g { }",
         "geo $g { default; }",
     ] {
-        let conf = format!("events {{}} http {{ {} {bad} }}\n", temp_paths(dir.path()));
-        support::refused_alike(dir.path(), &conf);
+        support::refused_in_http(dir.path(), bad);
     }
 }

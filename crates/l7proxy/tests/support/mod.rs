@@ -197,6 +197,19 @@ pub fn refused_alike(dir: &Path, conf: &str) -> String {
     line
 }
 
+/// [`refused_alike`] for a file of `directives` in an `http` block (with
+/// the test's temporary paths); nginx's message.
+pub fn refused_in_http(dir: &Path, directives: &str) -> String {
+    let conf = format!("events {{}} http {{ {} {directives} }}\n", temp_paths(dir));
+    refused_alike(dir, &conf)
+}
+
+/// [`checked_alike`] for a file of `directives` in an `http` block.
+pub fn checked_in_http(dir: &Path, directives: &str) -> (Option<i32>, Option<String>) {
+    let conf = format!("events {{}} http {{ {} {directives} }}\n", temp_paths(dir));
+    checked_alike(dir, &conf)
+}
+
 /// Where `ours` differs from `nginx`, each place named by `label`, for
 /// one assertion listing them all.
 pub fn differences<T: PartialEq + std::fmt::Debug>(
