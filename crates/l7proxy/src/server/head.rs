@@ -216,6 +216,7 @@ pub(super) async fn finish(
     // `limit_rate`: the body paced, the head counted as sent (its size as
     // hyper writes it, give or take the status text).
     let body = match limit {
+        None => body,
         Some(limit) => {
             let head = 17
                 + parts
@@ -230,7 +231,6 @@ pub(super) async fn finish(
                 head as u64,
             )))
         }
-        _ => body,
     };
     http::Response::from_parts(parts, body)
 }

@@ -553,19 +553,18 @@ impl Worker {
                 }
             }
         }
-        // `set` variables, for the access log.
-        if state.has_sets() {
+        // `set` variables, for the access log (if the request has one).
+        if state.has_sets() && !log.0.is_empty() {
             routed.sets = state.sets();
         }
         // Paced when the head is written (`server/head.rs`).
         if let Some((rate, after)) = shape.limit_rate {
             let start_sec = started;
-            let limit = crate::rate::Limit {
+            resp.extensions_mut().insert(crate::rate::Limit {
                 rate,
                 after,
                 start_sec,
-            };
-            resp.extensions_mut().insert(limit);
+            });
         }
         resp
     }

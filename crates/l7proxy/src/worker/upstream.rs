@@ -247,9 +247,11 @@ impl Worker {
     /// A cached connection to `addr` of the wanted kind (most recent
     /// first), if any is usable.
     fn cached_link(&self, group: &str, addr: &Peer, raw: bool) -> Option<Link> {
-        let spec = self.site.spec(group)?;
+        // The cache first: a group without one (an address's one-peer
+        // group among them) needs no spec.
         let mut idle = self.idle.borrow_mut();
         let q = idle.get_mut(group)?;
+        let spec = self.site.spec(group)?;
         while let Some(pos) = q
             .iter()
             .rposition(|c| c.addr == *addr && matches!(c.link, Link::Raw(_)) == raw)
