@@ -207,3 +207,40 @@ fn nginx_names_are_built_in() {
     let missed = missed.into_inner().unwrap();
     assert!(missed.is_empty(), "nginx knows these, we don't: {missed:?}");
 }
+
+/// `set`, `map`, `geo` and `split_clients` may make a built-in name again
+/// only where nginx lets them (`the duplicate "NAME" variable` otherwise):
+/// every built-in name through `set`, some through the others.
+#[test]
+fn built_in_names_are_made_again_alike() {
+    require_nginx();
+    let dir = tempfile::tempdir().unwrap();
+    let mut refused = 0;
+    for name in BUILT_IN {
+        let (code, _) = checked_alike(
+            dir.path(),
+            &conf(dir.path(), &loc(&format!("set ${name} 1;"))),
+        );
+        refused += usize::from(code == Some(1));
+    }
+    assert!(
+        refused > 60 && refused < BUILT_IN.len(),
+        "{refused} refused"
+    );
+    for http in [
+        "map $uri $args { default 1; }",
+        "map $uri $Date_Local { default 1; }",
+        "geo $uri { default 1; }",
+        "geo $proxy_host { default 1; }",
+        "split_clients $host $uri { 50% a; * b; }",
+        "split_clients $host $limit_rate { 50% 1; * 2; }",
+    ] {
+        checked_alike(
+            dir.path(),
+            &conf(
+                dir.path(),
+                &format!("{http} server {{ listen 127.0.0.1:1; }}"),
+            ),
+        );
+    }
+}

@@ -39,6 +39,7 @@ pub fn parse_geo(stmt: &Stmt, c: &Cursor) -> Result<Geo, ModelError> {
     let Some(name) = variable.strip_prefix('$') else {
         return Err(c.error(stmt, format!("invalid variable name \"{variable}\"")));
     };
+    super::variables::check_made(name, stmt, c)?;
     let mut geo = Geo {
         source,
         variable: name.to_owned(),

@@ -31,70 +31,6 @@ pub struct Map {
     pub regexes: Vec<(String, bool, String)>,
 }
 
-/// Variables of nginx's core and proxy modules a `map` may not define
-/// again ("the duplicate … variable").
-const BUILTIN: &[&str] = &[
-    "args",
-    "binary_remote_addr",
-    "body_bytes_sent",
-    "bytes_sent",
-    "connection",
-    "connection_requests",
-    "connection_time",
-    "content_length",
-    "content_type",
-    "document_root",
-    "document_uri",
-    "host",
-    "hostname",
-    "https",
-    "is_args",
-    "limit_rate",
-    "msec",
-    "nginx_version",
-    "pid",
-    "pipe",
-    "proxy_add_x_forwarded_for",
-    "proxy_host",
-    "proxy_port",
-    "query_string",
-    "realpath_root",
-    "remote_addr",
-    "remote_port",
-    "remote_user",
-    "request",
-    "request_body",
-    "request_body_file",
-    "request_completion",
-    "request_filename",
-    "request_id",
-    "request_length",
-    "request_method",
-    "request_time",
-    "request_uri",
-    "scheme",
-    "server_addr",
-    "server_name",
-    "server_port",
-    "server_protocol",
-    "status",
-    "time_iso8601",
-    "time_local",
-    "upstream_addr",
-    "upstream_connect_time",
-    "upstream_header_time",
-    "upstream_response_length",
-    "upstream_response_time",
-    "upstream_status",
-    "uri",
-];
-
-/// Whether `name` is one of nginx's own variables (which `map` and `set`
-/// may not define).
-pub fn is_builtin(name: &str) -> bool {
-    BUILTIN.contains(&name.to_ascii_lowercase().as_str())
-}
-
 /// Reads a `map` block.
 pub fn parse_map(stmt: &Stmt, c: &Cursor) -> Result<Map, ModelError> {
     let err = |s: &Stmt, m: String| c.error(s, m);
@@ -107,9 +43,7 @@ pub fn parse_map(stmt: &Stmt, c: &Cursor) -> Result<Map, ModelError> {
     let Some(name) = variable.strip_prefix('$') else {
         return Err(err(stmt, format!("invalid variable name \"{variable}\"")));
     };
-    if is_builtin(name) {
-        return Err(err(stmt, format!("the duplicate \"{name}\" variable")));
-    }
+    super::variables::check_made(name, stmt, c)?;
     let mut map = Map {
         source: source.clone(),
         variable: name.to_owned(),

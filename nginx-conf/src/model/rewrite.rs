@@ -93,9 +93,7 @@ pub fn parse_script(block: &[Stmt], c: &Cursor) -> Result<Vec<Op>, ModelError> {
                 let Some(name) = name.strip_prefix('$').filter(|n| !n.is_empty()) else {
                     return Err(c.error(d, format!("invalid variable name \"{name}\"")));
                 };
-                if super::map::is_builtin(name) {
-                    return Err(c.error(d, format!("the duplicate \"{name}\" variable")));
-                }
+                super::variables::check_made(name, d, c)?;
                 Op::Set(name.to_owned(), value.clone())
             }
             "break" => Op::Break,

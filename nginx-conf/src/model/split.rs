@@ -44,6 +44,7 @@ pub fn parse_split(stmt: &Stmt, c: &Cursor) -> Result<SplitClients, ModelError> 
     let Some(name) = variable.strip_prefix('$') else {
         return Err(c.error(stmt, format!("invalid variable name \"{variable}\"")));
     };
+    super::variables::check_made(name, stmt, c)?;
     let mut parts = Vec::new();
     let mut sum = 0u32;
     for d in stmt.block.as_deref().unwrap_or_default() {

@@ -42,6 +42,32 @@ pub const BUILT_IN: &[&str] = &[
     "upstream_response_length", "upstream_response_time", "upstream_status", "uri",
 ];
 
+/// The built-in variables a file may make again with `set`, `map`, `geo`
+/// or `split_clients` (nginx's `NGX_HTTP_VAR_CHANGEABLE`): each of
+/// [`BUILT_IN`] was tried with `set $NAME 1` and with a `map` under `nginx
+/// -t`; these passed both.
+#[rustfmt::skip]
+pub const CHANGEABLE: &[&str] = &[
+    "ancient_browser", "args", "invalid_referer", "limit_rate", "modern_browser", "msie",
+    "proxy_host", "proxy_port", "ssl_alpn_protocol", "ssl_cipher", "ssl_ciphers",
+    "ssl_client_cert", "ssl_client_escaped_cert", "ssl_client_fingerprint", "ssl_client_i_dn",
+    "ssl_client_i_dn_legacy", "ssl_client_raw_cert", "ssl_client_s_dn", "ssl_client_s_dn_legacy",
+    "ssl_client_serial", "ssl_client_v_end", "ssl_client_v_remain", "ssl_client_v_start",
+    "ssl_client_verify", "ssl_curve", "ssl_curves", "ssl_early_data", "ssl_protocol",
+    "ssl_server_name", "ssl_session_id", "ssl_session_reused", "uid_reset",
+];
+
+/// nginx's error for `stmt` making `name` (`set`, `map`, `geo`,
+/// `split_clients`) when it is a built-in variable that may not be made
+/// again: `the duplicate "NAME" variable`.
+pub(crate) fn check_made(name: &str, stmt: &Stmt, c: &Cursor) -> Result<(), ModelError> {
+    let lower = name.to_ascii_lowercase();
+    if BUILT_IN.contains(&lower.as_str()) && !CHANGEABLE.contains(&lower.as_str()) {
+        return Err(c.error(stmt, format!("the duplicate \"{name}\" variable")));
+    }
+    Ok(())
+}
+
 /// Prefixes that make a variable of any name after them (`$http_x_y`).
 #[rustfmt::skip]
 pub const PREFIXES: &[&str] = &[
@@ -161,10 +187,10 @@ impl Walk {
                 self.read(s, args.get(from..).unwrap_or_default(), Kind::Script, c)?;
             }
             "proxy_set_header" => {
-                let mut late = std::mem::take(&mut self.early);
+                let start = self.early.len();
                 self.read(s, args.get(1..).unwrap_or_default(), Kind::Script, c)?;
-                std::mem::swap(&mut late, &mut self.early);
-                self.late.extend(late);
+                let names = self.early.split_off(start);
+                self.late.extend(names);
             }
             "access_log" => {
                 if let Some(path) = args.first() {
